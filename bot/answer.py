@@ -1,0 +1,100 @@
+"""Hits → an Answer: what to quote and in which order, or a plain "the corpus does not cover this"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from retrieval.search import Hit, Searcher
+
+# A question longer than this is refused: no real question needs more, and segmenting and
+# scoring an essay per message is an easy way to make the bot slow for everyone.
+MAX_QUESTION_CHARS = 500
+# The top passage must contain at least this share of the question's idf mass to be quoted. It is a
+# ratio, so it means the same on a 30-paragraph corpus as on a million paragraphs; see README.
+MIN_COVERAGE = 0.5
+
+
+class Status(StrEnum):
+    ANSWERED = "answered"
+    NOT_COVERED = "not_covered"
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+
+
+MESSAGES = {
+    Status.NOT_COVERED: "抱歉，资料库里没有找到能回答这个问题的内容。",
+    Status.EMPTY: "请输入一个问题，例如：北京城市副中心政务服务中心什么时候投入运行？",
+    Status.TOO_LONG: f"问题太长了（最多 {MAX_QUESTION_CHARS} 个字），请缩短后再问。",
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What wenda says to a question; every front end renders this and nothing else."""
+
+    question: str
+    status: Status
+    hits: tuple[Hit, ...] = ()
+    terms: tuple[str, ...] = ()
+    offset: int = 0  # how many better passages came before these (for "more")
+
+    @property
+    def answered(self) -> bool:
+        return self.status is Status.ANSWERED
+
+    @property
+    def message(self) -> str | None:
+        """The sentence to show instead of quotes, when there are none."""
+        return MESSAGES.get(self.status)
+
+
+def answer(
+    searcher: Searcher,
+    question: str,
+    k: int = 3,
+    *,
+    offset: int = 0,
+    min_coverage: float = MIN_COVERAGE,
+) -> Answer:
+    """Answer question with the k best passages after the first `offset` ones, or decline."""
+    question = question.strip()
+    if not question:
+        return Answer(question, Status.EMPTY)
+    if len(question) > MAX_QUESTION_CHARS:
+        return Answer(question, Status.TOO_LONG)
+    result = searcher.search(question, k + offset)
+    hits = result.hits
+    # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
+    if not hits or hits[0].coverage < min_coverage:
+        return Answer(question, Status.NOT_COVERED, terms=result.terms)
+    # Later passages are quoted only if they too cover the question; a passage sharing one common
+    # word with it is noise, however many passages were asked for.
+    credible = tuple(h for h in hits[offset:] if h.rank == 1 or h.coverage >= min_coverage)
+    return Answer(question, Status.ANSWERED, credible, result.terms, offset)
+
+
+def to_json(ans: Answer) -> dict:
+    """The JSON shape of `wenda ask --json`."""
+    return {
+        "question": ans.question,
+        "answered": ans.answered,
+        "status": ans.status.value,
+        "message": ans.message,
+        "hits": [
+            {
+                "text": h.passage.text,
+                "title": h.passage.title,
+                "source": h.passage.source,
+                "file": h.passage.file,
+                "paragraph": h.passage.paragraph,
+                "heading": h.passage.heading,
+                "score": h.score,
+                "rank": h.rank,
+                "coverage": round(h.coverage, 4),
+                "matched": list(h.matched),
+                "sentence": list(h.sentence) if h.sentence else None,
+            }
+            for h in ans.hits
+        ],
+    }

@@ -1,0 +1,213 @@
+"""The terminal harness: `wenda ask`, an interactive session, `sources`, `index` and `eval`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from retrieval.index import BM25Params
+from retrieval.store import CorpusNotFound, Library
+
+from .answer import answer, to_json
+from .evaluate import BadEvalFile, evaluate, load_squad
+from .settings import Settings, SettingsError
+from .terminal import print_answer
+
+log = logging.getLogger("wenda")
+
+
+class UsageError(Exception):
+    """A problem the user can fix by changing the command line or settings."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    # Shared options go on every subcommand, so `wenda ask --corpus X` and `wenda --corpus X ask`
+    # both work. SUPPRESS keeps a subcommand's absent option from overwriting the top-level one.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--corpus",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="corpus folder (default: $WENDA_CORPUS or ./corpus)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details")
+
+    parser = argparse.ArgumentParser(
+        prog="wenda",
+        description="问答 — answer questions by quoting the passages of a Chinese article corpus.",
+        parents=[common],
+        epilog="With no command, wenda opens an interactive session (Ctrl-D to leave).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer one question")
+    ask.add_argument("question", nargs="+", help="the question (quote it, or give it as several words)")
+    ask.add_argument("-k", type=int, default=None, help="how many passages to quote (default 3)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    sources = sub.add_parser("sources", parents=[common], help="list the articles and their passage counts")
+    sources.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    sub.add_parser("index", parents=[common], help="build or refresh the index and report what was read")
+
+    ev = sub.add_parser("eval", parents=[common], help="retrieval figures on a SQuAD-style JSON file")
+    ev.add_argument("path", type=Path, help="e.g. ../shared/eval/cmrc2018_trial.json")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ev.add_argument("--k1", type=float, default=None, help="BM25 k1 (default from settings)")
+    ev.add_argument("--b", type=float, default=None, help="BM25 b (default from settings)")
+    ev.add_argument("--epsilon", type=float, default=None, help="BM25 idf floor factor")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # soft_wrap: let the terminal wrap long Chinese lines; rich would hard-wrap piped output at 80.
+    console = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False)
+    try:
+        settings = Settings.from_env()
+        corpus = getattr(args, "corpus", None) or settings.corpus
+        command = args.command or "interactive"
+        return COMMANDS[command](args, settings, corpus, console)
+    except (CorpusNotFound, SettingsError, BadEvalFile, UsageError) as exc:
+        err.print(f"wenda: {exc}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _open(corpus: Path, settings: Settings) -> Library:
+    return Library.open(corpus, settings.store)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    k = args.k if args.k is not None else settings.top_k
+    if not 1 <= k <= 50:
+        raise UsageError(f"-k must be between 1 and 50, not {k}")
+    library = _open(corpus, settings)
+    ans = answer(library.searcher, " ".join(args.question), k)
+    if args.json:
+        print(json.dumps(to_json(ans), ensure_ascii=False, indent=2))
+    else:
+        print_answer(console, ans)
+    return 0
+
+
+def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    library = _open(corpus, settings)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _enable_history()
+        n = len(library.corpus.passages)
+        console.print(f"wenda · {corpus} · {n} 段 · 输入问题后回车，Ctrl-D 退出", style="dim")
+    while True:
+        try:
+            line = input("问> " if interactive else "")
+        except EOFError:
+            if interactive:
+                console.print()
+            return 0
+        if not line.strip():
+            continue
+        print_answer(console, answer(library.searcher, line, settings.top_k))
+
+
+def _enable_history() -> None:
+    """Arrow-key editing and a history kept between sessions, where readline exists."""
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline: plain input still works
+        return
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "wenda"
+    history = state / "history"
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        if history.exists():
+            readline.read_history_file(history)
+    except OSError as exc:
+        log.info("no history file: %s", exc)
+        return
+    readline.set_history_length(1000)
+    import atexit
+
+    atexit.register(_save_history, readline, history)
+
+
+def _save_history(readline, history: Path) -> None:
+    try:
+        readline.write_history_file(history)
+    except OSError as exc:
+        log.info("history not saved: %s", exc)
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    library = _open(corpus, settings)
+    articles = library.corpus.articles
+    if args.json:
+        rows = [{"title": a.title, "source": a.source, "file": a.file, "passages": len(a.passages)} for a in articles]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for a in articles:
+        source = f" · {a.source}" if a.source else ""
+        console.print(f"{a.title}{source}  [dim]{a.file} · {len(a.passages)} 段[/dim]", markup=True, highlight=False)
+    console.print(f"[dim]{len(articles)} 篇文章，共 {len(library.corpus.passages)} 段[/dim]")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    library = _open(corpus, settings)
+    c = library.corpus
+    read = [f for f in c.files if f.articles]
+    console.print(
+        f"indexed {len(c.passages)} passages of {len(c.articles)} articles from {len(read)} files in {corpus}",
+        markup=False,
+    )
+    for problem in c.problems:
+        console.print(f"skipped {problem}", markup=False, style="yellow")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    p = settings.params
+    try:
+        params = BM25Params(
+            k1=args.k1 if args.k1 is not None else p.k1,
+            b=args.b if args.b is not None else p.b,
+            epsilon=args.epsilon if args.epsilon is not None else p.epsilon,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    report = evaluate(load_squad(args.path), params)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    console.print(f"{args.path}: {report['questions']} questions over {report['passages']} passages", markup=False)
+    for key, value in report.items():
+        if key not in ("questions", "passages"):
+            console.print(f"  {key:<15} {value}", markup=False)
+    return 0
+
+
+COMMANDS = {
+    "ask": cmd_ask,
+    "interactive": cmd_interactive,
+    "sources": cmd_sources,
+    "index": cmd_index,
+    "eval": cmd_eval,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Configuration, read once from the environment and `.env` into one Settings object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from retrieval.index import BM25Params
+from retrieval.store import StoreSettings
+
+
+class SettingsError(Exception):
+    """A setting has a value wenda cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: Path = Path("corpus")
+    top_k: int = 3
+    params: BM25Params = field(default_factory=BM25Params)
+
+    @property
+    def store(self) -> StoreSettings:
+        return StoreSettings(params=self.params)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        """Settings from `.env` (if present) overlaid by the real environment, which wins."""
+        values: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        defaults = BM25Params()
+        return cls(
+            corpus=Path(values.get("WENDA_CORPUS") or "corpus"),
+            top_k=_int(values, "WENDA_TOP_K", 3, lo=1, hi=10),
+            params=BM25Params(
+                k1=_float(values, "WENDA_BM25_K1", defaults.k1),
+                b=_float(values, "WENDA_BM25_B", defaults.b),
+                epsilon=_float(values, "WENDA_BM25_EPSILON", defaults.epsilon),
+            ),
+        )
+
+
+def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int) -> int:
+    raw = values.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, not {value}")
+    return value
+
+
+def _float(values: Mapping[str, str], name: str, default: float) -> float:
+    raw = values.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None

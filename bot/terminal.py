@@ -1,0 +1,65 @@
+"""The Answer rendered for a terminal: titles, citations and highlighted quotes (colour only on a TTY)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.text import Text
+
+from retrieval.search import Hit
+from retrieval.snippet import excerpt
+
+from .answer import Answer
+
+# Characters of a passage shown in the terminal; longer ones are cut around the best sentence.
+TERMINAL_BUDGET = 600
+
+
+def citation(hit: Hit) -> str:
+    """'title · source · heading · 第 N 段' — the same order on every front end."""
+    p = hit.passage
+    parts = [p.title]
+    if p.source:
+        parts.append(p.source)
+    if p.heading:
+        parts.append(p.heading)
+    parts.append(f"第 {p.paragraph} 段")
+    return " · ".join(parts)
+
+
+def quote(hit: Hit, budget: int = TERMINAL_BUDGET) -> Text:
+    """The passage (or its window) with query terms in bold yellow and the answer sentence underlined."""
+    shown, offset = excerpt(hit.passage.text, hit.sentence, budget)
+    text = Text(shown)
+    n = len(shown)
+
+    def local(start: int, end: int) -> tuple[int, int]:
+        return max(0, start - offset), min(n, end - offset)
+
+    if hit.sentence:
+        s, e = local(*hit.sentence)
+        if s < e:
+            text.stylize("underline", s, e)
+    for start, end in hit.term_spans:
+        s, e = local(start, end)
+        if s < e:
+            text.stylize("bold yellow", s, e)
+    return text
+
+
+def render(ans: Answer) -> Group:
+    """The whole answer as a rich renderable."""
+    if not ans.answered:
+        return Group(Text(ans.message or "", style="bold"))
+    parts: list = []
+    for hit in ans.hits:
+        head = Text(f"[{hit.rank}] ", style="bold cyan")
+        head.append(citation(hit), style="bold")
+        parts.append(head)
+        parts.append(Text(f"    {hit.passage.file} · 得分 {hit.score:.2f}", style="dim"))
+        parts.append(quote(hit))
+        parts.append(Text(""))
+    return Group(*parts)
+
+
+def print_answer(console: Console, ans: Answer) -> None:
+    console.print(render(ans), soft_wrap=False)
