@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("index", parents=[common], help="build or refresh the index and report what was read")
 
+    sub.add_parser("bot", parents=[common], help="run the Discord bot (DISCORD_TOKEN in .env or the environment)")
+
     ev = sub.add_parser("eval", parents=[common], help="retrieval figures on a SQuAD-style JSON file")
     ev.add_argument("path", type=Path, help="e.g. ../shared/eval/cmrc2018_trial.json")
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -75,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # soft_wrap: let the terminal wrap long Chinese lines; rich would hard-wrap piped output at 80.
     console = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = Settings.from_env()
         corpus = getattr(args, "corpus", None) or settings.corpus
@@ -200,7 +203,23 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
     return 0
 
 
+def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    from dataclasses import replace
+
+    from .discord_bot import BotError, serve
+
+    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("discord").setLevel(logging.WARNING)
+    try:
+        asyncio.run(serve(replace(settings, corpus=corpus)))
+    except BotError as exc:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"wenda: {exc}", markup=False)
+        return 1
+    return 0
+
+
 COMMANDS = {
+    "bot": cmd_bot,
     "ask": cmd_ask,
     "interactive": cmd_interactive,
     "sources": cmd_sources,

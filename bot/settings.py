@@ -22,6 +22,18 @@ class Settings:
     corpus: Path = Path("corpus")
     top_k: int = 3
     params: BM25Params = field(default_factory=BM25Params)
+    # repr=False: settings get logged and printed; the token must never be.
+    discord_token: str = field(default="", repr=False)
+    guild_id: int | None = None
+    ask_channels: frozenset[int] = frozenset()
+    admin_role: int | None = None
+    cooldown_rate: int = 3
+    cooldown_seconds: float = 30.0
+    feedback_db: Path | None = None
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_db or self.corpus / ".wenda" / "feedback.sqlite3"
 
     @property
     def store(self) -> StoreSettings:
@@ -43,6 +55,13 @@ class Settings:
                 b=_float(values, "WENDA_BM25_B", defaults.b),
                 epsilon=_float(values, "WENDA_BM25_EPSILON", defaults.epsilon),
             ),
+            discord_token=(values.get("DISCORD_TOKEN") or "").strip(),
+            guild_id=_snowflake(values, "WENDA_GUILD_ID"),
+            ask_channels=frozenset(_snowflakes(values, "WENDA_ASK_CHANNELS")),
+            admin_role=_snowflake(values, "WENDA_ADMIN_ROLE"),
+            cooldown_rate=_int(values, "WENDA_COOLDOWN_RATE", 3, lo=0, hi=1000),
+            cooldown_seconds=_float(values, "WENDA_COOLDOWN_SECONDS", 30.0),
+            feedback_db=Path(values["WENDA_FEEDBACK_DB"]) if values.get("WENDA_FEEDBACK_DB") else None,
         )
 
 
@@ -57,6 +76,24 @@ def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int
     if not lo <= value <= hi:
         raise SettingsError(f"{name} must be between {lo} and {hi}, not {value}")
     return value
+
+
+def _snowflake(values: Mapping[str, str], name: str) -> int | None:
+    raw = (values.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise SettingsError(f"{name} must be a Discord id (digits only; right-click → Copy ID), not {raw!r}")
+    return int(raw)
+
+
+def _snowflakes(values: Mapping[str, str], name: str) -> list[int]:
+    raw = values.get(name) or ""
+    ids = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+    bad = [part for part in ids if not part.isdigit()]
+    if bad:
+        raise SettingsError(f"{name} must be comma-separated Discord channel ids, and {bad[0]!r} is not one")
+    return [int(part) for part in ids]
 
 
 def _float(values: Mapping[str, str], name: str, default: float) -> float:
