@@ -1,0 +1,1198 @@
+"""A protocol-level Discord stand-in: Gateway and REST v10 on 127.0.0.1 for the real discord.py."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import json
+import re
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from aiohttp import BodyPartReader, WSMsgType, web
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+API_PREFIX = "/api/v10"
+MANAGE_GUILD = 0x20
+# View channel, send messages, embed links, attach files, read history, use application commands.
+EVERYONE_PERMISSIONS = 0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x80000000
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | 0x40  # and add reactions
+INTENT_GUILD_MEMBERS = 1 << 1
+INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_DM_MESSAGES = 1 << 12
+INTENT_MESSAGE_CONTENT = 1 << 15
+FLAG_EPHEMERAL = 1 << 6
+FLAG_LOADING = 1 << 7
+FLAG_COMPONENTS_V2 = 1 << 15
+# PONG, message, deferred message, deferred update, update, autocomplete result, modal.
+CALLBACK_TYPES = frozenset({1, 4, 5, 6, 7, 8, 9})
+MENTION_RE = re.compile(r"<@!?(\d+)>")
+ROLE_MENTION_RE = re.compile(r"<@&(\d+)>")
+
+Reply = tuple[int, Any]  # (HTTP status, JSON body or None for 204)
+
+
+class SnowflakeFactory:
+    """Snowflakes that encode the current time: discord.py dates interactions by their id."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+
+    def __call__(self) -> int:
+        elapsed_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return (elapsed_ms << 22) | (next(self._counter) & 0x3FFFFF)
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    id: int
+    name: str
+    bot: bool = False
+    roles: tuple[int, ...] = ()
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.id}>"
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "username": self.name,
+            "global_name": self.name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "public_flags": 0,
+        }
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One REST request as the stand-in saw it, with the answer it gave."""
+
+    method: str
+    path: str  # below /api/v10, e.g. "/channels/1/messages"
+    query: dict[str, str]
+    json: Any  # the JSON body, or multipart payload_json; None when there was none
+    files: tuple[str, ...]
+    status: int
+    response: Any
+
+
+@dataclass(frozen=True)
+class InjectedMessage:
+    id: int
+    channel_id: int
+    guild_id: int | None
+    author: FakeUser
+    mark: int  # len(standin.requests) when the event was dispatched
+
+
+@dataclass(frozen=True)
+class InjectedInteraction:
+    id: int
+    token: str
+    application_id: int
+    channel_id: int
+    guild_id: int | None
+    user: FakeUser
+    mark: int
+
+    @property
+    def callback_path(self) -> str:
+        return f"/interactions/{self.id}/{self.token}/callback"
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/webhooks/{self.application_id}/{self.token}"
+
+
+@dataclass
+class _Interaction:
+    token: str
+    channel_id: int
+    guild_id: int | None
+    dispatched_at: float
+    source_message_id: int | None = None
+    acknowledged: bool = False
+    original_id: int | None = None
+    message_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What a REST handler gets besides the ids in its path."""
+
+    json: Any
+    files: tuple[str, ...]
+    query: Mapping[str, str]
+
+
+def _error(status: int, code: int, message: str) -> Reply:
+    return status, {"code": code, "message": message}
+
+
+def _invalid_form(errors: dict[str, Any]) -> Reply:
+    return 400, {"code": 50035, "message": "Invalid Form Body", "errors": errors}
+
+
+def _too_long(limit: int) -> dict[str, Any]:
+    message = f"Must be {limit} or fewer in length."
+    return {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": message}]}
+
+
+def _required() -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]}
+
+
+def _check_text(errors: dict[str, Any], key: str, text: Any, limit: int) -> int:
+    length = len(text) if isinstance(text, str) else 0
+    if length > limit:
+        errors[key] = _too_long(limit)
+    return length
+
+
+def _embed_errors(embeds: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(embeds) > 10:
+        return _too_long(10)
+    errors: dict[str, Any] = {}
+    total = 0
+    for index, embed in enumerate(embeds):
+        found: dict[str, Any] = {}
+        total += _check_text(found, "title", embed.get("title"), 256)
+        total += _check_text(found, "description", embed.get("description"), 4096)
+        for key, inner, limit in (("footer", "text", 2048), ("author", "name", 256)):
+            nested: dict[str, Any] = {}
+            total += _check_text(nested, inner, (embed.get(key) or {}).get(inner), limit)
+            if nested:
+                found[key] = nested
+        fields = embed.get("fields") or []
+        field_errors: dict[str, Any] = {}
+        for number, item in enumerate(fields):
+            nested = {}
+            for key, limit in (("name", 256), ("value", 1024)):
+                if not item.get(key):
+                    nested[key] = _required()
+                total += _check_text(nested, key, item.get(key), limit)
+            if nested:
+                field_errors[str(number)] = nested
+        if len(fields) > 25:
+            found["fields"] = _too_long(25)
+        elif field_errors:
+            found["fields"] = field_errors
+        if found:
+            errors[str(index)] = found
+    if not errors and total > 6000:
+        message = "Embed size exceeds maximum size of 6000"
+        return {"_errors": [{"code": "MAX_EMBED_SIZE_EXCEEDED", "message": message}]}
+    return errors
+
+
+def _component_errors(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(rows) > 5:
+        return _too_long(5)
+    errors: dict[str, Any] = {}
+    for index, row in enumerate(rows):
+        children = row.get("components") or []
+        if len(children) > 5:
+            errors[str(index)] = {"components": _too_long(5)}
+            continue
+        child_errors: dict[str, Any] = {}
+        for number, child in enumerate(children):
+            nested: dict[str, Any] = {}
+            _check_text(nested, "label", child.get("label"), 80)
+            _check_text(nested, "custom_id", child.get("custom_id"), 100)
+            if nested:
+                child_errors[str(number)] = nested
+        if child_errors:
+            errors[str(index)] = {"components": child_errors}
+    return errors
+
+
+def message_errors(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Discord's Invalid Form Body `errors` for a message payload; empty when it is valid."""
+    errors: dict[str, Any] = {}
+    _check_text(errors, "content", payload.get("content"), 2000)
+    embed_errors = _embed_errors(payload.get("embeds") or [])
+    if embed_errors:
+        errors["embeds"] = embed_errors
+    # Components v2 layouts have other limits; the bot does not use them.
+    if not (payload.get("flags") or 0) & FLAG_COMPONENTS_V2:
+        component_errors = _component_errors(payload.get("components") or [])
+        if component_errors:
+            errors["components"] = component_errors
+    return errors
+
+
+def _is_empty(payload: Mapping[str, Any], files: tuple[str, ...]) -> bool:
+    keys = ("content", "embeds", "components", "sticker_ids", "poll")
+    return not files and not any(payload.get(key) for key in keys)
+
+
+def _command_errors(command: Mapping[str, Any], is_option: bool = False) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    name = command.get("name") or ""
+    is_slash = is_option or command.get("type", 1) == 1
+    if not name or len(name) > 32 or (is_slash and (name != name.lower() or " " in name)):
+        message = "Command name is invalid"
+        errors["name"] = {
+            "_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": message}]
+        }
+    if is_slash:
+        if not command.get("description"):
+            errors["description"] = _required()
+        _check_text(errors, "description", command.get("description"), 100)
+    options = command.get("options") or []
+    if len(options) > 25:
+        errors["options"] = _too_long(25)
+    else:
+        nested = {str(i): e for i, o in enumerate(options) if (e := _command_errors(o, True))}
+        if nested:
+            errors["options"] = nested
+    return errors
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _walk_components(components: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for component in components:
+        yield component
+        yield from _walk_components(component.get("components") or [])
+
+
+class DiscordStandin:
+    """One guild with one text channel, its users and the bot, served over a real socket.
+
+    async with DiscordStandin() as standin:
+        standin.patch_discord(monkeypatch)  # or: with standin.patched():
+        async with standin.running(bot):
+            asked = await standin.invoke_slash("ask", {"question": "天气"})
+            reply = await standin.wait_for_reply(asked)
+    assert reply.json["data"]["content"] == "..."
+    """
+
+    def __init__(self, *, interaction_deadline: float = 3.0) -> None:
+        self.interaction_deadline = interaction_deadline
+        self.snowflake = SnowflakeFactory()
+        self.guild_id = self.snowflake()
+        self.channel_id = self.snowflake()
+        self.manager_role_id = self.snowflake()
+        self.bot_role_id = self.snowflake()
+        self.role_permissions = {
+            self.guild_id: EVERYONE_PERMISSIONS,  # @everyone has the guild's id
+            self.manager_role_id: EVERYONE_PERMISSIONS | MANAGE_GUILD,
+            self.bot_role_id: BOT_PERMISSIONS,
+        }
+        self.bot_user = FakeUser(self.snowflake(), "wenda", bot=True, roles=(self.bot_role_id,))
+        self.application_id = self.bot_user.id
+        self.member = FakeUser(self.snowflake(), "读者")
+        self.manager = FakeUser(self.snowflake(), "管理员", roles=(self.manager_role_id,))
+        self.other_bot = FakeUser(self.snowflake(), "otherbot", bot=True)
+        # Owns the application and the guild; not a member, so owner checks never pass by accident.
+        self.owner = FakeUser(self.snowflake(), "owner")
+        self.users = {
+            u.id: u for u in (self.bot_user, self.member, self.manager, self.other_bot, self.owner)
+        }
+        self.requests: list[RecordedRequest] = []
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.commands: dict[int | None, list[dict[str, Any]]] = {}  # by guild id, None = global
+        self.identify: dict[str, Any] | None = None
+        self._interactions: dict[int, _Interaction] = {}
+        self._by_token: dict[str, _Interaction] = {}
+        self._dm_channels: dict[int, int] = {}
+        self._changed = asyncio.Condition()
+        self._session_ready = asyncio.Event()
+        self._ws: web.WebSocketResponse | None = None
+        self._send_lock = asyncio.Lock()
+        self._sequence = 0
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Awaitable[Reply]]]] = []
+        commands = r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands"
+        channel = r"/channels/(?P<channel_id>\d+)"
+        message = channel + r"/messages/(?P<message_id>\d+)"
+        hook = r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)"
+        hook_message = hook + r"/messages/(?P<message_id>@original|\d+)"
+        for method, pattern, handler in (
+            ("GET", r"/gateway(?:/bot)?", self._get_gateway),
+            ("GET", r"/users/@me", self._get_me),
+            ("GET", r"/users/(?P<user_id>\d+)", self._get_user),
+            ("GET", r"/(?:oauth2/)?applications/@me", self._get_application),
+            ("PUT", commands, self._put_commands),
+            ("GET", commands, self._get_commands),
+            ("GET", channel, self._get_channel),
+            ("POST", channel + "/messages", self._post_message),
+            ("GET", message, self._get_message),
+            ("PATCH", message, self._patch_message),
+            ("DELETE", message, self._delete_message),
+            ("POST", channel + "/typing", self._no_content),
+            ("PUT", message + "/reactions/[^/]+/@me", self._no_content),
+            ("POST", r"/users/@me/channels", self._create_dm),
+            (
+                "POST",
+                r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)/callback",
+                self._callback,
+            ),
+            ("POST", hook, self._post_followup),
+            ("GET", hook, self._get_webhook),
+            ("GET", hook_message, self._get_webhook_message),
+            ("PATCH", hook_message, self._patch_webhook_message),
+            ("DELETE", hook_message, self._delete_webhook_message),
+        ):
+            self._routes.append((method, re.compile(pattern + r"/?"), handler))
+
+    # -- lifecycle and wiring -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        return self.url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def __aenter__(self) -> DiscordStandin:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._ws is not None:
+            await self._ws.close(code=1000)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def patch_discord(self, monkeypatch: Any) -> None:
+        """Point discord.py's REST routes (webhooks included) and Gateway at the stand-in."""
+        monkeypatch.setattr(discord.http.Route, "BASE", self.api_base)
+        gateway = yarl.URL(self.gateway_url)
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", gateway)
+
+    @contextlib.contextmanager
+    def patched(self) -> Iterator[None]:
+        """Like `patch_discord`, for code without pytest's monkeypatch."""
+        saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = self.api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        try:
+            yield
+        finally:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+    async def wait_ready(self, timeout: float = 5.0) -> None:
+        """Wait until a client has identified and been sent READY and GUILD_CREATE."""
+        async with asyncio.timeout(timeout):
+            await self._session_ready.wait()
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self, client: discord.Client, *, token: str = "standin-token", timeout: float = 5.0
+    ) -> AsyncIterator[discord.Client]:
+        """Start `client` against the stand-in, wait for its on_ready, and always close it."""
+        task = asyncio.create_task(client.start(token))
+        try:
+            ready = asyncio.create_task(self.wait_ready(timeout))
+            await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                ready.cancel()
+                task.result()  # raises what stopped the client
+                raise RuntimeError("the client stopped before it was ready")
+            await ready
+            async with asyncio.timeout(timeout):
+                await client.wait_until_ready()
+            yield client
+        finally:
+            await client.close()
+            await task
+
+    # -- state helpers -------------------------------------------------------------------
+
+    def permissions_of(self, user: FakeUser) -> int:
+        permissions = self.role_permissions[self.guild_id]
+        for role in user.roles:
+            permissions |= self.role_permissions[role]
+        return permissions
+
+    def dm_channel_id(self, user: FakeUser) -> int:
+        return self._dm_channels.setdefault(user.id, self.snowflake())
+
+    def _guild_members(self) -> list[FakeUser]:
+        return [self.bot_user, self.member, self.manager, self.other_bot]
+
+    def _member_payload(self, user: FakeUser, *, with_user: bool = True) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "roles": [str(role) for role in user.roles],
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
+            "avatar": None,
+            "premium_since": None,
+            "communication_disabled_until": None,
+        }
+        if with_user:
+            payload["user"] = user.payload()
+        return payload
+
+    def _channel_payload(self, channel_id: int) -> dict[str, Any] | None:
+        if channel_id == self.channel_id:
+            return {
+                "id": str(self.channel_id),
+                "type": 0,
+                "guild_id": str(self.guild_id),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "topic": None,
+                "parent_id": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+            }
+        for user_id, dm_id in self._dm_channels.items():
+            if dm_id == channel_id:
+                recipient = self.users[user_id].payload()
+                return {"id": str(dm_id), "type": 1, "recipients": [recipient], "flags": 0}
+        return None
+
+    def _guild_payload(self) -> dict[str, Any]:
+        roles = [
+            {
+                "id": str(role_id),
+                "name": "@everyone" if role_id == self.guild_id else f"role-{position}",
+                "permissions": str(permissions),
+                "position": position,
+                "color": 0,
+                "hoist": False,
+                "managed": role_id == self.bot_role_id,
+                "mentionable": False,
+                "flags": 0,
+            }
+            for position, (role_id, permissions) in enumerate(self.role_permissions.items())
+        ]
+        # Without the members intent Discord sends only the bot's own member.
+        everyone = self._guild_members()
+        visible = everyone if self._intents() & INTENT_GUILD_MEMBERS else [self.bot_user]
+        members = [self._member_payload(user) for user in visible]
+        return {
+            "id": str(self.guild_id),
+            "name": "问答测试",
+            "icon": None,
+            "owner_id": str(self.owner.id),
+            "roles": roles,
+            "channels": [self._channel_payload(self.channel_id)],
+            "members": members,
+            "member_count": len(everyone),
+            "large": False,
+            "unavailable": False,
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "preferred_locale": "zh-CN",
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "threads": [],
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "system_channel_id": None,
+            "afk_channel_id": None,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+        }
+
+    def _pings(self, payload: Mapping[str, Any], content: str) -> dict[str, Any]:
+        """Who a message from the bot really pings, given its allowed_mentions."""
+        allowed = payload.get("allowed_mentions")
+        parse = (
+            set(allowed.get("parse", [])) if allowed is not None else {"users", "roles", "everyone"}
+        )
+        allowed_users = {int(i) for i in (allowed or {}).get("users", [])}
+        allowed_roles = {int(i) for i in (allowed or {}).get("roles", [])}
+        user_ids = [int(i) for i in MENTION_RE.findall(content)]
+        user_ids = [i for i in user_ids if "users" in parse or i in allowed_users]
+        reference = payload.get("message_reference") or {}
+        referenced = self.messages.get(int(reference.get("message_id") or 0))
+        replied_user = allowed is None or allowed.get("replied_user", False)
+        if referenced is not None and replied_user:
+            user_ids.append(int(referenced["author"]["id"]))
+        role_ids = [int(i) for i in ROLE_MENTION_RE.findall(content)]
+        return {
+            "mentions": [
+                self.users[i].payload() for i in dict.fromkeys(user_ids) if i in self.users
+            ],
+            "mention_roles": [str(i) for i in role_ids if "roles" in parse or i in allowed_roles],
+            "mention_everyone": "everyone" in parse
+            and ("@everyone" in content or "@here" in content),
+        }
+
+    def _new_message(
+        self,
+        channel_id: int,
+        author: FakeUser,
+        payload: Mapping[str, Any],
+        *,
+        files: tuple[str, ...] = (),
+        kind: int = 0,
+        flags: int = 0,
+    ) -> dict[str, Any]:
+        channel = self._channel_payload(channel_id) or {}
+        content = payload.get("content") or ""
+        message: dict[str, Any] = {
+            "id": str(self.snowflake()),
+            "channel_id": str(channel_id),
+            "author": author.payload(),
+            "content": content,
+            "timestamp": _now_iso(),
+            "edited_timestamp": None,
+            "tts": bool(payload.get("tts")),
+            "attachments": [
+                {
+                    "id": str(self.snowflake()),
+                    "filename": name,
+                    "size": 0,
+                    "url": f"{self.url}/attachments/{name}",
+                    "proxy_url": f"{self.url}/attachments/{name}",
+                }
+                for name in files
+            ],
+            "embeds": list(payload.get("embeds") or []),
+            "components": list(payload.get("components") or []),
+            "pinned": False,
+            "type": 19 if payload.get("message_reference") and kind == 0 else kind,
+            "flags": flags | (payload.get("flags") or 0),
+            **self._pings(payload, content),
+        }
+        if "guild_id" in channel:
+            message["guild_id"] = channel["guild_id"]
+        if payload.get("message_reference"):
+            message["message_reference"] = payload["message_reference"]
+        self.messages[int(message["id"])] = message
+        return message
+
+    def _edit_message(self, message: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+        for key in ("content", "embeds", "components"):
+            if key in payload:
+                message[key] = (
+                    payload[key] if payload[key] is not None else ([] if key != "content" else "")
+                )
+        if "flags" in payload and payload["flags"] is not None:
+            message["flags"] = payload["flags"]
+        message["flags"] = message.get("flags", 0) & ~FLAG_LOADING
+        message.update(self._pings(payload, message["content"]))
+        message["edited_timestamp"] = _now_iso()
+        return message
+
+    # -- Gateway -------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        self._sequence = 0
+        await ws.send_str(
+            json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        )
+        try:
+            async for frame in ws:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                packet = json.loads(frame.data)
+                op = packet.get("op")
+                if op == 1:
+                    async with self._send_lock:
+                        await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+                elif op == 2:
+                    await self._on_identify(packet["d"])
+                elif op == 6:  # RESUME: there is nothing missed to replay
+                    await self.dispatch("RESUMED", {})
+                elif op == 8:
+                    members = [self._member_payload(u) for u in self._guild_members()]
+                    chunk = {"guild_id": str(self.guild_id), "members": members, "chunk_index": 0,
+                             "chunk_count": 1, "nonce": packet["d"].get("nonce")}  # fmt: skip
+                    await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+        finally:
+            if self._ws is ws:
+                self._ws = None
+                self._session_ready.clear()
+        return ws
+
+    async def _on_identify(self, data: dict[str, Any]) -> None:
+        self.identify = data
+        me = self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0}
+        ready = {
+            "v": 10,
+            "user": me,
+            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "session_id": secrets.token_hex(16),
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+        }
+        await self.dispatch("READY", ready)
+        await self.dispatch("GUILD_CREATE", self._guild_payload())
+        self._session_ready.set()
+
+    async def dispatch(self, event: str, data: Any) -> None:
+        """Send one DISPATCH (op 0) to the connected client."""
+        if self._ws is None or self._ws.closed:
+            raise RuntimeError("no discord.py client is connected to the stand-in")
+        async with self._send_lock:
+            self._sequence += 1
+            packet = {"op": 0, "t": event, "s": self._sequence, "d": data}
+            await self._ws.send_str(json.dumps(packet, ensure_ascii=False))
+
+    def _intents(self) -> int:
+        return int((self.identify or {}).get("intents", 0))
+
+    async def _publish_message(self, message: dict[str, Any]) -> None:
+        """MESSAGE_CREATE as Discord filters it by the client's intents."""
+        author_id = int(message["author"]["id"])
+        in_guild = "guild_id" in message
+        needed = INTENT_GUILD_MESSAGES if in_guild else INTENT_DM_MESSAGES
+        if self._ws is None or not self._intents() & needed:
+            return
+        event = copy.deepcopy(message)
+        if in_guild:
+            event["member"] = self._member_payload(self.users[author_id], with_user=False)
+            for mention in event["mentions"]:
+                user = self.users.get(int(mention["id"]))
+                if user is not None:
+                    mention["member"] = self._member_payload(user, with_user=False)
+            mentioned = any(int(m["id"]) == self.bot_user.id for m in event["mentions"])
+            privileged = self._intents() & INTENT_MESSAGE_CONTENT
+            if not (privileged or mentioned or author_id == self.bot_user.id):
+                event.update(content="", embeds=[], attachments=[], components=[])
+        await self.dispatch("MESSAGE_CREATE", event)
+
+    # -- injecting user actions ----------------------------------------------------------
+
+    async def send_message(
+        self,
+        content: str,
+        *,
+        author: FakeUser | None = None,
+        guild: bool = True,
+        mentions: Iterable[FakeUser] = (),
+    ) -> InjectedMessage:
+        """A user (or `other_bot`) posts `content` in the guild channel or their DM with the bot."""
+        author = author or self.member
+        channel_id = self.channel_id if guild else self.dm_channel_id(author)
+        message = self._new_message(channel_id, author, {"content": content})
+        pinged = " ".join([content, *(user.mention for user in mentions)])
+        message.update(self._pings({}, pinged))
+        mark = len(self.requests)
+        await self._publish_message(message)
+        return InjectedMessage(
+            int(message["id"]), channel_id, self.guild_id if guild else None, author, mark
+        )
+
+    async def invoke_slash(
+        self,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        user: FakeUser | None = None,
+        guild: bool = True,
+        member_permissions: int | None = None,
+    ) -> InjectedInteraction:
+        """A user runs `/name` ("group sub" for subcommands) with scalar `options`.
+
+        Unsynced commands are dispatched as global commands, so tests need not sync first.
+        """
+        user = user or self.member
+        top, *subs = name.split()
+        scope = [self.guild_id, None] if guild else [None]
+        synced = next(
+            (c for g in scope for c in self.commands.get(g, []) if c["name"] == top), None
+        )
+        schema = (synced or {}).get("options", [])
+        leaf: list[dict[str, Any]] = []
+        nested: list[dict[str, Any]] = leaf
+        for sub in reversed(subs):
+            kind = 1 if nested is leaf else 2
+            nested = [{"type": kind, "name": sub, "options": nested}]
+        for sub in subs:
+            schema = next((o.get("options", []) for o in schema if o["name"] == sub), [])
+        types = {option["name"]: option["type"] for option in schema}
+        for key, value in (options or {}).items():
+            if synced is not None and key not in types:
+                raise ValueError(f"/{name} has no option {key!r}; synced options: {sorted(types)}")
+            leaf.append(
+                {"name": key, "type": types.get(key) or _option_type(value), "value": value}
+            )
+        data: dict[str, Any] = {
+            "id": (synced or {}).get("id") or str(self.snowflake()),
+            "name": top,
+            "type": 1,
+            "options": nested,
+        }
+        if synced is not None and synced.get("guild_id"):
+            data["guild_id"] = synced["guild_id"]
+        payload = self._interaction_payload(2, user, guild, member_permissions)
+        payload["data"] = data
+        return await self._dispatch_interaction(payload, user)
+
+    async def click_button(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user: FakeUser | None = None,
+        member_permissions: int | None = None,
+    ) -> InjectedInteraction:
+        """A user clicks the component `custom_id` on a message the stand-in knows."""
+        user = user or self.member
+        message = self.messages[message_id]
+        component = next(
+            (c for c in _walk_components(message["components"]) if c.get("custom_id") == custom_id),
+            None,
+        )
+        if component is None:
+            raise LookupError(f"message {message_id} has no component with custom_id {custom_id!r}")
+        if component.get("disabled"):
+            raise ValueError(f"component {custom_id!r} is disabled and cannot be clicked")
+        guild = "guild_id" in message
+        payload = self._interaction_payload(3, user, guild, member_permissions)
+        payload["data"] = {"custom_id": custom_id, "component_type": component["type"]}
+        payload["message"] = copy.deepcopy(message)
+        return await self._dispatch_interaction(payload, user, source_message_id=message_id)
+
+    def _interaction_payload(
+        self, kind: int, user: FakeUser, guild: bool, member_permissions: int | None
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "id": str(self.snowflake()),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "token": "standin-" + secrets.token_urlsafe(24),
+            "version": 1,
+            "locale": "zh-CN",
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "app_permissions": str(self.permissions_of(self.bot_user)),
+        }
+        if guild:
+            permissions = (
+                self.permissions_of(user) if member_permissions is None else member_permissions
+            )
+            payload |= {
+                "guild_id": str(self.guild_id),
+                "guild": {"id": str(self.guild_id), "locale": "zh-CN", "features": []},
+                "guild_locale": "zh-CN",
+                "channel_id": str(self.channel_id),
+                "channel": self._channel_payload(self.channel_id),
+                "member": self._member_payload(user) | {"permissions": str(permissions)},
+                "authorizing_integration_owners": {"0": str(self.guild_id)},
+                "context": 0,
+            }
+        else:
+            channel_id = self.dm_channel_id(user)
+            payload |= {
+                "channel_id": str(channel_id),
+                "channel": self._channel_payload(channel_id),
+                "user": user.payload(),
+                "authorizing_integration_owners": {"0": "0"},
+                "context": 1,
+            }
+        return payload
+
+    async def _dispatch_interaction(
+        self, payload: dict[str, Any], user: FakeUser, *, source_message_id: int | None = None
+    ) -> InjectedInteraction:
+        interaction_id = int(payload["id"])
+        guild_id = int(payload["guild_id"]) if "guild_id" in payload else None
+        state = _Interaction(
+            token=payload["token"],
+            channel_id=int(payload["channel_id"]),
+            guild_id=guild_id,
+            # Discord's 3 s clock starts when it sends the event, not when the bot reads it.
+            dispatched_at=time.monotonic(),
+            source_message_id=source_message_id,
+        )
+        self._interactions[interaction_id] = state
+        self._by_token[state.token] = state
+        mark = len(self.requests)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return InjectedInteraction(
+            interaction_id,
+            state.token,
+            self.application_id,
+            state.channel_id,
+            guild_id,
+            user,
+            mark,
+        )
+
+    # -- waiting on what the bot did -----------------------------------------------------
+
+    async def wait_for_request(
+        self,
+        predicate: Callable[[RecordedRequest], bool] | None = None,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        after: int | InjectedMessage | InjectedInteraction = 0,
+        timeout: float = 5.0,
+    ) -> RecordedRequest:
+        """The first recorded request from `after` on that matches; waits for it if needed."""
+        start = after if isinstance(after, int) else after.mark
+
+        def find() -> RecordedRequest | None:
+            for request in self.requests[start:]:
+                if method is not None and request.method != method:
+                    continue
+                if path is not None and request.path != path:
+                    continue
+                if predicate is None or predicate(request):
+                    return request
+            return None
+
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                found = await self._changed.wait_for(find)
+        except TimeoutError:
+            seen = [f"{r.method} {r.path} -> {r.status}" for r in self.requests[start:]]
+            raise TimeoutError(f"no matching request within {timeout}s; saw {seen}") from None
+        return found
+
+    async def wait_for_reply(
+        self, injected: InjectedMessage | InjectedInteraction, *, timeout: float = 5.0
+    ) -> RecordedRequest:
+        """The bot's first answer: the interaction callback, or a post in the message's channel."""
+        if isinstance(injected, InjectedInteraction):
+            return await self.wait_for_request(
+                method="POST", path=injected.callback_path, after=injected, timeout=timeout
+            )
+        return await self.wait_for_request(
+            method="POST",
+            path=f"/channels/{injected.channel_id}/messages",
+            after=injected,
+            timeout=timeout,
+        )
+
+    # -- REST ----------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = request.path[len(API_PREFIX) :].rstrip("/") or "/"
+        body, files = await _read_body(request)
+        status, answer = await self._route(request, path, body, files)
+        self.requests.append(
+            RecordedRequest(request.method, path, dict(request.query), body, files, status, answer)
+        )
+        async with self._changed:
+            self._changed.notify_all()
+        if answer is None:
+            return web.Response(status=status)
+        # discord.py parses JSON only when Content-Type is exactly application/json (no charset).
+        text = json.dumps(answer, ensure_ascii=False)
+        return web.Response(
+            status=status, body=text.encode(), headers={"Content-Type": "application/json"}
+        )
+
+    async def _route(
+        self, request: web.Request, path: str, body: Any, files: tuple[str, ...]
+    ) -> Reply:
+        unauthenticated = path.startswith(("/interactions/", "/webhooks/"))
+        if not unauthenticated and not request.headers.get("Authorization", "").startswith("Bot "):
+            return _error(401, 0, "401: Unauthorized")
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(path)
+            if match and method == request.method:
+                params = {k: v for k, v in match.groupdict().items() if v is not None}
+                return await handler(_Call(body, files, request.query), **params)
+        return _error(404, 0, "404: Not Found")
+
+    async def _no_content(self, _: _Call, **__: str) -> Reply:
+        return 204, None
+
+    async def _get_gateway(self, _: _Call) -> Reply:
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+
+    async def _get_me(self, _: _Call) -> Reply:
+        return 200, self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0}
+
+    async def _get_user(self, _: _Call, user_id: str) -> Reply:
+        user = self.users.get(int(user_id))
+        return (200, user.payload()) if user else _error(404, 10013, "Unknown User")
+
+    async def _get_application(self, _: _Call) -> Reply:
+        return 200, {
+            "id": str(self.application_id),
+            "name": self.bot_user.name,
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.owner.payload(),
+            "team": None,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "rpc_origins": [],
+            "interactions_endpoint_url": None,
+            "bot": self.bot_user.payload(),
+        }
+
+    async def _put_commands(self, call: _Call, app_id: str, guild_id: str | None = None) -> Reply:
+        if int(app_id) != self.application_id:
+            return _error(403, 50001, "Missing Access")
+        commands = call.json or []
+        errors = {str(i): e for i, c in enumerate(commands) if (e := _command_errors(c))}
+        if errors:
+            return _invalid_form(errors)
+        scope = int(guild_id) if guild_id else None
+        previous = {(c["name"], c.get("type", 1)): c["id"] for c in self.commands.get(scope, [])}
+        stored = []
+        for command in commands:
+            key = (command["name"], command.get("type", 1))
+            entry = {
+                "type": 1,
+                "description": "",
+                "options": [],
+                "default_member_permissions": None,
+                "nsfw": False,
+                **command,
+                "id": previous.get(key) or str(self.snowflake()),
+                "application_id": str(self.application_id),
+                "version": str(self.snowflake()),
+            }
+            if guild_id:
+                entry["guild_id"] = guild_id
+            stored.append(entry)
+        self.commands[scope] = stored
+        return 200, stored
+
+    async def _get_commands(self, _: _Call, app_id: str, guild_id: str | None = None) -> Reply:
+        return 200, self.commands.get(int(guild_id) if guild_id else None, [])
+
+    async def _get_channel(self, _: _Call, channel_id: str) -> Reply:
+        channel = self._channel_payload(int(channel_id))
+        return (200, channel) if channel else _error(404, 10003, "Unknown Channel")
+
+    def _channel_message(self, channel_id: str, message_id: str) -> dict[str, Any] | None:
+        message = self.messages.get(int(message_id))
+        if message is None or message["channel_id"] != channel_id:
+            return None
+        return message
+
+    async def _post_message(self, call: _Call, channel_id: str) -> Reply:
+        channel = self._channel_payload(int(channel_id))
+        if channel is None:
+            return _error(404, 10003, "Unknown Channel")
+        payload = call.json or {}
+        if errors := message_errors(payload):
+            return _invalid_form(errors)
+        if _is_empty(payload, call.files):
+            return _error(400, 50006, "Cannot send an empty message")
+        if channel["type"] == 1 and channel["recipients"][0]["bot"]:
+            return _error(403, 50007, "Cannot send messages to this user")
+        message = self._new_message(int(channel_id), self.bot_user, payload, files=call.files)
+        await self._publish_message(message)
+        return 200, message
+
+    async def _get_message(self, _: _Call, channel_id: str, message_id: str) -> Reply:
+        message = self._channel_message(channel_id, message_id)
+        return (200, message) if message else _error(404, 10008, "Unknown Message")
+
+    async def _patch_message(self, call: _Call, channel_id: str, message_id: str) -> Reply:
+        message = self._channel_message(channel_id, message_id)
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        if int(message["author"]["id"]) != self.bot_user.id:
+            return _error(403, 50005, "Cannot edit a message authored by another user")
+        if errors := message_errors(call.json or {}):
+            return _invalid_form(errors)
+        return 200, self._edit_message(message, call.json or {})
+
+    async def _delete_message(self, _: _Call, channel_id: str, message_id: str) -> Reply:
+        message = self._channel_message(channel_id, message_id)
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        if int(message["author"]["id"]) != self.bot_user.id:
+            return _error(403, 50013, "Missing Permissions")
+        del self.messages[int(message_id)]
+        return 204, None
+
+    async def _create_dm(self, call: _Call) -> Reply:
+        user = self.users.get(int((call.json or {}).get("recipient_id") or 0))
+        if user is None:
+            return _invalid_form({"recipient_id": _required()})
+        return 200, self._channel_payload(self.dm_channel_id(user))
+
+    async def _callback(self, call: _Call, interaction_id: str, token: str) -> Reply:
+        state = self._interactions.get(int(interaction_id))
+        if state is None or state.token != token:
+            return _error(404, 10062, "Unknown interaction")
+        if state.acknowledged:
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - state.dispatched_at > self.interaction_deadline:
+            return _error(404, 10062, "Unknown interaction")
+        payload = call.json or {}
+        kind = payload.get("type")
+        data = payload.get("data") or {}
+        if kind in (4, 7) and (errors := message_errors(data)):
+            return _invalid_form({"data": errors})
+        if kind == 4 and _is_empty(data, call.files):
+            return _error(400, 50006, "Cannot send an empty message")
+        if kind not in CALLBACK_TYPES or (kind in (6, 7) and state.source_message_id is None):
+            message = "Interaction response type is not valid here"
+            return _invalid_form({"type": {"_errors": [{"code": "INVALID", "message": message}]}})
+        state.acknowledged = True
+        message: dict[str, Any] | None = None
+        if kind in (4, 5):
+            flags = FLAG_LOADING if kind == 5 else 0
+            message = self._new_message(
+                state.channel_id, self.bot_user, data, files=call.files, kind=20, flags=flags
+            )
+            state.original_id = int(message["id"])
+            state.message_ids += (state.original_id,)
+            if not message["flags"] & FLAG_EPHEMERAL:
+                await self._publish_message(message)
+        elif kind in (6, 7):
+            state.original_id = state.source_message_id
+            if kind == 7:
+                message = self._edit_message(self.messages[state.original_id], data)
+        if call.query.get("with_response", "").lower() not in ("1", "true"):
+            return 204, None
+        response: dict[str, Any] = {
+            "id": interaction_id,
+            "type": 2 if state.source_message_id is None else 3,
+        }
+        resource: dict[str, Any] = {"type": kind}
+        if message is not None:
+            response |= {
+                "response_message_id": message["id"],
+                "response_message_loading": bool(message["flags"] & FLAG_LOADING),
+                "response_message_ephemeral": bool(message["flags"] & FLAG_EPHEMERAL),
+            }
+            resource["message"] = message
+        return 200, {"interaction": response, "resource": resource}
+
+    def _webhook(self, app_id: str, token: str) -> _Interaction | None:
+        if int(app_id) != self.application_id:
+            return None
+        state = self._by_token.get(token)
+        # Discord knows the follow-up webhook only once the interaction was acknowledged.
+        return state if state is not None and state.acknowledged else None
+
+    def _webhook_message(self, state: _Interaction, message_id: str) -> dict[str, Any] | None:
+        wanted = state.original_id if message_id == "@original" else int(message_id)
+        if wanted is None or (wanted not in state.message_ids and wanted != state.original_id):
+            return None
+        return self.messages.get(wanted)
+
+    async def _get_webhook(self, _: _Call, app_id: str, token: str) -> Reply:
+        if self._webhook(app_id, token) is None:
+            return _error(404, 10015, "Unknown Webhook")
+        return 200, {"id": app_id, "type": 3, "name": self.bot_user.name, "avatar": None,
+                     "token": token, "application_id": app_id}  # fmt: skip
+
+    async def _post_followup(self, call: _Call, app_id: str, token: str) -> Reply:
+        state = self._webhook(app_id, token)
+        if state is None:
+            return _error(404, 10015, "Unknown Webhook")
+        payload = call.json or {}
+        if errors := message_errors(payload):
+            return _invalid_form(errors)
+        if _is_empty(payload, call.files):
+            return _error(400, 50006, "Cannot send an empty message")
+        message = self._new_message(
+            state.channel_id, self.bot_user, payload, files=call.files, kind=20
+        )
+        state.message_ids += (int(message["id"]),)
+        if not message["flags"] & FLAG_EPHEMERAL:
+            await self._publish_message(message)
+        if call.query.get("wait", "").lower() in ("1", "true"):
+            return 200, message
+        return 204, None
+
+    async def _get_webhook_message(
+        self, _: _Call, app_id: str, token: str, message_id: str
+    ) -> Reply:
+        state = self._webhook(app_id, token)
+        message = self._webhook_message(state, message_id) if state else None
+        return (200, message) if message else _error(404, 10008, "Unknown Message")
+
+    async def _patch_webhook_message(
+        self, call: _Call, app_id: str, token: str, message_id: str
+    ) -> Reply:
+        state = self._webhook(app_id, token)
+        message = self._webhook_message(state, message_id) if state else None
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        if errors := message_errors(call.json or {}):
+            return _invalid_form(errors)
+        return 200, self._edit_message(message, call.json or {})
+
+    async def _delete_webhook_message(
+        self, _: _Call, app_id: str, token: str, message_id: str
+    ) -> Reply:
+        state = self._webhook(app_id, token)
+        message = self._webhook_message(state, message_id) if state else None
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        del self.messages[int(message["id"])]
+        return 204, None
+
+
+def _option_type(value: Any) -> int:
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        return 4
+    if isinstance(value, float):
+        return 10
+    return 3
+
+
+async def _read_body(request: web.Request) -> tuple[Any, tuple[str, ...]]:
+    """The JSON payload and attached file names; multipart bodies carry JSON in payload_json."""
+    if request.content_type == "multipart/form-data":
+        payload, files = None, []
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())
+            else:
+                await part.read()
+                files.append(part.filename or part.name or "")
+        return payload, tuple(files)
+    raw = await request.read()
+    return (json.loads(raw) if raw else None), ()
