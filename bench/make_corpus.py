@@ -74,6 +74,8 @@ def load_source(eval_dir: Path) -> tuple[list[str], list[tuple[str, str]]]:
                 sentences.extend(split_sentences(ctx))
                 for qa in para["qas"]:
                     q = qa["question"].strip()
+                    if not q:  # the CMRC trial set has a few empty questions
+                        continue
                     questions.append((tag, t2s.convert(q) if convert else q))
     # dedupe while keeping order, so the pool does not depend on how often a sentence recurs
     sentences = list(dict.fromkeys(sentences))
