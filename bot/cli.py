@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from retrieval.index import BM25Params
 from retrieval.store import CorpusNotFound, Library
@@ -56,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     sources = sub.add_parser("sources", parents=[common], help="list the articles and their passage counts")
     sources.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    sub.add_parser("index", parents=[common], help="build or refresh the index and report what was read")
+    index = sub.add_parser("index", parents=[common], help="build or refresh the index and report what was read")
+    index.add_argument("--rebuild", action="store_true", help="re-read every file instead of only changed ones")
 
     sub.add_parser("bot", parents=[common], help="run the Discord bot (DISCORD_TOKEN in .env or the environment)")
 
@@ -91,8 +93,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _open(corpus: Path, settings: Settings) -> Library:
-    return Library.open(corpus, settings.store)
+def _open(corpus: Path, settings: Settings, progress: bool = False) -> Library:
+    return Library.open(corpus, settings.store, progress=_progress_bar() if progress else None)
+
+
+def _progress_bar():
+    """A progress callback drawing a rate-and-ETA bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    state: dict = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task("segmenting passages", total=0, rate="")
+        task = state["task"]
+        if total:
+            bar.update(task, total=(bar.tasks[0].total or 0) + total)
+        if done:
+            bar.advance(task, done)
+            speed = bar.tasks[0].speed
+            bar.update(task, rate=f"{speed:,.0f} passages/s" if speed else "")
+        if bar.tasks[0].total and bar.tasks[0].completed >= bar.tasks[0].total:
+            bar.stop()
+
+    return update
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
@@ -113,7 +149,7 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
     interactive = sys.stdin.isatty()
     if interactive:
         _enable_history()
-        n = len(library.corpus.passages)
+        n = library.passage_count
         console.print(f"wenda · {corpus} · {n} 段 · 输入问题后回车，Ctrl-D 退出", style="dim")
     while True:
         try:
@@ -157,27 +193,32 @@ def _save_history(readline, history: Path) -> None:
 
 def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
     library = _open(corpus, settings)
-    articles = library.corpus.articles
+    articles = library.articles
     if args.json:
-        rows = [{"title": a.title, "source": a.source, "file": a.file, "passages": len(a.passages)} for a in articles]
+        rows = [{"title": a.title, "source": a.source, "file": a.file, "passages": a.passages} for a in articles]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     for a in articles:
-        source = f" · {a.source}" if a.source else ""
-        console.print(f"{a.title}{source}  [dim]{a.file} · {len(a.passages)} 段[/dim]", markup=True, highlight=False)
-    console.print(f"[dim]{len(articles)} 篇文章，共 {len(library.corpus.passages)} 段[/dim]")
+        line = Text(a.title, style="bold")
+        if a.source:
+            line.append(f" · {a.source}")
+        line.append(f"  {a.file} · {a.passages} 段", style="dim")
+        console.print(line)
+    console.print(Text(f"{len(articles)} 篇文章，共 {library.passage_count} 段", style="dim"))
     return 0
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
-    library = _open(corpus, settings)
-    c = library.corpus
-    read = [f for f in c.files if f.articles]
+    library = _open(corpus, settings, progress=True)
+    change = library.rebuild(progress=_progress_bar()) if args.rebuild else library.last_refresh
     console.print(
-        f"indexed {len(c.passages)} passages of {len(c.articles)} articles from {len(read)} files in {corpus}",
+        f"indexed {library.passage_count} passages of {len(library.articles)} articles "
+        f"from {library.file_count} files in {corpus} "
+        f"({len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed "
+        f"in {change.seconds:.2f} s)",
         markup=False,
     )
-    for problem in c.problems:
+    for problem in library.problems:
         console.print(f"skipped {problem}", markup=False, style="yellow")
     return 0
 

@@ -85,10 +85,8 @@ class WendaBot(discord.Client):
 
         @self.tree.command(name="sources", description="列出资料库中的文章")
         async def sources(interaction: discord.Interaction) -> None:
-            articles = self.library.corpus.articles
-            lines = [
-                f"{a.title}" + (f" · {a.source}" if a.source else "") + f" · {len(a.passages)} 段" for a in articles
-            ]
+            articles = self.library.articles
+            lines = [f"{a.title}" + (f" · {a.source}" if a.source else "") + f" · {a.passages} 段" for a in articles]
             title = f"资料库：{len(articles)} 篇文章"
             await interaction.response.send_message(embeds=render_lines(title, lines), ephemeral=True)
 
@@ -99,13 +97,12 @@ class WendaBot(discord.Client):
                 await interaction.response.send_message(NOT_ALLOWED_TEXT, ephemeral=True)
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await asyncio.to_thread(self.library.refresh)
-            corpus = self.library.corpus
-            report = f"已重建索引：{len(corpus.articles)} 篇文章，{len(corpus.passages)} 段。"
-            if corpus.problems:
-                report += f"\n跳过 {len(corpus.problems)} 个问题文件，例如：" + neutral_clip(
-                    str(corpus.problems[0]), 300
-                )
+            await asyncio.to_thread(self.library.rebuild)
+            lib = self.library
+            report = f"已重建索引：{len(lib.articles)} 篇文章，{lib.passage_count} 段。"
+            if lib.problems:
+                example = neutral_clip(str(lib.problems[0]), 300)
+                report += f"\n跳过 {len(lib.problems)} 个无法读取的文件或行，例如：{example}"
             await interaction.followup.send(report, ephemeral=True)
 
     def is_admin(self, user: discord.abc.User) -> bool:

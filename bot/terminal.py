@@ -62,4 +62,4 @@ def render(ans: Answer) -> Group:
 
 
 def print_answer(console: Console, ans: Answer) -> None:
-    console.print(render(ans), soft_wrap=False)
+    console.print(render(ans))

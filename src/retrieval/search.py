@@ -42,8 +42,8 @@ class Searcher:
     """Holds passages, the analyzer that made their terms and the index over those terms."""
 
     def __init__(self, passages: Sequence[Passage], analyzer: Analyzer, index: BM25Index) -> None:
-        if len(passages) != index.n_docs:
-            raise ValueError(f"{len(passages)} passages but {index.n_docs} indexed documents")
+        if len(passages) != index.n_slots:
+            raise ValueError(f"{len(passages)} passages but {index.n_slots} index slots")
         self.passages = passages
         self.analyzer = analyzer
         self.index = index
@@ -90,7 +90,7 @@ class Searcher:
 
     def _term_weight(self, term: str) -> float:
         """How much a term says about relevance: its idf, and a term the corpus never saw counts fully."""
-        df = len(self.index.postings(term)[0])
+        df = self.index.doc_freq(term)
         n = self.index.n_docs
         return max(math.log(n - df + 0.5) - math.log(df + 0.5), 0.0) if df else math.log(n + 0.5) - math.log(0.5)
 

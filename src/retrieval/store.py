@@ -1,19 +1,45 @@
-"""The corpus folder as one searchable whole: read its files, index their passages, refresh on demand."""
+"""The corpus folder as one searchable whole: an index cache beside it, kept in step with its files.
+
+The cache (`<corpus>/.wenda/index/`) holds immutable segments and a manifest naming them and
+every file they came from, with its content hash. Opening a corpus loads the manifest and its
+segments memory-mapped, then re-reads only the files whose content changed; a changed analyzer
+setting (user dictionary, stop words, wenda version) invalidates the whole cache. Every write is
+a new file or folder renamed into place, so a crash leaves the previous cache intact.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .corpus import Corpus, load_corpus
-from .index import BM25Params
-from .search import Searcher
+import numpy as np
+
+from .corpus import Problem, corpus_files, read_file
+from .index import BM25Index, BM25Params, Segment
+from .parallel import build_segment
+from .passages import PassageTable, SlotPassages
+from .search import Searcher, indexed_text
 from .text import Analyzer, TextSettings
 
 log = logging.getLogger(__name__)
 
 USERDICT_NAME = "userdict.txt"
+CACHE_DIR = ".wenda"
+FORMAT = 1
+# Merge all segments into one when there are more than this many, or this share of slots is deleted.
+MAX_SEGMENTS = 8
+MAX_DELETED_SHARE = 0.25
+# Read changed files in batches of about this many bytes, so a huge first build holds one batch of
+# passages in memory at a time, not the whole corpus.
+BATCH_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -22,37 +48,431 @@ class StoreSettings:
 
     params: BM25Params = field(default_factory=BM25Params)
     stopwords: bool = True
+    cache: bool = True  # False: index in memory only, write nothing beside the corpus
+    workers: int | None = None  # segmentation processes for big builds (default: every core)
 
 
 class CorpusNotFound(Exception):
     """The corpus folder does not exist; the message names it."""
 
 
-@dataclass
-class Library:
-    """A corpus folder with its searcher. `refresh()` re-reads the folder."""
+@dataclass(frozen=True)
+class ArticleSummary:
+    title: str
+    file: str
+    source: str | None
+    passages: int
 
-    root: Path
-    settings: StoreSettings
-    corpus: Corpus
-    searcher: Searcher
+
+@dataclass(frozen=True)
+class Refresh:
+    """What one look at the folder changed."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Library:
+    """A corpus folder with its index. `searcher` is always a complete, consistent snapshot."""
+
+    def __init__(self, root: Path, settings: StoreSettings, analyzer: Analyzer) -> None:
+        self.root = root
+        self.settings = settings
+        self.analyzer = analyzer
+        self.cache_dir = root / CACHE_DIR / "index"
+        self.files: dict[str, dict] = {}
+        self._segment_names: list[str] = []
+        self._tables: list[PassageTable] = []
+        self._index = BM25Index([], settings.params)
+        self.searcher = Searcher(SlotPassages([]), analyzer, self._index)
+        # One refresh at a time (the watcher, /reindex and `wenda add` may all ask at once).
+        self._lock = threading.Lock()
+        self.last_refresh = Refresh()
+
+    # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, root: Path, settings: StoreSettings | None = None) -> Library:
+    def open(
+        cls,
+        root: Path,
+        settings: StoreSettings | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Library:
+        """Load the cache if it fits the folder and settings, then bring it up to date with the files."""
         settings = settings or StoreSettings()
-        corpus, searcher = _load(root, settings)
-        return cls(root, settings, corpus, searcher)
+        if not root.is_dir():
+            raise CorpusNotFound(f"corpus folder {root} does not exist (set --corpus or WENDA_CORPUS)")
+        library = cls(root, settings, _analyzer_for(root, settings))
+        if settings.cache:
+            library._load_cache()
+        library.refresh(progress=progress)
+        return library
 
-    def refresh(self) -> None:
-        self.corpus, self.searcher = _load(self.root, self.settings)
+    def rebuild(self, progress: Callable[[str, int, int], None] | None = None) -> Refresh:
+        """Re-read every file with a fresh analyzer (e.g. after editing userdict.txt), then swap it in."""
+        fresh = Library(self.root, self.settings, _analyzer_for(self.root, self.settings))
+        result = fresh.refresh(progress=progress)
+        with self._lock:
+            self.analyzer = fresh.analyzer
+            self.files = fresh.files
+            self._segment_names = fresh._segment_names
+            self._publish(fresh._index, fresh._tables)
+            self.last_refresh = result
+        return result
+
+    def _load_cache(self) -> None:
+        manifest_path = self.cache_dir / "manifest.json"
+        if not manifest_path.exists():
+            return
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("format") != FORMAT or manifest.get("fingerprint") != self.analyzer.fingerprint:
+                log.info("index cache is for other settings; rebuilding")
+                return
+            segments, tables, deleted = [], [], []
+            for entry in manifest["segments"]:
+                folder = self.cache_dir / entry["name"]
+                _verify(folder)
+                segments.append(Segment.load(folder))
+                tables.append(PassageTable.load(folder))
+                deleted.append(np.load(self.cache_dir / entry["deleted"]) if entry.get("deleted") else None)
+                if segments[-1].n_docs != len(tables[-1]):
+                    raise ValueError(f"segment {entry['name']} and its passages disagree")
+            index = BM25Index(segments, self.settings.params, deleted)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("index cache unreadable (%s); rebuilding from the corpus", exc)
+            return
+        self.files = manifest["files"]
+        self._segment_names = [e["name"] for e in manifest["segments"]]
+        self._publish(index, tables)
+
+    def _publish(self, index: BM25Index, tables: list[PassageTable]) -> None:
+        self._index = index
+        self._tables = tables
+        # One assignment: a query holding the old searcher keeps a consistent old snapshot.
+        self.searcher = Searcher(SlotPassages(tables), self.analyzer, index)
+
+    # -- keeping in step with the folder ------------------------------------------------------
+
+    def refresh(self, progress: Callable[[str, int, int], None] | None = None) -> Refresh:
+        """Re-read the files whose content changed since the last look; returns what changed.
+
+        A changed user dictionary changes how every passage is segmented, so it means a rebuild.
+        """
+        if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
+            log.info("user dictionary changed; re-reading the whole corpus")
+            return self.rebuild(progress)
+        with self._lock:
+            started = time.perf_counter()
+            result = self._refresh(progress)
+            result = Refresh(
+                result.added, result.changed, result.removed, result.problems, time.perf_counter() - started
+            )
+            self.last_refresh = result
+            if result.touched:
+                log.info(
+                    "index updated: %d added, %d changed, %d removed files in %.2fs; %d passages",
+                    len(result.added),
+                    len(result.changed),
+                    len(result.removed),
+                    result.seconds,
+                    self.passage_count,
+                )
+            return result
+
+    def _refresh(self, progress: Callable[[str, int, int], None] | None) -> Refresh:
+        if not self.root.is_dir():
+            raise CorpusNotFound(f"corpus folder {self.root} does not exist any more")
+        present: dict[str, os.stat_result] = {}
+        for path in corpus_files(self.root):
+            try:
+                present[path.relative_to(self.root).as_posix()] = path.stat()
+            except OSError:
+                continue  # removed between listing and stat: it is simply not there
+        to_read: list[tuple[str, str]] = []  # (relative path, sha256)
+        stat_only: dict[str, os.stat_result] = {}
+        for rel, st in present.items():
+            entry = self.files.get(rel)
+            if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
+                continue
+            try:
+                digest = _sha256(self.root / rel)
+            except OSError as exc:
+                log.warning("cannot read %s: %s", rel, exc.strerror or exc)
+                continue
+            if entry and entry["sha256"] == digest:
+                stat_only[rel] = st
+            else:
+                to_read.append((rel, digest))
+        removed = [rel for rel in self.files if rel not in present]
+        for rel, st in stat_only.items():
+            self.files[rel] = {**self.files[rel], "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        if not to_read and not removed:
+            if stat_only:
+                self._save_manifest()
+            return Refresh()
+
+        added = tuple(rel for rel, _ in to_read if rel not in self.files)
+        changed = tuple(rel for rel, _ in to_read if rel in self.files)
+        dead = [rel for rel in (*changed, *removed)]
+        index = self._index.with_deleted(self._slots_of(dead)) if dead else self._index
+        files = {rel: e for rel, e in self.files.items() if rel not in dead}
+        tables = list(self._tables)
+        names = list(self._segment_names)
+        problems: list[Problem] = []
+
+        new_tables: list[PassageTable] = []
+        new_segments: list[Segment] = []
+        new_entries: dict[str, dict] = {}
+        first = 0
+        for batch in _batches(to_read, self.root):
+            texts: list[str] = []
+            passages = []
+            for rel, digest in batch:
+                report = read_file(self.root / rel, self.root)
+                for problem in report.problems:
+                    log.warning("skipped %s", problem)
+                problems.extend(report.problems)
+                file_passages = report.passages
+                st = present[rel]
+                new_entries[rel] = {
+                    "sha256": digest,
+                    "size": st.st_size,
+                    "mtime_ns": st.st_mtime_ns,
+                    "first": first,
+                    "count": len(file_passages),
+                    "articles": [
+                        {"title": a.title, "source": a.source, "passages": len(a.passages)} for a in report.articles
+                    ],
+                    "problems": [{"reason": p.reason, "line": p.line} for p in report.problems],
+                }
+                first += len(file_passages)
+                passages.extend(file_passages)
+                texts.extend(indexed_text(p) for p in file_passages)
+            if progress:
+                progress("segmenting", 0, len(texts))
+            new_segments.append(
+                build_segment(
+                    texts,
+                    self.analyzer,
+                    workers=self.settings.workers,
+                    progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
+                )
+            )
+            new_tables.append(PassageTable.from_passages(passages))
+
+        if first:
+            segment = new_segments[0] if len(new_segments) == 1 else BM25Index(new_segments).merged()[0].segments[0]
+            table = PassageTable.concat(new_tables)
+            name = f"seg-{time.time_ns():x}"
+            index = index.with_segment(segment)
+            tables.append(table)
+            names.append(name)
+        else:
+            name = None
+        for rel, entry in new_entries.items():
+            # "first" counts within the segment, so it stays true when other segments come and go.
+            entry["segment"] = name if entry["count"] else None
+            files[rel] = entry
+        pending_segments = {name: (segment, table)} if first else {}
+
+        # A segment whose passages are all deleted is dropped outright; file entries name their
+        # segment and count within it, so nothing else needs renumbering.
+        keep = [i for i, (_, dead) in enumerate(index.pairs) if dead is None or not dead.all()]
+        if len(keep) < len(index.segments):
+            index = BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep])
+            tables = [tables[i] for i in keep]
+            names = [names[i] for i in keep]
+        deleted_share = 1 - index.n_docs / index.n_slots if index.n_slots else 0.0
+        if len(index.segments) > MAX_SEGMENTS or deleted_share > MAX_DELETED_SHARE:
+            index, tables, names, files, pending_segments = self._merge(index, tables, names, files, pending_segments)
+
+        self.files = files
+        self._segment_names = names
+        self._publish(index, tables)
+        if self.settings.cache:
+            self._save(pending_segments)
+        return Refresh(added, changed, tuple(removed), tuple(problems))
+
+    def _slots_of(self, rels: list[str]) -> np.ndarray:
+        """Index slots of the given files' passages (their segment's base plus their range)."""
+        bases = {name: int(b) for name, b in zip(self._segment_names, self._index.bases[:-1], strict=True)}
+        slots = [
+            np.arange(entry["first"], entry["first"] + entry["count"]) + bases[entry["segment"]]
+            for rel in rels
+            if (entry := self.files.get(rel)) and entry["count"]
+        ]
+        return np.concatenate(slots) if slots else np.zeros(0, dtype=np.int64)
+
+    def _merge(self, index, tables, names, files, pending):
+        """Fold every segment into one of the live passages; file ranges follow the renumbering."""
+        merged, mapping = index.merged()
+        live_tables = []
+        bases = index.bases
+        for seg_no, table in enumerate(tables):
+            live = np.flatnonzero(index.live[bases[seg_no] : bases[seg_no + 1]])
+            live_tables.append(table.select(live))
+        table = PassageTable.concat(live_tables)
+        name = f"seg-{time.time_ns():x}"
+        seg_bases = {n: int(b) for n, b in zip(names, bases[:-1], strict=True)}
+        for entry in files.values():
+            if entry["count"]:
+                entry["first"] = int(mapping[seg_bases[entry["segment"]] + entry["first"]])
+                entry["segment"] = name
+        log.info("merged %d segments into one of %d passages", len(names), merged.n_docs)
+        return merged, [table], [name], files, {name: (merged.segments[0], table)}
+
+    # -- saving -------------------------------------------------------------------------------
+
+    def _save(self, new_segments: dict[str, tuple[Segment, PassageTable]]) -> None:
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            for name, (segment, table) in new_segments.items():
+                tmp = self.cache_dir / f".{name}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                segment.save(tmp)
+                table.save(tmp)
+                _seal(tmp)
+                os.replace(tmp, self.cache_dir / name)
+            self._save_manifest()
+            self._collect_garbage()
+        except OSError as exc:
+            # Serving goes on from memory; the next start rebuilds what could not be saved.
+            log.warning("could not save the index cache in %s: %s", self.cache_dir, exc)
+
+    def _save_manifest(self) -> None:
+        if not self.settings.cache:
+            return
+        entries = []
+        for name, dead in zip(self._segment_names, self._index.deleted, strict=True):
+            deleted = None
+            if dead is not None and dead.any():
+                deleted = f"{name}.deleted-{time.time_ns():x}.npy"
+                tmp = self.cache_dir / f".{deleted}.tmp"
+                with open(tmp, "wb") as fh:
+                    np.save(fh, dead)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.cache_dir / deleted)
+            entries.append({"name": name, "deleted": deleted})
+        manifest = {
+            "format": FORMAT,
+            "fingerprint": self.analyzer.fingerprint,
+            "segments": entries,
+            "files": self.files,
+        }
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        _fsync_write(self.cache_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
+
+    def _collect_garbage(self) -> None:
+        """Remove segments and deletion masks the manifest no longer names."""
+        manifest = json.loads((self.cache_dir / "manifest.json").read_text(encoding="utf-8"))
+        keep = {"manifest.json"}
+        for entry in manifest["segments"]:
+            keep.add(entry["name"])
+            if entry.get("deleted"):
+                keep.add(entry["deleted"])
+        for path in self.cache_dir.iterdir():
+            if path.name not in keep and not path.name.startswith("."):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+    # -- what is in it ------------------------------------------------------------------------
+
+    @property
+    def passage_count(self) -> int:
+        return self._index.n_docs
+
+    @property
+    def articles(self) -> list[ArticleSummary]:
+        return [
+            ArticleSummary(a["title"], rel, a["source"], a["passages"])
+            for rel in sorted(self.files)
+            for a in self.files[rel]["articles"]
+        ]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [Problem(rel, p["reason"], p["line"]) for rel in sorted(self.files) for p in self.files[rel]["problems"]]
+
+    @property
+    def file_count(self) -> int:
+        return sum(1 for e in self.files.values() if e["count"])
 
 
-def _load(root: Path, settings: StoreSettings) -> tuple[Corpus, Searcher]:
-    if not root.is_dir():
-        raise CorpusNotFound(f"corpus folder {root} does not exist (set --corpus or WENDA_CORPUS)")
+def _analyzer_for(root: Path, settings: StoreSettings, load: bool = True):
+    """The analyzer for a corpus folder (with its user dictionary), or with load=False just that dictionary's digest."""
     userdict = root / USERDICT_NAME
-    analyzer = Analyzer(TextSettings(stopwords=settings.stopwords, userdict=userdict if userdict.is_file() else None))
-    corpus = load_corpus(root)
-    searcher = Searcher.build(corpus.passages, analyzer, settings.params)
-    log.info("indexed %d passages from %d files", len(corpus.passages), len(corpus.files))
-    return corpus, searcher
+    present = userdict.is_file()
+    if not load:
+        try:
+            return hashlib.sha256(userdict.read_bytes()).hexdigest() if present else ""
+        except OSError:
+            return ""
+    return Analyzer(TextSettings(stopwords=settings.stopwords, userdict=userdict if present else None))
+
+
+def _batches(to_read: list[tuple[str, str]], root: Path):
+    """Group files into batches of about BATCH_BYTES, in order."""
+    batch: list[tuple[str, str]] = []
+    size = 0
+    for rel, digest in to_read:
+        try:
+            n = (root / rel).stat().st_size
+        except OSError:
+            n = 0
+        if batch and size + n > BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append((rel, digest))
+        size += n
+    if batch:
+        yield batch
+
+
+def _seal(folder: Path) -> None:
+    """Record each file's size and hash, so a torn or corrupted segment is noticed on load."""
+    sums = {}
+    for path in sorted(folder.iterdir()):
+        with open(path, "rb") as fh:
+            sums[path.name] = {"size": path.stat().st_size, "blake2b": hashlib.file_digest(fh, "blake2b").hexdigest()}
+            os.fsync(fh.fileno())
+    _fsync_write(folder / "seal.json", json.dumps(sums).encode())
+
+
+def _verify(folder: Path) -> None:
+    """Raise ValueError unless every file of a segment is there with the size and hash it was sealed with."""
+    try:
+        sums = json.loads((folder / "seal.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"segment {folder.name} has no valid seal") from exc
+    for name, expected in sums.items():
+        path = folder / name
+        if not path.exists() or path.stat().st_size != expected["size"]:
+            raise ValueError(f"{folder.name}/{name} is missing or truncated")
+        with open(path, "rb") as fh:
+            if hashlib.file_digest(fh, "blake2b").hexdigest() != expected["blake2b"]:
+                raise ValueError(f"{folder.name}/{name} is corrupt")

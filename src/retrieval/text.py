@@ -118,6 +118,11 @@ class Analyzer:
             log.info("loaded user dictionary %s", self.settings.userdict)
 
     @property
+    def userdict_digest(self) -> str:
+        """sha256 of the user dictionary this analyzer loaded ('' for none)."""
+        return self._userdict_digest
+
+    @property
     def fingerprint(self) -> str:
         """A short hash of everything that decides the terms; a different one invalidates an index."""
         parts = [

@@ -1,0 +1,168 @@
+"""Stored passages: the text and citation of every indexed passage, kept on disk and read one at a time.
+
+A million passages as Python objects would take gigabytes; on disk they are one UTF-8 blob with
+offsets plus small integer columns, memory-mapped, and a Passage is made only for a hit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import Passage
+
+_COLUMNS = ("text_offsets", "article", "paragraph", "heading")
+
+
+class PassageTable(Sequence[Passage]):
+    """Passages numbered like a segment's documents. Built in memory, saved, loaded memory-mapped."""
+
+    def __init__(
+        self,
+        blob: bytes | np.ndarray,
+        text_offsets: np.ndarray,
+        article: np.ndarray,
+        paragraph: np.ndarray,
+        heading: np.ndarray,
+        articles: list[dict],
+        headings: list[str],
+    ) -> None:
+        self._blob = blob
+        self.text_offsets = text_offsets
+        self.article = article
+        self.paragraph = paragraph
+        self.heading = heading
+        self.articles = articles  # dicts with title, file, source, url, date
+        self.headings = headings
+
+    @classmethod
+    def from_passages(cls, passages: Iterable[Passage]) -> PassageTable:
+        parts: list[bytes] = []
+        offsets = [0]
+        article_col: list[int] = []
+        paragraph_col: list[int] = []
+        heading_col: list[int] = []
+        articles: list[dict] = []
+        article_ids: dict[tuple, int] = {}
+        headings: dict[str, int] = {}
+        for p in passages:
+            data = p.text.encode("utf-8")
+            parts.append(data)
+            offsets.append(offsets[-1] + len(data))
+            key = (p.title, p.file, p.source, p.url, p.date)
+            if key not in article_ids:
+                article_ids[key] = len(articles)
+                articles.append({"title": p.title, "file": p.file, "source": p.source, "url": p.url, "date": p.date})
+            article_col.append(article_ids[key])
+            paragraph_col.append(p.paragraph)
+            heading_col.append(-1 if p.heading is None else headings.setdefault(p.heading, len(headings)))
+        return cls(
+            b"".join(parts),
+            np.asarray(offsets, dtype=np.int64),
+            np.asarray(article_col, dtype=np.int32),
+            np.asarray(paragraph_col, dtype=np.int32),
+            np.asarray(heading_col, dtype=np.int32),
+            articles,
+            list(headings),
+        )
+
+    def __len__(self) -> int:
+        return len(self.text_offsets) - 1
+
+    def __getitem__(self, i: int) -> Passage:  # type: ignore[override]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        lo, hi = int(self.text_offsets[i]), int(self.text_offsets[i + 1])
+        text = bytes(self._blob[lo:hi]).decode("utf-8")
+        meta = self.articles[int(self.article[i])]
+        h = int(self.heading[i])
+        return Passage(
+            text=text,
+            title=meta["title"],
+            file=meta["file"],
+            paragraph=int(self.paragraph[i]),
+            source=meta["source"],
+            heading=None if h < 0 else self.headings[h],
+            url=meta["url"],
+            date=meta["date"],
+        )
+
+    def __iter__(self) -> Iterator[Passage]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "texts.bin").write_bytes(bytes(self._blob))
+        for name in _COLUMNS:
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
+        with open(folder / "articles.json", "w", encoding="utf-8") as fh:
+            json.dump({"articles": self.articles, "headings": self.headings}, fh, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> PassageTable:
+        blob_path = folder / "texts.bin"
+        blob = np.memmap(blob_path, dtype=np.uint8, mode="r") if blob_path.stat().st_size else b""
+        columns = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _COLUMNS}
+        with open(folder / "articles.json", encoding="utf-8") as fh:
+            meta = json.load(fh)
+        table = cls(blob, articles=meta["articles"], headings=meta["headings"], **columns)
+        if int(table.text_offsets[-1]) != len(blob):
+            raise ValueError(f"stored passages in {folder} are inconsistent")
+        return table
+
+    def select(self, docs: np.ndarray) -> PassageTable:
+        """A table of the given documents only, in that order (for merging segments)."""
+        if len(docs) == len(self) and np.array_equal(docs, np.arange(len(self))):
+            return self
+        return PassageTable.from_passages(self[int(i)] for i in docs)
+
+    @staticmethod
+    def concat(tables: Sequence[PassageTable]) -> PassageTable:
+        """One table of several, in order, by array arithmetic rather than passage by passage."""
+        if len(tables) == 1:
+            return tables[0]
+        blobs, offsets, article, paragraph, heading = [], [np.zeros(1, np.int64)], [], [], []
+        articles: list[dict] = []
+        headings: list[str] = []
+        blob_base = 0
+        for t in tables:
+            blobs.append(bytes(t._blob))
+            offsets.append(np.asarray(t.text_offsets[1:], dtype=np.int64) + blob_base)
+            blob_base += len(blobs[-1])
+            article.append(np.asarray(t.article) + len(articles))
+            paragraph.append(np.asarray(t.paragraph))
+            h = np.asarray(t.heading)
+            heading.append(np.where(h < 0, -1, h + len(headings)))
+            articles.extend(t.articles)
+            headings.extend(t.headings)
+        return PassageTable(
+            b"".join(blobs),
+            np.concatenate(offsets),
+            np.concatenate(article).astype(np.int32),
+            np.concatenate(paragraph).astype(np.int32),
+            np.concatenate(heading).astype(np.int32),
+            articles,
+            headings,
+        )
+
+
+class SlotPassages(Sequence[Passage]):
+    """The passages of several tables as one sequence numbered by index slot."""
+
+    def __init__(self, tables: Sequence[Sequence[Passage]]) -> None:
+        self.tables = tuple(tables)
+        self.bases = np.cumsum([0] + [len(t) for t in self.tables])
+
+    def __len__(self) -> int:
+        return int(self.bases[-1])
+
+    def __getitem__(self, slot: int) -> Passage:  # type: ignore[override]
+        if not 0 <= slot < len(self):
+            raise IndexError(slot)
+        t = int(np.searchsorted(self.bases, slot, side="right")) - 1
+        return self.tables[t][slot - int(self.bases[t])]
