@@ -414,8 +414,9 @@ def build_article(
 ) -> Article:
     """Turn an article's body lines into passages, keeping headings and bylines out of the passage list.
 
-    A Heading line is an explicit heading (from Markdown). Short heading-like lines
-    before the first paragraph are the article's subtitle; later ones head the passages under them.
+    A Heading line is an explicit heading (from Markdown): it heads the passages under it, even
+    before the first paragraph. Short heading-like plain lines before the first paragraph are the
+    article's subtitle; later ones head the passages under them.
     """
     title = title.strip()
     original_title: str | None = None
@@ -427,7 +428,7 @@ def build_article(
 
     for line in lines:
         if isinstance(line, Heading):
-            pending.append(line.strip())
+            pending.append(Heading(line.strip()))
             continue
         line = line.strip()
         if not line:
@@ -442,14 +443,14 @@ def build_article(
             pending.append(line)
             continue
         if pending:
-            if paragraphs:
+            if paragraphs or any(isinstance(p, Heading) for p in pending):
                 heading = " ".join(pending)
             else:
                 subtitle.extend(pending)
             pending = []
         paragraphs.append((line, heading))
     # Heading-like lines with no paragraph after them are content, not headings.
-    paragraphs.extend((line, heading) for line in pending)
+    paragraphs.extend((str(line), heading) for line in pending)
 
     all_text = [original_title or ""] + [p for p, _ in paragraphs] + bylines
     source = source or detect_source(all_text)
