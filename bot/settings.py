@@ -46,15 +46,10 @@ class Settings:
         if dotenv is not None and dotenv.is_file():
             values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
         values.update(os.environ if environ is None else environ)
-        defaults = BM25Params()
         return cls(
             corpus=Path(values.get("WENDA_CORPUS") or "corpus"),
             top_k=_int(values, "WENDA_TOP_K", 3, lo=1, hi=10),
-            params=BM25Params(
-                k1=_float(values, "WENDA_BM25_K1", defaults.k1),
-                b=_float(values, "WENDA_BM25_B", defaults.b),
-                epsilon=_float(values, "WENDA_BM25_EPSILON", defaults.epsilon),
-            ),
+            params=_bm25_params(values),
             discord_token=(values.get("DISCORD_TOKEN") or "").strip(),
             guild_id=_snowflake(values, "WENDA_GUILD_ID"),
             ask_channels=frozenset(_snowflakes(values, "WENDA_ASK_CHANNELS")),
@@ -63,6 +58,21 @@ class Settings:
             cooldown_seconds=_float(values, "WENDA_COOLDOWN_SECONDS", 30.0),
             feedback_db=Path(values["WENDA_FEEDBACK_DB"]) if values.get("WENDA_FEEDBACK_DB") else None,
         )
+
+
+_BM25_VARIABLES = {"k1": "WENDA_BM25_K1", "b": "WENDA_BM25_B", "epsilon": "WENDA_BM25_EPSILON"}
+
+
+def _bm25_params(values: Mapping[str, str]) -> BM25Params:
+    defaults = BM25Params()
+    chosen = {param: _float(values, name, getattr(defaults, param)) for param, name in _BM25_VARIABLES.items()}
+    # BM25Params checks each parameter on its own; trying them one at a time names the variable at fault.
+    for param, name in _BM25_VARIABLES.items():
+        try:
+            BM25Params(**{param: chosen[param]})
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+    return BM25Params(**chosen)
 
 
 def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int) -> int:
