@@ -1,0 +1,80 @@
+"""Fixtures shared by the tests: the bundled seed corpus, one searcher over it, and small temp corpora."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.search import Searcher
+from retrieval.store import Library, StoreSettings
+from retrieval.text import Analyzer
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_CORPUS = REPO / "corpus"
+SEED_FILE = "000_7b005711537558e1.txt"
+SMART_CITY = "智慧城市建设加速释放数据要素红利"
+XI_TITLE_START = "习近平:全面学习把握落实党的二十大精神"
+
+# A small corpus of our own, in three formats. Enough passages that a word found in one of them has a
+# positive idf (with two passages, BM25's idf of such a word is exactly zero).
+SMALL_TXT = """\
+运河公园改造完成
+通州区大运河森林公园的改造工程于今年五月全部完工，新增了三条骑行步道。
+公园管理处表示，夏季开放时间延长到晚上十点。
+园内新建的湿地观鸟台每天吸引上千名游客。
+"""
+SMALL_MD = """\
+---
+title: 高原铁路通车
+source: 西部日报
+date: 2023-07-01
+---
+
+拉林铁路全线通车后，拉萨到林芝的车程缩短到三个半小时。
+
+沿线设有三十四座车站，其中九座办理客运业务。
+"""
+SMALL_JSONL = (
+    '{"title": "古城墙修缮", "source": "古都晚报", "paragraphs": '
+    '["南门瓮城的城砖修缮采用传统糯米灰浆工艺。", "修缮期间城墙步道分段封闭，预计十月重新开放。"]}\n'
+    '{"title": "社区食堂开业", "text": "街道第一家社区食堂在和平里开业。\\n老年人就餐可享受八折优惠。"}\n'
+)
+
+
+@pytest.fixture(scope="session")
+def seed_library() -> Library:
+    """The bundled corpus, read and indexed once for the whole run, in memory (no cache beside the repo's corpus)."""
+    return Library.open(SEED_CORPUS, StoreSettings(cache=False))
+
+
+@pytest.fixture(scope="session")
+def seed_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temp folder holding the bundled seed file, for commands that write their index cache beside the corpus."""
+    root = tmp_path_factory.mktemp("seed") / "corpus"
+    root.mkdir()
+    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
+    return root
+
+
+@pytest.fixture(scope="session")
+def seed_searcher(seed_library: Library) -> Searcher:
+    return seed_library.searcher
+
+
+@pytest.fixture(scope="session")
+def analyzer(seed_searcher: Searcher) -> Analyzer:
+    """An analyzer with the default settings (the seed library's: building another costs a second)."""
+    return seed_searcher.analyzer
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """A temp corpus folder with a one-article .txt, a Markdown article and a two-article .jsonl."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "park.txt").write_text(SMALL_TXT, encoding="utf-8")
+    (root / "railway.md").write_text(SMALL_MD, encoding="utf-8")
+    (root / "city.jsonl").write_text(SMALL_JSONL, encoding="utf-8")
+    return root

@@ -1,0 +1,210 @@
+"""The BM25 index: its scores are rank-bm25's BM25Okapi scores, bit for bit, and top_k ranks by them."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import jieba
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from retrieval.index import BM25Index, BM25Params
+
+N_DOCS = 1500
+N_QUESTIONS = 120
+# Placed in more than half of the paragraphs, so their idf is negative and rank-bm25's epsilon floor applies.
+COMMON = ("城市", "发展", "数据")
+COMMON_SHARE = (0.9, 0.7, 0.56)
+PARAMS = [
+    pytest.param(BM25Params(), id="defaults"),
+    pytest.param(BM25Params(k1=1.2, b=0.5, epsilon=0.1), id="k1=1.2,b=0.5,eps=0.1"),
+    # Not b=1: rank-bm25 then divides 0 by 0 for an empty paragraph (see test_empty_document_scores_zero_when_b_is_one).
+    pytest.param(BM25Params(k1=2.0, b=0.9, epsilon=0.5), id="k1=2,b=0.9,eps=0.5"),
+    pytest.param(BM25Params(k1=0.5, b=0.0, epsilon=0.0), id="k1=0.5,b=0,eps=0"),
+]
+
+
+@dataclass(frozen=True)
+class ParityCorpus:
+    docs: list[list[str]]
+    questions: list[list[str]]
+
+
+def _dictionary() -> tuple[list[str], np.ndarray]:
+    """jieba's own dictionary: words and their frequencies, read from the installed package."""
+    words: list[str] = []
+    freqs: list[int] = []
+    with open(Path(jieba.__file__).parent / "dict.txt", encoding="utf-8") as lines:
+        for line in lines:
+            word, freq, *_ = line.split(" ")
+            words.append(word)
+            freqs.append(int(freq))
+    return words, np.asarray(freqs, dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def parity() -> ParityCorpus:
+    """Paragraphs of words drawn from jieba's dictionary by frequency (so word frequencies are Zipf-like).
+
+    Seeded, so every run scores the same corpus. It holds empty paragraphs (a passage of nothing but
+    stop words has no terms), exact duplicates and reordered duplicates (tied scores), and COMMON
+    words in most paragraphs (negative idf).
+    """
+    rng = np.random.default_rng(20240611)
+    words, freqs = _dictionary()
+    cdf = np.cumsum(freqs / freqs.sum())
+
+    def draw(n: int) -> list[str]:
+        picks = np.minimum(np.searchsorted(cdf, rng.random(n)), len(words) - 1)
+        return [words[i] for i in picks]
+
+    docs: list[list[str]] = []
+    for number in range(N_DOCS):
+        if number in (10, 700):
+            docs.append([])
+            continue
+        if number % 50 == 49:
+            docs.append(list(docs[-1]))  # an exact duplicate of the paragraph before
+            continue
+        if number % 50 == 24:
+            docs.append(list(rng.permutation(docs[-1])))  # the same words in another order
+            continue
+        doc = draw(int(rng.integers(1, 90)))
+        for word, share in zip(COMMON, COMMON_SHARE, strict=True):
+            if rng.random() < share:
+                for _ in range(int(rng.integers(1, 4))):
+                    doc.insert(int(rng.integers(0, len(doc) + 1)), word)
+        docs.append(doc)
+
+    questions: list[list[str]] = []
+    for number in range(N_QUESTIONS):
+        doc = docs[int(rng.integers(0, N_DOCS))] or draw(3)
+        picked = [doc[i] for i in rng.integers(0, len(doc), size=int(rng.integers(1, 7)))]
+        kind = number % 5
+        if kind == 1:
+            picked.append(f"未登录词{number}")  # a word no paragraph has
+        elif kind == 2:
+            picked += picked[:2]  # repeated terms count again
+        elif kind == 3:
+            picked = [COMMON[number % 3], COMMON[(number + 1) % 3], *picked[:1]]
+        elif kind == 4:
+            picked = draw(int(rng.integers(2, 8)))
+        questions.append(picked)
+    questions += [[], ["未登录词"], list(COMMON), [COMMON[0]] * 3]
+    return ParityCorpus(docs, questions)
+
+
+@pytest.fixture(scope="module", params=PARAMS)
+def indexes(request: pytest.FixtureRequest, parity: ParityCorpus) -> tuple[BM25Index, BM25Okapi]:
+    params: BM25Params = request.param
+    ours = BM25Index.build(parity.docs, params)
+    theirs = BM25Okapi(parity.docs, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    return ours, theirs
+
+
+def _reference_top_k(theirs: BM25Okapi, docs: list[set[str]], question: list[str], k: int) -> list[tuple[int, float]]:
+    """rank-bm25's scores sorted best first, ties to the lower doc id, over documents holding a query term."""
+    scores = theirs.get_scores(question)
+    wanted = set(question)
+    order = np.argsort(-scores, kind="stable")
+    holding = (int(d) for d in order if wanted & docs[d])
+    return [(d, float(scores[d])) for d, _ in zip(holding, range(k), strict=False)]
+
+
+def test_parity_corpus_has_terms_in_more_than_half_the_documents(parity: ParityCorpus):
+    # Guards the tests below: without such terms the epsilon floor would go untested.
+    share = [sum(word in set(doc) for doc in parity.docs) / N_DOCS for word in COMMON]
+    assert all(s > 0.5 for s in share)
+
+
+def test_scores_equal_rank_bm25_exactly(indexes: tuple[BM25Index, BM25Okapi], parity: ParityCorpus):
+    ours, theirs = indexes
+    for question in parity.questions:
+        # Exact equality, not approx: the index repeats rank-bm25's float operations in the same order.
+        np.testing.assert_array_equal(ours.get_scores(question), theirs.get_scores(question), strict=True)
+
+
+def test_idf_equals_rank_bm25_including_the_epsilon_floor(indexes: tuple[BM25Index, BM25Okapi]):
+    ours, theirs = indexes
+    assert {t: ours.idf(t) for t in theirs.idf} == theirs.idf
+    floored = [t for t in COMMON if ours.idf(t) == ours.params.epsilon * theirs.average_idf]
+    assert floored == list(COMMON)
+
+
+def test_top_k_ranks_like_rank_bm25_with_ties_to_the_lower_doc_id(
+    indexes: tuple[BM25Index, BM25Okapi], parity: ParityCorpus
+):
+    ours, theirs = indexes
+    docs = [set(doc) for doc in parity.docs]
+    ties = 0
+    for question in parity.questions:
+        expected = _reference_top_k(theirs, docs, question, 50)
+        for k in (1, 10, 50):
+            assert ours.top_k(question, k) == expected[:k], (question, k)
+        ties += any(a[1] == b[1] for a, b in pairwise(expected))
+    assert ties > 0  # the duplicated paragraphs really did produce ties to break
+
+
+def test_top_k_returns_every_matching_document_when_k_is_larger(
+    indexes: tuple[BM25Index, BM25Okapi], parity: ParityCorpus
+):
+    ours, _ = indexes
+    df = Counter(t for doc in parity.docs for t in set(doc))
+    rare = next(t for t, n in df.items() if n == 3)
+    holding = [d for d, doc in enumerate(parity.docs) if rare in doc]
+    assert sorted(doc for doc, _ in ours.top_k([rare], 10)) == holding
+
+
+def test_top_k_of_unknown_words_is_empty(indexes: tuple[BM25Index, BM25Okapi]):
+    ours, _ = indexes
+    assert ours.top_k(["未登录词"], 10) == []
+
+
+def test_top_k_of_zero_is_empty(indexes: tuple[BM25Index, BM25Okapi]):
+    ours, _ = indexes
+    assert ours.top_k(list(COMMON), 0) == []
+
+
+def test_repeated_query_term_counts_twice():
+    index = BM25Index.build([["城市", "数据"], ["城市"], ["交通"], ["文化"], ["教育"]])
+    np.testing.assert_array_equal(index.get_scores(["数据", "数据"]), 2 * index.get_scores(["数据"]))
+
+
+def test_unknown_term_scores_zero_everywhere():
+    index = BM25Index.build([["城市", "数据"], ["城市"], ["交通"]])
+    np.testing.assert_array_equal(index.get_scores(["未登录词"]), np.zeros(3))
+
+
+def test_contains_tells_which_documents_hold_a_term():
+    index = BM25Index.build([["城市", "数据"], ["交通"], ["数据"]])
+    assert [index.contains("数据", d) for d in range(3)] == [True, False, True]
+
+
+def test_empty_document_scores_zero_when_b_is_one():
+    # rank-bm25 computes 0 / (0 + k1 * (1 - 1 + 1 * 0 / avgdl)) = nan here; a passage of stop words only
+    # must rank last, not poison the ranking.
+    index = BM25Index.build([[], ["城市"], ["数据"], ["交通"]], BM25Params(b=1.0))
+    scores = index.get_scores(["城市"])
+    assert np.isfinite(scores).all()
+    assert scores[0] == 0.0
+
+
+def test_default_params_are_rank_bm25_defaults():
+    assert BM25Params() == BM25Params(k1=1.5, b=0.75, epsilon=0.25)
+
+
+@pytest.mark.parametrize("k1", [0.0, -1.0, math.nan])
+def test_params_reject_k1_that_is_not_positive(k1: float):
+    with pytest.raises(ValueError, match="k1"):
+        BM25Params(k1=k1)
+
+
+@pytest.mark.parametrize("b", [-0.1, 1.5, math.nan])
+def test_params_reject_b_outside_zero_to_one(b: float):
+    with pytest.raises(ValueError, match="b must"):
+        BM25Params(b=b)

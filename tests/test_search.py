@@ -1,0 +1,112 @@
+"""Question → ranked hits over the seed corpus: the right passage first, highlights on the question's words."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SMART_CITY, XI_TITLE_START
+
+from retrieval.corpus import Passage
+from retrieval.search import Hit, Searcher
+from retrieval.text import Analyzer
+
+OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
+VICE_MAYOR = "衢州市副市长是谁？"
+
+
+def _top(searcher: Searcher, question: str) -> Hit:
+    return searcher.search(question, k=3).hits[0]
+
+
+def _highlighted(hit: Hit) -> list[str]:
+    return [hit.passage.text[s:e] for s, e in hit.term_spans]
+
+
+@pytest.mark.parametrize(
+    ("question", "title", "starts_with"),
+    [
+        (OPENING, SMART_CITY, "2021年9月,北京城市副中心政务服务中心正式投入运行"),
+        (VICE_MAYOR, SMART_CITY, "衢州市副市长田俊表示"),
+        ("2022年我国智慧城市市场规模将达到多少？", SMART_CITY, "根据中国智慧城市工作委员会数据"),
+        ("中国信息通信研究院工业互联网与物联网研究所所长是谁？", SMART_CITY, "数据是数字经济时代重要的生产要素"),
+        ("二十届中共中央政治局什么时候进行第一次集体学习？", XI_TITLE_START, "新华社北京10月26日电"),
+    ],
+)
+def test_gold_passage_is_first(seed_searcher: Searcher, question: str, title: str, starts_with: str):
+    passage = _top(seed_searcher, question).passage
+    assert passage.title.startswith(title)
+    assert passage.text.startswith(starts_with)
+
+
+def test_traditional_full_width_question_finds_the_same_passage(seed_searcher: Searcher):
+    assert _top(seed_searcher, "衢州市副市長是誰？").passage == _top(seed_searcher, VICE_MAYOR).passage
+
+
+def test_term_spans_land_on_the_question_words(seed_searcher: Searcher):
+    assert _highlighted(_top(seed_searcher, VICE_MAYOR)) == ["衢州市副市长"]
+
+
+def test_term_spans_of_a_traditional_question_land_on_the_simplified_original(seed_searcher: Searcher):
+    assert _highlighted(_top(seed_searcher, "衢州市副市長是誰？")) == ["衢州市副市长"]
+
+
+def test_every_highlighted_span_is_made_of_matched_terms(seed_searcher: Searcher, analyzer: Analyzer):
+    hit = _top(seed_searcher, OPENING)
+    spans = _highlighted(hit)
+    assert "北京城市副中心政务服务中心" in spans
+    assert "投入运行" in spans
+    for span in spans:
+        assert analyzer.tokens(span)
+        assert set(analyzer.tokens(span)) <= set(hit.matched)
+
+
+def test_matched_terms_are_question_terms_found_in_the_passage(seed_searcher: Searcher):
+    result = seed_searcher.search(OPENING, k=3)
+    for hit in result.hits:
+        assert set(hit.matched) <= set(result.terms)
+        assert all(term in hit.passage.text for term in hit.matched)
+
+
+def test_best_sentence_is_the_one_holding_the_answer(seed_searcher: Searcher):
+    hit = _top(seed_searcher, OPENING)
+    start, end = hit.sentence
+    assert hit.passage.text[start:end] == "2021年9月,北京城市副中心政务服务中心正式投入运行。"
+
+
+def test_hits_are_ranked_best_first(seed_searcher: Searcher):
+    hits = seed_searcher.search("学习贯彻党的二十大精神", k=5).hits
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_k_limits_the_number_of_hits(seed_searcher: Searcher):
+    assert len(seed_searcher.search("智慧城市", k=2).hits) == 2
+
+
+def test_coverage_is_one_when_the_passage_has_every_question_word(seed_searcher: Searcher):
+    assert _top(seed_searcher, VICE_MAYOR).coverage == 1.0
+
+
+def test_coverage_is_low_when_the_passage_misses_the_rare_words(seed_searcher: Searcher):
+    hit = _top(seed_searcher, "上海的城市天气怎么样？")
+    assert hit.coverage < 0.5
+
+
+def test_question_of_unknown_words_gives_no_hits(seed_searcher: Searcher):
+    assert seed_searcher.search("量子纠缠光谱仪", k=3).hits == ()
+
+
+def test_question_of_stop_words_gives_no_terms_and_no_hits(seed_searcher: Searcher):
+    result = seed_searcher.search("的了吗？", k=3)
+    assert (result.terms, result.hits) == ((), ())
+
+
+def test_rank_agrees_with_search(seed_searcher: Searcher):
+    ranked = seed_searcher.rank(OPENING, 3)
+    hits = seed_searcher.search(OPENING, k=3).hits
+    assert [seed_searcher.passages[doc] for doc, _ in ranked] == [h.passage for h in hits]
+    assert [score for _, score in ranked] == [h.score for h in hits]
+
+
+def test_searcher_rejects_an_index_of_another_size(seed_searcher: Searcher):
+    with pytest.raises(ValueError):
+        Searcher([Passage("一段。", "标题", "a.txt", 1)], seed_searcher.analyzer, seed_searcher.index)

@@ -1,0 +1,72 @@
+"""Settings are read once from the environment and `.env`; a bad value is a SettingsError naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+from retrieval.index import BM25Params
+
+
+def test_defaults_without_any_setting():
+    settings = Settings.from_env({}, dotenv=None)
+    assert (settings.corpus, settings.top_k, settings.params) == (Path("corpus"), 3, BM25Params())
+
+
+def test_wenda_corpus_is_honoured():
+    assert Settings.from_env({"WENDA_CORPUS": "/data/articles"}, dotenv=None).corpus == Path("/data/articles")
+
+
+def test_empty_wenda_corpus_means_the_default():
+    assert Settings.from_env({"WENDA_CORPUS": ""}, dotenv=None).corpus == Path("corpus")
+
+
+def test_dotenv_file_is_read(tmp_path: Path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("WENDA_CORPUS=/from/dotenv\nWENDA_TOP_K=5\n", encoding="utf-8")
+    settings = Settings.from_env({}, dotenv=dotenv)
+    assert (settings.corpus, settings.top_k) == (Path("/from/dotenv"), 5)
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("WENDA_CORPUS=/from/dotenv\n", encoding="utf-8")
+    assert Settings.from_env({"WENDA_CORPUS": "/from/env"}, dotenv=dotenv).corpus == Path("/from/env")
+
+
+def test_missing_dotenv_file_is_fine(tmp_path: Path):
+    assert Settings.from_env({}, dotenv=tmp_path / ".env").corpus == Path("corpus")
+
+
+def test_bm25_parameters_come_from_the_environment():
+    environ = {"WENDA_BM25_K1": "1.2", "WENDA_BM25_B": "0.6", "WENDA_BM25_EPSILON": "0.1"}
+    assert Settings.from_env(environ, dotenv=None).params == BM25Params(k1=1.2, b=0.6, epsilon=0.1)
+
+
+def test_store_settings_carry_the_bm25_parameters():
+    settings = Settings.from_env({"WENDA_BM25_K1": "1.2"}, dotenv=None)
+    assert settings.store.params == settings.params
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WENDA_TOP_K", "three"),
+        ("WENDA_TOP_K", "0"),
+        ("WENDA_TOP_K", "11"),
+        ("WENDA_BM25_K1", "high"),
+        ("WENDA_BM25_B", "0,75"),
+        ("WENDA_BM25_EPSILON", "none"),
+    ],
+)
+def test_unusable_value_is_a_settings_error_naming_the_variable(name: str, value: str):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value}, dotenv=None)
+
+
+@pytest.mark.parametrize(("name", "value"), [("WENDA_BM25_K1", "0"), ("WENDA_BM25_K1", "-1"), ("WENDA_BM25_B", "2")])
+def test_out_of_range_bm25_parameter_is_a_settings_error_naming_the_variable(name: str, value: str):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value}, dotenv=None)

@@ -1,0 +1,154 @@
+"""Normalisation and segmentation: what a text's index terms are, and where they sit in the original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.corpus import Passage
+from retrieval.search import Searcher
+from retrieval.store import Library
+from retrieval.text import Analyzer, TextSettings, merge_spans, normalise
+
+USERDICT = "城市副中心 50 n\n"
+
+
+@pytest.fixture(scope="module")
+def userdict(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dict") / "userdict.txt"
+    path.write_text(USERDICT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def taught(userdict: Path) -> Analyzer:
+    """An analyzer that has learnt 城市副中心 from a user dictionary."""
+    return Analyzer(TextSettings(userdict=userdict))
+
+
+def _shown(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    return [text[s:e] for s, e in spans]
+
+
+def test_full_width_letters_and_digits_are_folded_to_ascii():
+    assert normalise("ＡＢＣ１２３") == "abc123"
+
+
+def test_latin_letters_are_lower_cased(analyzer: Analyzer):
+    assert analyzer.tokens("Python IDC") == ["python", "idc"]
+
+
+def test_traditional_chinese_becomes_simplified():
+    assert normalise("學習貫徹黨的二十大精神") == "学习贯彻党的二十大精神"
+
+
+def test_traditional_and_simplified_text_give_the_same_terms(analyzer: Analyzer):
+    assert analyzer.tokens("北京城市副中心政務服務中心") == analyzer.tokens("北京城市副中心政务服务中心")
+
+
+def test_traditional_question_finds_the_simplified_passage(analyzer: Analyzer):
+    passages = [
+        Passage("衢州市副市长田俊表示，城市大脑贯通了省市县一网通管。", "甲", "a.txt", 1),
+        Passage("宁波市北仑区引入环卫企业，完成数字化转型。", "乙", "a.txt", 2),
+        Passage("广东省重点打造新型数据交易所。", "丙", "a.txt", 3),
+        Passage("北京城市副中心政务服务中心正式投入运行。", "丁", "a.txt", 4),
+    ]
+    searcher = Searcher.build(passages, analyzer)
+    (hit,) = searcher.search("衢州市副市長是誰？", k=1).hits
+    assert hit.passage.paragraph == 1
+
+
+def test_punctuation_is_not_a_term(analyzer: Analyzer):
+    assert analyzer.tokens("，。！？、“”《》（）,.!?;:") == []
+
+
+def test_stop_words_are_dropped(analyzer: Analyzer):
+    assert analyzer.tokens("的了是在和") == []
+    assert analyzer.tokens("衢州市的副市长是谁") == ["衢州市", "副", "市长"]
+
+
+def test_stop_words_can_be_kept():
+    keeping = Analyzer(TextSettings(stopwords=False))
+    assert "的" in keeping.tokens("衢州市的副市长")
+
+
+def test_full_width_year_stays_a_term(analyzer: Analyzer):
+    assert "2021" in analyzer.tokens("２０２１年９月投入运行")
+
+
+def test_single_full_width_digits_are_not_stop_words(analyzer: Analyzer):
+    assert analyzer.tokens("第５期") == analyzer.tokens("第5期")
+    assert "5" in analyzer.tokens("第５期")
+
+
+def test_repeated_words_are_kept_for_counting(analyzer: Analyzer):
+    assert analyzer.tokens("城市城市城市") == ["城市", "城市", "城市"]
+
+
+def test_user_dictionary_changes_segmentation(analyzer: Analyzer, taught: Analyzer):
+    assert "城市副中心" not in analyzer.tokens("北京城市副中心政务服务中心")
+    assert "城市副中心" in taught.tokens("北京城市副中心政务服务中心")
+
+
+def test_user_dictionary_does_not_change_other_analyzers(taught: Analyzer):
+    assert "城市副中心" in taught.tokens("北京城市副中心")
+    assert "城市副中心" not in Analyzer().tokens("北京城市副中心政务服务中心")
+
+
+def test_user_dictionary_in_the_corpus_folder_is_used(tmp_path: Path):
+    (tmp_path / "userdict.txt").write_text(USERDICT, encoding="utf-8")
+    (tmp_path / "a.txt").write_text("标题\n北京城市副中心政务服务中心正式投入运行。\n", encoding="utf-8")
+    library = Library.open(tmp_path)
+    assert "城市副中心" in library.searcher.analyzer.tokens("北京城市副中心政务服务中心")
+
+
+def test_user_dictionary_changes_the_fingerprint(analyzer: Analyzer, taught: Analyzer):
+    assert taught.fingerprint != analyzer.fingerprint
+
+
+def test_edited_user_dictionary_changes_the_fingerprint(tmp_path: Path, taught: Analyzer):
+    edited = tmp_path / "userdict.txt"
+    edited.write_text(USERDICT + "数据要素 20 n\n", encoding="utf-8")
+    assert Analyzer(TextSettings(userdict=edited)).fingerprint != taught.fingerprint
+
+
+def test_stop_word_setting_changes_the_fingerprint(analyzer: Analyzer):
+    assert Analyzer(TextSettings(stopwords=False)).fingerprint != analyzer.fingerprint
+
+
+def test_same_settings_give_the_same_fingerprint(analyzer: Analyzer):
+    assert Analyzer().fingerprint == analyzer.fingerprint
+
+
+def test_term_spans_point_into_the_normalised_text(analyzer: Analyzer):
+    text = "２０２１年，北京城市副中心"
+    normalised = normalise(text)
+    assert [(t.text, normalised[t.start : t.end]) for t in analyzer.terms(text)] == [
+        (t.text, t.text) for t in analyzer.terms(text)
+    ]
+
+
+def test_highlight_spans_map_full_width_text_back_to_the_original(analyzer: Analyzer):
+    text = "Ｐｙｔｈｏｎ在２０２１年９月发布"
+    assert _shown(text, analyzer.spans(text, {"python", "2021"})) == ["Ｐｙｔｈｏｎ", "２０２１"]
+
+
+def test_highlight_spans_map_traditional_text_back_to_the_original(analyzer: Analyzer):
+    text = "北京城市副中心政務服務中心正式投入運行。"
+    assert _shown(text, analyzer.spans(text, {"政务", "运行"})) == ["政務", "運行"]
+
+
+def test_highlight_spans_of_expanding_characters_cover_the_whole_character(analyzer: Analyzer):
+    # NFKC turns the one character ㈱ into three, "(株)"; the span still has to be that one character.
+    text = "㈱城市数据公司"
+    assert _shown(text, analyzer.spans(text, {"株"})) == ["㈱"]
+
+
+def test_adjacent_highlight_spans_are_merged(analyzer: Analyzer):
+    text = "衢州市副市长田俊"
+    assert _shown(text, analyzer.spans(text, {"衢州市", "副", "市长"})) == ["衢州市副市长"]
+
+
+def test_merge_spans_sorts_and_joins_overlaps():
+    assert merge_spans([(5, 7), (0, 2), (1, 3), (7, 8), (10, 11)]) == [(0, 3), (5, 8), (10, 11)]
