@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.text import Text
 
 from retrieval.index import BM25Params
+from retrieval.intake import add_file
 from retrieval.store import CorpusNotFound, Library
+from retrieval.watch import CorpusWatcher
 
 from .answer import answer, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
@@ -59,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser("index", parents=[common], help="build or refresh the index and report what was read")
     index.add_argument("--rebuild", action="store_true", help="re-read every file instead of only changed ones")
+
+    add = sub.add_parser("add", parents=[common], help="check article files and copy the good ones into the corpus")
+    add.add_argument("files", nargs="+", type=Path, help=".txt, .md or .jsonl files")
 
     sub.add_parser("bot", parents=[common], help="run the Discord bot (DISCORD_TOKEN in .env or the environment)")
 
@@ -151,16 +156,18 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
         _enable_history()
         n = library.passage_count
         console.print(f"wenda · {corpus} · {n} 段 · 输入问题后回车，Ctrl-D 退出", style="dim")
-    while True:
-        try:
-            line = input("问> " if interactive else "")
-        except EOFError:
-            if interactive:
-                console.print()
-            return 0
-        if not line.strip():
-            continue
-        print_answer(console, answer(library.searcher, line, settings.top_k))
+    # Files dropped into the corpus while the session runs are answered from within seconds.
+    with CorpusWatcher(library):
+        while True:
+            try:
+                line = input("问> " if interactive else "")
+            except EOFError:
+                if interactive:
+                    console.print()
+                return 0
+            if not line.strip():
+                continue
+            print_answer(console, answer(library.searcher, line, settings.top_k))
 
 
 def _enable_history() -> None:
@@ -244,6 +251,26 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
     return 0
 
 
+def cmd_add(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    if not corpus.is_dir():
+        raise CorpusNotFound(f"corpus folder {corpus} does not exist (set --corpus or WENDA_CORPUS)")
+    results = [add_file(corpus, path) for path in args.files]
+    for r in results:
+        if r.ok:
+            note = f" ({r.reason})" if r.reason else ""
+            console.print(
+                f"added {r.source} as {r.added_as}: {r.articles} articles, {r.passages} passages{note}", markup=False
+            )
+            for problem in r.problems:
+                console.print(f"  note: {problem.reason}" + (f" (line {problem.line})" if problem.line else ""))
+        else:
+            console.print(f"refused {r.source}: {r.reason}", markup=False, style="yellow")
+    if any(r.ok for r in results):
+        library = _open(corpus, settings, progress=True)
+        console.print(f"the index now holds {library.passage_count} passages", markup=False)
+    return 0 if all(r.ok for r in results) else 1
+
+
 def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
     from dataclasses import replace
 
@@ -260,6 +287,7 @@ def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console:
 
 
 COMMANDS = {
+    "add": cmd_add,
     "bot": cmd_bot,
     "ask": cmd_ask,
     "interactive": cmd_interactive,

@@ -12,7 +12,9 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from retrieval.intake import MAX_ADD_BYTES, SUFFIXES, add_bytes
 from retrieval.store import Library
+from retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
 from .cooldown import Cooldown
@@ -45,7 +47,9 @@ class BotError(Exception):
 class WendaBot(discord.Client):
     """One client, configured once: intents, no pings ever, the command tree and the buttons."""
 
-    def __init__(self, settings: Settings, library: Library, feedback: FeedbackStore, **options) -> None:
+    def __init__(
+        self, settings: Settings, library: Library, feedback: FeedbackStore, *, watch: bool = True, **options
+    ) -> None:
         intents = discord.Intents.default()
         # Slash commands, mentions and DMs need no privileged intent; only ask-channels, where every
         # message is a question, need to read message content.
@@ -58,11 +62,14 @@ class WendaBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_app_command_error
         self._register_commands()
+        self.watcher = CorpusWatcher(library) if watch else None
 
     # -- start-up -----------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(MoreButton, VoteButton)
+        if self.watcher is not None:
+            self.watcher.start()
         # A guild sync shows commands at once; a global one can take up to an hour to appear.
         if self.settings.guild_id:
             guild = discord.Object(id=self.settings.guild_id)
@@ -71,6 +78,11 @@ class WendaBot(discord.Client):
         else:
             synced = await self.tree.sync()
         log.info("synced %d application commands", len(synced))
+
+    async def close(self) -> None:
+        if self.watcher is not None:
+            await asyncio.to_thread(self.watcher.stop)
+        await super().close()
 
     async def on_ready(self) -> None:
         log.info(
@@ -104,6 +116,35 @@ class WendaBot(discord.Client):
                 example = neutral_clip(str(lib.problems[0]), 300)
                 report += f"\n跳过 {len(lib.problems)} 个无法读取的文件或行，例如：{example}"
             await interaction.followup.send(report, ephemeral=True)
+
+        @self.tree.command(name="add", description="上传文章文件（.txt/.md/.jsonl）加入资料库（管理员）")
+        @app_commands.describe(file="文章文件")
+        @app_commands.default_permissions(manage_guild=True)
+        async def add(interaction: discord.Interaction, file: discord.Attachment) -> None:
+            if not self.is_admin(interaction.user):
+                await interaction.response.send_message(NOT_ALLOWED_TEXT, ephemeral=True)
+                return
+            if not file.filename.lower().endswith(SUFFIXES):
+                await interaction.response.send_message("只接受 .txt、.md 或 .jsonl 文件。", ephemeral=True)
+                return
+            if file.size > MAX_ADD_BYTES:
+                await interaction.response.send_message(
+                    f"文件太大（上限 {MAX_ADD_BYTES // 2**20} MB）。", ephemeral=True
+                )
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            data = await file.read()
+            result = await asyncio.to_thread(add_bytes, self.library.root, file.filename, data)
+            if not result.ok:
+                reason = neutral_clip(result.reason or "", 500)
+                await interaction.followup.send(f"没有加入：{reason}", ephemeral=True)
+                return
+            await asyncio.to_thread(self.library.refresh)
+            name = neutral_clip(result.added_as or "", 200)
+            text = f"已加入 {name}：{result.articles} 篇文章，{result.passages} 段。"
+            if result.reason:
+                text += "\n" + neutral_clip(result.reason, 300)
+            await interaction.followup.send(text, ephemeral=True)
 
     def is_admin(self, user: discord.abc.User) -> bool:
         if not isinstance(user, discord.Member):

@@ -32,8 +32,10 @@ ZWSP = "\u200b"
 
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})", re.IGNORECASE)
 _ANGLE = re.compile(r"<(?=[@#/:]|a:|t:)")
-_SCHEME = re.compile(r"\b([a-z][a-z0-9+.-]{1,20}):(?=//)", re.IGNORECASE)
-_INVITE = re.compile(r"\b(discord(?:app)?)\.(gg|com|io|me)\b", re.IGNORECASE)
+# No \b before a scheme or an invite: Chinese characters are word characters to Python but not to
+# Discord, which links "详见https://…" and "请加入discord.gg/…" all the same.
+_SCHEME = re.compile(r"([a-z0-9+.-]):(?=//)", re.IGNORECASE)
+_INVITE = re.compile(r"(discord(?:app)?)\.(gg|com|io|me)\b", re.IGNORECASE)
 _MARKDOWN_CHARS = re.compile(r"([\\*_~`|>#\[\]\-])")
 _ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 
@@ -90,22 +92,31 @@ def highlighted_quote(hit: Hit, budget: int) -> str:
             under[i] = True
 
     # Cut the window into runs of one style, escape each run, then wrap it in its markers; escaping
-    # runs separately keeps the markers balanced whatever the corpus text contains.
+    # runs separately keeps the markers balanced whatever the corpus text contains. The underlined
+    # sentence is one run with the bold runs inside it: wrapping each bold piece in its own __…__
+    # would put "____" between them, which Discord reads as a literal underscore, not two markers.
     out: list[str] = []
-    i = 0
-    while i < n:
-        j = i
-        while j < n and bold[j] == bold[i] and under[j] == under[i]:
-            j += 1
-        run = neutralise(shown[i:j])
-        if run.strip():
-            if bold[i]:
-                run = f"**{run}**"
-            if under[i]:
-                run = f"__{run}__"
-        out.append(run)
-        i = j
+    for start, end in _runs(under, 0, n):
+        inner: list[str] = []
+        for s, e in _runs(bold, start, end):
+            run = neutralise(shown[s:e])
+            inner.append(f"**{run}**" if bold[s] and run.strip() else run)
+        group = "".join(inner)
+        out.append(f"__{group}__" if under[start] and group.strip() else group)
     return "".join(out)
+
+
+def _runs(flags: list[bool], start: int, end: int) -> list[tuple[int, int]]:
+    """The maximal spans of start..end over which flags does not change."""
+    runs: list[tuple[int, int]] = []
+    i = start
+    while i < end:
+        j = i
+        while j < end and flags[j] == flags[i]:
+            j += 1
+        runs.append((i, j))
+        i = j
+    return runs
 
 
 def citation(hit: Hit) -> str:
@@ -127,10 +138,6 @@ class DiscordMessage:
     embeds: list[discord.Embed] = field(default_factory=list)
 
 
-def embed_length(embed: discord.Embed) -> int:
-    return len(embed)
-
-
 def render_answer(ans: Answer, *, echo_question: bool = False) -> DiscordMessage:
     """Answer → message. The only function that builds what the bot sends for an answer."""
     content = ""
@@ -140,25 +147,31 @@ def render_answer(ans: Answer, *, echo_question: bool = False) -> DiscordMessage
         embed = discord.Embed(description=neutral_clip(ans.message or "", 1000), colour=DECLINE_COLOUR)
         return DiscordMessage(content, [embed])
     hits = ans.hits[:EMBEDS_PER_MESSAGE]
-    budget = QUOTE_BUDGET
-    while True:
-        embeds = [_hit_embed(hit, budget) for hit in hits]
-        if sum(embed_length(e) for e in embeds) <= EMBED_TOTAL_LIMIT - 100 or budget <= 100:
-            break
-        budget = int(budget * 0.8)
+    room = EMBED_TOTAL_LIMIT - 100
+    embeds = [_hit_embed(hit, room) for hit in hits]
+    if sum(len(e) for e in embeds) > room:
+        # The embeds of a message share 6,000 characters. An equal share each, titles and footers
+        # included, is what guarantees the sum: shrinking only the quotes cannot make room when
+        # ten hits have long titles and paths.
+        share = room // len(hits)
+        embeds = [_hit_embed(hit, share) for hit in hits]
     return DiscordMessage(content, embeds)
 
 
-def _hit_embed(hit: Hit, budget: int) -> discord.Embed:
-    title = neutral_clip(f"{hit.rank}. {hit.passage.title}", EMBED_TITLE_LIMIT)
+def _hit_embed(hit: Hit, share: int) -> discord.Embed:
+    """One quoted passage in at most `share` characters."""
+    title = neutral_clip(f"{hit.rank}. {hit.passage.title}", min(EMBED_TITLE_LIMIT, share // 5))
+    footer = clip(citation(hit), min(EMBED_FOOTER_LIMIT, share // 5))
+    room = min(EMBED_DESCRIPTION_LIMIT, share - len(title) - len(footer))
+    budget = QUOTE_BUDGET
     description = highlighted_quote(hit, budget)
-    while len(description) > EMBED_DESCRIPTION_LIMIT:
+    while len(description) > room and budget > 0:
         budget = int(budget * 0.8)
         description = highlighted_quote(hit, budget)
     embed = discord.Embed(title=title, description=description, colour=ANSWER_COLOUR)
     if hit.passage.url and hit.passage.url.startswith(("https://", "http://")) and len(hit.passage.url) <= 2000:
         embed.url = hit.passage.url
-    embed.set_footer(text=clip(citation(hit), EMBED_FOOTER_LIMIT))
+    embed.set_footer(text=footer)
     return embed
 
 

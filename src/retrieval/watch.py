@@ -1,0 +1,121 @@
+"""Watch a corpus folder and refresh its Library when article files appear, change or go away."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import watchfiles
+
+from .corpus import is_article_file
+from .store import CACHE_DIR, USERDICT_NAME, Library, Refresh
+
+log = logging.getLogger(__name__)
+
+# watchfiles yields once no new event came for STEP ms (or after DEBOUNCE ms of continuous events),
+# so a burst of files copied at once arrives as one set and becomes one refresh.
+DEBOUNCE_MS = 400
+STEP_MS = 150
+# A file whose size or mtime still moves over this interval is being written; wait for its next event.
+SETTLE_SECONDS = 0.2
+
+
+def _relevant(change: watchfiles.Change, path: str) -> bool:
+    p = Path(path)
+    if CACHE_DIR in p.parts:
+        return False
+    return p.name == USERDICT_NAME or is_article_file(p) or change == watchfiles.Change.deleted
+
+
+class CorpusWatcher:
+    """A background thread that keeps a Library in step with its folder until stopped."""
+
+    def __init__(
+        self,
+        library: Library,
+        on_refresh: Callable[[Refresh], None] | None = None,
+        *,
+        force_polling: bool | None = None,
+    ) -> None:
+        self.library = library
+        self.on_refresh = on_refresh
+        self.force_polling = force_polling
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()  # set once the watch is in place (tests wait on it)
+
+    def start(self) -> CorpusWatcher:
+        self._thread = threading.Thread(target=self._run, name="wenda-corpus-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> CorpusWatcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        root = self.library.root
+        try:
+            # A first refresh catches what changed between opening the library and watching.
+            self._refresh()
+            self.ready.set()
+            for changes in watchfiles.watch(
+                root,
+                watch_filter=_relevant,
+                debounce=DEBOUNCE_MS,
+                step=STEP_MS,
+                stop_event=self._stop,
+                yield_on_timeout=False,
+                raise_interrupt=False,
+                force_polling=self.force_polling,
+                rust_timeout=1000,
+            ):
+                if self._stop.is_set():
+                    break
+                self._wait_until_settled({Path(p) for _, p in changes})
+                self._refresh()
+        except Exception:  # the watcher must never take the bot down; serving goes on without it
+            log.exception("corpus watcher stopped; restart wenda to pick up new files")
+        finally:
+            self.ready.set()
+
+    def _wait_until_settled(self, paths: set[Path]) -> None:
+        """Wait (briefly) until none of the changed files is still growing: no half-copied file is read."""
+        deadline = time.monotonic() + 5.0
+        before = _stats(paths)
+        while time.monotonic() < deadline and not self._stop.is_set():
+            self._stop.wait(SETTLE_SECONDS)
+            after = _stats(paths)
+            if after == before:
+                return
+            before = after
+
+    def _refresh(self) -> None:
+        try:
+            result = self.library.refresh()
+        except Exception:
+            log.exception("refreshing the index failed; the previous index stays in service")
+            return
+        if result.touched and self.on_refresh is not None:
+            self.on_refresh(result)
+
+
+def _stats(paths: set[Path]) -> dict[Path, tuple[int, int] | None]:
+    out: dict[Path, tuple[int, int] | None] = {}
+    for path in paths:
+        try:
+            st = path.stat()
+            out[path] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            out[path] = None
+    return out
