@@ -17,6 +17,9 @@ import yaml
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
+# Bump when reading a file can give different passages (headings, bylines, splitting): the index
+# cache is keyed by it, so caches built by an older reader are rebuilt rather than trusted.
+READER_VERSION = 2
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.

@@ -40,8 +40,8 @@ def window(text: str, focus: tuple[int, int] | None, budget: int) -> tuple[int, 
 def excerpt(text: str, focus: tuple[int, int] | None, budget: int) -> tuple[str, int]:
     """The shown part of text with ellipses where it was cut, and the offset of its first original character.
 
-    The offset lets a renderer map spans of the full text into the excerpt (subtract it, and one
-    more when the excerpt starts with an ellipsis).
+    The offset maps spans of the full text into the excerpt: subtract it (it already allows for a
+    leading ellipsis).
     """
     start, end = window(text, focus, budget)
     shown = text[start:end]

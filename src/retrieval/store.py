@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Problem, corpus_files, read_file
+from .corpus import READER_VERSION, Problem, corpus_files, read_file
 from .index import BM25Index, BM25Params, Segment
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
@@ -147,7 +147,7 @@ class Library:
             return
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if manifest.get("format") != FORMAT or manifest.get("fingerprint") != self.analyzer.fingerprint:
+            if manifest.get("format") != FORMAT or manifest.get("fingerprint") != self._cache_key:
                 log.info("index cache is for other settings; rebuilding")
                 return
             segments, tables, deleted = [], [], []
@@ -166,6 +166,11 @@ class Library:
         self.files = manifest["files"]
         self._segment_names = [e["name"] for e in manifest["segments"]]
         self._publish(index, tables)
+
+    @property
+    def _cache_key(self) -> str:
+        """Everything that decides what a file's passages and terms are."""
+        return f"reader{READER_VERSION}-{self.analyzer.fingerprint}"
 
     def _publish(self, index: BM25Index, tables: list[PassageTable]) -> None:
         self._index = index
@@ -378,7 +383,7 @@ class Library:
             entries.append({"name": name, "deleted": deleted})
         manifest = {
             "format": FORMAT,
-            "fingerprint": self.analyzer.fingerprint,
+            "fingerprint": self._cache_key,
             "segments": entries,
             "files": self.files,
         }
