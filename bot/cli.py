@@ -21,6 +21,7 @@ from retrieval.watch import CorpusWatcher
 
 from .answer import answer, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
+from .logs import configure_logging
 from .settings import Settings, SettingsError
 from .terminal import print_answer
 
@@ -79,10 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.INFO if verbose else logging.WARNING)
     # soft_wrap: let the terminal wrap long Chinese lines; rich would hard-wrap piped output at 80.
     console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -276,7 +274,7 @@ def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console:
 
     from .discord_bot import BotError, serve
 
-    logging.getLogger().setLevel(logging.INFO)
+    configure_logging(logging.INFO, secrets=[settings.discord_token])
     logging.getLogger("discord").setLevel(logging.WARNING)
     try:
         asyncio.run(serve(replace(settings, corpus=corpus)))
