@@ -1,0 +1,542 @@
+"""WendaBot end to end: the real discord.py client talks to the Discord stand-in over a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from discord_standin import INTENT_MESSAGE_CONTENT, DiscordStandin, InjectedInteraction, RecordedRequest
+from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
+
+from bot import discord_bot
+from bot.answer import MESSAGES, Status
+from bot.discord_bot import NO_MORE_TEXT, NOT_ALLOWED_TEXT, THANKS_TEXT, BotError, WendaBot, serve
+from bot.feedback import FeedbackStore
+from bot.settings import Settings
+from retrieval.store import Library, StoreSettings
+
+SEED = Path(__file__).resolve().parents[1] / "corpus" / "000_7b005711537558e1.txt"
+SMART_CITY = "智慧城市建设加速释放数据要素红利"
+XI_TITLE = "习近平:全面学习把握落实党的二十大精神 奋力夺取全面建设社会主义现代化国家新胜利"
+BEIJING = "北京城市副中心政务服务中心什么时候投入运行？"
+BEIJING_GOLD = "2021年9月,北京城市副中心政务服务中心正式投入运行"
+BEIJING_NEXT = "北京城市副中心政务服务中心相关负责人介绍"
+QUZHOU = "衢州市副市长是谁？"
+QUZHOU_GOLD = "衢州市副市长田俊表示"
+WEATHER = "今天上海的天气怎么样？"
+EPHEMERAL = 1 << 6
+ROLE = "<@&123456789012345678>"
+# What must never reach Discord raw: pings, mentions, masked links (an unescaped "]("), links.
+FORBIDDEN = re.compile(r"@everyone|@here|<[@#]|(?<!\\)\]\(|\w://", re.IGNORECASE)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A temp corpus folder holding a copy of the seed corpus file, for tests that change the corpus."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    shutil.copy(SEED, root / SEED.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def seed_library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """A copy of the seed corpus indexed once for the tests that only read it: indexing takes a second."""
+    root = tmp_path_factory.mktemp("seed")
+    shutil.copy(SEED, root / SEED.name)
+    return open_library(root)
+
+
+def open_library(root: Path) -> Library:
+    return Library.open(root, StoreSettings(cache=False))
+
+
+@pytest.fixture
+def feedback_path(tmp_path: Path) -> Path:
+    return tmp_path / "feedback.sqlite3"
+
+
+@pytest.fixture
+def make_bot(seed_library: Library, feedback_path: Path) -> Iterator[Callable[..., WendaBot]]:
+    """Build a WendaBot (over the seed library unless given one); keywords override Settings.
+
+    There is no cooldown unless a test sets one.
+    """
+    stores: list[FeedbackStore] = []
+
+    def make(library: Library | None = None, **overrides: Any) -> WendaBot:
+        library = library or seed_library
+        settings = Settings(corpus=library.root, **{"cooldown_rate": 0, **overrides})
+        stores.append(FeedbackStore(feedback_path))
+        # No corpus watcher: its refresh at start-up would race the tests that change the folder.
+        return WendaBot(settings, library, stores[-1], watch=False, guild_ready_timeout=0.05)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+async def ask(standin: DiscordStandin, question: str, **kwargs: Any) -> tuple[RecordedRequest, RecordedRequest]:
+    """/ask question: the first interaction callback, and the follow-up that carries the answer."""
+    asked = await standin.invoke_slash("ask", {"question": question}, **kwargs)
+    first = await standin.wait_for_reply(asked)
+    return first, await follow_up(standin, asked)
+
+
+async def follow_up(standin: DiscordStandin, injected: InjectedInteraction) -> RecordedRequest:
+    return await standin.wait_for_request(method="POST", path=injected.webhook_path, after=injected)
+
+
+def plain(markdown: str) -> str:
+    """What a reader sees: escapes resolved, ** and __ markers and zero-width spaces gone."""
+    return re.sub(r"\\([^0-9A-Za-z\s])|\*\*|__|\u200b", lambda m: m.group(1) or "", markdown)
+
+
+def custom_ids(payload: dict[str, Any]) -> list[str]:
+    return [button["custom_id"] for row in payload.get("components") or [] for button in row["components"]]
+
+
+def answer_id(payload: dict[str, Any]) -> int:
+    """The stored answer's id, from the custom ids of the buttons under it."""
+    ids = {int(custom_id.split(":")[2]) for custom_id in custom_ids(payload)}
+    assert len(ids) == 1, ids
+    return ids.pop()
+
+
+def texts(payload: dict[str, Any]) -> list[str]:
+    """Every text of a message payload that Discord renders: content, embed titles, descriptions, footers."""
+    found = [payload.get("content") or ""]
+    for embed in payload.get("embeds") or []:
+        found += [embed.get("title") or "", embed.get("description") or "", (embed.get("footer") or {}).get("text", "")]
+    return found
+
+
+def sent_by_bot(standin: DiscordStandin) -> list[dict[str, Any]]:
+    """The payload of every message the bot sent or edited: posts, replies, callbacks, follow-ups."""
+    payloads = []
+    for request in standin.requests:
+        if request.method not in ("POST", "PATCH") or request.json is None:
+            continue
+        if request.path.endswith("/callback"):
+            if request.json["type"] in (4, 7):
+                payloads.append(request.json["data"])
+        elif re.fullmatch(r"/channels/\d+/messages(/\d+)?|/webhooks/.+", request.path):
+            payloads.append(request.json)
+    return payloads
+
+
+def assert_mentions_nobody(payload: dict[str, Any]) -> None:
+    allowed = payload["allowed_mentions"]
+    assert allowed["parse"] == []
+    assert not (allowed.get("users") or allowed.get("roles") or allowed.get("replied_user")), allowed
+
+
+def channel_posts(standin: DiscordStandin, after: int = 0) -> list[RecordedRequest]:
+    """Messages the bot posted in any channel (replies to messages), from request number `after` on."""
+    return [
+        r for r in standin.requests[after:] if r.method == "POST" and re.fullmatch(r"/channels/\d+/messages", r.path)
+    ]
+
+
+# -- answering --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "gold", "paragraph", "bold"),
+    [
+        (BEIJING, BEIJING_GOLD, 3, "北京城市副中心政务服务中心"),
+        (QUZHOU, QUZHOU_GOLD, 6, "衢州市副市长"),
+    ],
+    ids=["beijing", "quzhou"],
+)
+async def test_ask_quotes_the_gold_passage_with_its_citation(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], question: str, gold: str, paragraph: int, bold: str
+) -> None:
+    async with standin.running(make_bot()):
+        _, reply = await ask(standin, question)
+    assert reply.status == 200
+    top = reply.json["embeds"][0]
+    assert plain(top["description"]).startswith(gold)
+    assert SMART_CITY in top["title"]
+    assert "经济参考报" in top["footer"]["text"]
+    assert f"第 {paragraph} 段" in top["footer"]["text"]
+    assert f"**{bold}**" in top["description"]
+    assert plain(reply.json["content"]).endswith(question)
+
+
+async def test_mention_in_a_guild_channel_is_answered(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    async with standin.running(make_bot()):
+        sent = await standin.send_message(f"{standin.bot_user.mention} {QUZHOU}", mentions=[standin.bot_user])
+        reply = await standin.wait_for_reply(sent)
+    assert reply.status == 200
+    assert reply.json["message_reference"]["message_id"] == sent.id
+    assert plain(reply.json["embeds"][0]["description"]).startswith(QUZHOU_GOLD)
+
+
+async def test_direct_message_is_answered(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+    async with standin.running(make_bot()):
+        sent = await standin.send_message(BEIJING, guild=False)
+        reply = await standin.wait_for_reply(sent)
+    assert reply.status == 200
+    assert reply.path == f"/channels/{standin.dm_channel_id(standin.member)}/messages"
+    assert plain(reply.json["embeds"][0]["description"]).startswith(BEIJING_GOLD)
+
+
+async def test_guild_message_without_a_mention_is_ignored(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    async with standin.running(make_bot()):
+        ignored = await standin.send_message(BEIJING)
+        # A question that is answered afterwards shows the bot has handled the first message.
+        asked = await standin.send_message(f"{standin.bot_user.mention} {QUZHOU}", mentions=[standin.bot_user])
+        await standin.wait_for_reply(asked)
+    assert standin.identify is not None
+    assert not standin.identify["intents"] & INTENT_MESSAGE_CONTENT
+    replied_to = [r.json["message_reference"]["message_id"] for r in channel_posts(standin, ignored.mark)]
+    assert replied_to == [asked.id]
+
+
+async def test_messages_from_bots_and_from_itself_are_ignored(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    mention = f"{standin.bot_user.mention} {BEIJING}"
+    async with standin.running(make_bot()):
+        first = await standin.send_message(mention, author=standin.other_bot, mentions=[standin.bot_user])
+        await standin.send_message(BEIJING, author=standin.other_bot, guild=False)
+        await standin.send_message(mention, author=standin.bot_user, mentions=[standin.bot_user])
+        asked = await standin.send_message(QUZHOU, guild=False)
+        await standin.wait_for_reply(asked)
+    replied_to = [r.json["message_reference"]["message_id"] for r in channel_posts(standin, first.mark)]
+    assert replied_to == [asked.id]
+
+
+async def test_question_the_corpus_does_not_cover_is_declined_briefly(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    async with standin.running(make_bot()):
+        _, reply = await ask(standin, WEATHER)
+    assert [plain(e["description"]) for e in reply.json["embeds"]] == [MESSAGES[Status.NOT_COVERED]]
+    assert not reply.json.get("components")  # nothing to vote on, nothing more to show
+
+
+async def test_too_long_question_is_refused_clearly(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+    async with standin.running(make_bot()):
+        _, reply = await ask(standin, "北京" * 251)
+    assert reply.status == 200
+    assert [plain(e["description"]) for e in reply.json["embeds"]] == [MESSAGES[Status.TOO_LONG]]
+
+
+async def test_long_corpus_paragraphs_are_quoted_within_discord_limits(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
+) -> None:
+    sentence = "运河公园的**观鸟台**每天吸引上千名游客，[详情](https://evil.example) _欢迎_ #参观# ~~门票~~ `免费`。"
+    paragraphs = [(f"第{n}段：" + sentence * 100)[:5000] for n in range(5)]
+    (corpus / "long.txt").write_text("运河公园观鸟台\n" + "\n".join(paragraphs) + "\n", encoding="utf-8")
+    async with standin.running(make_bot(open_library(corpus), top_k=10)):
+        _, reply = await ask(standin, "运河公园的观鸟台每天吸引多少游客？")
+    assert reply.status == 200  # the stand-in answers 400 to anything over Discord's limits
+    assert len(reply.json["embeds"]) == 10
+    assert all("观鸟台" in plain(embed["description"]) for embed in reply.json["embeds"])
+
+
+# -- buttons and feedback ---------------------------------------------------------------------
+
+
+async def test_more_button_shows_the_next_passages(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+    async with standin.running(make_bot(top_k=1)):
+        _, reply = await ask(standin, BEIJING)
+        more = f"wenda:more:{answer_id(reply.json)}:1"
+        clicked = await standin.click_button(int(reply.response["id"]), more)
+        deferred = await standin.wait_for_reply(clicked)
+        page = await follow_up(standin, clicked)
+    assert custom_ids(reply.json)[0] == more
+    assert plain(reply.json["embeds"][0]["description"]).startswith(BEIJING_GOLD)
+    assert deferred.json["type"] == 5
+    assert page.status == 200
+    assert page.json["flags"] & EPHEMERAL
+    assert [plain(e["description"])[: len(BEIJING_NEXT)] for e in page.json["embeds"]] == [BEIJING_NEXT]
+
+
+async def test_more_after_the_last_passage_says_so(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+    async with standin.running(make_bot(top_k=1)):
+        _, reply = await ask(standin, BEIJING)
+        clicked = await standin.click_button(int(reply.response["id"]), f"wenda:more:{answer_id(reply.json)}:1")
+        page = await follow_up(standin, clicked)
+        more = next(custom_id for custom_id in custom_ids(page.json) if custom_id.startswith("wenda:more:"))
+        clicked = await standin.click_button(int(page.response["id"]), more)
+        last = await follow_up(standin, clicked)
+    assert last.json["content"] == NO_MORE_TEXT
+    assert last.json["flags"] & EPHEMERAL
+
+
+async def test_votes_are_stored_with_question_passages_and_time(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], feedback_path: Path
+) -> None:
+    before = time.time()
+    async with standin.running(make_bot()):
+        _, reply = await ask(standin, BEIJING)
+        message_id, aid = int(reply.response["id"]), answer_id(reply.json)
+        up = await standin.click_button(message_id, f"wenda:vote:{aid}:up")
+        thanks = await standin.wait_for_reply(up)
+        down = await standin.click_button(message_id, f"wenda:vote:{aid}:down", user=standin.manager)
+        await standin.wait_for_reply(down)
+    after = time.time()
+    assert thanks.json["data"]["content"] == THANKS_TEXT
+    assert thanks.json["data"]["flags"] & EPHEMERAL
+    with sqlite3.connect(feedback_path) as db:
+        rows = db.execute(
+            "SELECT a.question, a.passages, v.user_id, v.vote, v.created FROM votes v "
+            "JOIN answers a ON a.id = v.answer_id ORDER BY v.vote DESC"
+        ).fetchall()
+    db.close()
+    assert [(question, user, vote) for question, _, user, vote, _ in rows] == [
+        (BEIJING, standin.member.id, 1),
+        (BEIJING, standin.manager.id, -1),
+    ]
+    shown = json.loads(rows[0][1])
+    assert [(p["file"], p["title"], p["paragraph"]) for p in shown] == [
+        (SEED.name, SMART_CITY, 3),
+        (SEED.name, SMART_CITY, 4),
+    ]
+    assert all(before <= created <= after for *_, created in rows)
+
+
+async def test_buttons_still_work_after_a_restart(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], seed_library: Library
+) -> None:
+    old = make_bot(top_k=1)
+    async with standin.running(old):
+        _, reply = await ask(standin, BEIJING)
+    old.feedback.close()
+    message_id, aid = int(reply.response["id"]), answer_id(reply.json)
+
+    new = make_bot(open_library(seed_library.root), top_k=1)  # a new process reads the index anew
+    async with standin.running(new):
+        up = await standin.click_button(message_id, f"wenda:vote:{aid}:up")
+        thanks = await standin.wait_for_reply(up)
+        more = await standin.click_button(message_id, f"wenda:more:{aid}:1")
+        page = await follow_up(standin, more)
+    assert thanks.json["data"]["content"] == THANKS_TEXT
+    assert new.feedback.votes(aid) == {standin.member.id: 1}
+    assert plain(page.json["embeds"][0]["description"]).startswith(BEIJING_NEXT)
+
+
+# -- never pinging ----------------------------------------------------------------------------
+
+
+async def test_mentions_in_questions_and_corpus_never_ping(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
+) -> None:
+    pings = f"@everyone @here {ROLE} {standin.member.mention}"
+    notice = (
+        "运河公园公告 @everyone\n"
+        f"运河公园夏季开放时间延长到晚上十点，{pings} 请看 [a link](https://evil.example) 和 **markdown** 说明，"
+        "详见https://evil.example/x。\n"
+        "园内新建的湿地观鸟台每天吸引上千名游客。\n"
+        "公园管理处表示，骑行步道将于下月开放。\n"
+    )
+    (corpus / "notice.txt").write_text(notice, encoding="utf-8")
+    question = f"{pings} 运河公园夏季开放时间延长到几点？"
+    async with standin.running(make_bot(open_library(corpus))):
+        _, answered = await ask(standin, question)
+        sent = await standin.send_message(f"{standin.bot_user.mention} {question}", mentions=[standin.bot_user])
+        replied = await standin.wait_for_reply(sent)
+    for reply in (answered, replied):
+        assert reply.status == 200
+        assert "@everyone" in plain(reply.json["embeds"][0]["description"])  # shown, as text
+    payloads = sent_by_bot(standin)
+    assert len(payloads) == 2
+    for payload in payloads:
+        assert_mentions_nobody(payload)
+        for text in texts(payload):
+            assert not FORBIDDEN.search(text), text
+    for message in standin.messages.values():
+        if int(message["author"]["id"]) == standin.bot_user.id:
+            assert (message["mention_everyone"], message["mentions"], message["mention_roles"]) == (False, [], [])
+
+
+async def test_no_kind_of_reply_allows_a_mention(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+    manager = standin.manager
+    async with standin.running(make_bot(top_k=1, cooldown_rate=2, cooldown_seconds=60)):
+        _, reply = await ask(standin, BEIJING)
+        await ask(standin, WEATHER)
+        message_id, aid = int(reply.response["id"]), answer_id(reply.json)
+        voted = await standin.click_button(message_id, f"wenda:vote:{aid}:up")
+        await standin.wait_for_reply(voted)
+        more = await standin.click_button(message_id, f"wenda:more:{aid}:1")
+        await follow_up(standin, more)
+        for command, options in (("ask", {"question": QUZHOU}), ("sources", None), ("reindex", None)):
+            await standin.wait_for_reply(await standin.invoke_slash(command, options))
+        mention = f"{standin.bot_user.mention} {QUZHOU}"
+        sent = await standin.send_message(mention, author=manager, mentions=[standin.bot_user])
+        await standin.wait_for_reply(sent)
+        await standin.wait_for_reply(await standin.send_message(BEIJING, author=manager, guild=False))
+    payloads = sent_by_bot(standin)
+    # Two answers, thanks, a next page, a cooldown, a listing, a refusal, a reply and a DM reply.
+    assert len(payloads) == 9
+    for payload in payloads:
+        assert_mentions_nobody(payload)
+
+
+# -- limits on the bot's use ------------------------------------------------------------------
+
+
+async def test_cooldown_answers_politely_once_the_rate_is_exceeded(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    async with standin.running(make_bot(cooldown_rate=1, cooldown_seconds=60)):
+        first, _ = await ask(standin, BEIJING)
+        again = await standin.invoke_slash("ask", {"question": QUZHOU})
+        refused = await standin.wait_for_reply(again)
+        other, _ = await ask(standin, QUZHOU, user=standin.manager)  # the limit is per user
+    assert first.json["type"] == 5
+    assert refused.json["type"] == 4
+    assert re.fullmatch(r"你问得有点快，请 (59|60) 秒后再问。", refused.json["data"]["content"])
+    assert refused.json["data"]["flags"] & EPHEMERAL
+    assert other.json["type"] == 5
+
+
+async def test_cooldown_applies_to_mentions_too(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+    mention = standin.bot_user.mention
+    async with standin.running(make_bot(cooldown_rate=1, cooldown_seconds=60)):
+        first = await standin.send_message(f"{mention} {BEIJING}", mentions=[standin.bot_user])
+        answered = await standin.wait_for_reply(first)
+        again = await standin.send_message(f"{mention} {QUZHOU}", mentions=[standin.bot_user])
+        refused = await standin.wait_for_reply(again)
+    assert answered.json["embeds"]
+    assert re.fullmatch(r"你问得有点快，请 (59|60) 秒后再问。", refused.json["content"])
+
+
+async def test_slow_answer_is_deferred_within_the_deadline(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin.interaction_deadline = 0.5
+    real_answer = discord_bot.answer
+
+    def slow_answer(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.8)  # scoring that takes longer than Discord waits for a first response
+        return real_answer(*args, **kwargs)
+
+    monkeypatch.setattr(discord_bot, "answer", slow_answer)
+    async with standin.running(make_bot()):
+        started = time.monotonic()
+        deferred, reply = await ask(standin, BEIJING)
+        took = time.monotonic() - started
+    assert (deferred.status, deferred.json["type"]) == (200, 5)  # a late callback gets 404 10062
+    assert took > standin.interaction_deadline
+    assert reply.status == 200
+    assert plain(reply.json["embeds"][0]["description"]).startswith(BEIJING_GOLD)
+
+
+async def test_scoring_does_not_block_the_event_loop(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_answer = discord_bot.answer
+    scoring, release = threading.Event(), threading.Event()
+
+    def held_answer(*args: Any, **kwargs: Any) -> Any:
+        scoring.set()
+        release.wait(5)
+        return real_answer(*args, **kwargs)
+
+    monkeypatch.setattr(discord_bot, "answer", held_answer)
+    async with standin.running(make_bot()):
+        asked = await standin.invoke_slash("ask", {"question": BEIJING})
+        try:
+            assert await asyncio.to_thread(scoring.wait, 5)
+            # While the answer is still being scored, the bot serves another command.
+            listed = await standin.invoke_slash("sources")
+            listing = await standin.wait_for_reply(listed)
+        finally:
+            release.set()
+        reply = await follow_up(standin, asked)
+    assert (listing.status, listing.json["type"]) == (200, 4)
+    assert plain(reply.json["embeds"][0]["description"]).startswith(BEIJING_GOLD)
+
+
+# -- administration ---------------------------------------------------------------------------
+
+
+async def test_sources_lists_both_seed_articles(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+    async with standin.running(make_bot()):
+        listed = await standin.invoke_slash("sources")
+        reply = await standin.wait_for_reply(listed)
+    lines = plain(reply.json["data"]["embeds"][0]["description"]).splitlines()
+    assert lines == [f"{SMART_CITY} · 经济参考报 · 17 段", f"{XI_TITLE} · 新华社 · 9 段"]
+
+
+async def test_reindex_is_refused_without_manage_server(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
+) -> None:
+    bot = make_bot(open_library(corpus))
+    (corpus / "park.txt").write_text("运河公园改造完成\n大运河森林公园的改造工程全部完工。\n", encoding="utf-8")
+    async with standin.running(bot):
+        invoked = await standin.invoke_slash("reindex", user=standin.member)
+        reply = await standin.wait_for_reply(invoked)
+    assert reply.json["type"] == 4
+    assert reply.json["data"]["content"] == NOT_ALLOWED_TEXT
+    assert reply.json["data"]["flags"] & EPHEMERAL
+    assert len(bot.library.articles) == 2  # not re-read
+
+
+async def test_reindex_by_a_manager_reports_the_counts(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
+) -> None:
+    bot = make_bot(open_library(corpus))
+    (corpus / "park.txt").write_text("运河公园改造完成\n大运河森林公园的改造工程全部完工。\n", encoding="utf-8")
+    async with standin.running(bot):
+        invoked = await standin.invoke_slash("reindex", user=standin.manager)
+        deferred = await standin.wait_for_reply(invoked)
+        report = await follow_up(standin, invoked)
+    assert deferred.json["type"] == 5
+    assert report.json["content"] == "已重建索引：3 篇文章，27 段。"
+    assert report.json["flags"] & EPHEMERAL
+
+
+# -- starting -------------------------------------------------------------------------------
+
+
+def test_bot_without_a_token_exits_with_one_sentence(tmp_path: Path, corpus: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN" and not k.startswith("WENDA_")}
+    env["WENDA_CORPUS"] = str(corpus)
+    wenda = Path(sys.executable).with_name("wenda")
+    done = subprocess.run(
+        [str(wenda), "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("wenda: DISCORD_TOKEN is not set")
+
+
+async def test_rejected_token_stops_the_bot_with_one_sentence(
+    standin: DiscordStandin, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    route = standin._route
+
+    async def reject_other_tokens(request: Any, path: str, body: Any, files: tuple[str, ...]) -> Any:
+        if request.headers.get("Authorization") != "Bot standin-token":
+            return 401, {"code": 0, "message": "401: Unauthorized"}
+        return await route(request, path, body, files)
+
+    monkeypatch.setattr(standin, "_route", reject_other_tokens)
+    settings = Settings(corpus=corpus, discord_token="not-the-token", feedback_db=tmp_path / "feedback.sqlite3")
+    with pytest.raises(BotError) as stopped:
+        await serve(settings)
+    assert str(stopped.value).startswith("Discord rejected DISCORD_TOKEN")
+    assert "\n" not in str(stopped.value)
+    assert [(r.path, r.status) for r in standin.requests] == [("/users/@me", 401)]
