@@ -34,6 +34,7 @@ NOT_ALLOWED_TEXT = "只有拥有“管理服务器”权限或管理员角色的
 EXPIRED_TEXT = "这条回答已过期，请重新提问。"
 THANKS_TEXT = "谢谢你的反馈！"
 NO_MORE_TEXT = "没有更多相关的段落了。"
+STOPPING_TEXT = "问答机器人正在重启，请稍后再问。"
 
 
 def cooldown_text(seconds: float) -> str:
@@ -63,6 +64,11 @@ class WendaBot(discord.Client):
         self.tree.on_error = self.on_app_command_error
         self._register_commands()
         self.watcher = CorpusWatcher(library) if watch else None
+        # Answers in flight, so a shutdown can let them finish before the connection closes.
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stopping = False
 
     # -- start-up -----------------------------------------------------------------------------
 
@@ -78,6 +84,25 @@ class WendaBot(discord.Client):
         else:
             synced = await self.tree.sync()
         log.info("synced %d application commands", len(synced))
+
+    @contextlib.contextmanager
+    def _answering(self):
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop taking questions, let the answers in flight finish (up to grace seconds), then close."""
+        self.stopping = True
+        log.info("stopping: %d answers in flight", self._inflight)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        await self.close()
 
     async def close(self) -> None:
         if self.watcher is not None:
@@ -174,6 +199,13 @@ class WendaBot(discord.Client):
         return ans, message, kwargs
 
     async def answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
+        if self.stopping:
+            await interaction.response.send_message(STOPPING_TEXT, ephemeral=True)
+            return
+        with self._answering():
+            await self._answer_interaction(interaction, question)
+
+    async def _answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
         wait = self.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(cooldown_text(wait), ephemeral=True)
@@ -188,8 +220,12 @@ class WendaBot(discord.Client):
         if message.author.bot or self.user is None or message.author.id == self.user.id:
             return
         question = self.question_in(message)
-        if question is None:
+        if question is None or self.stopping:
             return
+        with self._answering():
+            await self._answer_message(message, question)
+
+    async def _answer_message(self, message: discord.Message, question: str) -> None:
         wait = self.cooldown.retry_after(message.author.id)
         if wait:
             await message.reply(cooldown_text(wait), mention_author=False)
@@ -249,10 +285,12 @@ async def serve(settings: Settings) -> None:
     feedback = FeedbackStore(settings.feedback_path)
     bot = WendaBot(settings, library, feedback)
     loop = asyncio.get_running_loop()
+    handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Not available on Windows, nor off the main thread; Ctrl-C still stops the bot there.
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.shutdown()))
+            handled.append(sig)
     try:
         async with bot:
             await bot.start(settings.discord_token)
@@ -268,6 +306,8 @@ async def serve(settings: Settings) -> None:
     except (aiohttp.ClientConnectionError, OSError) as exc:
         raise BotError(f"cannot reach Discord ({type(exc).__name__}): check the network and try again") from None
     finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
         feedback.close()
         log.info("stopped")
 
