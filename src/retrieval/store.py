@@ -147,9 +147,14 @@ class Library:
             return
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError("manifest.json is not a JSON object")
             if manifest.get("format") != FORMAT or manifest.get("fingerprint") != self._cache_key:
                 log.info("index cache is for other settings; rebuilding")
                 return
+            files = manifest["files"]
+            if not isinstance(files, dict):
+                raise ValueError("the manifest's file list is not a JSON object")
             segments, tables, deleted = [], [], []
             for entry in manifest["segments"]:
                 folder = self.cache_dir / entry["name"]
@@ -159,11 +164,14 @@ class Library:
                 deleted.append(np.load(self.cache_dir / entry["deleted"]) if entry.get("deleted") else None)
                 if segments[-1].n_docs != len(tables[-1]):
                     raise ValueError(f"segment {entry['name']} and its passages disagree")
+                mask = deleted[-1]
+                if mask is not None and (mask.dtype != np.bool_ or mask.shape != (segments[-1].n_docs,)):
+                    raise ValueError(f"the deletion mask of segment {entry['name']} does not fit it")
             index = BM25Index(segments, self.settings.params, deleted)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("index cache unreadable (%s); rebuilding from the corpus", exc)
             return
-        self.files = manifest["files"]
+        self.files = files
         self._segment_names = [e["name"] for e in manifest["segments"]]
         self._publish(index, tables)
 
