@@ -40,6 +40,8 @@ MAX_DELETED_SHARE = 0.25
 # Read changed files in batches of about this many bytes, so a huge first build holds one batch of
 # passages in memory at a time, not the whole corpus.
 BATCH_BYTES = 64 * 2**20
+# A hidden temporary file or folder in the cache older than this was left by a crashed write.
+STALE_TEMP_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -406,12 +408,22 @@ class Library:
             keep.add(entry["name"])
             if entry.get("deleted"):
                 keep.add(entry["deleted"])
+        now = time.time()
         for path in self.cache_dir.iterdir():
-            if path.name not in keep and not path.name.startswith("."):
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+            if path.name in keep:
+                continue
+            if path.name.startswith("."):
+                # A hidden .tmp is a write in progress, perhaps by another wenda process; one that
+                # nobody touched for a day was left by a crash, and may be as big as a segment.
+                try:
+                    if not path.name.endswith(".tmp") or now - path.lstat().st_mtime < STALE_TEMP_SECONDS:
+                        continue
+                except OSError:
+                    continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     # -- what is in it ------------------------------------------------------------------------
 
