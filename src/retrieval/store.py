@@ -244,8 +244,10 @@ class Library:
         for rel, st in stat_only.items():
             self.files[rel] = {**self.files[rel], "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         if not to_read and not removed:
-            if stat_only:
-                self._save_manifest()
+            if stat_only and self.settings.cache:
+                # Through _save: a full disk must not stop serving, and the masks the manifest
+                # rewrites under new names leave their old copies to be collected.
+                self._save({})
             return Refresh()
 
         added = tuple(rel for rel, _ in to_read if rel not in self.files)
