@@ -21,6 +21,8 @@ DEBOUNCE_MS = 400
 STEP_MS = 150
 # A file whose size or mtime still moves over this interval is being written; wait for its next event.
 SETTLE_SECONDS = 0.2
+# How long the watch must run without an event before the watcher calls itself ready.
+READY_MS = 300
 
 
 def _relevant(change: watchfiles.Change, path: str) -> bool:
@@ -45,7 +47,7 @@ class CorpusWatcher:
         self.force_polling = force_polling
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.ready = threading.Event()  # set once the watch is in place (tests wait on it)
+        self.ready = threading.Event()  # set once the watch is in place and caught up (tests wait on it)
 
     def start(self) -> CorpusWatcher:
         self._thread = threading.Thread(target=self._run, name="wenda-corpus-watcher", daemon=True)
@@ -68,22 +70,27 @@ class CorpusWatcher:
         try:
             # A first refresh catches what changed between opening the library and watching.
             self._refresh()
-            self.ready.set()
+            # The watch is only in place once watchfiles yields for the first time (an empty set
+            # after rust_timeout, or changes); a file written before that raises no event, so one
+            # more refresh then catches it, and only then is the watcher ready.
             for changes in watchfiles.watch(
                 root,
                 watch_filter=_relevant,
                 debounce=DEBOUNCE_MS,
                 step=STEP_MS,
                 stop_event=self._stop,
-                yield_on_timeout=False,
+                yield_on_timeout=True,
                 raise_interrupt=False,
                 force_polling=self.force_polling,
-                rust_timeout=1000,
+                rust_timeout=READY_MS,
             ):
                 if self._stop.is_set():
                     break
-                self._wait_until_settled({Path(p) for _, p in changes})
-                self._refresh()
+                if changes:
+                    self._wait_until_settled({Path(p) for _, p in changes})
+                if changes or not self.ready.is_set():
+                    self._refresh()
+                    self.ready.set()
         except Exception:  # the watcher must never take the bot down; serving goes on without it
             log.exception("corpus watcher stopped; restart wenda to pick up new files")
         finally:
