@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import MAX_FILE_BYTES, SUFFIXES, Problem, read_file
+from .corpus import MAX_FILE_BYTES, RESERVED_NAMES, SUFFIXES, Problem, read_file
 
 # What a user may add in one file; the reader itself accepts up to MAX_FILE_BYTES.
 MAX_ADD_BYTES = 20 * 2**20
@@ -51,6 +51,9 @@ def add_bytes(corpus: Path, name: str, data: bytes, *, max_bytes: int = MAX_ADD_
     """
     target_name = safe_name(name)
     suffix = Path(target_name).suffix.lower()
+    if target_name.lower() in RESERVED_NAMES:
+        # userdict.txt would become the corpus's user dictionary, and readme.md is never read as an article.
+        target_name = f"{Path(target_name).stem}-article{suffix}"
     if suffix not in SUFFIXES:
         allowed = ", ".join(SUFFIXES)
         return Intake(name, None, reason=f"unsupported file type {suffix or '(none)'}; use one of {allowed}")
