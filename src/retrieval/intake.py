@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import MAX_FILE_BYTES, RESERVED_NAMES, SUFFIXES, Problem, read_file
+from .corpus import MAX_FILE_BYTES, RESERVED_NAMES, SUFFIXES, Problem, corpus_files, read_file
 
 # What a user may add in one file; the reader itself accepts up to MAX_FILE_BYTES.
 MAX_ADD_BYTES = 20 * 2**20
@@ -47,7 +47,7 @@ def add_bytes(corpus: Path, name: str, data: bytes, *, max_bytes: int = MAX_ADD_
     """Check one file's content and, if it holds at least one readable article, write it into corpus.
 
     Never overwrites: a different file of the same name gets a numbered name (and the note says so);
-    the same content already in the folder is reported, not added twice.
+    the same content already in the folder, under any name, is reported, not added twice.
     """
     target_name = safe_name(name)
     suffix = Path(target_name).suffix.lower()
@@ -70,13 +70,13 @@ def add_bytes(corpus: Path, name: str, data: bytes, *, max_bytes: int = MAX_ADD_
         return Intake(name, None, reason=reason, problems=report.problems)
 
     corpus.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(data).hexdigest()
+    copy = _copy_of(corpus, data)
+    if copy is not None:
+        return Intake(name, copy, len(report.articles), len(report.passages), "already in the corpus")
     target = corpus / target_name
     note = None
     n = 1
     while target.exists():
-        if hashlib.sha256(target.read_bytes()).hexdigest() == digest:
-            return Intake(name, target.name, len(report.articles), len(report.passages), "already in the corpus")
         target = corpus / f"{Path(target_name).stem}-{n}{suffix}"
         note = f"a different {target_name} exists; saved as {target.name}"
         n += 1
@@ -93,6 +93,18 @@ def add_bytes(corpus: Path, name: str, data: bytes, *, max_bytes: int = MAX_ADD_
     finally:
         os.unlink(tmp_name)
     return Intake(name, target.name, len(report.articles), len(report.passages), note, report.problems)
+
+
+def _copy_of(corpus: Path, data: bytes) -> str | None:
+    """The article file of corpus that holds exactly data, whatever its name (only same-size files are hashed)."""
+    digest = hashlib.sha256(data).hexdigest()
+    for path in corpus_files(corpus):
+        try:
+            if path.stat().st_size == len(data) and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+                return path.relative_to(corpus).as_posix()
+        except OSError:
+            continue  # gone or unreadable: not a copy we can point to
+    return None
 
 
 def add_file(corpus: Path, path: Path) -> Intake:
