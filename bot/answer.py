@@ -10,9 +10,13 @@ from retrieval.search import Hit, Searcher
 # A question longer than this is refused: no real question needs more, and segmenting and
 # scoring an essay per message is an easy way to make the bot slow for everyone.
 MAX_QUESTION_CHARS = 500
-# The top passage must contain at least this share of the question's idf mass to be quoted. It is a
-# ratio, so it means the same on a 30-paragraph corpus as on a million paragraphs; see README.
-MIN_COVERAGE = 0.5
+# The best passage must score at least this share of the most any passage could score for the
+# question (Hit.relevance). A share, not a raw BM25 score, so it means the same on a 30-paragraph
+# corpus as on a million; calibrated on the evaluation sets in docs/quality.md.
+MIN_RELEVANCE = 0.17
+# A further passage is quoted only if it is at least this share as relevant as the best one: one
+# that shares a single name with the question is noise beside a passage that answers it.
+SECONDARY_SHARE = 0.5
 
 
 class Status(StrEnum):
@@ -55,7 +59,7 @@ def answer(
     k: int = 3,
     *,
     offset: int = 0,
-    min_coverage: float = MIN_COVERAGE,
+    min_relevance: float = MIN_RELEVANCE,
 ) -> Answer:
     """Answer question with the k best passages after the first `offset` ones, or decline."""
     question = question.strip()
@@ -66,11 +70,11 @@ def answer(
     result = searcher.search(question, k + offset)
     hits = result.hits
     # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
-    if not hits or hits[0].coverage < min_coverage:
+    if not hits or hits[0].relevance < min_relevance:
         return Answer(question, Status.NOT_COVERED, terms=result.terms)
-    # Later passages are quoted only if they too cover the question; a passage sharing one common
-    # word with it is noise, however many passages were asked for.
-    credible = tuple(h for h in hits[offset:] if h.rank == 1 or h.coverage >= min_coverage)
+    # Later passages must clear the bar too, however many passages were asked for.
+    bar = max(min_relevance, SECONDARY_SHARE * hits[0].relevance)
+    credible = tuple(h for h in hits[offset:] if h.rank == 1 or h.relevance >= bar)
     return Answer(question, Status.ANSWERED, credible, result.terms, offset)
 
 
@@ -91,7 +95,7 @@ def to_json(ans: Answer) -> dict:
                 "heading": h.passage.heading,
                 "score": h.score,
                 "rank": h.rank,
-                "coverage": round(h.coverage, 4),
+                "relevance": round(h.relevance, 4),
                 "matched": list(h.matched),
                 "sentence": list(h.sentence) if h.sentence else None,
             }

@@ -17,9 +17,10 @@ from rich.text import Text
 from retrieval.index import BM25Params
 from retrieval.intake import add_file
 from retrieval.store import CorpusNotFound, Library
+from retrieval.text import TextSettings
 from retrieval.watch import CorpusWatcher
 
-from .answer import answer, to_json
+from .answer import MIN_RELEVANCE, answer, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
 from .logs import configure_logging
 from .settings import Settings, SettingsError
@@ -70,10 +71,20 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", parents=[common], help="retrieval figures on a SQuAD-style JSON file")
     ev.add_argument("path", type=Path, help="e.g. ../shared/eval/cmrc2018_trial.json")
+    ev.add_argument(
+        "--out-of-corpus",
+        type=Path,
+        metavar="OTHER",
+        help="also ask OTHER's questions of PATH's corpus and report how many are (rightly) declined",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ev.add_argument("--k1", type=float, default=None, help="BM25 k1 (default from settings)")
     ev.add_argument("--b", type=float, default=None, help="BM25 b (default from settings)")
     ev.add_argument("--epsilon", type=float, default=None, help="BM25 idf floor factor")
+    ev.add_argument("--no-ngrams", action="store_true", help="index jieba words only, no character n-grams")
+    ev.add_argument("--no-stopwords", action="store_true", help="keep stop words")
+    ev.add_argument("--title-repeat", type=int, default=None, help="times the title is indexed with a passage")
+    ev.add_argument("--threshold", type=float, default=None, help="relevance below which a question is declined")
     return parser
 
 
@@ -238,14 +249,26 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    report = evaluate(load_squad(args.path), params)
+    defaults = TextSettings()
+    text = TextSettings(
+        stopwords=not args.no_stopwords,
+        ngrams=not args.no_ngrams,
+        title_repeat=args.title_repeat if args.title_repeat is not None else defaults.title_repeat,
+    )
+    other = load_squad(args.out_of_corpus) if args.out_of_corpus else None
+    threshold = args.threshold if args.threshold is not None else MIN_RELEVANCE
+    report = evaluate(load_squad(args.path), params, text, out_of_corpus=other, threshold=threshold)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
     console.print(f"{args.path}: {report['questions']} questions over {report['passages']} passages", markup=False)
     for key, value in report.items():
-        if key not in ("questions", "passages"):
-            console.print(f"  {key:<15} {value}", markup=False)
+        if key not in ("questions", "passages", "curve"):
+            console.print(f"  {key:<24} {value}", markup=False)
+    if other is not None:
+        console.print("  decline curve (threshold: wrongly declined in corpus / rightly declined out of corpus)")
+        for row in report["curve"]:
+            console.print(f"    {row['threshold']:<6} {row['declined_in_corpus']:<8} {row['declined_out_of_corpus']}")
     return 0
 
 

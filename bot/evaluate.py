@@ -1,4 +1,4 @@
-"""`wenda eval`: passage-retrieval figures on a SQuAD-style reading-comprehension file."""
+"""`wenda eval`: retrieval, answer-sentence and decline figures on a SQuAD-style reading-comprehension file."""
 
 from __future__ import annotations
 
@@ -7,18 +7,28 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.corpus import Passage
+from retrieval.corpus import Passage, sentence_spans
 from retrieval.index import BM25Params
 from retrieval.search import Searcher
-from retrieval.text import Analyzer
+from retrieval.text import Analyzer, TextSettings
+
+from .answer import MIN_RELEVANCE
 
 CUTOFFS = (1, 3, 5, 10)
+CURVE = (0.05, 0.1, 0.125, 0.15, 0.17, 0.2, 0.25, 0.3)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    gold: int  # index of the passage it was asked on
+    answers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class EvalSet:
     passages: list[Passage]
-    questions: list[tuple[str, int]]  # (question, index of the gold passage)
+    questions: list[Question]
 
 
 class BadEvalFile(Exception):
@@ -29,39 +39,107 @@ def load_squad(path: Path) -> EvalSet:
     """Every paragraph of the file becomes a passage; each question's gold is the paragraph it was asked on."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))["data"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        passages: list[Passage] = []
+        questions: list[Question] = []
+        for number, article in enumerate(data, start=1):
+            title = str(article.get("title") or f"article {number}")
+            for position, paragraph in enumerate(article.get("paragraphs", []), start=1):
+                gold = len(passages)
+                passages.append(Passage(paragraph["context"], title, path.name, position))
+                for qa in paragraph.get("qas", []):
+                    if qa["question"].strip():  # CMRC's trial set has one empty question
+                        answers = tuple(a["text"] for a in qa.get("answers", []) if a.get("text"))
+                        questions.append(Question(qa["question"], gold, answers))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadEvalFile(f"{path} is not a readable SQuAD-style JSON file ({exc})") from exc
-    passages: list[Passage] = []
-    questions: list[tuple[str, int]] = []
-    for number, article in enumerate(data, start=1):
-        title = str(article.get("title") or f"article {number}")
-        for position, paragraph in enumerate(article.get("paragraphs", []), start=1):
-            gold = len(passages)
-            passages.append(Passage(paragraph["context"], title, path.name, position))
-            questions.extend((qa["question"], gold) for qa in paragraph.get("qas", []))
     if not questions:
         raise BadEvalFile(f"{path} holds no questions")
     return EvalSet(passages, questions)
 
 
-def evaluate(eval_set: EvalSet, params: BM25Params | None = None) -> dict:
-    """Recall@1/3/5/10 and MRR@10 of the default search over the set's own paragraphs."""
+def evaluate(
+    eval_set: EvalSet,
+    params: BM25Params | None = None,
+    text: TextSettings | None = None,
+    *,
+    out_of_corpus: EvalSet | None = None,
+    threshold: float = MIN_RELEVANCE,
+) -> dict:
+    """Recall@k, MRR@10, highlight@1 and the decline figures of search over the set's own paragraphs.
+
+    highlight@1: of the questions whose top passage is the gold one, the share whose gold answer
+    lies inside the marked sentence (and the same for the simple baseline: most question words).
+    declined_in_corpus: share of the set's own questions declined (wrongly). declined_out_of_corpus:
+    share of another set's questions, asked of this corpus, declined (rightly).
+    """
     started = time.perf_counter()
-    searcher = Searcher.build(eval_set.passages, Analyzer(), params)
+    searcher = Searcher.build(eval_set.passages, Analyzer(text or TextSettings()), params)
     built = time.perf_counter()
     hits_at = dict.fromkeys(CUTOFFS, 0)
     reciprocal = 0.0
-    for question, gold in eval_set.questions:
-        ranked = [doc for doc, _ in searcher.rank(question, max(CUTOFFS))]
-        if gold in ranked:
-            position = ranked.index(gold) + 1
-            reciprocal += 1 / position
-            for cutoff in CUTOFFS:
-                hits_at[cutoff] += position <= cutoff
+    marked = baseline_marked = top_gold = 0
+    relevance_in: list[float] = []
+    for q in eval_set.questions:
+        terms = searcher.analyzer.query_tokens(q.text)
+        ranked = searcher.index.top_k(terms, max(CUTOFFS))
+        relevance_in.append(_relevance(searcher, terms, ranked))
+        docs = [doc for doc, _ in ranked]
+        if q.gold not in docs:
+            continue
+        position = docs.index(q.gold) + 1
+        reciprocal += 1 / position
+        for cutoff in CUTOFFS:
+            hits_at[cutoff] += position <= cutoff
+        if position == 1 and q.answers:
+            top_gold += 1
+            passage = eval_set.passages[q.gold]
+            idf = {t: searcher.index.idf(t) for t in terms}
+            s, e = searcher.best_sentence(passage, q.text, set(terms), idf) or (0, 0)
+            marked += any(a in passage.text[s:e] for a in q.answers)
+            s, e = _baseline_sentence(searcher.analyzer, passage.text, q.text)
+            baseline_marked += any(a in passage.text[s:e] for a in q.answers)
     n = len(eval_set.questions)
-    report = {"questions": n, "passages": len(eval_set.passages)}
+    report: dict = {"questions": n, "passages": len(eval_set.passages)}
     report.update({f"recall@{c}": round(hits_at[c] / n, 4) for c in CUTOFFS})
     report["mrr@10"] = round(reciprocal / n, 4)
+    report["highlight@1"] = round(marked / top_gold, 4) if top_gold else None
+    report["highlight@1_baseline"] = round(baseline_marked / top_gold, 4) if top_gold else None
+    report["threshold"] = threshold
+    report["declined_in_corpus"] = round(sum(r < threshold for r in relevance_in) / n, 4)
+    relevance_out: list[float] = []
+    if out_of_corpus is not None:
+        for q in out_of_corpus.questions:
+            terms = searcher.analyzer.query_tokens(q.text)
+            relevance_out.append(_relevance(searcher, terms, searcher.index.top_k(terms, 1)))
+        report["declined_out_of_corpus"] = round(sum(r < threshold for r in relevance_out) / len(relevance_out), 4)
+    report["curve"] = [
+        {
+            "threshold": t,
+            "declined_in_corpus": round(sum(r < t for r in relevance_in) / n, 4),
+            "declined_out_of_corpus": (
+                round(sum(r < t for r in relevance_out) / len(relevance_out), 4) if relevance_out else None
+            ),
+        }
+        for t in CURVE
+    ]
     report["index_seconds"] = round(built - started, 2)
-    report["query_ms_mean"] = round((time.perf_counter() - built) / n * 1000, 2)
+    report["query_ms_mean"] = round((time.perf_counter() - built) / max(1, n + len(relevance_out)) * 1000, 2)
     return report
+
+
+def _relevance(searcher: Searcher, terms: list[str], ranked: list[tuple[int, float]]) -> float:
+    if not ranked:
+        return 0.0
+    best = searcher.max_score(terms)
+    return ranked[0][1] / best if best > 0 else 0.0
+
+
+def _baseline_sentence(analyzer: Analyzer, text: str, question: str) -> tuple[int, int]:
+    """The simple baseline: the sentence holding the most distinct question words, the first on ties."""
+    words = set(analyzer.words(question))
+    best, best_count = (0, 0), -1
+    for s, e in sentence_spans(text):
+        count = len(words & set(analyzer.words(text[s:e])))
+        if count > best_count:
+            best, best_count = (s, e), count
+    return best

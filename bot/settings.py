@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from retrieval.index import BM25Params
+from retrieval.index import TUNED_PARAMS, BM25Params
 from retrieval.store import StoreSettings
 
 
@@ -21,7 +21,7 @@ class SettingsError(Exception):
 class Settings:
     corpus: Path = Path("corpus")
     top_k: int = 3
-    params: BM25Params = field(default_factory=BM25Params)
+    params: BM25Params = TUNED_PARAMS
     # repr=False: settings get logged and printed; the token must never be.
     discord_token: str = field(default="", repr=False)
     guild_id: int | None = None
@@ -64,7 +64,7 @@ _BM25_VARIABLES = {"k1": "WENDA_BM25_K1", "b": "WENDA_BM25_B", "epsilon": "WENDA
 
 
 def _bm25_params(values: Mapping[str, str]) -> BM25Params:
-    defaults = BM25Params()
+    defaults = TUNED_PARAMS
     chosen = {param: _float(values, name, getattr(defaults, param)) for param, name in _BM25_VARIABLES.items()}
     # BM25Params checks each parameter on its own; trying them one at a time names the variable at fault.
     for param, name in _BM25_VARIABLES.items():

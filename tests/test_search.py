@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from conftest import SMART_CITY, XI_TITLE_START
 
+from bot.answer import MIN_RELEVANCE
 from retrieval.corpus import Passage
 from retrieval.search import Hit, Searcher
-from retrieval.text import Analyzer
+from retrieval.text import BIGRAM, UNIGRAM, Analyzer
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 VICE_MAYOR = "衢州市副市长是谁？"
@@ -49,14 +52,17 @@ def test_term_spans_of_a_traditional_question_land_on_the_simplified_original(se
     assert _highlighted(_top(seed_searcher, "衢州市副市長是誰？")) == ["衢州市副市长"]
 
 
-def test_every_highlighted_span_is_made_of_matched_terms(seed_searcher: Searcher, analyzer: Analyzer):
-    hit = _top(seed_searcher, OPENING)
+def test_every_highlighted_span_is_made_of_the_questions_words_and_bigrams(seed_searcher: Searcher, analyzer: Analyzer):
+    result = seed_searcher.search(OPENING, k=3)
+    hit = result.hits[0]
     spans = _highlighted(hit)
     assert "北京城市副中心政务服务中心" in spans
     assert "投入运行" in spans
+    marked_kinds = {t for t in result.terms if not t.startswith(UNIGRAM)}
     for span in spans:
-        assert analyzer.tokens(span)
-        assert set(analyzer.tokens(span)) <= set(hit.matched)
+        # Every character of a span belongs to some word or bigram of the question.
+        covered = analyzer.spans(span, marked_kinds)
+        assert covered == [(0, len(span))]
 
 
 def test_matched_terms_are_question_terms_found_in_the_passage(seed_searcher: Searcher):
@@ -82,22 +88,36 @@ def test_k_limits_the_number_of_hits(seed_searcher: Searcher):
     assert len(seed_searcher.search("智慧城市", k=2).hits) == 2
 
 
-def test_coverage_is_one_when_the_passage_has_every_question_word(seed_searcher: Searcher):
-    assert _top(seed_searcher, VICE_MAYOR).coverage == 1.0
+def test_relevance_is_score_over_the_most_any_passage_could_score(seed_searcher: Searcher):
+    result = seed_searcher.search(VICE_MAYOR, k=3)
+    for hit in result.hits:
+        assert hit.relevance == pytest.approx(hit.score / result.max_score)
+        assert 0 < hit.relevance <= 1
 
 
-def test_coverage_is_low_when_the_passage_misses_the_rare_words(seed_searcher: Searcher):
-    hit = _top(seed_searcher, "上海的城市天气怎么样？")
-    assert hit.coverage < 0.5
+def test_relevance_of_the_answering_passage_clears_the_decline_bar(seed_searcher: Searcher):
+    assert _top(seed_searcher, VICE_MAYOR).relevance >= MIN_RELEVANCE
 
 
-def test_question_of_unknown_words_gives_no_hits(seed_searcher: Searcher):
-    assert seed_searcher.search("量子纠缠光谱仪", k=3).hits == ()
+def test_relevance_is_low_when_the_passage_misses_the_rare_words(seed_searcher: Searcher):
+    assert _top(seed_searcher, "上海的城市天气怎么样？").relevance < MIN_RELEVANCE
 
 
-def test_question_of_stop_words_gives_no_terms_and_no_hits(seed_searcher: Searcher):
+def test_words_the_corpus_never_saw_weigh_double_in_the_best_possible_score(seed_searcher: Searcher):
+    index = seed_searcher.index
+    once = math.log(index.n_docs - 1 + 0.5) - math.log(1.5)
+    assert seed_searcher.max_score(["量子纠缠"]) == pytest.approx(2 * once * (index.params.k1 + 1))
+
+
+def test_question_of_unknown_words_finds_nothing_relevant(seed_searcher: Searcher):
+    hits = seed_searcher.search("量子纠缠光谱仪", k=3).hits
+    assert all(h.relevance < MIN_RELEVANCE for h in hits)
+
+
+def test_question_of_stop_words_has_no_word_terms_and_nothing_relevant(seed_searcher: Searcher):
     result = seed_searcher.search("的了吗？", k=3)
-    assert (result.terms, result.hits) == ((), ())
+    assert not [t for t in result.terms if not t.startswith((UNIGRAM, BIGRAM))]
+    assert all(h.relevance < MIN_RELEVANCE for h in result.hits)
 
 
 def test_rank_agrees_with_search(seed_searcher: Searcher):

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings, SettingsError
-from retrieval.index import BM25Params
+from retrieval.index import TUNED_PARAMS, BM25Params
 
 
 def test_defaults_without_any_setting():
     settings = Settings.from_env({}, dotenv=None)
-    assert (settings.corpus, settings.top_k, settings.params) == (Path("corpus"), 3, BM25Params())
+    assert (settings.corpus, settings.top_k, settings.params) == (Path("corpus"), 3, TUNED_PARAMS)
 
 
 def test_wenda_corpus_is_honoured():

@@ -36,7 +36,7 @@ def test_full_width_letters_and_digits_are_folded_to_ascii():
 
 
 def test_latin_letters_are_lower_cased(analyzer: Analyzer):
-    assert analyzer.tokens("Python IDC") == ["python", "idc"]
+    assert analyzer.words("Python IDC") == ["python", "idc"]
 
 
 def test_traditional_chinese_becomes_simplified():
@@ -60,17 +60,17 @@ def test_traditional_question_finds_the_simplified_passage(analyzer: Analyzer):
 
 
 def test_punctuation_is_not_a_term(analyzer: Analyzer):
-    assert analyzer.tokens("，。！？、“”《》（）,.!?;:") == []
+    assert analyzer.words("，。！？、“”《》（）,.!?;:") == []
 
 
 def test_stop_words_are_dropped(analyzer: Analyzer):
-    assert analyzer.tokens("的了是在和") == []
-    assert analyzer.tokens("衢州市的副市长是谁") == ["衢州市", "副", "市长"]
+    assert analyzer.words("的了是在和") == []
+    assert analyzer.words("衢州市的副市长是谁") == ["衢州市", "副", "市长"]
 
 
 def test_stop_words_can_be_kept():
     keeping = Analyzer(TextSettings(stopwords=False))
-    assert "的" in keeping.tokens("衢州市的副市长")
+    assert "的" in keeping.words("衢州市的副市长")
 
 
 def test_full_width_year_stays_a_term(analyzer: Analyzer):
@@ -83,7 +83,7 @@ def test_single_full_width_digits_are_not_stop_words(analyzer: Analyzer):
 
 
 def test_repeated_words_are_kept_for_counting(analyzer: Analyzer):
-    assert analyzer.tokens("城市城市城市") == ["城市", "城市", "城市"]
+    assert analyzer.words("城市城市城市") == ["城市", "城市", "城市"]
 
 
 def test_user_dictionary_changes_segmentation(analyzer: Analyzer, taught: Analyzer):

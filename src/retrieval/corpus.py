@@ -30,7 +30,7 @@ MAX_PASSAGE_CHARS = 3000
 
 _SEED_TITLE_MARK = "******"
 _SENTENCE_END = "。！？!?；;…"
-_CLOSING_QUOTES = "”’」』\"')）"
+_CLOSING_QUOTES = "”’」』\"')）》"
 _HEADING_MAX_CHARS = 30
 _ORIGINAL_TITLE = re.compile(r"^原标题\s*[:：]\s*(?P<title>.+)$")
 _SOURCE_LINE = re.compile(r"^(?:来源|稿源|出处|来源于)\s*[:：]\s*(?P<src>[^\s,，。;；]{2,30})")
@@ -498,19 +498,46 @@ def detect_source(lines: Iterable[str]) -> str | None:
     return None
 
 
+_SPLIT_AFTER = "。！？!?；;"
+_OPENERS = "（(“「『"
+_CLOSERS = "）)”」』"
+# Inside brackets or quotes a 。 does not end the sentence (a quotation is one utterance), unless
+# the group runs on for this long: an unclosed quote must not swallow a whole paragraph.
+_MAX_PROTECTED = 300
+
+
 def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of the sentences of text: each ends after 。！？!?；; or …, with its closing quotes."""
+    """Spans of the sentences of text.
+
+    A sentence ends after a run of 。！？!?；; with any closing quotes or brackets right after it
+    (so 。” stays with its sentence), or at a newline; not inside （…） or “…”「…」『…』.
+    """
     start = 0
+    depth = 0
     i = 0
     n = len(text)
     while i < n:
-        if text[i] in _SENTENCE_END or text[i] == "\n":
+        ch = text[i]
+        if ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth = max(0, depth - 1)
+        if ch == "\n" or ch in _SPLIT_AFTER:
+            # The run of sentence ends and closing quotes after this character belongs to it.
             end = i + 1
-            while end < n and (text[end] in _SENTENCE_END or text[end] in _CLOSING_QUOTES):
+            after = depth
+            while end < n and ch != "\n" and (text[end] in _SPLIT_AFTER or text[end] in _CLOSING_QUOTES):
+                if text[end] in _CLOSERS:
+                    after = max(0, after - 1)
                 end += 1
+            if ch != "\n" and after > 0 and i - start <= _MAX_PROTECTED:
+                depth = after
+                i = end
+                continue
             if text[start:end].strip():
                 yield start, end
             start = i = end
+            depth = 0
         else:
             i += 1
     if text[start:].strip():

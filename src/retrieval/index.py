@@ -40,6 +40,11 @@ class BM25Params:
             raise ValueError(f"b must be between 0 and 1, not {self.b}")
 
 
+# wenda's default: BM25Okapi as rank-bm25 defines it, with k1 tuned on the evaluation sets for the
+# default token stream (docs/quality.md). BM25Params() itself keeps rank-bm25's own defaults.
+TUNED_PARAMS = BM25Params(k1=0.8, b=0.75, epsilon=0.25)
+
+
 def _csr_offsets(counts: np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])

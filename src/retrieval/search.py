@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .corpus import Passage, sentence_spans
 from .index import BM25Index, BM25Params
-from .text import Analyzer
+from .text import Analyzer, is_ngram, normalise
+
+# Questions asking for a quantity or a time: the sentence holding a number the question does not
+# already contain is more likely to be the answer.
+_NUMBER_QUESTION = re.compile(
+    r"多少|几|何时|哪一?年|哪一?个?年代|哪一?天|哪一?月|什么时候|多久|多长|多大|多高|多远|多重|多深|多宽|多老"
+    r"|年份|日期|时间|数量|人口|面积|比例|百分"
+)
+_NUMERAL = re.compile(r"[0-9〇一二三四五六七八九十百千万亿两]")
+# Weight of a question term that is also in the article's title: it names the article, which says
+# which passage, not which sentence (measured: docs/quality.md).
+TITLE_TERM_WEIGHT = 0.1
+NUMBER_BONUS = 1.5
 
 
 @dataclass(frozen=True)
@@ -18,10 +31,10 @@ class Hit:
     passage: Passage
     score: float
     rank: int
-    matched: tuple[str, ...]
-    # Share of the question's idf mass that this passage contains (0..1): how much of what the
-    # question asks about is here at all, whatever the corpus size.
-    coverage: float
+    matched: tuple[str, ...]  # the question's words (not n-grams) found in the passage
+    # score / the most any passage could score for this question (0..1). A share, not a raw BM25
+    # score, so one threshold means the same on 30 passages as on a million.
+    relevance: float
     term_spans: tuple[tuple[int, int], ...]
     sentence: tuple[int, int] | None
 
@@ -31,11 +44,15 @@ class SearchResult:
     question: str
     terms: tuple[str, ...]
     hits: tuple[Hit, ...]
+    max_score: float
 
 
-def indexed_text(passage: Passage) -> str:
-    """The text a passage is indexed under."""
-    return passage.text
+def indexed_text(passage: Passage, title_repeat: int = 2) -> str:
+    """The text a passage is indexed under: its article's title (title_repeat times), then its own text.
+
+    Newlines keep words and n-grams from running across the joins.
+    """
+    return "\n".join([passage.title] * title_repeat + [passage.text])
 
 
 class Searcher:
@@ -56,52 +73,91 @@ class Searcher:
         params: BM25Params | None = None,
     ) -> Searcher:
         analyzer = analyzer or Analyzer()
-        index = BM25Index.build((analyzer.tokens(indexed_text(p)) for p in passages), params)
+        repeat = analyzer.settings.title_repeat
+        index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
         return cls(passages, analyzer, index)
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""
-        return self.index.top_k(self.analyzer.tokens(question), k)
+        return self.index.top_k(self.analyzer.query_tokens(question), k)
+
+    def max_score(self, terms: Sequence[str]) -> float:
+        """The most any passage could score: each term saturates at idf * (k1 + 1).
+
+        A term the corpus has never seen counts twice the idf of a term found once: a question
+        naming things the corpus does not know is evidence that the corpus does not cover it.
+        """
+        k1 = self.index.params.k1
+        n = self.index.n_docs
+        unseen = None
+        total = 0.0
+        for term in terms:
+            if self.index.doc_freq(term):
+                total += self.index.idf(term) * (k1 + 1)
+                continue
+            if unseen is None:
+                once = math.log(n - 1 + 0.5) - math.log(1 + 0.5)
+                if once < 0:  # rank-bm25's floor, on corpora of one or two passages
+                    once = self.index.params.epsilon * self.index._average_idf
+                unseen = 2 * max(once, 0.0)
+            total += unseen * (k1 + 1)
+        return total
 
     def search(self, question: str, k: int = 3) -> SearchResult:
-        terms = self.analyzer.tokens(question)
+        terms = self.analyzer.query_tokens(question)
         ranked = self.index.top_k(terms, k)
-        distinct = list(dict.fromkeys(terms))
-        weights = {t: self._term_weight(t) for t in distinct}
-        total = sum(weights.values())
+        best = self.max_score(terms)
+        idf = {t: self.index.idf(t) for t in terms}
         hits = []
-        for rank, (doc, score) in enumerate(ranked, start=1):
-            passage = self.passages[doc]
-            matched = tuple(t for t in distinct if self.index.contains(t, doc))
-            coverage = sum(weights[t] for t in matched) / total if total > 0 else 0.0
-            spans = self.analyzer.spans(passage.text, set(matched))
+        for rank, (slot, score) in enumerate(ranked, start=1):
+            passage = self.passages[slot]
+            # Terms of the passage's own text (the index also holds its title's): what to highlight.
+            in_text = set(terms) & set(self.analyzer.tokens(passage.text))
+            spans = self.analyzer.spans(passage.text, in_text)
             hits.append(
                 Hit(
                     passage=passage,
                     score=score,
                     rank=rank,
-                    matched=matched,
-                    coverage=coverage,
+                    matched=tuple(t for t in terms if t in in_text and not is_ngram(t)),
+                    relevance=score / best if best > 0 else 0.0,
                     term_spans=tuple(spans),
-                    sentence=self._best_sentence(passage.text, spans, weights),
+                    sentence=self.best_sentence(passage, question, set(terms), idf),
                 )
             )
-        return SearchResult(question, tuple(terms), tuple(hits))
+        return SearchResult(question, tuple(terms), tuple(hits), best)
 
-    def _term_weight(self, term: str) -> float:
-        """How much a term says about relevance: its idf, and a term the corpus never saw counts fully."""
-        df = self.index.doc_freq(term)
-        n = self.index.n_docs
-        return max(math.log(n - df + 0.5) - math.log(df + 0.5), 0.0) if df else math.log(n + 0.5) - math.log(0.5)
-
-    def _best_sentence(
-        self, text: str, spans: list[tuple[int, int]], weights: dict[str, float]
+    def best_sentence(
+        self, passage: Passage, question: str, terms: set[str], idf: dict[str, float]
     ) -> tuple[int, int] | None:
-        """The sentence holding the most highlighted characters (a simple first cut)."""
-        best: tuple[int, int] | None = None
-        best_covered = 0
-        for start, end in sentence_spans(text):
-            covered = sum(max(0, min(end, e) - max(start, s)) for s, e in spans)
-            if covered > best_covered:
-                best, best_covered = (start, end), covered
-        return best
+        """The sentence of passage most likely to hold the answer (the highlighter of docs/quality.md).
+
+        Each question term found in a sentence adds its corpus idf, times a passage-local idf (a
+        term in every sentence says little about which one), times 0.1 if it is in the article's
+        title. A question asking for a number or date favours sentences with a number it lacks.
+        """
+        spans = list(sentence_spans(passage.text))
+        if not spans:
+            return None
+        sentence_terms = [set(self.analyzer.tokens(passage.text[s:e])) & terms for s, e in spans]
+        title_terms = set(self.analyzer.tokens(passage.title))
+        n = len(spans)
+        weight = {}
+        for term in terms:
+            sf = sum(1 for found in sentence_terms if term in found)
+            if not sf:
+                continue
+            local = math.log(1 + (n + 1) / (sf + 0.5))
+            weight[term] = idf.get(term, 0.0) * local * (TITLE_TERM_WEIGHT if term in title_terms else 1.0)
+        asks_number = bool(_NUMBER_QUESTION.search(normalise(question)))
+        question_chars = set(normalise(question))
+        best, best_score = 0, -1.0
+        for i, ((start, end), found) in enumerate(zip(spans, sentence_terms, strict=True)):
+            score = sum(weight[t] for t in found)
+            if asks_number:
+                novel = "".join(c for c in normalise(passage.text[start:end]) if c not in question_chars)
+                if _NUMERAL.search(novel):
+                    score *= NUMBER_BONUS
+            if score > best_score:  # strictly greater: ties go to the earlier sentence
+                best, best_score = i, score
+        return spans[best]

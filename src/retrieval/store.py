@@ -17,13 +17,13 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .corpus import READER_VERSION, Problem, corpus_files, read_file
-from .index import BM25Index, BM25Params, Segment
+from .index import TUNED_PARAMS, BM25Index, BM25Params, Segment
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
 from .search import Searcher, indexed_text
@@ -48,7 +48,7 @@ STALE_TEMP_SECONDS = 24 * 3600
 class StoreSettings:
     """What decides how a corpus folder is read and scored."""
 
-    params: BM25Params = field(default_factory=BM25Params)
+    params: BM25Params = TUNED_PARAMS
     stopwords: bool = True
     cache: bool = True  # False: index in memory only, write nothing beside the corpus
     workers: int | None = None  # segmentation processes for big builds (default: every core)
@@ -286,7 +286,8 @@ class Library:
                 }
                 first += len(file_passages)
                 passages.extend(file_passages)
-                texts.extend(indexed_text(p) for p in file_passages)
+                repeat = self.analyzer.settings.title_repeat
+                texts.extend(indexed_text(p, repeat) for p in file_passages)
             if progress:
                 progress("segmenting", 0, len(texts))
             new_segments.append(

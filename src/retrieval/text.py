@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,14 +21,25 @@ log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
 
 _FULLWIDTH_DIGITS = frozenset("０１２３４５６７８９")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Character n-grams live in their own namespaces, so the unigram 国 never merges with the
+# one-character jieba word 国 (a shared namespace measured worse: docs/quality.md).
+UNIGRAM = "\x011"
+BIGRAM = "\x012"
 
 
 @dataclass(frozen=True)
 class TextSettings:
-    """Everything that changes which terms a text becomes; part of the index cache key."""
+    """Everything that changes which terms a text becomes; part of the index cache key.
+
+    The defaults are the recipe measured best in docs/quality.md: jieba words plus CJK character
+    unigrams and bigrams, and the article title indexed twice in front of each passage.
+    """
 
     stopwords: bool = True
     userdict: Path | None = None
+    ngrams: bool = True
+    title_repeat: int = 2
 
 
 @cache
@@ -126,10 +138,12 @@ class Analyzer:
     def fingerprint(self) -> str:
         """A short hash of everything that decides the terms; a different one invalidates an index."""
         parts = [
-            "v1",
+            "v2",
             jieba.__version__,
             f"stopwords={self.settings.stopwords}",
             f"userdict={self._userdict_digest}",
+            f"ngrams={self.settings.ngrams}",
+            f"title_repeat={self.settings.title_repeat}",
         ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
@@ -146,18 +160,55 @@ class Analyzer:
             out.append(Term(word, start, end))
         return out
 
-    def tokens(self, text: str) -> list[str]:
-        """Index terms of text, in order, repeats kept (BM25 counts them)."""
+    def words(self, text: str) -> list[str]:
+        """jieba's words of text (no punctuation, no stop words), in order, repeats kept."""
         return [t.text for t in self.terms(text)]
 
+    def tokens(self, text: str) -> list[str]:
+        """The index terms of text: its words, then (with ngrams) its CJK character unigrams and bigrams.
+
+        Repeats are kept: BM25 counts them. N-grams never cross punctuation, Latin or digits; a
+        unigram or bigram that is itself a stop word is left out.
+        """
+        normalised = normalise(text)
+        out = [t.text for t in self._terms_of_normalised(normalised)]
+        if self.settings.ngrams:
+            runs = _CJK_RUN.findall(normalised)
+            stop = self._stopwords
+            out.extend(UNIGRAM + ch for run in runs for ch in run if ch not in stop)
+            out.extend(
+                BIGRAM + run[i : i + 2] for run in runs for i in range(len(run) - 1) if run[i : i + 2] not in stop
+            )
+        return out
+
+    def query_tokens(self, question: str) -> list[str]:
+        """A question's index terms, each once: a repeated word in a question is not more important."""
+        return list(dict.fromkeys(self.tokens(question)))
+
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
-        """Character spans of the original text whose terms are in `wanted`, merged and sorted."""
+        """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
+
+        Unigram matches are not marked: a single common character lit up all over a passage hides
+        the words that matter.
+        """
         normalised, origin = normalise_with_offsets(text)
         spans: list[tuple[int, int]] = []
         for term in self._terms_of_normalised(normalised):
             if term.text in wanted and term.end > term.start:
                 spans.append((origin[term.start], origin[term.end - 1] + 1))
+        if any(w.startswith(BIGRAM) for w in wanted):
+            for run in _CJK_RUN.finditer(normalised):
+                chars = run.group()
+                for i in range(len(chars) - 1):
+                    if BIGRAM + chars[i : i + 2] in wanted:
+                        start = run.start() + i
+                        spans.append((origin[start], origin[start + 1] + 1))
         return merge_spans(spans)
+
+
+def is_ngram(token: str) -> bool:
+    """Whether an index term is a character n-gram rather than a word."""
+    return token.startswith((UNIGRAM, BIGRAM))
 
 
 def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
