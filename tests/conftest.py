@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import jieba
 import pytest
 
 from retrieval.search import Searcher
@@ -78,3 +79,55 @@ def small_corpus(tmp_path: Path) -> Path:
     (root / "railway.md").write_text(SMALL_MD, encoding="utf-8")
     (root / "city.jsonl").write_text(SMALL_JSONL, encoding="utf-8")
     return root
+
+
+PLACES = (
+    "运河公园",
+    "高原铁路",
+    "古城墙",
+    "社区食堂",
+    "湿地保护区",
+    "科技馆",
+    "图书馆",
+    "体育中心",
+    "港口码头",
+    "老街区",
+)
+
+
+def news_article(n: int, paragraphs: int = 3, version: int = 0) -> str:
+    """A one-article .txt numbered n: every paragraph holds 本市 (a word in most passages, so its idf is
+    floored) and a code kx{n}p{i} found nowhere else, so a question can name exactly one passage."""
+    place = PLACES[n % len(PLACES)]
+    body = [f"本市{place}第{i + 1}期工程于{version % 9 + 3}月完工，项目代号kx{n:03d}p{i}。" for i in range(paragraphs)]
+    return "\n".join([f"{place}新闻第{n}号", *body]) + "\n"
+
+
+@pytest.fixture(scope="session")
+def _jieba_dictionary() -> tuple[dict[str, int], int]:
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer.FREQ, tokenizer.total
+
+
+@pytest.fixture
+def fast_jieba(monkeypatch: pytest.MonkeyPatch, _jieba_dictionary: tuple[dict[str, int], int]) -> None:
+    """Every new jieba tokenizer starts from a copy of one loaded dictionary instead of loading its own.
+
+    Each Library makes its own Analyzer, and each Analyzer its own jieba tokenizer, whose dictionary
+    load takes about a second; tests that open many libraries would spend most of their time there.
+    The copy is the same dictionary, and a user dictionary is still loaded on top of it.
+    """
+    freq, total = _jieba_dictionary
+    initialize = jieba.Tokenizer.initialize
+
+    def from_copy(self: jieba.Tokenizer, dictionary: str | None = None) -> None:
+        if dictionary is None and self.dictionary == jieba.DEFAULT_DICT:
+            with self.lock:
+                if not self.initialized:
+                    self.FREQ, self.total = dict(freq), total
+                    self.initialized = True
+            return
+        initialize(self, dictionary)
+
+    monkeypatch.setattr(jieba.Tokenizer, "initialize", from_copy)
