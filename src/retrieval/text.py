@@ -22,6 +22,7 @@ jieba.setLogLevel(logging.WARNING)
 
 _FULLWIDTH_DIGITS = frozenset("０１２３４５６７８９")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Character n-grams live in their own namespaces, so the unigram 国 never merges with the
 # one-character jieba word 国 (a shared namespace measured worse: docs/quality.md).
 UNIGRAM = "\x011"
@@ -71,9 +72,19 @@ def _normalise_plain(text: str) -> str:
     return _to_simplified(unicodedata.normalize("NFKC", text).lower())
 
 
+def scrub(text: str) -> str:
+    """text with every lone surrogate (U+D800..U+DFFF) replaced by U+FFFD, one for one.
+
+    A Python str can hold them (JSON's "\\ud800", command-line bytes decoded with surrogateescape),
+    but they are not text: OpenCC, UTF-8 encoding and SQLite all raise on them. Replacing one
+    character with one keeps every offset into the original true.
+    """
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def normalise(text: str) -> str:
     """Return text as it is indexed: NFKC, lower-case, Simplified Chinese."""
-    return _normalise_plain(text)
+    return _normalise_plain(scrub(text))
 
 
 def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -82,6 +93,7 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     Quotes always show the original text, so every match found in normalised text has to be
     mapped back to the characters the reader sees.
     """
+    text = scrub(text)
     pieces: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
