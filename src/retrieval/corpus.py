@@ -14,6 +14,8 @@ from pathlib import Path
 import charset_normalizer
 import yaml
 
+from .text import scrub
+
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
@@ -366,7 +368,7 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         if not title or not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
             problems.append(Problem(rel, 'needs "title" and "paragraphs" (a list of strings) or "text"', number))
             continue
-        body = [line for p in paragraphs for line in _clean_lines(p) if line]
+        body = [line for p in paragraphs for line in _clean_lines(scrub(p)) if line]
         article = build_article(
             title,
             body,
@@ -386,7 +388,8 @@ def _meta_str(meta: dict, key: str) -> str | None:
     value = meta.get(key)
     if value is None:
         return None
-    text = str(value).strip()
+    # JSON and YAML escapes can spell lone surrogates, which no UTF-8 file or index can store.
+    text = scrub(str(value)).strip()
     return text or None
 
 
