@@ -86,7 +86,8 @@ def answers(searcher: Searcher) -> list[list[tuple[Passage, float]]]:
 
 def assert_scores_are_rank_bm25s(searcher: Searcher) -> None:
     """Every question's scores equal BM25Okapi's over the live passages in slot order, exactly."""
-    docs = [searcher.analyzer.tokens(indexed_text(p)) for p in live_passages(searcher)]
+    repeat = searcher.analyzer.settings.title_repeat
+    docs = [searcher.analyzer.tokens(indexed_text(p, repeat)) for p in live_passages(searcher)]
     params = searcher.index.params
     reference = BM25Okapi(docs, k1=params.k1, b=params.b, epsilon=params.epsilon)
     df: dict[str, int] = {}
