@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from retrieval.search import Hit, Searcher
+from retrieval.text import scrub
 
 # A question longer than this is refused: no real question needs more, and segmenting and
 # scoring an essay per message is an easy way to make the bot slow for everyone.
@@ -62,7 +63,8 @@ def answer(
     min_relevance: float = MIN_RELEVANCE,
 ) -> Answer:
     """Answer question with the k best passages after the first `offset` ones, or decline."""
-    question = question.strip()
+    # The question is echoed to Discord and stored in SQLite, neither of which takes lone surrogates.
+    question = scrub(question).strip()
     if not question:
         return Answer(question, Status.EMPTY)
     if len(question) > MAX_QUESTION_CHARS:
