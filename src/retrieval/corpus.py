@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # Bump when reading a file can give different passages (headings, bylines, splitting): the index
 # cache is keyed by it, so caches built by an older reader are rebuilt rather than trusted.
-READER_VERSION = 2
+READER_VERSION = 3
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.
@@ -47,6 +47,9 @@ _NOT_A_PUBLISHER = frozenset({"本报", "本台", "本刊", "本网", "本社"})
 # A whole line in parentheses, like (文图:赵筱尘 巫邓炎) or （责任编辑：张三）: article metadata.
 _BYLINE = re.compile(r"^[(（][^()（）]{1,60}[)）]$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re.S)
+_OPENING_FENCE = re.compile(r"\A---[ \t]*\n")
+_CLOSING_FENCE = re.compile(r"^---[ \t]*$", re.M)
+_BLANK_LINE = re.compile(r"\n[ \t\u3000]*\n")
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,17 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         except yaml.YAMLError as exc:
             problems.append(Problem(rel, f"front matter ignored, it is not valid YAML ({_first_line(exc)})", 1))
         text = text[match.end() :]
+    elif (fence := _OPENING_FENCE.match(text)) and not _CLOSING_FENCE.search(text, fence.end()):
+        # A forgotten closing ---: the metadata most likely runs to the first blank line, and read
+        # as text it would become the article's title.
+        blank = _BLANK_LINE.search(text)
+        if blank:
+            text = text[blank.end() :]
+            problems.append(
+                Problem(rel, "front matter has no closing --- line; skipped it up to the first blank line", 1)
+            )
+        else:
+            problems.append(Problem(rel, "front matter has no closing --- line; read it as text", 1))
 
     title = _meta_str(meta, "title")
     blocks: list[str] = []
