@@ -35,7 +35,7 @@ USERDICT_NAME = "userdict.txt"
 CACHE_DIR = ".wenda"
 FORMAT = 1
 # Merge all segments into one when there are more than this many, or this share of slots is deleted.
-MAX_SEGMENTS = 8
+MAX_SEGMENTS = 16
 MAX_DELETED_SHARE = 0.25
 # Read changed files in batches of about this many bytes, so a huge first build holds one batch of
 # passages in memory at a time, not the whole corpus.
@@ -259,13 +259,15 @@ class Library:
         names = list(self._segment_names)
         problems: list[Problem] = []
 
-        new_tables: list[PassageTable] = []
-        new_segments: list[Segment] = []
-        new_entries: dict[str, dict] = {}
-        first = 0
+        # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
+        # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
+        pending_segments: dict[str, tuple[Segment, PassageTable]] = {}
+        repeat = self.analyzer.settings.title_repeat
+        cache_ok = self.settings.cache
         for batch in _batches(to_read, self.root):
             texts: list[str] = []
             passages = []
+            entries: dict[str, dict] = {}
             for rel, digest in batch:
                 report = read_file(self.root / rel, self.root)
                 for problem in report.problems:
@@ -273,47 +275,47 @@ class Library:
                 problems.extend(report.problems)
                 file_passages = report.passages
                 st = present[rel]
-                new_entries[rel] = {
+                entries[rel] = {
                     "sha256": digest,
                     "size": st.st_size,
                     "mtime_ns": st.st_mtime_ns,
-                    "first": first,
+                    # "first" counts within the segment, so it stays true as other segments come and go.
+                    "first": len(passages),
                     "count": len(file_passages),
+                    "segment": None,
                     "articles": [
                         {"title": a.title, "source": a.source, "passages": len(a.passages)} for a in report.articles
                     ],
                     "problems": [{"reason": p.reason, "line": p.line} for p in report.problems],
                 }
-                first += len(file_passages)
                 passages.extend(file_passages)
-                repeat = self.analyzer.settings.title_repeat
                 texts.extend(indexed_text(p, repeat) for p in file_passages)
-            if progress:
-                progress("segmenting", 0, len(texts))
-            new_segments.append(
-                build_segment(
+            if passages:
+                if progress:
+                    progress("segmenting", 0, len(texts))
+                segment = build_segment(
                     texts,
                     self.analyzer,
                     workers=self.settings.workers,
                     progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
                 )
-            )
-            new_tables.append(PassageTable.from_passages(passages))
-
-        if first:
-            segment = new_segments[0] if len(new_segments) == 1 else BM25Index(new_segments).merged()[0].segments[0]
-            table = PassageTable.concat(new_tables)
-            name = f"seg-{time.time_ns():x}"
-            index = index.with_segment(segment)
-            tables.append(table)
-            names.append(name)
-        else:
-            name = None
-        for rel, entry in new_entries.items():
-            # "first" counts within the segment, so it stays true when other segments come and go.
-            entry["segment"] = name if entry["count"] else None
-            files[rel] = entry
-        pending_segments = {name: (segment, table)} if first else {}
+                table = PassageTable.from_passages(passages)
+                name = f"seg-{time.time_ns():x}"
+                if cache_ok:
+                    written = self._write_segment(name, segment, table)
+                    if written is None:
+                        cache_ok = False  # logged once; the manifest must not name a segment not on disk
+                    else:
+                        segment, table = written
+                else:
+                    pending_segments[name] = (segment, table)
+                index = index.with_segment(segment)
+                tables.append(table)
+                names.append(name)
+                for entry in entries.values():
+                    if entry["count"]:
+                        entry["segment"] = name
+            files.update(entries)
 
         # A segment whose passages are all deleted is dropped outright; file entries name their
         # segment and count within it, so nothing else needs renumbering.
@@ -329,7 +331,7 @@ class Library:
         self.files = files
         self._segment_names = names
         self._publish(index, tables)
-        if self.settings.cache:
+        if cache_ok:
             self._save(pending_segments)
         return Refresh(added, changed, tuple(removed), tuple(problems))
 
@@ -363,16 +365,27 @@ class Library:
 
     # -- saving -------------------------------------------------------------------------------
 
-    def _save(self, new_segments: dict[str, tuple[Segment, PassageTable]]) -> None:
+    def _write_segment(self, name: str, segment: Segment, table: PassageTable) -> tuple[Segment, PassageTable] | None:
+        """Write a segment atomically and return it memory-mapped; None (logged) if it cannot be written."""
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_dir / f".{name}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            segment.save(tmp)
+            table.save(tmp)
+            _seal(tmp)
+            os.replace(tmp, self.cache_dir / name)
+            return Segment.load(self.cache_dir / name), PassageTable.load(self.cache_dir / name)
+        except OSError as exc:
+            # Serving goes on from memory; the next start rebuilds what could not be saved.
+            log.warning("could not save the index cache in %s: %s", self.cache_dir, exc)
+            return None
+
+    def _save(self, new_segments: dict[str, tuple[Segment, PassageTable]]) -> None:
+        try:
             for name, (segment, table) in new_segments.items():
-                tmp = self.cache_dir / f".{name}.tmp"
-                shutil.rmtree(tmp, ignore_errors=True)
-                segment.save(tmp)
-                table.save(tmp)
-                _seal(tmp)
-                os.replace(tmp, self.cache_dir / name)
+                if not (self.cache_dir / name).exists() and self._write_segment(name, segment, table) is None:
+                    return
             self._save_manifest()
             self._collect_garbage()
         except OSError as exc:
