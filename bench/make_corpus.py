@@ -118,18 +118,13 @@ def write_size(out_dir: Path, sentences: list[str], n_paras: int, seed: int) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("articles-*.jsonl"):
         old.unlink()
-    n_files = n_articles = 0
-    fh = None
-    for title, paras in generate(sentences, n_paras, seed):
-        if n_articles % ARTICLES_PER_FILE == 0:
-            if fh:
-                fh.close()
-            fh = open(out_dir / f"articles-{n_files:05d}.jsonl", "w", encoding="utf-8")
-            n_files += 1
-        fh.write(json.dumps({"title": title, "paragraphs": paras}, ensure_ascii=False) + "\n")
-        n_articles += 1
-    if fh:
-        fh.close()
+    articles = list(generate(sentences, n_paras, seed))
+    for n_files, start in enumerate(range(0, len(articles), ARTICLES_PER_FILE)):
+        with open(out_dir / f"articles-{n_files:05d}.jsonl", "w", encoding="utf-8") as fh:
+            for title, paras in articles[start : start + ARTICLES_PER_FILE]:
+                fh.write(json.dumps({"title": title, "paragraphs": paras}, ensure_ascii=False) + "\n")
+    n_articles = len(articles)
+    n_files = -(-n_articles // ARTICLES_PER_FILE)
     return n_articles, n_files
 
 
