@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,13 @@ jieba.setLogLevel(logging.WARNING)
 _FULLWIDTH_DIGITS = frozenset("０１２３４５６７８９")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# jieba guesses unknown words with an HMM whose Viterbi copies its whole path at every character:
+# quadratic in the length of a run it cannot match to dictionary words (100,000 characters of 的
+# took 40 s). Text reaches jieba in pieces of at most this many characters; prose has punctuation
+# far more often, so only runs no real text has are ever cut.
+MAX_JIEBA_RUN = 500
+# What jieba's own default mode treats as a block boundary (the complement of its re_han_default).
+_JIEBA_BREAK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]")
 # Character n-grams live in their own namespaces, so the unigram 国 never merges with the
 # one-character jieba word 国 (a shared namespace measured worse: docs/quality.md).
 UNIGRAM = "\x011"
@@ -150,7 +158,7 @@ class Analyzer:
     def fingerprint(self) -> str:
         """A short hash of everything that decides the terms; a different one invalidates an index."""
         parts = [
-            "v2",
+            "v3",
             jieba.__version__,
             f"stopwords={self.settings.stopwords}",
             f"userdict={self._userdict_digest}",
@@ -166,10 +174,11 @@ class Analyzer:
 
     def _terms_of_normalised(self, normalised: str) -> list[Term]:
         out: list[Term] = []
-        for word, start, end in self._jieba.tokenize(normalised):
-            if word in self._stopwords or not _is_word(word):
-                continue
-            out.append(Term(word, start, end))
+        for offset, piece in _pieces(normalised):
+            for word, start, end in self._jieba.tokenize(piece):
+                if word in self._stopwords or not _is_word(word):
+                    continue
+                out.append(Term(word, offset + start, offset + end))
         return out
 
     def words(self, text: str) -> list[str]:
@@ -216,6 +225,24 @@ class Analyzer:
                         start = run.start() + i
                         spans.append((origin[start], origin[start + 1] + 1))
         return merge_spans(spans)
+
+
+def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
+    """text in pieces of at most limit characters, with their offsets.
+
+    A piece ends after a character jieba splits at anyway (punctuation, space: anything but CJK,
+    Latin and digits) when there is one in its second half, so prose is segmented as a whole.
+    """
+    start = 0
+    while len(text) - start > limit:
+        end = start + limit
+        breaks = _JIEBA_BREAK.search(text[start + limit // 2 : end][::-1])
+        if breaks:
+            end -= breaks.start()
+        yield start, text[start:end]
+        start = end
+    if start < len(text):
+        yield start, text[start:]
 
 
 def is_ngram(token: str) -> bool:
