@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import jieba
@@ -220,7 +221,7 @@ def test_a_file_touched_without_a_content_change_is_not_read_again(
     assert hashed == [] and reads == []
 
 
-def test_the_cache_holds_only_what_its_manifest_names_after_updates(corpus: Path):
+def test_the_cache_holds_only_what_its_manifest_names_after_updates(corpus: Path):  # and its lock file
     library = Library.open(corpus)
     (corpus / news_name(1)).unlink()  # a deletion mask
     library.refresh()
@@ -229,7 +230,7 @@ def test_the_cache_holds_only_what_its_manifest_names_after_updates(corpus: Path
         os.utime(corpus / news_name(n), ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
         library.refresh()
 
-    named = {"manifest.json"}
+    named = {"manifest.json", ".lock"}  # .lock: the lock file that serialises writers across processes
     for entry in manifest(corpus)["segments"]:
         named |= {entry["name"], entry["deleted"]} - {None}
     assert {p.name for p in cache_dir(corpus).iterdir()} == named
@@ -572,3 +573,24 @@ def test_problems_are_remembered_and_reported_on_the_next_open_without_rereading
     assert reads == []
     assert second.problems == first.problems
     assert {"binary.txt", "notitle.txt"}.isdisjoint(a.file for a in second.articles)
+
+
+def test_a_second_process_waits_for_the_cache_lock_before_refreshing(corpus: Path):
+    import fcntl  # wenda's cache lock is POSIX flock; CI runs on Linux
+
+    library = Library.open(corpus)
+    (corpus / "late.txt").write_text("迟到的文章\n运河公园的迟到文章今天发表。\n", encoding="utf-8")
+    other = open(cache_dir(corpus) / ".lock", "a+b")  # noqa: SIM115 - stands for another process
+    fcntl.flock(other, fcntl.LOCK_EX)
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (library.refresh(), done.set()))
+    worker.start()
+    try:
+        # While another process holds the lock, the refresh must not proceed.
+        assert not done.wait(0.5)
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        other.close()
+    assert done.wait(10)
+    worker.join()
+    assert "late.txt" in library.files

@@ -9,6 +9,7 @@ a new file or folder renamed into place, so a crash leaves the previous cache in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,6 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one process per corpus there
+    fcntl = None
 
 from .corpus import READER_VERSION, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params, Segment
@@ -177,6 +183,27 @@ class Library:
         self._segment_names = [e["name"] for e in manifest["segments"]]
         self._publish(index, tables)
 
+    @contextlib.contextmanager
+    def _cache_lock(self):
+        """Hold the cache folder's lock file, so two processes (the bot and `wenda add`, say) never
+        interleave their writes and one's clean-up removes the other's new segment."""
+        if not self.settings.cache or fcntl is None:
+            yield
+            return
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            fh = open(self.cache_dir / ".lock", "a+b")  # noqa: SIM115 - held for the with-block below
+        except OSError as exc:
+            log.warning("cannot lock the index cache in %s: %s", self.cache_dir, exc)
+            yield
+            return
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     @property
     def _cache_key(self) -> str:
         """Everything that decides what a file's passages and terms are."""
@@ -198,7 +225,7 @@ class Library:
         if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
             log.info("user dictionary changed; re-reading the whole corpus")
             return self.rebuild(progress)
-        with self._lock:
+        with self._lock, self._cache_lock():
             started = time.perf_counter()
             result = self._refresh(progress)
             result = Refresh(
