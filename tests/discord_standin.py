@@ -11,6 +11,7 @@ import re
 import secrets
 import socket
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +89,7 @@ class RecordedRequest:
     files: tuple[str, ...]
     status: int
     response: Any
+    at: float = 0.0  # time.monotonic() when the stand-in answered it
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class InjectedInteraction:
     guild_id: int | None
     user: FakeUser
     mark: int
+    dispatched_at: float = 0.0  # time.monotonic() when INTERACTION_CREATE was sent
 
     @property
     def callback_path(self) -> str:
@@ -116,6 +119,24 @@ class InjectedInteraction:
     @property
     def webhook_path(self) -> str:
         return f"/webhooks/{self.application_id}/{self.token}"
+
+
+@dataclass(frozen=True)
+class StandinAttachment:
+    """A file a user attached to a slash command; the stand-in serves its bytes at `url`."""
+
+    id: int
+    filename: str
+    data: bytes
+    url: str
+    content_type: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        payload = {"id": str(self.id), "filename": self.filename, "size": len(self.data),
+                   "url": self.url, "proxy_url": self.url}  # fmt: skip
+        if self.content_type:
+            payload["content_type"] = self.content_type
+        return payload
 
 
 @dataclass
@@ -313,6 +334,8 @@ class DiscordStandin:
         self._interactions: dict[int, _Interaction] = {}
         self._by_token: dict[str, _Interaction] = {}
         self._dm_channels: dict[int, int] = {}
+        self.attachments: dict[int, StandinAttachment] = {}
+        self.downloads: list[int] = []  # ids of the attachments fetched, in order
         self._changed = asyncio.Condition()
         self._session_ready = asyncio.Event()
         self._ws: web.WebSocketResponse | None = None
@@ -371,6 +394,7 @@ class DiscordStandin:
     async def __aenter__(self) -> DiscordStandin:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{attachment_id}/{filename}", self._get_attachment)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -430,6 +454,31 @@ class DiscordStandin:
             await task
 
     # -- state helpers -------------------------------------------------------------------
+
+    def add_member(self, name: str, *, manager: bool = False) -> FakeUser:
+        """A further member of the guild (a plain one, or one with Manage Server)."""
+        roles = (self.manager_role_id,) if manager else ()
+        user = FakeUser(self.snowflake(), name, roles=roles)
+        self.users[user.id] = user
+        return user
+
+    def attach(self, filename: str, data: bytes, content_type: str | None = None) -> StandinAttachment:
+        """A file as Discord holds an upload: pass it as a slash command option's value."""
+        attachment_id = self.snowflake()
+        # One path segment, whatever the name holds ("../x.txt" too): only the id finds the file.
+        url = f"{self.url}/attachments/{attachment_id}/{urllib.parse.quote(filename, safe='')}"
+        attachment = StandinAttachment(attachment_id, filename, data, url, content_type)
+        self.attachments[attachment_id] = attachment
+        return attachment
+
+    async def _get_attachment(self, request: web.Request) -> web.Response:
+        """The CDN: an attachment's bytes (no authorisation, as on Discord's CDN)."""
+        attachment = self.attachments.get(int(request.match_info["attachment_id"]))
+        if attachment is None:
+            return web.Response(status=404)
+        self.downloads.append(attachment.id)
+        content_type = attachment.content_type or "application/octet-stream"
+        return web.Response(body=attachment.data, headers={"Content-Type": content_type})
 
     def permissions_of(self, user: FakeUser) -> int:
         permissions = self.role_permissions[self.guild_id]
@@ -748,9 +797,14 @@ class DiscordStandin:
         for sub in subs:
             schema = next((o.get("options", []) for o in schema if o["name"] == sub), [])
         types = {option["name"]: option["type"] for option in schema}
+        attached: dict[str, Any] = {}
         for key, value in (options or {}).items():
             if synced is not None and key not in types:
                 raise ValueError(f"/{name} has no option {key!r}; synced options: {sorted(types)}")
+            if isinstance(value, StandinAttachment):
+                # Discord sends an attachment option as its id, the attachment itself in `resolved`.
+                attached[str(value.id)] = value.payload()
+                value = str(value.id)
             leaf.append(
                 {"name": key, "type": types.get(key) or _option_type(value), "value": value}
             )
@@ -762,6 +816,8 @@ class DiscordStandin:
         }
         if synced is not None and synced.get("guild_id"):
             data["guild_id"] = synced["guild_id"]
+        if attached:
+            data["resolved"] = {"attachments": attached}
         payload = self._interaction_payload(2, user, guild, member_permissions)
         payload["data"] = data
         return await self._dispatch_interaction(payload, user)
@@ -855,6 +911,7 @@ class DiscordStandin:
             guild_id,
             user,
             mark,
+            state.dispatched_at,
         )
 
     # -- waiting on what the bot did -----------------------------------------------------
@@ -889,6 +946,18 @@ class DiscordStandin:
             raise TimeoutError(f"no matching request within {timeout}s; saw {seen}") from None
         return found
 
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
+        """Wait until condition() holds, testing it again after each request the stand-in answers.
+
+        One waiter for many outcomes: waiting on hundreds of interactions one wait_for_request
+        at a time rescans the request list for each of them at every request.
+        """
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(condition)
+        except TimeoutError:
+            raise TimeoutError(f"condition still false after {timeout}s") from None
+
     async def wait_for_reply(
         self, injected: InjectedMessage | InjectedInteraction, *, timeout: float = 5.0
     ) -> RecordedRequest:
@@ -911,8 +980,11 @@ class DiscordStandin:
         body, files = await _read_body(request)
         status, answer = await self._route(request, path, body, files)
         self.requests.append(
-            RecordedRequest(request.method, path, dict(request.query), body, files, status, answer)
-        )
+            RecordedRequest(
+                request.method, path, dict(request.query), body, files, status, answer,
+                time.monotonic(),
+            )
+        )  # fmt: skip
         async with self._changed:
             self._changed.notify_all()
         if answer is None:
