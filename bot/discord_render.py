@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import discord
 
@@ -21,6 +23,7 @@ EMBED_FIELD_VALUE_LIMIT = 1024
 EMBED_TOTAL_LIMIT = 6000
 EMBEDS_PER_MESSAGE = 10
 BUTTON_LABEL_LIMIT = 80
+EMBED_URL_LIMIT = 2000
 
 # How much of a passage to quote at most; a whole long paragraph is a wall of text in a chat.
 QUOTE_BUDGET = 900
@@ -38,6 +41,12 @@ _SCHEME = re.compile(r"([a-z0-9+.-]):(?=//)", re.IGNORECASE)
 _INVITE = re.compile(r"(discord(?:app)?)\.(gg|com|io|me)\b", re.IGNORECASE)
 _MARKDOWN_CHARS = re.compile(r"([\\*_~`|>#\[\]\-])")
 _ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+# http(s), a host name (and port), then the rest; the host must be plain ASCII.
+_LINK = re.compile(
+    r"(?P<head>https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?)(?P<rest>(?:[/?#].*)?)",
+    re.IGNORECASE | re.DOTALL,
+)
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(0x21, 0x7F))
 
 
 def neutralise(text: str) -> str:
@@ -169,10 +178,26 @@ def _hit_embed(hit: Hit, share: int) -> discord.Embed:
         budget = int(budget * 0.8)
         description = highlighted_quote(hit, budget)
     embed = discord.Embed(title=title, description=description, colour=ANSWER_COLOUR)
-    if hit.passage.url and hit.passage.url.startswith(("https://", "http://")) and len(hit.passage.url) <= 2000:
-        embed.url = hit.passage.url
+    embed.url = embed_link(hit.passage.url)
     embed.set_footer(text=footer)
     return embed
+
+
+def embed_link(url: str | None) -> str | None:
+    """An article's URL as Discord takes it for an embed's title link, or None.
+
+    Discord refuses the whole message ("Not a well formed URL") for a link with spaces, without a
+    host or too long, and the URL comes from whatever the corpus file says. Non-ASCII in the path
+    is percent-encoded, as a browser would; anything else odd drops the link, not the answer.
+    """
+    match = _LINK.fullmatch(url.strip()) if url else None
+    if match is None:
+        return None
+    rest = match["rest"]
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in rest):
+        return None
+    link = match["head"] + quote(rest, safe=_PRINTABLE_ASCII)
+    return link if len(link) <= EMBED_URL_LIMIT else None
 
 
 def render_lines(title: str, lines: list[str], *, page_limit: int = EMBED_DESCRIPTION_LIMIT) -> list[discord.Embed]:
