@@ -40,6 +40,8 @@ FLAG_COMPONENTS_V2 = 1 << 15
 CALLBACK_TYPES = frozenset({1, 4, 5, 6, 7, 8, 9})
 MENTION_RE = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION_RE = re.compile(r"<@&(\d+)>")
+# What Discord certainly refuses as an embed link: no http(s) scheme, no host, or whitespace in it.
+WELL_FORMED_URL = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?", re.IGNORECASE)
 
 Reply = tuple[int, Any]  # (HTTP status, JSON body or None for 204)
 
@@ -198,6 +200,9 @@ def _embed_errors(embeds: list[dict[str, Any]]) -> dict[str, Any]:
             total += _check_text(nested, inner, (embed.get(key) or {}).get(inner), limit)
             if nested:
                 found[key] = nested
+        if embed.get("url") is not None and not WELL_FORMED_URL.fullmatch(embed["url"]):
+            message = "Not a well formed URL."
+            found["url"] = {"_errors": [{"code": "URL_TYPE_INVALID_URL", "message": message}]}
         fields = embed.get("fields") or []
         field_errors: dict[str, Any] = {}
         for number, item in enumerate(fields):
