@@ -326,3 +326,20 @@ async def test_concurrent_questions_while_the_corpus_changes_are_all_acknowledge
     assert plain(answer.json["embeds"][0]["description"]).startswith(
         "新港区2号码头扩建工程投入使用后，年吞吐能力提高到321万吨"
     )
+
+
+# -- corpus metadata that Discord would refuse --------------------------------------------------
+
+
+async def test_answer_from_an_article_with_a_malformed_url_is_still_sent(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
+) -> None:
+    front_matter = "---\ntitle: 港口码头扩建\nurl: https://example.org/港口 新闻/三号码头.html\n---\n\n"
+    (corpus / "port.md").write_text(front_matter + PORT_TEXT.split("\n", 1)[1].replace("\n", "\n\n"), "utf-8")
+    async with standin.running(make_bot(open_library(corpus))):
+        asked = await standin.invoke_slash("ask", {"question": PORT_QUESTION})
+        reply = await follow_up(standin, asked)
+    assert reply.status == 200  # Discord answers 400 "Not a well formed URL" to a link with spaces
+    top = reply.json["embeds"][0]
+    assert plain(top["description"]).startswith(PORT_GOLD)
+    assert "url" not in top

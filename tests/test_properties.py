@@ -204,6 +204,11 @@ def test_answer_has_a_status_and_a_storable_question(seed_searcher: Searcher, te
 
 # A live ping: @everyone or @here with nothing between the @ and the word, or Discord's <@…> syntax.
 LIVE_MENTION = re.compile(r"@(?:everyone|here)|<@", re.IGNORECASE)
+# A link Discord takes for an embed: http(s), a host name, then printable ASCII only (it answers
+# "Not a well formed URL" to spaces and the like, and refuses the whole message).
+WELL_FORMED_URL = re.compile(
+    r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?(?:[/?#][!-~]*)?", re.IGNORECASE
+)
 
 
 def assert_fits_discord(ans: Answer, echo: bool) -> None:
@@ -216,6 +221,7 @@ def assert_fits_discord(ans: Answer, echo: bool) -> None:
         assert len(embed.title or "") <= EMBED_TITLE_LIMIT
         assert len(embed.description or "") <= EMBED_DESCRIPTION_LIMIT
         assert len(embed.footer.text or "") <= EMBED_FOOTER_LIMIT
+        assert embed.url is None or (len(embed.url) <= 2000 and WELL_FORMED_URL.fullmatch(embed.url)), embed.url
     # What Discord parses for mentions and markdown; footers are shown as plain text.
     for text in [
         message.content,
@@ -253,7 +259,9 @@ def corpora(draw: st.DrawFn) -> list[Passage]:
                 paragraph=number + 1,
                 source=draw(st.none() | field),
                 heading=draw(st.none() | field),
-                url=draw(st.none() | st.just("https://example.org/" + "x" * 3000) | field),
+                url=draw(
+                    st.none() | st.just("https://example.org/" + "x" * 3000) | field | field.map("https://".__add__)
+                ),
             )
         )
     return passages
