@@ -251,6 +251,14 @@ class WendaBot(discord.Client):
         return None
 
     async def show_more(self, interaction: discord.Interaction, answer_id: int, offset: int) -> None:
+        # The next passages are an answer like any other: refused once stopping, waited for if in flight.
+        if self.stopping:
+            await interaction.response.send_message(STOPPING_TEXT, ephemeral=True)
+            return
+        with self._answering():
+            await self._show_more(interaction, answer_id, offset)
+
+    async def _show_more(self, interaction: discord.Interaction, answer_id: int, offset: int) -> None:
         stored = await asyncio.to_thread(self.feedback.answer, answer_id)
         if stored is None:
             await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
