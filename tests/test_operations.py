@@ -227,6 +227,33 @@ async def test_questions_asked_during_shutdown_are_not_answered(
     assert replies == []
 
 
+async def test_more_passages_in_flight_are_delivered_after_shutdown_was_requested(
+    standin: DiscordStandin,
+    make_bot: Callable[..., WendaBot],
+    corpus: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = make_bot(open_library(corpus), top_k=1)
+    async with standin.running(bot):
+        asked = await standin.invoke_slash("ask", {"question": BEIJING})
+        first = await follow_up(standin, asked)
+        more = next(b["custom_id"] for row in first.json["components"] for b in row["components"])
+        scoring, release, _ = hold_answers(monkeypatch)
+        clicked = await standin.click_button(int(first.response["id"]), more)
+        assert await asyncio.to_thread(scoring.wait, 5)
+        stopping = asyncio.create_task(bot.shutdown(grace=10))
+        await asyncio.sleep(0)
+        release.set()
+        page = await follow_up(standin, clicked)
+        async with asyncio.timeout(10):
+            await stopping
+    assert more.startswith("wenda:more:")
+    assert page.status == 200
+    assert plain(page.json["embeds"][0]["description"]).startswith("北京城市副中心政务服务中心相关负责人介绍")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 async def test_sigterm_stops_serve_cleanly_and_closes_the_feedback_store(
     standin: DiscordStandin, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
