@@ -26,7 +26,12 @@ class RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            # A malformed logging call. Logging itself would print the arguments unredacted in its
+            # "Logging error" report; raising here would instead break the caller.
+            message = f"{record.msg} (arguments that did not fit: {record.args!r})"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         for secret in self.secrets:
