@@ -146,6 +146,18 @@ def test_token_in_a_message_or_a_traceback_is_redacted(
     assert "RuntimeError: 401 Unauthorized: [redacted] is not a valid token" in lines[1]
 
 
+def test_malformed_log_call_neither_raises_nor_shows_the_token(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure_logging(logging.INFO, secrets=[TOKEN])
+    logging.getLogger("wenda.test").warning("%d questions from %s", "many", TOKEN)  # a bug in some caller
+    err = capsys.readouterr().err
+    assert TOKEN not in err
+    [line] = err.strip().splitlines()
+    assert "%d questions from %s" in line
+    assert "[redacted]" in line
+
+
 async def test_wenda_bot_with_a_rejected_token_never_prints_it(
     standin: DiscordStandin,
     corpus: Path,
