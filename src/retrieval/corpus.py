@@ -153,6 +153,13 @@ def corpus_files(root: Path) -> list[Path]:
         if any(part.startswith(".") for part in rel_parts[:-1]):
             continue  # hidden folders, including our own cache
         if path.is_file() and is_article_file(path):
+            rel = path.relative_to(root).as_posix()
+            if rel != scrub(rel):
+                # Bytes that are not UTF-8 (a GBK name from a Windows zip) decode to lone surrogates,
+                # which no index, log line or Discord message can carry.
+                shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                log.warning("skipped %s: the file name is not UTF-8; rename the file to read it", shown)
+                continue
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
