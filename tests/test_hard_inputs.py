@@ -6,6 +6,7 @@ import codecs
 import io
 import json
 import logging
+import os
 import pathlib
 import random
 import subprocess
@@ -145,6 +146,20 @@ def test_lone_surrogate_escape_in_jsonl_is_replaced_not_fatal(corpus: Path, capl
 
 
 # -- files that cannot be read, or only in part -------------------------------------------------
+
+
+def test_file_whose_name_is_not_utf8_is_reported_once(corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # 你好.txt named in GBK, as a zip made on Chinese Windows unpacks on Linux: the name decodes to
+    # lone surrogates, which the index cache, the logs and Discord cannot carry.
+    try:
+        (corpus / os.fsdecode("你好.txt".encode("gbk"))).write_text(PORT_TEXT, encoding="utf-8")
+    except OSError:
+        pytest.skip("this file system only takes UTF-8 file names")
+    library = open_library(corpus)
+    [line] = reports(caplog, "the file name is not UTF-8")
+    assert "\\xc4\\xe3\\xba\\xc3.txt" in line  # the bytes, so the operator can find the file
+    assert [a.file for a in library.articles] == [GOOD]
+    assert_good_file_answers(library)
 
 
 def test_empty_file_is_reported_once(corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
