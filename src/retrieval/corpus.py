@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # Bump when reading a file can give different passages (headings, bylines, splitting): the index
 # cache is keyed by it, so caches built by an older reader are rebuilt rather than trusted.
-READER_VERSION = 3
+READER_VERSION = 4
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.
@@ -312,6 +312,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
                 raise yaml.YAMLError("front matter is not a mapping")
         except yaml.YAMLError as exc:
             problems.append(Problem(rel, f"front matter ignored, it is not valid YAML ({_first_line(exc)})", 1))
+        except RecursionError:
+            problems.append(Problem(rel, "front matter ignored, it is nested too deeply", 1))
         text = text[match.end() :]
     elif (fence := _OPENING_FENCE.match(text)) and not _CLOSING_FENCE.search(text, fence.end()):
         # A forgotten closing ---: the metadata most likely runs to the first blank line, and read
@@ -379,6 +381,9 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         except json.JSONDecodeError as exc:
             problems.append(Problem(rel, f"not valid JSON ({exc.msg})", number))
             continue
+        except RecursionError:
+            problems.append(Problem(rel, "JSON nested too deeply to read", number))
+            continue
         if not isinstance(record, dict):
             problems.append(Problem(rel, "a line must be a JSON object", number))
             continue
@@ -407,7 +412,8 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
 
 def _meta_str(meta: dict, key: str) -> str | None:
     value = meta.get(key)
-    if value is None:
+    # Only scalars: a YAML list built from aliases can expand into gigabytes once made a string.
+    if value is None or isinstance(value, list | dict | set | tuple):
         return None
     # JSON and YAML escapes can spell lone surrogates, which no UTF-8 file or index can store.
     text = scrub(str(value)).strip()
