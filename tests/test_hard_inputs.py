@@ -213,6 +213,42 @@ def test_markdown_front_matter_without_closing_line_is_reported_not_taken_as_tit
     assert top_passage(library, PORT_QUESTION) == PORT_PARAGRAPHS[0]
 
 
+def test_deeply_nested_jsonl_line_is_reported_and_the_other_lines_load(
+    corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nesting deeper than Python's recursion limit: json.loads raised RecursionError, not a JSON error.
+    deep = '{"title": "嵌套", "paragraphs": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    good = json.dumps({"title": PORT_TITLE, "paragraphs": list(PORT_PARAGRAPHS)}, ensure_ascii=False)
+    (corpus / "deep.jsonl").write_text(f"{deep}\n{good}\n", encoding="utf-8")
+    library = open_library(corpus)
+    assert_reported_once(library, caplog, "deep.jsonl", "nested too deeply", line=1)
+    assert top_passage(library, PORT_QUESTION) == PORT_PARAGRAPHS[0]
+    assert_good_file_answers(library)
+
+
+def test_deeply_nested_front_matter_is_reported_and_its_body_loads(
+    corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = "\n\n".join([f"# {PORT_TITLE}", *PORT_PARAGRAPHS])
+    front_matter = "title: " + "[" * 5_000 + "]" * 5_000
+    (corpus / "port.md").write_text(f"---\n{front_matter}\n---\n\n{body}\n", encoding="utf-8")
+    library = open_library(corpus)
+    assert_reported_once(library, caplog, "port.md", "nested too deeply", line=1)
+    assert top_passage(library, PORT_QUESTION) == PORT_PARAGRAPHS[0]
+
+
+def test_front_matter_aliases_do_not_blow_up_into_a_title(corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A "billion laughs": n levels of nine aliases are 9**n strings once str() expands the list. Five
+    # keep a regression quick to fail (a 400,000-character title); nine would be gigabytes.
+    levels = ["l0: &l0 [哈, 哈, 哈, 哈, 哈, 哈, 哈, 哈, 哈]"]
+    levels += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 5)]
+    body = "\n\n".join([f"# {PORT_TITLE}", *PORT_PARAGRAPHS])
+    (corpus / "port.md").write_text("---\n" + "\n".join(levels) + "\ntitle: *l4\n---\n\n" + body, "utf-8")
+    library = open_library(corpus)
+    assert [a.title for a in library.articles if a.file == "port.md"] == [PORT_TITLE]
+    assert top_passage(library, PORT_QUESTION) == PORT_PARAGRAPHS[0]
+
+
 def test_file_removed_while_being_read_is_reported_once(
     corpus: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
