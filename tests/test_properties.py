@@ -159,6 +159,15 @@ def test_terms_lie_inside_the_normalised_text(analyzer: Analyzer, text: str) -> 
         assert normalised[term.start : term.end] == term.text
 
 
+@PROPERTY_SETTINGS
+@given(QUESTIONS)
+@with_hard_examples()
+def test_tokens_are_nonempty_and_carry_no_surrogate(analyzer: Analyzer, text: str) -> None:
+    tokens = analyzer.tokens(text)
+    assert all(token and not has_surrogate(token) for token in tokens)
+    assert set(analyzer.query_tokens(text)) == set(tokens)
+
+
 # Words and bigrams of the fragments above, as a search would ask spans() to mark them.
 WANTED = {"北京", "城市", "副市长", "\x012北京", "\x012中心", "everyone", "here", "123456789012345678"}
 
