@@ -475,7 +475,7 @@ def test_a_stale_temp_folder_left_by_a_crashed_write_is_cleaned_up(corpus: Path)
 # merges
 
 
-def test_more_than_max_segments_updates_are_merged_into_one_segment(corpus: Path, reads: list[str]):
+def test_beyond_max_segments_the_smallest_adjacent_pair_is_merged(corpus: Path, reads: list[str]):
     library = Library.open(corpus)
     counts = [len(library.searcher.index.segments)]
     for n in range(MAX_SEGMENTS):
@@ -483,16 +483,23 @@ def test_more_than_max_segments_updates_are_merged_into_one_segment(corpus: Path
         library.refresh()
         counts.append(len(library.searcher.index.segments))
 
-    assert counts == [*range(1, MAX_SEGMENTS + 1), 1]
+    assert counts == [*range(1, MAX_SEGMENTS + 1), MAX_SEGMENTS]
+    # The big first segment is left alone; two one-file segments became one.
+    merged = [seg for seg in {e["segment"] for e in library.files.values()} if _files_in(library, seg) > 1]
+    assert len(merged) == 2 and any(_files_in(library, seg) == 2 for seg in merged)
     assert library.passage_count == 26 + NEWS * PARAGRAPHS + MAX_SEGMENTS * 2
     assert passages_by_file(library.searcher) == fresh_passages(corpus)
     assert_scores_are_rank_bm25s(library.searcher)
-    assert len(manifest(corpus)["segments"]) == 1
-    assert sorted(p.name for p in cache_dir(corpus).iterdir() if p.is_dir()) == [
-        manifest(corpus)["segments"][0]["name"]
-    ]
+    assert len(manifest(corpus)["segments"]) == MAX_SEGMENTS
+    assert sorted(p.name for p in cache_dir(corpus).iterdir() if p.is_dir()) == sorted(
+        e["name"] for e in manifest(corpus)["segments"]
+    )
     reads.clear()
     assert answers(Library.open(corpus).searcher) == answers(library.searcher) and reads == []
+
+
+def _files_in(library: Library, segment: str | None) -> int:
+    return sum(1 for e in library.files.values() if e["segment"] == segment)
 
 
 def test_deleting_over_the_max_share_of_slots_merges_into_one_segment(corpus: Path):
@@ -523,16 +530,18 @@ def test_a_small_deletion_is_a_mask_not_a_merge(corpus: Path):
 @pytest.mark.parametrize("reopen", [False, True], ids=["live", "reopened"])
 def test_file_ranges_stay_right_after_a_merge(corpus: Path, reopen: bool):
     library = Library.open(corpus)
-    for n in range(MAX_SEGMENTS):  # the seed and the first news files are now in the middle of a merged segment
+    for n in range(MAX_SEGMENTS):
         (corpus / f"added{n}.txt").write_text(news_article(20 + n, 2), encoding="utf-8")
         library.refresh()
-    (corpus / news_name(2)).unlink()
+    (corpus / news_name(2)).unlink()  # over a quarter of nothing: only masked
     library.refresh()
-    assert len(library.searcher.index.segments) == 1
+    pair = next(seg for seg in {e["segment"] for e in library.files.values()} if _files_in(library, seg) == 2)
+    in_merged = sorted(rel for rel, e in library.files.items() if e["segment"] == pair)
     if reopen:
         library = Library.open(corpus)
 
-    for name in ("added3.txt", news_name(5), SEED_FILE):
+    # The second file of the merged pair sits in the middle of its segment's slots.
+    for name in (in_merged[1], in_merged[0], news_name(5), SEED_FILE):
         (corpus / name).unlink()
         library.refresh()
         assert name not in passages_by_file(library.searcher)

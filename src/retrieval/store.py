@@ -40,12 +40,14 @@ log = logging.getLogger(__name__)
 USERDICT_NAME = "userdict.txt"
 CACHE_DIR = ".wenda"
 FORMAT = 1
-# Merge all segments into one when there are more than this many, or this share of slots is deleted.
-MAX_SEGMENTS = 16
+# Merge segments when there are more than this many, or a segment has this share deleted (_next_merge).
+MAX_SEGMENTS = 24
 MAX_DELETED_SHARE = 0.25
+# No merge makes a segment of more live passages than this (see Library._next_merge).
+MERGE_CAP_DOCS = 150_000
 # Read changed files in batches of about this many bytes, so a huge first build holds one batch of
 # passages in memory at a time, not the whole corpus.
-BATCH_BYTES = 64 * 2**20
+BATCH_BYTES = 24 * 2**20
 # A hidden temporary file or folder in the cache older than this was left by a crashed write.
 STALE_TEMP_SECONDS = 24 * 3600
 
@@ -351,9 +353,10 @@ class Library:
             index = BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep])
             tables = [tables[i] for i in keep]
             names = [names[i] for i in keep]
-        deleted_share = 1 - index.n_docs / index.n_slots if index.n_slots else 0.0
-        if len(index.segments) > MAX_SEGMENTS or deleted_share > MAX_DELETED_SHARE:
-            index, tables, names, files, pending_segments = self._merge(index, tables, names, files, pending_segments)
+        while (run := self._next_merge(index)) is not None:
+            index, tables, names, files, pending_segments = self._merge(
+                index, tables, names, files, pending_segments, *run
+            )
 
         self.files = files
         self._segment_names = names
@@ -372,23 +375,52 @@ class Library:
         ]
         return np.concatenate(slots) if slots else np.zeros(0, dtype=np.int64)
 
-    def _merge(self, index, tables, names, files, pending):
-        """Fold every segment into one of the live passages; file ranges follow the renumbering."""
-        merged, mapping = index.merged()
-        live_tables = []
-        bases = index.bases
-        for seg_no, table in enumerate(tables):
-            live = np.flatnonzero(index.live[bases[seg_no] : bases[seg_no + 1]])
-            live_tables.append(table.select(live))
-        table = PassageTable.concat(live_tables)
+    def _next_merge(self, index: BM25Index) -> tuple[int, int] | None:
+        """The run of adjacent segments to merge next, if any (a small tiered policy).
+
+        A segment with over MAX_DELETED_SHARE of its passages deleted is rewritten on its own;
+        beyond MAX_SEGMENTS, the adjacent pair with the fewest live passages is merged, as long as
+        the result stays under MERGE_CAP_DOCS: a merge holds its segments in memory, so segments
+        never grow past what a build may hold at once. Adjacent only, so slot order (the corpus
+        order rank-bm25 would see) is kept.
+        """
+        live = [seg.n_docs - (int(dead.sum()) if dead is not None else 0) for seg, dead in index.pairs]
+        for i, (seg, dead) in enumerate(index.pairs):
+            if dead is not None and seg.n_docs and dead.sum() / seg.n_docs > MAX_DELETED_SHARE:
+                return i, i + 1
+        if len(index.segments) <= MAX_SEGMENTS:
+            return None
+        pairs = [(live[i] + live[i + 1], i) for i in range(len(live) - 1) if live[i] + live[i + 1] <= MERGE_CAP_DOCS]
+        if not pairs:
+            return None
+        _, i = min(pairs)
+        return i, i + 2
+
+    def _merge(self, index, tables, names, files, pending, start: int, stop: int):
+        """Fold segments [start, stop) into one of their live passages; file ranges follow the renumbering."""
+        sub = BM25Index(index.segments[start:stop], index.params, index.deleted[start:stop])
+        merged, mapping = sub.merged()
+        bases = sub.bases
+        parts = [
+            tables[start + k].select(np.flatnonzero(sub.live[bases[k] : bases[k + 1]])) for k in range(stop - start)
+        ]
+        table = PassageTable.concat(parts)
         name = f"seg-{time.time_ns():x}"
-        seg_bases = {n: int(b) for n, b in zip(names, bases[:-1], strict=True)}
-        for entry in files.values():
-            if entry["count"]:
-                entry["first"] = int(mapping[seg_bases[entry["segment"]] + entry["first"]])
-                entry["segment"] = name
-        log.info("merged %d segments into one of %d passages", len(names), merged.n_docs)
-        return merged, [table], [name], files, {name: (merged.segments[0], table)}
+        sub_bases = {names[start + k]: int(bases[k]) for k in range(stop - start)}
+        for rel, entry in files.items():
+            if entry["count"] and entry["segment"] in sub_bases:
+                first = int(mapping[sub_bases[entry["segment"]] + entry["first"]])
+                files[rel] = {**entry, "first": first, "segment": name}
+        for old in sub_bases:
+            pending.pop(old, None)
+        pending[name] = (merged.segments[0], table)
+        log.info("merged %d segments into one of %d passages", stop - start, merged.n_docs)
+        index = BM25Index(
+            [*index.segments[:start], merged.segments[0], *index.segments[stop:]],
+            index.params,
+            [*index.deleted[:start], None, *index.deleted[stop:]],
+        )
+        return index, [*tables[:start], table, *tables[stop:]], [*names[:start], name, *names[stop:]], files, pending
 
     # -- saving -------------------------------------------------------------------------------
 
