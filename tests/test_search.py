@@ -9,7 +9,7 @@ from conftest import SMART_CITY, XI_TITLE_START
 
 from bot.answer import MIN_RELEVANCE
 from retrieval.corpus import Passage
-from retrieval.search import Hit, Searcher
+from retrieval.search import INDEXED_TITLE_CHARS, Hit, Searcher, indexed_text
 from retrieval.text import BIGRAM, UNIGRAM, Analyzer
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
@@ -130,3 +130,9 @@ def test_rank_agrees_with_search(seed_searcher: Searcher):
 def test_searcher_rejects_an_index_of_another_size(seed_searcher: Searcher):
     with pytest.raises(ValueError):
         Searcher([Passage("一段。", "标题", "a.txt", 1)], seed_searcher.analyzer, seed_searcher.index)
+
+
+def test_only_the_head_of_a_very_long_title_is_indexed_with_each_passage():
+    passage = Passage("正文。", "标" * 5000, "long.txt", 1)
+    text = indexed_text(passage, 2)
+    assert text == "\n".join(["标" * INDEXED_TITLE_CHARS] * 2 + ["正文。"])

@@ -47,12 +47,17 @@ class SearchResult:
     max_score: float
 
 
+# A title is indexed with every passage of its article, so only its head: a file whose "title" is
+# really a long first paragraph would otherwise swamp every passage and the segmenter.
+INDEXED_TITLE_CHARS = 100
+
+
 def indexed_text(passage: Passage, title_repeat: int = 2) -> str:
     """The text a passage is indexed under: its article's title (title_repeat times), then its own text.
 
     Newlines keep words and n-grams from running across the joins.
     """
-    return "\n".join([passage.title] * title_repeat + [passage.text])
+    return "\n".join([passage.title[:INDEXED_TITLE_CHARS]] * title_repeat + [passage.text])
 
 
 class Searcher:

@@ -158,7 +158,7 @@ class Analyzer:
     def fingerprint(self) -> str:
         """A short hash of everything that decides the terms; a different one invalidates an index."""
         parts = [
-            "v3",
+            "v4",  # v4: titles indexed up to INDEXED_TITLE_CHARS
             jieba.__version__,
             f"stopwords={self.settings.stopwords}",
             f"userdict={self._userdict_digest}",
