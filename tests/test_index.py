@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.index import BM25Index, BM25Params
+from retrieval.index import TUNED_PARAMS, BM25Index, BM25Params, Segment
 
 N_DOCS = 1500
 N_QUESTIONS = 120
@@ -208,3 +208,111 @@ def test_params_reject_k1_that_is_not_positive(k1: float):
 def test_params_reject_b_outside_zero_to_one(b: float):
     with pytest.raises(ValueError, match="b must"):
         BM25Params(b=b)
+
+
+# -- top_k's pruning ------------------------------------------------------------------------------
+
+PRUNING_DOCS = 4000
+PRUNING_WORDS = 400
+# Thirteen copies of one paragraph (it and twelve later slots): its words tie thirteen documents
+# for first place, so a top 10 cuts through a tie, and deleting some copies moves the cut.
+TIED_DOC = 100
+TIED_COPIES = tuple(range(1000, 4000, 250))
+
+
+@pytest.fixture(scope="module")
+def pruning() -> ParityCorpus:
+    """4,000 paragraphs over 400 words of Zipf-like frequency: every word has a long posting list.
+
+    Questions are 3 to 30 words of one paragraph (so some documents stand out and the rest of the
+    postings can be skipped), a few of common words only, and the tied paragraph's own words.
+    """
+    rng = np.random.default_rng(20240612)
+    words = [f"词{i}" for i in range(PRUNING_WORDS)]
+    share = 1 / np.arange(1, PRUNING_WORDS + 1)
+    share /= share.sum()
+    docs = [list(rng.choice(words, size=int(rng.integers(5, 60)), p=share)) for _ in range(PRUNING_DOCS)]
+    for slot in TIED_COPIES:
+        docs[slot] = list(docs[TIED_DOC])
+    questions = []
+    for number in range(60):
+        doc = docs[int(rng.integers(0, PRUNING_DOCS))]
+        questions.append(list(dict.fromkeys(doc[: int(rng.integers(3, 30))])))
+        if number % 10 == 0:
+            questions.append(words[:5])
+    questions += [list(dict.fromkeys(docs[TIED_DOC])), [*docs[TIED_DOC][:3], docs[TIED_DOC][0]]]
+    return ParityCorpus(docs, questions)
+
+
+@pytest.mark.parametrize("params", PARAMS)
+def test_top_k_with_pruning_ranks_like_rank_bm25(pruning: ParityCorpus, params: BM25Params):
+    ours = BM25Index.build(pruning.docs, params)
+    theirs = BM25Okapi(pruning.docs, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    docs = [set(doc) for doc in pruning.docs]
+    for question in pruning.questions:
+        expected = _reference_top_k(theirs, docs, question, 20)
+        for k in (1, 3, 10, 20):
+            assert ours.top_k(question, k) == expected[:k], (question, k)
+
+
+def test_top_k_breaks_a_tie_at_the_kth_place_by_slot(pruning: ParityCorpus):
+    ours = BM25Index.build(pruning.docs)
+    question = list(dict.fromkeys(pruning.docs[TIED_DOC]))
+    top = ours.top_k(question, 10)
+    assert [slot for slot, _ in top] == [TIED_DOC, *TIED_COPIES[:9]]
+    assert len({score for _, score in top}) == 1
+
+
+@pytest.mark.parametrize("params", PARAMS)
+def test_top_k_with_pruning_over_segments_and_deletions_ranks_like_rank_bm25(pruning: ParityCorpus, params: BM25Params):
+    # Three segments; deleted: some tied copies (the tie at the 10th place moves) and every 7th slot.
+    cuts = (0, 1300, 2900, PRUNING_DOCS)
+    segments = [Segment.build(pruning.docs[a:b]) for a, b in pairwise(cuts)]
+    deleted = np.unique(np.r_[np.arange(3, PRUNING_DOCS, 7), TIED_DOC, TIED_COPIES[1], TIED_COPIES[4]])
+    ours = BM25Index(segments, params).with_deleted(deleted)
+    live = np.setdiff1d(np.arange(PRUNING_DOCS), deleted)
+    # rank-bm25 sees the live documents in slot order; its document d is in slot live[d].
+    theirs = BM25Okapi([pruning.docs[s] for s in live], k1=params.k1, b=params.b, epsilon=params.epsilon)
+    docs = [set(pruning.docs[s]) for s in live]
+    for question in pruning.questions:
+        expected = [(int(live[d]), score) for d, score in _reference_top_k(theirs, docs, question, 10)]
+        for k in (1, 10):
+            assert ours.top_k(question, k) == expected[:k], (question, k)
+
+
+def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus):
+    # Guards the parity tests above: they must exercise the pruned path, not the dense fallback.
+    ours = BM25Index.build(pruning.docs, TUNED_PARAMS)
+    pruned = 0
+    for question in pruning.questions:
+        plan = ours._plan(question)
+        assert plan is not None
+        postings = [ours.segments[0].postings(term_id)[0] for q in plan.values() for _, term_id in q.lists]
+        pruned += len(ours._candidates(question, plan, 10)) < len(np.unique(np.concatenate(postings))) / 4
+    assert pruned > len(pruning.questions) / 2
+
+
+@pytest.mark.parametrize("params", PARAMS)
+def test_bounds_are_each_terms_largest_contribution(pruning: ParityCorpus, params: BM25Params):
+    index = BM25Index.build(pruning.docs, params).with_deleted(np.arange(0, PRUNING_DOCS, 3))
+    segment = index.segments[0]
+    plan = index._plan([t for t in segment.terms if index.idf(t) > 0])
+    bounds = index._upper_bounds(plan)
+    k1, b, avgdl = params.k1, params.b, index.avgdl
+    for bound, (term, query_term) in zip(bounds, plan.items(), strict=True):
+        docs, tfs = segment.postings(segment.vocabulary[term])
+        tf = tfs.astype(np.float64)
+        largest = (tf * (k1 + 1) / (tf + k1 * (1 - b + b * segment.doc_len[docs] / avgdl))).max()
+        assert largest * query_term.idf <= bound <= largest * query_term.idf * (1 + 1e-8), term
+
+
+def test_segment_loads_without_saved_bounds(tmp_path: Path, pruning: ParityCorpus):
+    segment = Segment.build(pruning.docs[:300])
+    segment.save(tmp_path)
+    saved = Segment.load(tmp_path)
+    for name in ("bound_offsets", "bound_tfs", "bound_dls"):
+        (tmp_path / f"{name}.npy").unlink()
+    older = Segment.load(tmp_path)
+    for a, b, c in zip(segment.bounds, saved.bounds, older.bounds, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

@@ -7,6 +7,10 @@ forward lists) beside the postings, which is all BM25 needs.
 
 Exactness: every float operation mirrors rank-bm25's, in the same order, so scores are equal bit
 for bit, not merely close. The corpus rank-bm25 would see is the live documents in slot order.
+
+Speed: top_k does not score every posting. Each segment keeps, per term, bounds that hold for any
+avgdl and idf; a query derives each term's largest possible contribution from them and skips what
+cannot reach the top k (MaxScore), then rescores the few survivors exactly.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +27,15 @@ from pathlib import Path
 import numpy as np
 
 _ARRAYS = ("offsets", "doc_ids", "tfs", "fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len")
+# Per term, the (tf, shortest doc with that tf) pairs that bound its contribution; optional on load.
+_BOUND_ARRAYS = ("bound_offsets", "bound_tfs", "bound_dls")
+# tfs from this value up share one bound pair (their largest tf, their shortest doc): at most
+# k1 * (1 - b) / TF_BUCKETS looser than exact, and it keeps the bound computation a radix sort.
+_TF_BUCKETS = 16
+# Postings per chunk when computing bounds, so a 1M-document segment needs no 8-byte-per-posting arrays.
+_BOUND_CHUNK = 1 << 24
+# Relative margin on every pruning decision: summing in another order moves a score by ~1e-15.
+_SAFETY = 1e-9
 
 
 @dataclass(frozen=True)
@@ -69,16 +83,21 @@ class Segment:
         fwd_terms: np.ndarray,
         fwd_tfs: np.ndarray,
         doc_len: np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.terms = terms
         self.vocabulary = {t: i for i, t in enumerate(terms)}
-        self.offsets = offsets
-        self.doc_ids = doc_ids
-        self.tfs = tfs
-        self.fwd_offsets = fwd_offsets
-        self.fwd_terms = fwd_terms
-        self.fwd_tfs = fwd_tfs
-        self.doc_len = doc_len
+        # Plain ndarray views of memory-mapped arrays: slicing an np.memmap costs microseconds more,
+        # which a query pays per posting list.
+        self.offsets = np.asarray(offsets)
+        self.doc_ids = np.asarray(doc_ids)
+        self.tfs = np.asarray(tfs)
+        self.fwd_offsets = np.asarray(fwd_offsets)
+        self.fwd_terms = np.asarray(fwd_terms)
+        self.fwd_tfs = np.asarray(fwd_tfs)
+        self.doc_len = np.asarray(doc_len)
+        if bounds is not None:
+            self.__dict__["bounds"] = bounds
 
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]]) -> Segment:
@@ -138,6 +157,33 @@ class Segment:
     def doc_freq(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    @cached_property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per term, CSR pairs (tf, shortest doc length with that tf), dominated pairs left out.
+
+        A term's contribution tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) rises with tf and
+        falls with dl, so its largest value over the term's postings is the largest over these pairs,
+        for any k1, b and avgdl: bounds stay exact as the index around the segment changes.
+        """
+        offsets = np.asarray(self.offsets)
+        n_terms = len(offsets) - 1
+        kept_terms, kept_tfs, kept_dls = [], [], []
+        first = 0
+        while first < n_terms:
+            # The next run of whole terms holding about _BOUND_CHUNK postings (at least one term).
+            last = max(int(np.searchsorted(offsets, offsets[first] + _BOUND_CHUNK, side="right")) - 1, first + 1)
+            last = min(last, n_terms)
+            pairs = _bound_pairs(self, first, last)
+            kept_terms.append(pairs[0])
+            kept_tfs.append(pairs[1])
+            kept_dls.append(pairs[2])
+            first = last
+        terms = np.concatenate(kept_terms) if kept_terms else np.zeros(0, np.int64)
+        bound_offsets = _csr_offsets(np.bincount(terms, minlength=n_terms))
+        tfs = np.concatenate(kept_tfs).astype(np.int32) if kept_tfs else np.zeros(0, np.int32)
+        dls = np.concatenate(kept_dls).astype(np.int32) if kept_dls else np.zeros(0, np.int32)
+        return bound_offsets, tfs, dls
+
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
         return self.doc_ids[lo:hi], self.tfs[lo:hi]
@@ -151,6 +197,8 @@ class Segment:
         folder.mkdir(parents=True, exist_ok=True)
         for name in _ARRAYS:
             np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
+        for name, array in zip(_BOUND_ARRAYS, self.bounds, strict=True):
+            np.save(folder / f"{name}.npy", array)
         with open(folder / "terms.json", "w", encoding="utf-8") as fh:
             json.dump(self.terms, fh, ensure_ascii=False)
             fh.flush()
@@ -158,15 +206,56 @@ class Segment:
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> Segment:
-        """Load a saved segment; arrays are memory-mapped, so only touched postings are read."""
+        """Load a saved segment; arrays are memory-mapped, so only touched postings are read.
+
+        A segment saved without bounds (an older version) gets them computed on first use.
+        """
         mode = "r" if mmap else None
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _ARRAYS}
+        bounds = None
+        if all((folder / f"{name}.npy").is_file() for name in _BOUND_ARRAYS):
+            bounds = tuple(np.load(folder / f"{name}.npy") for name in _BOUND_ARRAYS)
         with open(folder / "terms.json", encoding="utf-8") as fh:
             terms = json.load(fh)
-        segment = cls(terms, **arrays)
-        if len(segment.offsets) != len(terms) + 1 or len(segment.fwd_offsets) != len(segment.doc_len) + 1:
+        segment = cls(terms, **arrays, bounds=bounds)
+        if (
+            len(segment.offsets) != len(terms) + 1
+            or len(segment.fwd_offsets) != len(segment.doc_len) + 1
+            or (bounds is not None and len(bounds[0]) != len(terms) + 1)
+        ):
             raise ValueError(f"segment {folder} is inconsistent")
         return segment
+
+
+@dataclass
+class _QueryTerm:
+    idf: float
+    lists: list[tuple[int, int]]  # (segment number, term id) of each segment holding the term
+    count: int = 1  # how often the query repeats it
+
+
+# At most this many candidates decide the first pruning threshold: enough for a good k-th best.
+_SAMPLE = 1 << 12
+# Times per query the k best partial scores are scored exactly to raise the threshold.
+_COMPLETIONS = 2
+# Up to this many candidates, scoring them from their forward lists beats looking terms up.
+_FORWARD_MAX = 32
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    """The k-th largest value. Selected at the front of the negated array: numpy 2.4's partition
+    with kth near the end of an array full of equal values is ~30x slower."""
+    return float(-np.partition(-values, k - 1)[k - 1])
+
+
+def _best(candidates: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k best (slot, score) pairs, best first, ties to the lower slot."""
+    if len(candidates) > k:
+        # Keep every candidate tied with the k-th best so the tie-break below sees them all.
+        keep = scores >= _kth_largest(scores, k)
+        candidates, scores = candidates[keep], scores[keep]
+    order = np.lexsort((candidates, -scores))[:k]
+    return [(int(candidates[i]), float(scores[i])) for i in order]
 
 
 class BM25Index:
@@ -189,6 +278,8 @@ class BM25Index:
         if len(self.deleted) != len(self.segments):
             raise ValueError("one deleted mask (or None) per segment")
         self.bases = _csr_offsets(np.asarray([s.n_docs for s in self.segments], dtype=np.int64))
+        self._scratch_lock = threading.Lock()
+        self._scratch_arrays: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]], params: BM25Params | None = None) -> BM25Index:
@@ -345,19 +436,239 @@ class BM25Index:
         return scores[self.live]
 
     def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """The k best live slots holding a query term, best first; ties go to the lower slot."""
+        """The k best live slots holding a query term, best first; ties go to the lower slot.
+
+        Exact MaxScore: terms are taken rarest-bound first and only until the k-th best partial
+        score beats what the remaining terms could still add; their long posting lists are then only
+        probed for the surviving candidates. The survivors are rescored in query order, so the
+        scores returned are get_scores' bit for bit.
+        """
+        if k <= 0:
+            return []
+        plan = self._plan(query)
+        if plan is None:
+            return self._dense_top_k(query, k)
+        if not plan:
+            return []
+        candidates = self._candidates(query, plan, k)
+        return _best(candidates, self._exact_scores(query, plan, candidates), k)
+
+    def _dense_top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Score every posting of every query term (the reference top_k, and the fallback)."""
         scores = np.zeros(self.n_slots)
         candidates = self._accumulate(query, scores)
         if k <= 0 or len(candidates) == 0:
             return []
-        cand_scores = scores[candidates]
-        if len(candidates) > k:
-            # Keep every candidate tied with the k-th best so the tie-break below sees them all.
-            kth = np.partition(cand_scores, len(cand_scores) - k)[len(cand_scores) - k]
-            keep = cand_scores >= kth
-            candidates, cand_scores = candidates[keep], cand_scores[keep]
-        order = np.lexsort((candidates, -cand_scores))[:k]
-        return [(int(candidates[i]), float(cand_scores[i])) for i in order]
+        return _best(candidates, scores[candidates], k)
+
+    def _plan(self, query: Sequence[str]) -> dict[str, _QueryTerm] | None:
+        """Each distinct query term the index holds, with its idf, weight and posting lists.
+
+        None when a term's idf is not positive (rank-bm25's floor with a negative average idf,
+        or df exactly half the corpus): a document holding it may score no more than one without
+        it, which bounds cannot express; such queries take the dense path.
+        """
+        plan: dict[str, _QueryTerm] = {}
+        for term in query:
+            if term in plan:
+                plan[term].count += 1
+                continue
+            lists = []
+            for seg_no, seg in enumerate(self.segments):
+                term_id = seg.vocabulary.get(term)
+                if term_id is not None and seg.doc_freq[term_id]:
+                    lists.append((seg_no, term_id))
+            if not lists:
+                continue
+            idf = self.idf(term)
+            if not idf > 0:
+                return None
+            plan[term] = _QueryTerm(idf, lists)
+        return plan
+
+    @cached_property
+    def _slot_norms(self) -> np.ndarray:
+        """_norms over all slots, +inf for deleted documents so that they score 0 and never prune."""
+        norms = np.concatenate(self._norms) if self.segments else np.zeros(0)
+        norms[~self.live] = np.inf
+        return norms
+
+    def _upper_bounds(self, plan: dict[str, _QueryTerm]) -> np.ndarray:
+        """Per plan term, at least the most it can add to any score (weight times the best pair)."""
+        k1, b, avgdl = self.params.k1, self.params.b, self.avgdl
+        best = np.zeros(len(plan))
+        for seg_no, seg in enumerate(self.segments):
+            which = [(i, tid) for i, q in enumerate(plan.values()) for s, tid in q.lists if s == seg_no]
+            if not which:
+                continue
+            rows = np.array([i for i, _ in which])
+            ids = np.array([tid for _, tid in which])
+            offsets, tfs, dls = seg.bounds
+            lo, hi = offsets[ids], offsets[ids + 1]
+            counts = hi - lo
+            starts = _csr_offsets(counts)
+            entries = np.repeat(lo - starts[:-1], counts) + np.arange(int(starts[-1]))
+            tf = tfs[entries].astype(np.float64)
+            value = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dls[entries].astype(np.float64) / avgdl))
+            best[rows] = np.maximum(best[rows], np.maximum.reduceat(value, starts[:-1]))
+        weights = np.array([q.idf * q.count for q in plan.values()])
+        return weights * best * (1 + _SAFETY)
+
+    def _candidates(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> np.ndarray:
+        """Sorted slots that hold every top-k document (and usually few others)."""
+        terms = list(plan)
+        bounds = self._upper_bounds(plan)
+        lengths = np.array([sum(self._list_length(s, t) for s, t in plan[term].lists) for term in terms])
+        order = np.lexsort((lengths, -bounds))
+        # rest[j]: the most the terms order[j:] can add together.
+        rest = np.r_[np.cumsum(bounds[order][::-1])[::-1], 0.0]
+        norms = self._slot_norms
+        k1 = self.params.k1
+        acc, seen, lock = self._scratch()
+        try:
+            parts: list[np.ndarray] = []
+            sample_parts: list[np.ndarray] = []
+            found = 0
+            completions = 0
+            theta = 0.0
+            essential = len(order)
+            for j, i in enumerate(order.tolist()):
+                weight = plan[terms[i]].idf * plan[terms[i]].count
+                for seg_no, term_id in plan[terms[i]].lists:
+                    docs, tfs = self.segments[seg_no].postings(term_id)
+                    slots = docs + self.bases[seg_no] if seg_no else docs
+                    tf = tfs.astype(np.float64)
+                    acc[slots] += weight * (tf * (k1 + 1) / (tf + norms[slots]))
+                    new = slots[~seen[slots]]
+                    seen[new] = True
+                    parts.append(new)
+                    if found < _SAMPLE:
+                        sample_parts.append(new[: _SAMPLE - found])
+                    found += len(new)
+                if j + 1 == len(order):
+                    break
+                # Only the terms order[j+1:] are left; once k documents already score more than
+                # they could add together, no document outside those seen can reach the top k.
+                # (Partial scores are at most rest[0] - rest[j + 1]: test only when that could win.)
+                if theta * (1 - _SAFETY) <= rest[j + 1] < rest[0] - rest[j + 1] and min(found, _SAMPLE) >= k:
+                    sample = np.concatenate(sample_parts)
+                    sample_parts = [sample]
+                    values = acc[sample]
+                    theta = max(theta, _kth_largest(values, k))
+                    if theta * (1 - _SAFETY) <= rest[j + 1] and completions < _COMPLETIONS:
+                        # The exact scores of the k best partial scores: a threshold near the final
+                        # k-th best, for a look at the forward lists of k documents.
+                        completions += 1
+                        best = np.sort(sample[np.argpartition(-values, k - 1)[:k]]).astype(np.int64)
+                        theta = max(theta, _kth_largest(self._exact_scores(query, plan, best), k))
+                if theta * (1 - _SAFETY) > rest[j + 1]:
+                    essential = j + 1
+                    break
+            candidates = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            partial = acc[candidates]
+            acc[candidates] = 0.0
+            seen[candidates] = False
+        except BaseException:
+            if lock is not None:
+                self._scratch_arrays = None  # perhaps not zeroed again: never reuse it
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+        order_c = np.argsort(candidates)
+        candidates, partial = candidates[order_c].astype(np.int64), partial[order_c]
+        if essential < len(order) and len(candidates) > max(k, _FORWARD_MAX):
+            # The same with the k best partial scores of all candidates, so that the lookups below
+            # run on far fewer of them.
+            best = np.sort(np.argpartition(-partial, k - 1)[:k])
+            theta = max(theta, _kth_largest(self._exact_scores(query, plan, candidates[best]), k))
+        # Probe the remaining terms for the survivors only, pruning as the bounds tighten.
+        for j in range(essential, len(order) + 1):
+            if len(candidates) > k:
+                theta = max(theta, _kth_largest(partial, k))
+                keep = partial + rest[j] >= theta * (1 - _SAFETY)
+                candidates, partial = candidates[keep], partial[keep]
+            if j == len(order) or len(candidates) <= _FORWARD_MAX:
+                break
+            query_term = plan[terms[order[j]]]
+            partial = partial + query_term.idf * query_term.count * self._contributions(query_term.lists, candidates)
+        return candidates[self.live[candidates]]
+
+    def _list_length(self, seg_no: int, term_id: int) -> int:
+        return int(self.segments[seg_no].doc_freq[term_id])
+
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray, threading.Lock | None]:
+        """A zeroed accumulator and seen-mask over all slots, to be left zeroed; shared unless busy."""
+        if self._scratch_lock.acquire(blocking=False):
+            if self._scratch_arrays is None:
+                self._scratch_arrays = (np.zeros(self.n_slots), np.zeros(self.n_slots, bool))
+            return (*self._scratch_arrays, self._scratch_lock)
+        # Another thread is querying this index: use arrays of our own rather than wait.
+        return np.zeros(self.n_slots), np.zeros(self.n_slots, bool), None
+
+    def _exact_scores(self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
+        """get_scores' values for sorted slots: contributions added in query order, as _accumulate does."""
+        if len(slots) > _FORWARD_MAX:
+            columns = [self._contributions(q.lists, slots) for q in plan.values()]
+        else:
+            tf = self._forward_tfs(plan, slots)
+            # Elementwise the same operations as _contributions: the same bits.
+            matrix = tf * (self.params.k1 + 1) / (tf + self._slot_norms[slots][:, None])
+            columns = list(matrix.T)
+        column = {term: c for term, c in zip(plan, columns, strict=True)}
+        scores = np.zeros(len(slots))
+        for term in query:
+            if term in plan:
+                scores += plan[term].idf * column[term]
+        return scores
+
+    def _forward_tfs(self, plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
+        """The tf of each plan term (columns) in each sorted slot (rows), read from forward lists."""
+        tf = np.zeros((len(slots), len(plan)))
+        split = np.searchsorted(slots, self.bases)
+        for seg_no, seg in enumerate(self.segments):
+            lo, hi = split[seg_no], split[seg_no + 1]
+            if lo == hi:
+                continue
+            wanted = [(term_id, col) for col, q in enumerate(plan.values()) for s, term_id in q.lists if s == seg_no]
+            if not wanted:
+                continue
+            wanted.sort()
+            ids = np.array([term_id for term_id, _ in wanted], dtype=seg.fwd_terms.dtype)
+            cols = np.array([col for _, col in wanted])
+            docs = slots[lo:hi] - self.bases[seg_no]
+            starts = seg.fwd_offsets[docs]
+            lengths = seg.fwd_offsets[docs + 1] - starts
+            entries = _entries_of(seg, docs)
+            terms = seg.fwd_terms[entries]
+            at = np.searchsorted(ids, terms)
+            at[at == len(ids)] = 0
+            hit = ids[at] == terms
+            rows = np.repeat(np.arange(lo, hi), lengths)[hit]
+            tf[rows, cols[at[hit]]] = seg.fwd_tfs[entries[hit]]
+        return tf
+
+    def _contributions(self, lists: list[tuple[int, int]], candidates: np.ndarray) -> np.ndarray:
+        """tf * (k1 + 1) / (tf + norm) of a term for each sorted candidate slot; 0.0 where absent."""
+        tf = np.zeros(len(candidates))
+        single = len(self.segments) == 1
+        split = None if single else np.searchsorted(candidates, self.bases)
+        for seg_no, term_id in lists:
+            docs, tfs = self.segments[seg_no].postings(term_id)
+            if single:
+                lo, hi, local = 0, len(candidates), candidates
+            else:
+                lo, hi = split[seg_no], split[seg_no + 1]
+                if lo == hi:
+                    continue
+                local = candidates[lo:hi] - self.bases[seg_no]
+            # Needles of the postings' own dtype: otherwise searchsorted converts the whole list.
+            local = local.astype(docs.dtype, copy=False)
+            at = np.searchsorted(docs, local)
+            at[at == len(docs)] = 0
+            hit = docs[at] == local
+            tf[lo:hi][hit] = tfs[at[hit]]
+        return tf * (self.params.k1 + 1) / (tf + self._slot_norms[candidates])
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -406,6 +717,35 @@ class BM25Index:
             np.concatenate(parts_lens).astype(np.int32) if parts_lens else np.zeros(0, np.int32),
         )
         return BM25Index([segment], self.params), mapping
+
+
+def _bound_pairs(seg: Segment, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The undominated (term, tf, shortest dl) bound pairs of terms first..last-1."""
+    lo, hi = int(seg.offsets[first]), int(seg.offsets[last])
+    if hi == lo:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    tfs = np.asarray(seg.tfs[lo:hi])
+    dls = np.asarray(seg.doc_len)[np.asarray(seg.doc_ids[lo:hi])]
+    terms = np.repeat(np.arange(first, last, dtype=np.int64), np.diff(np.asarray(seg.offsets[first : last + 1])))
+    # Group postings by (tf bucket, term): a stable radix sort on the bucket keeps terms ascending
+    # within each bucket, so group starts are where the combined key changes.
+    bucket = np.minimum(tfs, _TF_BUCKETS).astype(np.uint8)
+    order = np.argsort(bucket, kind="stable")
+    key = bucket[order].astype(np.int64) * (last - first) + (terms[order] - first)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    pair_terms = terms[order[starts]]
+    pair_tfs = np.maximum.reduceat(tfs[order], starts)
+    pair_dls = np.minimum.reduceat(dls[order], starts)
+    # Within each term, from the largest tf down, keep a pair only if its doc is shorter than every
+    # pair with a larger tf: the others can never give the largest contribution.
+    by = np.lexsort((-pair_tfs, pair_terms))
+    pair_terms, pair_tfs, pair_dls = pair_terms[by], pair_tfs[by], pair_dls[by]
+    group = np.cumsum(np.r_[True, pair_terms[1:] != pair_terms[:-1]])
+    # Offsetting each group below the previous one makes a global running minimum restart per group.
+    shifted = pair_dls.astype(np.int64) - group * (int(pair_dls.max()) + 1)
+    running = np.minimum.accumulate(shifted)
+    keep = np.r_[True, shifted[1:] < running[:-1]] | np.r_[True, group[1:] != group[:-1]]
+    return pair_terms[keep], pair_tfs[keep], pair_dls[keep]
 
 
 def _entries_of(seg: Segment, docs: np.ndarray) -> np.ndarray:

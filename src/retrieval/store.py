@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 USERDICT_NAME = "userdict.txt"
 CACHE_DIR = ".wenda"
-FORMAT = 1
+FORMAT = 2
 # Merge segments when there are more than this many, or a segment has this share deleted (_next_merge).
 MAX_SEGMENTS = 24
 MAX_DELETED_SHARE = 0.25
