@@ -360,21 +360,27 @@ class BM25Index:
         return float(np.add.accumulate(table[inverse])[-1]) / len(dfs)
 
     def _live_dfs_in_first_occurrence_order(self) -> np.ndarray:
+        live_dfs = [
+            seg.doc_freq if dead_df is None else seg.doc_freq - dead_df
+            for seg, dead_df in zip(self.segments, self._deleted_df, strict=True)
+        ]
         if len(self.segments) == 1:
             seg, dead = self._pairs[0]
-            entries = seg.fwd_terms if dead is None else seg.fwd_terms[_entries_of(seg, np.flatnonzero(~dead))]
-            _, first = np.unique(entries, return_index=True)
-            order = entries[np.sort(first)]
-            dead_df = self._deleted_df[0]
-            df = seg.doc_freq if dead_df is None else seg.doc_freq - dead_df
-            return df[order]
-        seen: dict[str, int] = {}
+            return live_dfs[0][_first_live_order(seg, dead)]
+        # Several segments: number the terms in first-occurrence order across them, then add up
+        # each segment's live dfs into that numbering.
+        order: dict[str, int] = {}
         for seg, dead in self._pairs:
-            entries = seg.fwd_terms if dead is None else seg.fwd_terms[_entries_of(seg, np.flatnonzero(~dead))]
-            _, first = np.unique(entries, return_index=True)
-            for term_id in entries[np.sort(first)].tolist():
-                seen.setdefault(seg.terms[term_id], 0)
-        return np.asarray([self.doc_freq(t) for t in seen], dtype=np.int64)
+            terms = seg.terms
+            for term_id in _first_live_order(seg, dead).tolist():
+                order.setdefault(terms[term_id], len(order))
+        dfs = np.zeros(len(order), dtype=np.int64)
+        for seg, live_df in zip(self.segments, live_dfs, strict=True):
+            present = np.flatnonzero(live_df)
+            terms = seg.terms
+            ids = np.fromiter((order[terms[i]] for i in present.tolist()), dtype=np.int64, count=len(present))
+            np.add.at(dfs, ids, live_df[present])
+        return dfs
 
     def idf(self, term: str) -> float:
         """BM25Okapi idf with rank-bm25's floor: a negative idf becomes epsilon * average idf."""
@@ -746,6 +752,29 @@ def _bound_pairs(seg: Segment, first: int, last: int) -> tuple[np.ndarray, np.nd
     running = np.minimum.accumulate(shifted)
     keep = np.r_[True, shifted[1:] < running[:-1]] | np.r_[True, group[1:] != group[:-1]]
     return pair_terms[keep], pair_tfs[keep], pair_dls[keep]
+
+
+def _first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
+    """A segment's terms with a live occurrence, in the order they first occur in its live documents.
+
+    That is the order in which rank-bm25 meets them. Found without sorting: a forward entry is a
+    term's first live occurrence when its document is the term's first live posting (postings are
+    in document order), and forward entries are already in reading order.
+    """
+    starts, ends = seg.offsets[:-1], seg.offsets[1:]
+    if dead is None:
+        has = ends > starts
+        first_doc = np.full(len(seg.terms), -1, dtype=np.int64)
+        first_doc[has] = seg.doc_ids[starts[has]]
+    else:
+        live_postings = np.flatnonzero(~dead[seg.doc_ids])
+        at = np.searchsorted(live_postings, starts)
+        has = at < len(live_postings)
+        has[has] = live_postings[at[has]] < ends[has]
+        first_doc = np.full(len(seg.terms), -1, dtype=np.int64)
+        first_doc[has] = seg.doc_ids[live_postings[at[has]]]
+    doc_of_entry = np.repeat(np.arange(seg.n_docs, dtype=np.int64), np.diff(seg.fwd_offsets))
+    return seg.fwd_terms[doc_of_entry == first_doc[seg.fwd_terms]]
 
 
 def _entries_of(seg: Segment, docs: np.ndarray) -> np.ndarray:
