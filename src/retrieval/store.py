@@ -328,6 +328,7 @@ class Library:
                     workers=self.settings.workers,
                     progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
                 )
+                del texts  # segmented; the passages' own text goes into the table next
                 table = PassageTable.from_passages(passages)
                 name = f"seg-{time.time_ns():x}"
                 if cache_ok:
