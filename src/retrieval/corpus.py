@@ -352,9 +352,7 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         title,
         blocks,
         rel,
-        source=_meta_str(meta, "source"),
-        url=_meta_str(meta, "url"),
-        date=_meta_str(meta, "date"),
+        **_citation_fields(meta),
     )
     if not article.passages:
         return [], [*problems, Problem(rel, "the article has no paragraph")]
@@ -399,15 +397,18 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             title,
             body,
             rel,
-            source=_meta_str(record, "source"),
-            url=_meta_str(record, "url"),
-            date=_meta_str(record, "date"),
+            **_citation_fields(record),
         )
         if article.passages:
             articles.append(article)
         else:
             problems.append(Problem(rel, f"article {title!r} has no paragraph", number))
     return articles, problems
+
+
+def _citation_fields(meta: dict) -> dict[str, str | None]:
+    """The optional source, url and date a Markdown front matter or a JSON line may give."""
+    return {key: _meta_str(meta, key) for key in ("source", "url", "date")}
 
 
 def _meta_str(meta: dict, key: str) -> str | None:

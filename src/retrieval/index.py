@@ -346,6 +346,11 @@ class BM25Index:
         k1, b, avgdl = self.params.k1, self.params.b, self.avgdl
         return [k1 * (1 - b + b * seg.doc_len.astype(np.int64) / avgdl) for seg in self.segments]
 
+    @property
+    def average_idf(self) -> float:
+        """rank-bm25's average raw idf, whose epsilon share floors negative idfs (computed on first use)."""
+        return self._average_idf
+
     @cached_property
     def _average_idf(self) -> float:
         """rank-bm25's mean raw idf over the vocabulary, summed in its order (first occurrence)."""

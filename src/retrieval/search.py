@@ -103,7 +103,7 @@ class Searcher:
             if unseen is None:
                 once = math.log(n - 1 + 0.5) - math.log(1 + 0.5)
                 if once < 0:  # rank-bm25's floor, on corpora of one or two passages
-                    once = self.index.params.epsilon * self.index._average_idf
+                    once = self.index.params.epsilon * self.index.average_idf
                 unseen = 2 * max(once, 0.0)
             total += unseen * (k1 + 1)
         return total
