@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jieba
@@ -131,3 +134,29 @@ def fast_jieba(monkeypatch: pytest.MonkeyPatch, _jieba_dictionary: tuple[dict[st
         initialize(self, dictionary)
 
     monkeypatch.setattr(jieba.Tokenizer, "initialize", from_copy)
+
+
+def wenda(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+    """Run `python -m bot.cli` in cwd with no WENDA_* settings but those given, and stdin a pipe."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_") and k not in ("COLUMNS", "LINES")}
+    environ["PYTHONIOENCODING"] = "utf-8"
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=environ,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def seed_corpus(tmp_path: Path) -> Path:
+    """A temp corpus folder holding a copy of the seed corpus file, for tests that change the corpus."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    shutil.copy(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
+    return root

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import SEED_FILE, SMART_CITY, XI_TITLE_START
+from conftest import SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 OPENING_PASSAGE_START = "2021年9月,北京城市副中心政务服务中心正式投入运行。"
-
-
-def wenda(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    """Run `python -m bot.cli` in cwd with no WENDA_* settings but those given, and stdin a pipe."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_") and k not in ("COLUMNS", "LINES")}
-    environ["PYTHONIOENCODING"] = "utf-8"
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=environ,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
 
 
 def _ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

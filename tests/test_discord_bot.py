@@ -43,12 +43,8 @@ FORBIDDEN = re.compile(r"@everyone|@here|<[@#]|(?<!\\)\]\(|\w://", re.IGNORECASE
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """A temp corpus folder holding a copy of the seed corpus file, for tests that change the corpus."""
-    root = tmp_path / "corpus"
-    root.mkdir()
-    shutil.copy(SEED, root / SEED.name)
-    return root
+def corpus(seed_corpus: Path) -> Path:
+    return seed_corpus
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_MD, SMALL_TXT, news_article
+from conftest import SMALL_MD, SMALL_TXT, news_article, wenda
 
 from retrieval import intake
 from retrieval.corpus import corpus_files, read_file
@@ -221,20 +219,6 @@ def test_a_name_taken_at_the_last_moment_is_refused_not_overwritten(corpus: Path
 
 # ---------------------------------------------------------------------------------------------
 # `wenda add`
-
-
-def wenda(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_")}
-    environ["PYTHONIOENCODING"] = "utf-8"
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
 
 
 def test_wenda_add_reports_each_file_fails_if_any_is_refused_and_the_good_one_is_answered(corpus: Path, tmp_path: Path):

@@ -7,7 +7,6 @@ import importlib.util
 import logging
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import sys
@@ -59,11 +58,8 @@ load_discord = _load_bench()
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    root.mkdir()
-    shutil.copy(SEED, root / SEED.name)
-    return root
+def corpus(seed_corpus: Path) -> Path:
+    return seed_corpus
 
 
 @pytest.fixture
