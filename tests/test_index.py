@@ -300,7 +300,7 @@ def test_bounds_are_each_terms_largest_contribution(pruning: ParityCorpus, param
     bounds = index._upper_bounds(plan)
     k1, b, avgdl = params.k1, params.b, index.avgdl
     for bound, (term, query_term) in zip(bounds, plan.items(), strict=True):
-        docs, tfs = segment.postings(segment.vocabulary[term])
+        docs, tfs = segment.postings(segment.term_id(term))
         tf = tfs.astype(np.float64)
         largest = (tf * (k1 + 1) / (tf + k1 * (1 - b + b * segment.doc_len[docs] / avgdl))).max()
         assert largest * query_term.idf <= bound <= largest * query_term.idf * (1 + 1e-8), term
@@ -316,3 +316,52 @@ def test_segment_loads_without_saved_bounds(tmp_path: Path, pruning: ParityCorpu
     for a, b, c in zip(segment.bounds, saved.bounds, older.bounds, strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
+
+
+# -- several segments: the idf floor's average sums the vocabulary in rank-bm25's order ------------
+
+
+def _split_index(
+    parity: ParityCorpus, params: BM25Params, tmp_path: Path | None = None
+) -> tuple[BM25Index, np.ndarray]:
+    """The parity corpus in four segments (saved and reloaded memory-mapped if tmp_path), every 5th doc deleted."""
+    cuts = (0, 200, 700, 1100, N_DOCS)
+    segments = [Segment.build(parity.docs[a:b]) for a, b in pairwise(cuts)]
+    if tmp_path is not None:
+        for i, seg in enumerate(segments):
+            seg.save(tmp_path / str(i))
+        segments = [Segment.load(tmp_path / str(i)) for i in range(len(segments))]
+    deleted = np.arange(2, N_DOCS, 5)
+    return BM25Index(segments, params).with_deleted(deleted), np.setdiff1d(np.arange(N_DOCS), deleted)
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("saved", [False, True], ids=["in memory", "memory-mapped"])
+def test_segments_with_deletions_score_like_rank_bm25_on_the_live_docs(
+    parity: ParityCorpus, params: BM25Params, saved: bool, tmp_path: Path
+):
+    ours, live = _split_index(parity, params, tmp_path if saved else None)
+    theirs = BM25Okapi([parity.docs[s] for s in live], k1=params.k1, b=params.b, epsilon=params.epsilon)
+    # The floor's average is rank-bm25's to the last bit: a term first met in a deleted document
+    # moves in the summation order, which a different order would show in the last bits.
+    assert ours.average_idf == theirs.average_idf
+    assert {t: ours.idf(t) for t in theirs.idf} == theirs.idf
+    for question in parity.questions:
+        np.testing.assert_array_equal(ours.get_scores(question), theirs.get_scores(question), strict=True)
+
+
+@pytest.mark.parametrize("params", PARAMS[:2])
+def test_merging_segments_keeps_every_score_and_numbers_terms_by_first_occurrence(
+    parity: ParityCorpus, params: BM25Params
+):
+    split, live = _split_index(parity, params)
+    merged, mapping = split.merged()
+    assert len(merged.segments) == 1 and merged.n_docs == len(live)
+    assert np.array_equal(mapping[live], np.arange(len(live))) and (np.delete(mapping, live) == -1).all()
+    # The merged segment is the one a fresh build of the live documents gives, term ids included.
+    fresh = Segment.build(parity.docs[s] for s in live)
+    assert list(merged.segments[0].terms) == list(fresh.terms)
+    theirs = BM25Okapi([parity.docs[s] for s in live], k1=params.k1, b=params.b, epsilon=params.epsilon)
+    assert merged.average_idf == theirs.average_idf
+    for question in parity.questions:
+        np.testing.assert_array_equal(merged.get_scores(question), theirs.get_scores(question), strict=True)

@@ -15,9 +15,7 @@ cannot reach the top k (MaxScore), then rescores the few survivors exactly.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +23,8 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from .terms import TermTable, key_view, term_keys
 
 _ARRAYS = ("offsets", "doc_ids", "tfs", "fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len")
 # Per term, the (tf, shortest doc with that tf) pairs that bound its contribution; optional on load.
@@ -75,7 +75,7 @@ class Segment:
 
     def __init__(
         self,
-        terms: list[str],
+        terms: TermTable | Sequence[str],
         offsets: np.ndarray,
         doc_ids: np.ndarray,
         tfs: np.ndarray,
@@ -85,8 +85,7 @@ class Segment:
         doc_len: np.ndarray,
         bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        self.terms = terms
-        self.vocabulary = {t: i for i, t in enumerate(terms)}
+        self.terms = terms if isinstance(terms, TermTable) else TermTable.from_terms(terms)
         # Plain ndarray views of memory-mapped arrays: slicing an np.memmap costs microseconds more,
         # which a query pays per posting list.
         self.offsets = np.asarray(offsets)
@@ -127,7 +126,7 @@ class Segment:
     @classmethod
     def from_forward(
         cls,
-        terms: list[str],
+        terms: TermTable | Sequence[str],
         fwd_offsets: np.ndarray,
         fwd_terms: np.ndarray,
         fwd_tfs: np.ndarray,
@@ -184,6 +183,9 @@ class Segment:
         dls = np.concatenate(kept_dls).astype(np.int32) if kept_dls else np.zeros(0, np.int32)
         return bound_offsets, tfs, dls
 
+    def term_id(self, term: str) -> int | None:
+        return self.terms.id(term)
+
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
         return self.doc_ids[lo:hi], self.tfs[lo:hi]
@@ -193,16 +195,13 @@ class Segment:
         return self.fwd_terms[lo:hi], self.fwd_tfs[lo:hi]
 
     def save(self, folder: Path) -> None:
-        """Write the arrays as .npy (memory-mappable) and the terms as JSON; callers make it atomic."""
+        """Write the arrays and the term table as .npy (memory-mappable); callers make it atomic."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in _ARRAYS:
             np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
         for name, array in zip(_BOUND_ARRAYS, self.bounds, strict=True):
             np.save(folder / f"{name}.npy", array)
-        with open(folder / "terms.json", "w", encoding="utf-8") as fh:
-            json.dump(self.terms, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.terms.save(folder)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> Segment:
@@ -214,9 +213,8 @@ class Segment:
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _ARRAYS}
         bounds = None
         if all((folder / f"{name}.npy").is_file() for name in _BOUND_ARRAYS):
-            bounds = tuple(np.load(folder / f"{name}.npy") for name in _BOUND_ARRAYS)
-        with open(folder / "terms.json", encoding="utf-8") as fh:
-            terms = json.load(fh)
+            bounds = tuple(np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _BOUND_ARRAYS)
+        terms = TermTable.load(folder, mmap)
         segment = cls(terms, **arrays, bounds=bounds)
         if (
             len(segment.offsets) != len(terms) + 1
@@ -240,6 +238,9 @@ _SAMPLE = 1 << 12
 _COMPLETIONS = 2
 # Up to this many candidates, scoring them from their forward lists beats looking terms up.
 _FORWARD_MAX = 32
+# Terms whose locations an index remembers before it starts afresh (a few MB).
+_LOOKUP_CACHE = 50_000
+_NO_KEYS = np.zeros((0, 2), dtype="<u8")
 
 
 def _kth_largest(values: np.ndarray, k: int) -> float:
@@ -280,6 +281,8 @@ class BM25Index:
         self.bases = _csr_offsets(np.asarray([s.n_docs for s in self.segments], dtype=np.int64))
         self._scratch_lock = threading.Lock()
         self._scratch_arrays: tuple[np.ndarray, np.ndarray] | None = None
+        # term -> [(segment number, term id)], filled a query at a time (see lists()).
+        self._lists: dict[str, list[tuple[int, int]]] = {}
 
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]], params: BM25Params | None = None) -> BM25Index:
@@ -331,13 +334,36 @@ class BM25Index:
             out.append(np.bincount(seg.fwd_terms[entries], minlength=len(seg.terms)))
         return out
 
+    def lists(self, terms: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+        """Where each term is: (segment number, term id) of every segment whose vocabulary holds it.
+
+        Looked up for all of a query's terms at once, one binary search per segment, and kept: the
+        idf, bounds and highlighting of the same query then ask again at dictionary speed.
+        """
+        known = self._lists
+        out = {t: known.get(t) for t in terms}
+        missing = [t for t, where in out.items() if where is None]
+        if missing:
+            keys = term_keys(missing)
+            found: list[list[tuple[int, int]]] = [[] for _ in missing]
+            for seg_no, seg in enumerate(self.segments):
+                ids = seg.terms.ids(keys)
+                for i in np.flatnonzero(ids >= 0).tolist():
+                    found[i].append((seg_no, int(ids[i])))
+            out.update(zip(missing, found, strict=True))
+            if len(known) > _LOOKUP_CACHE:
+                known.clear()  # other threads may be reading it: cleared, never swapped mid-query
+            known.update(zip(missing, found, strict=True))
+        return out  # type: ignore[return-value]
+
     def doc_freq(self, term: str) -> int:
         """How many live documents hold term."""
         total = 0
-        for seg, dead_df in zip(self.segments, self._deleted_df, strict=True):
-            term_id = seg.vocabulary.get(term)
-            if term_id is not None:
-                total += int(seg.doc_freq[term_id]) - (int(dead_df[term_id]) if dead_df is not None else 0)
+        for seg_no, term_id in self.lists([term])[term]:
+            dead_df = self._deleted_df[seg_no]
+            total += int(self.segments[seg_no].doc_freq[term_id])
+            if dead_df is not None:
+                total -= int(dead_df[term_id])
         return total
 
     @cached_property
@@ -372,20 +398,15 @@ class BM25Index:
         if len(self.segments) == 1:
             seg, dead = self._pairs[0]
             return live_dfs[0][_first_live_order(seg, dead)]
-        # Several segments: number the terms in first-occurrence order across them, then add up
-        # each segment's live dfs into that numbering.
-        order: dict[str, int] = {}
-        for seg, dead in self._pairs:
-            terms = seg.terms
-            for term_id in _first_live_order(seg, dead).tolist():
-                order.setdefault(terms[term_id], len(order))
-        dfs = np.zeros(len(order), dtype=np.int64)
-        for seg, live_df in zip(self.segments, live_dfs, strict=True):
-            present = np.flatnonzero(live_df)
-            terms = seg.terms
-            ids = np.fromiter((order[terms[i]] for i in present.tolist()), dtype=np.int64, count=len(present))
-            np.add.at(dfs, ids, live_df[present])
-        return dfs
+        # Several segments: each one's terms in its first-live order, one after the other, so a term's
+        # first entry there is its first occurrence in the corpus; terms are matched by key.
+        firsts = [_first_live_order(seg, dead) for seg, dead in self._pairs]
+        keys = key_view(np.concatenate([seg.terms.keys[ids] for seg, ids in zip(self.segments, firsts, strict=True)]))
+        dfs = np.concatenate([live_df[ids] for live_df, ids in zip(live_dfs, firsts, strict=True)])
+        _, first_at, group = np.unique(keys, return_index=True, return_inverse=True)
+        rank = np.empty(len(first_at), dtype=np.int64)
+        rank[np.argsort(first_at)] = np.arange(len(first_at))
+        return np.bincount(rank[group], weights=dfs, minlength=len(first_at)).astype(np.int64)
 
     def idf(self, term: str) -> float:
         """BM25Okapi idf with rank-bm25's floor: a negative idf becomes epsilon * average idf."""
@@ -406,11 +427,10 @@ class BM25Index:
     def contains(self, term: str, slot: int) -> bool:
         """Whether the document in slot holds term (a binary search in its postings)."""
         seg_no, doc = self._locate(slot)
-        seg = self.segments[seg_no]
-        term_id = seg.vocabulary.get(term)
+        term_id = next((t for s, t in self.lists([term])[term] if s == seg_no), None)
         if term_id is None:
             return False
-        docs, _ = seg.postings(term_id)
+        docs, _ = self.segments[seg_no].postings(term_id)
         i = int(np.searchsorted(docs, doc))
         return i < len(docs) and int(docs[i]) == doc
 
@@ -420,13 +440,11 @@ class BM25Index:
         """Add each query term's contributions in query order; returns the live slots touched."""
         k1 = self.params.k1
         touched = []
+        where = self.lists(query)
         for term in query:
             idf = None
-            for seg_no, seg in enumerate(self.segments):
-                term_id = seg.vocabulary.get(term)
-                if term_id is None:
-                    continue
-                docs, tfs = seg.postings(term_id)
+            for seg_no, term_id in where[term]:
+                docs, tfs = self.segments[seg_no].postings(term_id)
                 if not len(docs):
                     continue
                 if idf is None:
@@ -480,15 +498,12 @@ class BM25Index:
         it, which bounds cannot express; such queries take the dense path.
         """
         plan: dict[str, _QueryTerm] = {}
+        where = self.lists(query)
         for term in query:
             if term in plan:
                 plan[term].count += 1
                 continue
-            lists = []
-            for seg_no, seg in enumerate(self.segments):
-                term_id = seg.vocabulary.get(term)
-                if term_id is not None and seg.doc_freq[term_id]:
-                    lists.append((seg_no, term_id))
+            lists = [(s, t) for s, t in where[term] if self.segments[s].doc_freq[t]]
             if not lists:
                 continue
             idf = self.idf(term)
@@ -701,27 +716,44 @@ class BM25Index:
         """One segment of the live documents, and for each old slot its new slot (-1 if deleted)."""
         mapping = np.full(self.n_slots, -1, dtype=np.int64)
         mapping[self.live] = np.arange(self.n_docs)
-        vocabulary: dict[str, int] = {}
-        parts_terms, parts_tfs, parts_lens, parts_counts = [], [], [], []
+        parts_local, parts_tfs, parts_lens, parts_counts, firsts = [], [], [], [], []
         for seg, dead in self._pairs:
             docs = np.arange(seg.n_docs) if dead is None else np.flatnonzero(~dead)
             entries = _entries_of(seg, docs)
-            local = seg.fwd_terms[entries]
-            # New ids in first-occurrence order over the live documents, as Segment.build gives them.
-            _, first = np.unique(local, return_index=True)
-            for term_id in local[np.sort(first)].tolist():
-                vocabulary.setdefault(seg.terms[term_id], len(vocabulary))
-            remap = np.full(len(seg.terms), -1, dtype=np.int32)
-            for term_id, term in enumerate(seg.terms):
-                new = vocabulary.get(term)
-                if new is not None:
-                    remap[term_id] = new
-            parts_terms.append(remap[local])
+            parts_local.append(seg.fwd_terms[entries])
             parts_tfs.append(seg.fwd_tfs[entries])
             parts_lens.append(seg.doc_len[docs])
             parts_counts.append(np.diff(seg.fwd_offsets)[docs])
+            firsts.append(_first_live_order(seg, dead))
+        # New ids in first-occurrence order over the live documents, as Segment.build gives them:
+        # line up each segment's terms in its own first-live order, segment after segment, and match
+        # terms by key; a term's new id is the rank of its first position in that line.
+        keys = np.concatenate([s.terms.keys[ids] for s, ids in zip(self.segments, firsts, strict=True)] or [_NO_KEYS])
+        _, first_at, group = np.unique(key_view(keys), return_index=True, return_inverse=True)
+        rank = np.empty(len(first_at), dtype=np.int64)
+        rank[np.argsort(first_at)] = np.arange(len(first_at))
+        new_of_position = rank[group.ravel()]
+        first_at.sort()  # the positions that introduce a term, in new-id order
+        parts_terms, data, lengths, new_keys = [], [], [], []
+        position = 0
+        for seg, ids, local in zip(self.segments, firsts, parts_local, strict=True):
+            remap = np.full(len(seg.terms), -1, dtype=np.int32)
+            remap[ids] = new_of_position[position : position + len(ids)]
+            parts_terms.append(remap[local])
+            # Positions run segment after segment, so the terms this segment introduces are one block.
+            lo, hi = np.searchsorted(first_at, [position, position + len(ids)])
+            term_bytes, offsets, term_keys_ = seg.terms.take(ids[first_at[lo:hi] - position])
+            data.append(term_bytes)
+            lengths.append(np.diff(offsets))
+            new_keys.append(term_keys_)
+            position += len(ids)
+        terms = TermTable.from_parts(
+            np.concatenate(data) if data else np.zeros(0, np.uint8),
+            _csr_offsets(np.concatenate(lengths) if lengths else np.zeros(0, np.int64)),
+            np.concatenate(new_keys) if new_keys else _NO_KEYS,
+        )
         segment = Segment.from_forward(
-            list(vocabulary),
+            terms,
             _csr_offsets(np.concatenate(parts_counts) if parts_counts else np.zeros(0, np.int64)),
             np.concatenate(parts_terms).astype(np.int32) if parts_terms else np.zeros(0, np.int32),
             np.concatenate(parts_tfs).astype(np.int32) if parts_tfs else np.zeros(0, np.int32),
@@ -766,18 +798,16 @@ def _first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
     term's first live occurrence when its document is the term's first live posting (postings are
     in document order), and forward entries are already in reading order.
     """
-    starts, ends = seg.offsets[:-1], seg.offsets[1:]
     if dead is None:
-        has = ends > starts
-        first_doc = np.full(len(seg.terms), -1, dtype=np.int64)
-        first_doc[has] = seg.doc_ids[starts[has]]
-    else:
-        live_postings = np.flatnonzero(~dead[seg.doc_ids])
-        at = np.searchsorted(live_postings, starts)
-        has = at < len(live_postings)
-        has[has] = live_postings[at[has]] < ends[has]
-        first_doc = np.full(len(seg.terms), -1, dtype=np.int64)
-        first_doc[has] = seg.doc_ids[live_postings[at[has]]]
+        # Term ids are numbered in order of first occurrence (Segment.build, merged): no reading needed.
+        return np.flatnonzero(seg.doc_freq)
+    starts, ends = seg.offsets[:-1], seg.offsets[1:]
+    live_postings = np.flatnonzero(~dead[seg.doc_ids])
+    at = np.searchsorted(live_postings, starts)
+    has = at < len(live_postings)
+    has[has] = live_postings[at[has]] < ends[has]
+    first_doc = np.full(len(seg.terms), -1, dtype=np.int64)
+    first_doc[has] = seg.doc_ids[live_postings[at[has]]]
     doc_of_entry = np.repeat(np.arange(seg.n_docs, dtype=np.int64), np.diff(seg.fwd_offsets))
     return seg.fwd_terms[doc_of_entry == first_doc[seg.fwd_terms]]
 
