@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from retrieval import index as index_module
 from retrieval.index import TUNED_PARAMS, BM25Index, BM25Params, Segment
 
 N_DOCS = 1500
@@ -220,6 +221,16 @@ TIED_DOC = 100
 TIED_COPIES = tuple(range(1000, 4000, 250))
 
 
+@pytest.fixture(params=["as shipped", "pruned in small batches"])
+def top_k_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """top_k as shipped (these small corpora mostly take its score-everything path for few postings),
+    and forced through MaxScore in batches of 64 postings, so thresholds and probing are exercised."""
+    if request.param != "as shipped":
+        monkeypatch.setattr(index_module, "_SMALL_QUERY", 0)
+        monkeypatch.setattr(index_module, "_FIRST_BATCH", 64)
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def pruning() -> ParityCorpus:
     """4,000 paragraphs over 400 words of Zipf-like frequency: every word has a long posting list.
@@ -245,7 +256,7 @@ def pruning() -> ParityCorpus:
 
 
 @pytest.mark.parametrize("params", PARAMS)
-def test_top_k_with_pruning_ranks_like_rank_bm25(pruning: ParityCorpus, params: BM25Params):
+def test_top_k_with_pruning_ranks_like_rank_bm25(pruning: ParityCorpus, params: BM25Params, top_k_path: str):
     ours = BM25Index.build(pruning.docs, params)
     theirs = BM25Okapi(pruning.docs, k1=params.k1, b=params.b, epsilon=params.epsilon)
     docs = [set(doc) for doc in pruning.docs]
@@ -255,7 +266,7 @@ def test_top_k_with_pruning_ranks_like_rank_bm25(pruning: ParityCorpus, params: 
             assert ours.top_k(question, k) == expected[:k], (question, k)
 
 
-def test_top_k_breaks_a_tie_at_the_kth_place_by_slot(pruning: ParityCorpus):
+def test_top_k_breaks_a_tie_at_the_kth_place_by_slot(pruning: ParityCorpus, top_k_path: str):
     ours = BM25Index.build(pruning.docs)
     question = list(dict.fromkeys(pruning.docs[TIED_DOC]))
     top = ours.top_k(question, 10)
@@ -264,7 +275,9 @@ def test_top_k_breaks_a_tie_at_the_kth_place_by_slot(pruning: ParityCorpus):
 
 
 @pytest.mark.parametrize("params", PARAMS)
-def test_top_k_with_pruning_over_segments_and_deletions_ranks_like_rank_bm25(pruning: ParityCorpus, params: BM25Params):
+def test_top_k_with_pruning_over_segments_and_deletions_ranks_like_rank_bm25(
+    pruning: ParityCorpus, params: BM25Params, top_k_path: str
+):
     # Three segments; deleted: some tied copies (the tie at the 10th place moves) and every 7th slot.
     cuts = (0, 1300, 2900, PRUNING_DOCS)
     segments = [Segment.build(pruning.docs[a:b]) for a, b in pairwise(cuts)]
@@ -280,8 +293,9 @@ def test_top_k_with_pruning_over_segments_and_deletions_ranks_like_rank_bm25(pru
             assert ours.top_k(question, k) == expected[:k], (question, k)
 
 
-def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus):
-    # Guards the parity tests above: they must exercise the pruned path, not the dense fallback.
+def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus, monkeypatch: pytest.MonkeyPatch):
+    # Guards the parity tests above: in batches of 64 postings, they exercise the pruned path.
+    monkeypatch.setattr(index_module, "_FIRST_BATCH", 64)
     ours = BM25Index.build(pruning.docs, TUNED_PARAMS)
     pruned = 0
     for question in pruning.questions:

@@ -229,13 +229,17 @@ class Segment:
 class _QueryTerm:
     idf: float
     lists: list[tuple[int, int]]  # (segment number, term id) of each segment holding the term
+    best: float = math.inf  # the most tf * (k1 + 1) / (tf + norm) can be over its postings
+    length: int = 0  # postings, deleted documents' included
     count: int = 1  # how often the query repeats it
 
 
-# At most this many candidates decide the first pruning threshold: enough for a good k-th best.
-_SAMPLE = 1 << 12
-# Times per query the k best partial scores are scored exactly to raise the threshold.
-_COMPLETIONS = 2
+# Postings in the first batch of terms top_k accumulates, and how much larger each next batch is:
+# the rare terms come first and usually decide the top k. A threshold costs about what 30,000
+# postings do (forward lists of k documents), so a query with fewer postings than that has none.
+_FIRST_BATCH = 1 << 13
+_SMALL_QUERY = 1 << 15
+_BATCH_GROWTH = 4
 # Up to this many candidates, scoring them from their forward lists beats looking terms up.
 _FORWARD_MAX = 32
 # Terms whose locations an index remembers before it starts afresh (a few MB).
@@ -247,6 +251,39 @@ def _kth_largest(values: np.ndarray, k: int) -> float:
     """The k-th largest value. Selected at the front of the negated array: numpy 2.4's partition
     with kth near the end of an array full of equal values is ~30x slower."""
     return float(-np.partition(-values, k - 1)[k - 1])
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values. np.unique hashes integers in numpy 2.3+, ~5x slower than a sort here."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
+def _firsts(slots: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """A mask keeping one entry per distinct slot, in linear time (a sort costs ~5x more).
+
+    owner is scratch space indexed by slot: each entry writes its position there, one write per
+    slot survives, and the entry that finds its own position is that slot's representative.
+    """
+    positions = np.arange(len(slots))
+    owner[slots] = positions
+    return owner[slots] == positions
+
+
+def _top_distinct(slots: np.ndarray, values: np.ndarray, owner: np.ndarray, k: int) -> np.ndarray:
+    """The slots of the k best values, each slot once (fewer if there are not k); values[i] belongs
+    to slots[i], and a slot repeated has the same value each time."""
+    keep = _firsts(slots, owner)
+    slots, values = slots[keep], values[keep]
+    if len(slots) <= k:
+        return slots
+    return slots[np.argpartition(-values, k - 1)[:k]]
+
+
+def _kth_distinct(slots: np.ndarray, values: np.ndarray, owner: np.ndarray, k: int) -> float:
+    """The k-th best value over distinct slots (0.0 if there are fewer than k)."""
+    keep = _firsts(slots, owner)
+    return _kth_largest(values[keep], k) if int(keep.sum()) >= k else 0.0
 
 
 def _best(candidates: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -283,6 +320,7 @@ class BM25Index:
         self._scratch_arrays: tuple[np.ndarray, np.ndarray] | None = None
         # term -> [(segment number, term id)], filled a query at a time (see lists()).
         self._lists: dict[str, list[tuple[int, int]]] = {}
+        self._stats: dict[str, _QueryTerm | None] = {}  # see _term_stats()
 
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]], params: BM25Params | None = None) -> BM25Index:
@@ -479,8 +517,33 @@ class BM25Index:
             return self._dense_top_k(query, k)
         if not plan:
             return []
+        if sum(q.length for q in plan.values()) <= _SMALL_QUERY:
+            return self._small_top_k(query, plan, k)
         candidates = self._candidates(query, plan, k)
         return _best(candidates, self._exact_scores(query, plan, candidates), k)
+
+    def _small_top_k(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> list[tuple[int, float]]:
+        """Few postings in all: score them all, exactly, with a handful of numpy calls.
+
+        Each occurrence of a term in the query adds its own contributions, in query order, as
+        rank-bm25's loop does; np.add.at adds them in that order, so the sums are its bits.
+        """
+        slots, values = self._gather(plan, [term for term in query if term in plan], per_occurrence=True)
+        acc, owner, lock = self._scratch()
+        try:
+            np.add.at(acc, slots, values)
+            candidates = slots[_firsts(slots, owner)]
+            scores = acc[candidates]
+            acc[slots] = 0.0
+        except BaseException:
+            if lock is not None:
+                self._scratch_arrays = None  # perhaps not zeroed again: never reuse it
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+        live = self.live[candidates]
+        return _best(candidates[live].astype(np.int64), scores[live], k)
 
     def _dense_top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Score every posting of every query term (the reference top_k, and the fallback)."""
@@ -491,40 +554,61 @@ class BM25Index:
         return _best(candidates, scores[candidates], k)
 
     def _plan(self, query: Sequence[str]) -> dict[str, _QueryTerm] | None:
-        """Each distinct query term the index holds, with its idf, weight and posting lists.
+        """Each distinct query term the index holds, with its idf, weight, bound and posting lists.
 
         None when a term's idf is not positive (rank-bm25's floor with a negative average idf,
         or df exactly half the corpus): a document holding it may score no more than one without
         it, which bounds cannot express; such queries take the dense path.
         """
+        known = self._term_stats(query)
         plan: dict[str, _QueryTerm] = {}
-        where = self.lists(query)
         for term in query:
             if term in plan:
                 plan[term].count += 1
                 continue
-            lists = [(s, t) for s, t in where[term] if self.segments[s].doc_freq[t]]
-            if not lists:
+            stats = known[term]
+            if stats is None:
                 continue
-            idf = self.idf(term)
-            if not idf > 0:
+            if not stats.idf > 0:
                 return None
-            plan[term] = _QueryTerm(idf, lists)
+            plan[term] = _QueryTerm(stats.idf, stats.lists, stats.best, stats.length)
         return plan
 
-    @cached_property
-    def _slot_norms(self) -> np.ndarray:
-        """_norms over all slots, +inf for deleted documents so that they score 0 and never prune."""
-        norms = np.concatenate(self._norms) if self.segments else np.zeros(0)
-        norms[~self.live] = np.inf
-        return norms
+    def _term_stats(self, terms: Sequence[str]) -> dict[str, _QueryTerm | None]:
+        """idf, posting lists, bound and length of each term (None if no document holds it).
 
-    def _upper_bounds(self, plan: dict[str, _QueryTerm]) -> np.ndarray:
-        """Per plan term, at least the most it can add to any score (weight times the best pair)."""
+        They depend on nothing but the index, which never changes, so they are kept: questions
+        share most of their terms (common words, single characters), and a query then costs a
+        dictionary lookup per term instead of a dozen numpy calls per term and segment.
+        """
+        known = self._stats
+        missing = [t for t in dict.fromkeys(terms) if t not in known]
+        if missing:
+            found: dict[str, _QueryTerm | None] = {}
+            where = self.lists(missing)
+            for term in missing:
+                lists = [(s, t) for s, t in where[term] if self.segments[s].doc_freq[t]]
+                if lists:
+                    length = sum(int(self.segments[s].doc_freq[t]) for s, t in lists)
+                    found[term] = _QueryTerm(self.idf(term), lists, length=length)
+                else:
+                    found[term] = None
+            self._fill_bests([q for q in found.values() if q is not None])
+            if len(known) > _LOOKUP_CACHE:
+                known.clear()  # as in lists(): cleared, never swapped mid-query
+            known.update(found)
+        return {t: known.get(t) for t in terms}
+
+    def _fill_bests(self, stats: list[_QueryTerm]) -> None:
+        """Set each term's best: its largest contribution over the bound pairs of its segments.
+
+        A term's contribution tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) rises with tf
+        and falls with dl, so its largest value is at one of the segments' undominated pairs.
+        """
         k1, b, avgdl = self.params.k1, self.params.b, self.avgdl
-        best = np.zeros(len(plan))
+        best = np.zeros(len(stats))
         for seg_no, seg in enumerate(self.segments):
-            which = [(i, tid) for i, q in enumerate(plan.values()) for s, tid in q.lists if s == seg_no]
+            which = [(i, tid) for i, q in enumerate(stats) for s, tid in q.lists if s == seg_no]
             if not which:
                 continue
             rows = np.array([i for i, _ in which])
@@ -537,63 +621,67 @@ class BM25Index:
             tf = tfs[entries].astype(np.float64)
             value = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dls[entries].astype(np.float64) / avgdl))
             best[rows] = np.maximum(best[rows], np.maximum.reduceat(value, starts[:-1]))
-        weights = np.array([q.idf * q.count for q in plan.values()])
-        return weights * best * (1 + _SAFETY)
+        for q, value in zip(stats, best.tolist(), strict=True):
+            q.best = value
+
+    @cached_property
+    def _slot_norms(self) -> np.ndarray:
+        """_norms over all slots, +inf for deleted documents so that they score 0 and never prune."""
+        norms = np.concatenate(self._norms) if self.segments else np.zeros(0)
+        norms[~self.live] = np.inf
+        return norms
+
+    def _upper_bounds(self, plan: dict[str, _QueryTerm]) -> np.ndarray:
+        """Per plan term, at least the most it can add to any score (weight times its best)."""
+        return np.array([q.idf * q.count * q.best for q in plan.values()]) * (1 + _SAFETY)
 
     def _candidates(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> np.ndarray:
-        """Sorted slots that hold every top-k document (and usually few others)."""
+        """Sorted slots that hold every top-k document (and usually few others).
+
+        Terms are accumulated highest bound first, in batches of growing size, each batch with a
+        handful of numpy calls. After a batch the k best partial scores are scored exactly: their
+        k-th best (theta) is a score the top k must reach. Once the terms left could not add theta
+        together, no document outside those seen can reach the top k, and their long posting lists
+        (common words, single characters) are only probed for the few candidates still in the race.
+        """
         terms = list(plan)
         bounds = self._upper_bounds(plan)
-        lengths = np.array([sum(self._list_length(s, t) for s, t in plan[term].lists) for term in terms])
+        lengths = np.array([plan[term].length for term in terms])
         order = np.lexsort((lengths, -bounds))
         # rest[j]: the most the terms order[j:] can add together.
         rest = np.r_[np.cumsum(bounds[order][::-1])[::-1], 0.0]
-        norms = self._slot_norms
-        k1 = self.params.k1
-        acc, seen, lock = self._scratch()
+        reach = np.cumsum(lengths[order])
+        acc, owner, lock = self._scratch()
         try:
             parts: list[np.ndarray] = []
-            sample_parts: list[np.ndarray] = []
-            found = 0
-            completions = 0
             theta = 0.0
-            essential = len(order)
-            for j, i in enumerate(order.tolist()):
-                weight = plan[terms[i]].idf * plan[terms[i]].count
-                for seg_no, term_id in plan[terms[i]].lists:
-                    docs, tfs = self.segments[seg_no].postings(term_id)
-                    slots = docs + self.bases[seg_no] if seg_no else docs
-                    tf = tfs.astype(np.float64)
-                    acc[slots] += weight * (tf * (k1 + 1) / (tf + norms[slots]))
-                    new = slots[~seen[slots]]
-                    seen[new] = True
-                    parts.append(new)
-                    if found < _SAMPLE:
-                        sample_parts.append(new[: _SAMPLE - found])
-                    found += len(new)
-                if j + 1 == len(order):
-                    break
-                # Only the terms order[j+1:] are left; once k documents already score more than
-                # they could add together, no document outside those seen can reach the top k.
-                # (Partial scores are at most rest[0] - rest[j + 1]: test only when that could win.)
-                if theta * (1 - _SAFETY) <= rest[j + 1] < rest[0] - rest[j + 1] and min(found, _SAMPLE) >= k:
-                    sample = np.concatenate(sample_parts)
-                    sample_parts = [sample]
-                    values = acc[sample]
-                    theta = max(theta, _kth_largest(values, k))
-                    if theta * (1 - _SAFETY) <= rest[j + 1] and completions < _COMPLETIONS:
-                        # The exact scores of the k best partial scores: a threshold near the final
-                        # k-th best, for a look at the forward lists of k documents.
-                        completions += 1
-                        best = np.sort(sample[np.argpartition(-values, k - 1)[:k]]).astype(np.int64)
-                        theta = max(theta, _kth_largest(self._exact_scores(query, plan, best), k))
-                if theta * (1 - _SAFETY) > rest[j + 1]:
-                    essential = j + 1
-                    break
-            candidates = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            done = 0  # terms order[:done] are in acc
+            budget = _FIRST_BATCH
+            while done < len(order) and not theta * (1 - _SAFETY) > rest[done]:
+                # The next batch: terms up to `budget` postings in all, at least one.
+                stop = max(done + 1, int(np.searchsorted(reach, budget, side="right")))
+                slots, values = self._gather(plan, [terms[i] for i in order[done:stop].tolist()])
+                np.add.at(acc, slots, values)
+                parts.append(slots)
+                done = stop
+                budget *= _BATCH_GROWTH
+                if done < len(order) and not theta * (1 - _SAFETY) > rest[done]:
+                    # Contributions are positive, so a partial score is at most the whole score:
+                    # the k-th best partial score is a threshold the top k must reach.
+                    seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                    theta = max(theta, _kth_distinct(seen, acc[seen], owner, k))
+            seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            partial = acc[seen]
+            if done == len(order):
+                # Every term is in: partial scores are whole scores (summed in another order).
+                theta = max(theta, _kth_distinct(seen, partial, owner, k))
+            if len(seen) > k:
+                keep = partial + rest[done] >= theta * (1 - _SAFETY)
+                seen, partial = seen[keep], partial[keep]
+            candidates = np.sort(seen[_firsts(seen, owner)])
             partial = acc[candidates]
-            acc[candidates] = 0.0
-            seen[candidates] = False
+            for slots in parts:
+                acc[slots] = 0.0
         except BaseException:
             if lock is not None:
                 self._scratch_arrays = None  # perhaps not zeroed again: never reuse it
@@ -601,15 +689,9 @@ class BM25Index:
         finally:
             if lock is not None:
                 lock.release()
-        order_c = np.argsort(candidates)
-        candidates, partial = candidates[order_c].astype(np.int64), partial[order_c]
-        if essential < len(order) and len(candidates) > max(k, _FORWARD_MAX):
-            # The same with the k best partial scores of all candidates, so that the lookups below
-            # run on far fewer of them.
-            best = np.sort(np.argpartition(-partial, k - 1)[:k])
-            theta = max(theta, _kth_largest(self._exact_scores(query, plan, candidates[best]), k))
+        candidates = candidates.astype(np.int64, copy=False)
         # Probe the remaining terms for the survivors only, pruning as the bounds tighten.
-        for j in range(essential, len(order) + 1):
+        for j in range(done, len(order) + 1):
             if len(candidates) > k:
                 theta = max(theta, _kth_largest(partial, k))
                 keep = partial + rest[j] >= theta * (1 - _SAFETY)
@@ -620,17 +702,53 @@ class BM25Index:
             partial = partial + query_term.idf * query_term.count * self._contributions(query_term.lists, candidates)
         return candidates[self.live[candidates]]
 
-    def _list_length(self, seg_no: int, term_id: int) -> int:
-        return int(self.segments[seg_no].doc_freq[term_id])
+    def _gather(
+        self, plan: dict[str, _QueryTerm], terms: list[str], per_occurrence: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every posting of terms as (slot, weight * tf * (k1 + 1) / (tf + norm)): one array each.
+
+        The weight is idf times the term's count in the query, or idf alone per_occurrence.
+        """
+        slots, tfs, lengths, weights = [], [], [], []
+        for term in terms:
+            query_term = plan[term]
+            weight = query_term.idf if per_occurrence else query_term.idf * query_term.count
+            for seg_no, term_id in query_term.lists:
+                docs, tf = self.segments[seg_no].postings(term_id)
+                slots.append(docs + self.bases[seg_no] if seg_no else docs.astype(np.int64))
+                tfs.append(tf)
+                lengths.append(len(docs))
+                weights.append(weight)
+        slot = np.concatenate(slots) if len(slots) > 1 else slots[0]
+        tf = (np.concatenate(tfs) if len(tfs) > 1 else tfs[0]).astype(np.float64)
+        k1 = self.params.k1
+        return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + self._slot_norms[slot]))
+
+    def _threshold(
+        self,
+        query: Sequence[str],
+        plan: dict[str, _QueryTerm],
+        acc: np.ndarray,
+        owner: np.ndarray,
+        parts: list[np.ndarray],
+        k: int,
+    ) -> float:
+        """The k-th best exact score among the k best partial scores so far (0.0 if fewer than k)."""
+        seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        top = _top_distinct(seen, acc[seen], owner, k)
+        if len(top) < k:
+            return 0.0
+        return _kth_largest(self._exact_scores(query, plan, np.sort(top).astype(np.int64)), k)
 
     def _scratch(self) -> tuple[np.ndarray, np.ndarray, threading.Lock | None]:
-        """A zeroed accumulator and seen-mask over all slots, to be left zeroed; shared unless busy."""
+        """A zeroed score accumulator over all slots (to be left zeroed) and a slot -> position array
+        (any content); shared unless another query holds them."""
         if self._scratch_lock.acquire(blocking=False):
             if self._scratch_arrays is None:
-                self._scratch_arrays = (np.zeros(self.n_slots), np.zeros(self.n_slots, bool))
+                self._scratch_arrays = (np.zeros(self.n_slots), np.zeros(self.n_slots, dtype=np.int64))
             return (*self._scratch_arrays, self._scratch_lock)
         # Another thread is querying this index: use arrays of our own rather than wait.
-        return np.zeros(self.n_slots), np.zeros(self.n_slots, bool), None
+        return np.zeros(self.n_slots), np.zeros(self.n_slots, dtype=np.int64), None
 
     def _exact_scores(self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
         """get_scores' values for sorted slots: contributions added in query order, as _accumulate does."""
@@ -652,19 +770,19 @@ class BM25Index:
         """The tf of each plan term (columns) in each sorted slot (rows), read from forward lists."""
         tf = np.zeros((len(slots), len(plan)))
         split = np.searchsorted(slots, self.bases)
-        for seg_no, seg in enumerate(self.segments):
+        wanted: dict[int, list[tuple[int, int]]] = {}
+        for col, q in enumerate(plan.values()):
+            for seg_no, term_id in q.lists:
+                if split[seg_no] < split[seg_no + 1]:
+                    wanted.setdefault(seg_no, []).append((term_id, col))
+        for seg_no, pairs in wanted.items():
+            seg = self.segments[seg_no]
             lo, hi = split[seg_no], split[seg_no + 1]
-            if lo == hi:
-                continue
-            wanted = [(term_id, col) for col, q in enumerate(plan.values()) for s, term_id in q.lists if s == seg_no]
-            if not wanted:
-                continue
-            wanted.sort()
-            ids = np.array([term_id for term_id, _ in wanted], dtype=seg.fwd_terms.dtype)
-            cols = np.array([col for _, col in wanted])
+            pairs.sort()
+            ids = np.array([term_id for term_id, _ in pairs], dtype=seg.fwd_terms.dtype)
+            cols = np.array([col for _, col in pairs])
             docs = slots[lo:hi] - self.bases[seg_no]
-            starts = seg.fwd_offsets[docs]
-            lengths = seg.fwd_offsets[docs + 1] - starts
+            lengths = seg.fwd_offsets[docs + 1] - seg.fwd_offsets[docs]
             entries = _entries_of(seg, docs)
             terms = seg.fwd_terms[entries]
             at = np.searchsorted(ids, terms)
