@@ -667,9 +667,13 @@ class BM25Index:
                 budget *= _BATCH_GROWTH
                 if done < len(order) and not theta * (1 - _SAFETY) > rest[done]:
                     # Contributions are positive, so a partial score is at most the whole score:
-                    # the k-th best partial score is a threshold the top k must reach.
+                    # the k-th best partial score is a threshold the top k must reach. If it is
+                    # not enough to stop, the exact scores of those k documents are (a few pages
+                    # of forward lists against another batch of long posting lists).
                     seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
                     theta = max(theta, _kth_distinct(seen, acc[seen], owner, k))
+                    if not theta * (1 - _SAFETY) > rest[done]:
+                        theta = max(theta, self._threshold(query, plan, acc, owner, seen, k))
             seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
             partial = acc[seen]
             if done == len(order):
@@ -730,11 +734,10 @@ class BM25Index:
         plan: dict[str, _QueryTerm],
         acc: np.ndarray,
         owner: np.ndarray,
-        parts: list[np.ndarray],
+        seen: np.ndarray,
         k: int,
     ) -> float:
         """The k-th best exact score among the k best partial scores so far (0.0 if fewer than k)."""
-        seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
         top = _top_distinct(seen, acc[seen], owner, k)
         if len(top) < k:
             return 0.0
