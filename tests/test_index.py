@@ -379,3 +379,18 @@ def test_merging_segments_keeps_every_score_and_numbers_terms_by_first_occurrenc
     assert merged.average_idf == theirs.average_idf
     for question in parity.questions:
         np.testing.assert_array_equal(merged.get_scores(question), theirs.get_scores(question), strict=True)
+
+
+def test_term_frequencies_past_one_byte_keep_exact_scores():
+    # tfs are stored in the narrowest type that holds them (one byte, nearly always).
+    docs = [["城市"] * 300 + ["发展"], ["城市", "数据"], ["数据"] * 70_000, ["发展", "数据"]]
+    index = BM25Index.build(docs)
+    assert index.segments[0].tfs.dtype == np.int32 and index.segments[0].fwd_tfs.dtype == np.int32
+    small = BM25Index.build(docs[:2] + docs[3:])
+    assert small.segments[0].tfs.dtype == np.uint16
+    assert BM25Index.build([["城市", "发展"], ["城市"]]).segments[0].tfs.dtype == np.uint8
+    for ours, corpus in ((index, docs), (small, docs[:2] + docs[3:])):
+        theirs = BM25Okapi(corpus)
+        for question in (["城市"], ["数据", "发展"], ["城市", "城市", "数据"]):
+            assert ours.get_scores(question).tolist() == theirs.get_scores(question).tolist()
+            assert ours.top_k(question, 2) == _reference_top_k(theirs, [set(d) for d in corpus], question, 2)
