@@ -603,3 +603,34 @@ def test_a_second_process_waits_for_the_cache_lock_before_refreshing(corpus: Pat
     assert done.wait(10)
     worker.join()
     assert "late.txt" in library.files
+
+
+def test_a_big_first_build_takes_larger_batches_to_stay_under_the_segment_target(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Batches of ~one small file would make a segment per file; the build sizes them up instead.
+    for n in range(NEWS, 40):
+        (corpus / news_name(n)).write_text(news_article(n, PARAGRAPHS), encoding="utf-8")
+    file_size = (corpus / news_name(0)).stat().st_size
+    monkeypatch.setattr(store, "BATCH_BYTES", file_size)
+    monkeypatch.setattr(store, "MAX_BATCH_BYTES", 100 * file_size)
+
+    library = Library.open(corpus)
+
+    target = MAX_SEGMENTS - store.SEGMENTS_HEADROOM
+    assert 1 < len(library.searcher.index.segments) <= target
+    assert len(manifest(corpus)["segments"]) == len(library.searcher.index.segments)
+    assert passages_by_file(library.searcher) == fresh_passages(corpus)
+    assert_scores_are_rank_bm25s(library.searcher)
+
+
+def test_batches_never_grow_past_the_largest_size(corpus: Path, monkeypatch: pytest.MonkeyPatch):
+    # Memory first: past MAX_BATCH_BYTES a build makes more segments and merges them later.
+    file_size = (corpus / news_name(0)).stat().st_size
+    monkeypatch.setattr(store, "BATCH_BYTES", file_size)
+    monkeypatch.setattr(store, "MAX_BATCH_BYTES", file_size)
+
+    library = Library.open(corpus)
+
+    assert len(library.searcher.index.segments) >= NEWS
+    assert_scores_are_rank_bm25s(library.searcher)
