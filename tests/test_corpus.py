@@ -467,3 +467,9 @@ def test_byline_in_parentheses_is_kept_out_of_the_passages(tmp_path: Path):
     article = _only_article(tmp_path, "a.txt")
     assert article.bylines == ("（责任编辑：张三）",)
     assert len(article.passages) == 2
+
+
+def test_a_semicolon_does_not_end_a_sentence():
+    # The items of a list stay in one sentence, so the highlighter can mark the whole answer.
+    text = "其职能有两个方面：一是教化；二是管理户籍。后来废止!"
+    assert [text[s:e] for s, e in sentence_spans(text)] == ["其职能有两个方面：一是教化；二是管理户籍。", "后来废止!"]

@@ -529,7 +529,9 @@ def detect_source(lines: Iterable[str]) -> str | None:
     return None
 
 
-_SPLIT_AFTER = "。！？!?；;"
+# Not ；: it joins the clauses of one sentence, often the items of a list a question asks for
+# (其职能有四个方面：一是…；二是…). Splitting there cost the highlighter 1.4 points on CMRC.
+_SPLIT_AFTER = "。！？!?"
 _OPENERS = "（(“「『"
 _CLOSERS = "）)”」』"
 # Inside brackets or quotes a 。 does not end the sentence (a quotation is one utterance), unless
@@ -540,7 +542,7 @@ _MAX_PROTECTED = 300
 def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
     """Spans of the sentences of text.
 
-    A sentence ends after a run of 。！？!?；; with any closing quotes or brackets right after it
+    A sentence ends after a run of 。！？!? with any closing quotes or brackets right after it
     (so 。” stays with its sentence), or at a newline; not inside （…） or “…”「…」『…』.
     """
     start = 0
