@@ -394,3 +394,16 @@ def test_term_frequencies_past_one_byte_keep_exact_scores():
         for question in (["城市"], ["数据", "发展"], ["城市", "城市", "数据"]):
             assert ours.get_scores(question).tolist() == theirs.get_scores(question).tolist()
             assert ours.top_k(question, 2) == _reference_top_k(theirs, [set(d) for d in corpus], question, 2)
+
+
+def test_scores_stay_exact_when_the_term_caches_start_afresh(
+    pruning: ParityCorpus, monkeypatch: pytest.MonkeyPatch, top_k_path: str
+):
+    # A long-running bot meets more distinct terms than the caches keep; clearing one mid-query
+    # must not make a term it had just looked up seem absent from the index.
+    monkeypatch.setattr(index_module, "_LOOKUP_CACHE", 3)
+    ours = BM25Index.build(pruning.docs, TUNED_PARAMS)
+    theirs = BM25Okapi(pruning.docs, k1=TUNED_PARAMS.k1, b=TUNED_PARAMS.b, epsilon=TUNED_PARAMS.epsilon)
+    docs = [set(doc) for doc in pruning.docs]
+    for question in pruning.questions[:30]:
+        assert ours.top_k(question, 10) == _reference_top_k(theirs, docs, question, 10), question

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -258,6 +259,7 @@ _FORWARD_MAX = 32
 # Terms whose locations an index remembers before it starts afresh (a few MB).
 _LOOKUP_CACHE = 50_000
 _NO_KEYS = np.zeros((0, 2), dtype="<u8")
+_UNKNOWN: Any = object()  # a term not yet in BM25Index._stats (where None means: not in the index)
 
 
 def _kth_largest(values: np.ndarray, k: int) -> float:
@@ -595,7 +597,9 @@ class BM25Index:
         dictionary lookup per term instead of a dozen numpy calls per term and segment.
         """
         known = self._stats
-        missing = [t for t in dict.fromkeys(terms) if t not in known]
+        # Read once: the cache may be cleared below (or by another thread) before we return.
+        out = {t: known.get(t, _UNKNOWN) for t in dict.fromkeys(terms)}
+        missing = [t for t, stats in out.items() if stats is _UNKNOWN]
         if missing:
             found: dict[str, _QueryTerm | None] = {}
             where = self.lists(missing)
@@ -607,10 +611,11 @@ class BM25Index:
                 else:
                     found[term] = None
             self._fill_bests([q for q in found.values() if q is not None])
+            out.update(found)
             if len(known) > _LOOKUP_CACHE:
                 known.clear()  # as in lists(): cleared, never swapped mid-query
             known.update(found)
-        return {t: known.get(t) for t in terms}
+        return out  # type: ignore[return-value]
 
     def _fill_bests(self, stats: list[_QueryTerm]) -> None:
         """Set each term's best: its largest contribution over the bound pairs of its segments.
