@@ -332,6 +332,35 @@ def test_segment_loads_without_saved_bounds(tmp_path: Path, pruning: ParityCorpu
         np.testing.assert_array_equal(a, c)
 
 
+def _advice_flags(path: Path) -> list[str]:
+    """The VmFlags of this process's mappings of path (Linux: "rr" marks MADV_RANDOM)."""
+    flags, current = [], None
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5:
+                current = fields[5] if len(fields) > 5 else None
+            elif line.startswith("VmFlags") and current == str(path):
+                flags.append(line)
+    return flags
+
+
+def test_loaded_segments_ask_the_kernel_not_to_read_ahead_in_randomly_read_arrays(
+    tmp_path: Path, pruning: ParityCorpus
+):
+    # Probes and forward-list reads touch one page here and there; read-around would fill memory.
+    Segment.build(pruning.docs[:300]).save(tmp_path)
+    mapped = Segment.load(tmp_path)
+    in_memory = Segment.load(tmp_path, mmap=False)  # nothing to advise: must simply work
+    np.testing.assert_array_equal(mapped.doc_ids, in_memory.doc_ids)
+    if not Path("/proc/self/smaps").exists():
+        return  # not Linux: the advice is a no-op there, and loading worked
+    for name in ("doc_ids", "tfs", "fwd_terms", "fwd_tfs"):
+        flags = _advice_flags(tmp_path / f"{name}.npy")
+        assert flags and all(" rr" in f for f in flags), (name, flags)
+    assert all(" rr" not in f for f in _advice_flags(tmp_path / "offsets.npy"))
+
+
 # -- several segments: the idf floor's average sums the vocabulary in rank-bm25's order ------------
 
 

@@ -15,7 +15,9 @@ cannot reach the top k (MaxScore), then rescores the few survivors exactly.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import mmap
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -59,6 +61,24 @@ class BM25Params:
 # wenda's default: BM25Okapi as rank-bm25 defines it, with k1 tuned on the evaluation sets for the
 # default token stream (docs/quality.md). BM25Params() itself keeps rank-bm25's own defaults.
 TUNED_PARAMS = BM25Params(k1=0.8, b=0.75, epsilon=0.25)
+
+
+# Read a few entries at a time at scattered places: the postings that MaxScore probes by binary
+# search and the forward lists of the few documents it scores exactly.
+_RANDOM_ACCESS = ("doc_ids", "tfs", "fwd_terms", "fwd_tfs")
+
+
+def _advise_random(array: np.ndarray) -> None:
+    """Tell the kernel not to read ahead around each page fault in this memory-mapped array.
+
+    Read-around brings in ~128 KB per fault; for a probe that needs one 4 KB page that is 32x the
+    memory and I/O: at 1M passages it kept 2.9 GB of index pages resident after 400 questions.
+    """
+    mapping = getattr(array, "_mmap", None)  # np.memmap's mmap object; absent for in-memory arrays
+    advise = getattr(mapping, "madvise", None)
+    if advise is not None and hasattr(mmap, "MADV_RANDOM"):
+        with contextlib.suppress(OSError, ValueError):
+            advise(mmap.MADV_RANDOM)
 
 
 def _narrow(counts: np.ndarray) -> np.ndarray:
@@ -225,6 +245,8 @@ class Segment:
         """
         mode = "r" if mmap else None
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _ARRAYS}
+        for name in _RANDOM_ACCESS:
+            _advise_random(arrays[name])
         bounds = None
         if all((folder / f"{name}.npy").is_file() for name in _BOUND_ARRAYS):
             bounds = tuple(np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _BOUND_ARRAYS)
