@@ -1,0 +1,61 @@
+"""Time wenda's top-k alone on an index already built, e.g. inside a memory cgroup.
+
+    python bench/query_alone.py /tmp/wenda-bench/1m/corpus [--reference top10.json]
+
+Opens the corpus folder's cache (it must be up to date: run bench/run_bench.py first), asks the
+200 benchmark questions twice (warm-up, then timed) and prints the timed pass's median and p95 of
+`top_k` (question segmentation excluded). With --reference, the first run saves every question's
+top-10 there and later runs check theirs against it, so a run under memory pressure is also
+shown to return the same answers. docs/benchmarks.md has the cgroup commands it ran under.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from retrieval.store import Library, StoreSettings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--reference", type=Path)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    library = Library.open(args.corpus, StoreSettings(cache=True))
+    opened = time.perf_counter() - started
+    questions = json.loads((HERE / "data" / "questions.json").read_text(encoding="utf-8"))
+    questions = [q if isinstance(q, str) else q["question"] for q in questions]
+    index = library.searcher.index
+    terms = [library.searcher.analyzer.query_tokens(q) for q in questions]
+    tops = [index.top_k(t, 10) for t in terms]  # warm-up
+    times = []
+    for t in terms:
+        tick = time.perf_counter()
+        index.top_k(t, 10)
+        times.append((time.perf_counter() - tick) * 1e3)
+    report = {
+        "open_s": round(opened, 2),
+        "median_ms": round(statistics.median(times), 2),
+        "p95_ms": round(statistics.quantiles(times, n=20)[-1], 2),
+        "reread_files": len(library.last_refresh.added) + len(library.last_refresh.changed),
+    }
+    if args.reference:
+        top10 = [[[slot, score] for slot, score in top] for top in tops]
+        if args.reference.exists():
+            report["same_top10_as_reference"] = json.loads(args.reference.read_text()) == top10
+        else:
+            args.reference.write_text(json.dumps(top10))
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
