@@ -19,7 +19,7 @@ import contextlib
 import math
 import mmap
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -290,12 +290,6 @@ def _kth_largest(values: np.ndarray, k: int) -> float:
     return float(-np.partition(-values, k - 1)[k - 1])
 
 
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values. np.unique hashes integers in numpy 2.3+, ~5x slower than a sort here."""
-    ordered = np.sort(values)
-    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
-
-
 def _firsts(slots: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """A mask keeping one entry per distinct slot, in linear time (a sort costs ~5x more).
 
@@ -305,22 +299,6 @@ def _firsts(slots: np.ndarray, owner: np.ndarray) -> np.ndarray:
     positions = np.arange(len(slots))
     owner[slots] = positions
     return owner[slots] == positions
-
-
-def _top_distinct(slots: np.ndarray, values: np.ndarray, owner: np.ndarray, k: int) -> np.ndarray:
-    """The slots of the k best values, each slot once (fewer if there are not k); values[i] belongs
-    to slots[i], and a slot repeated has the same value each time."""
-    keep = _firsts(slots, owner)
-    slots, values = slots[keep], values[keep]
-    if len(slots) <= k:
-        return slots
-    return slots[np.argpartition(-values, k - 1)[:k]]
-
-
-def _kth_distinct(slots: np.ndarray, values: np.ndarray, owner: np.ndarray, k: int) -> float:
-    """The k-th best value over distinct slots (0.0 if there are fewer than k)."""
-    keep = _firsts(slots, owner)
-    return _kth_largest(values[keep], k) if int(keep.sum()) >= k else 0.0
 
 
 def _best(candidates: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -476,12 +454,9 @@ class BM25Index:
         # Several segments: each one's terms in its first-live order, one after the other, so a term's
         # first entry there is its first occurrence in the corpus; terms are matched by key.
         firsts = [_first_live_order(seg, dead) for seg, dead in self._pairs]
-        keys = key_view(np.concatenate([seg.terms.keys[ids] for seg, ids in zip(self.segments, firsts, strict=True)]))
+        new_of_position, first_at = _number_by_first_occurrence(self.segments, firsts)
         dfs = np.concatenate([live_df[ids] for live_df, ids in zip(live_dfs, firsts, strict=True)])
-        _, first_at, group = np.unique(keys, return_index=True, return_inverse=True)
-        rank = np.empty(len(first_at), dtype=np.int64)
-        rank[np.argsort(first_at)] = np.arange(len(first_at))
-        return np.bincount(rank[group], weights=dfs, minlength=len(first_at)).astype(np.int64)
+        return np.bincount(new_of_position, weights=dfs, minlength=len(first_at)).astype(np.int64)
 
     def idf(self, term: str) -> float:
         """BM25Okapi idf with rank-bm25's floor: a negative idf becomes epsilon * average idf."""
@@ -566,19 +541,11 @@ class BM25Index:
         rank-bm25's loop does; np.add.at adds them in that order, so the sums are its bits.
         """
         slots, values = self._gather(plan, [term for term in query if term in plan], per_occurrence=True)
-        acc, owner, lock = self._scratch()
-        try:
+        with self._scratch() as (acc, owner):
             np.add.at(acc, slots, values)
             candidates = slots[_firsts(slots, owner)]
             scores = acc[candidates]
             acc[slots] = 0.0
-        except BaseException:
-            if lock is not None:
-                self._scratch_arrays = None  # perhaps not zeroed again: never reuse it
-            raise
-        finally:
-            if lock is not None:
-                lock.release()
         live = self.live[candidates]
         return _best(candidates[live].astype(np.int64), scores[live], k)
 
@@ -691,8 +658,7 @@ class BM25Index:
         # rest[j]: the most the terms order[j:] can add together.
         rest = np.r_[np.cumsum(bounds[order][::-1])[::-1], 0.0]
         reach = np.cumsum(lengths[order])
-        acc, owner, lock = self._scratch()
-        try:
+        with self._scratch() as (acc, owner):
             parts: list[np.ndarray] = []
             theta = 0.0
             done = 0  # terms order[:done] are in acc
@@ -705,34 +671,24 @@ class BM25Index:
                 parts.append(slots)
                 done = stop
                 budget *= _BATCH_GROWTH
+                seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                distinct = seen[_firsts(seen, owner)]
+                partial = acc[distinct]
+                if len(distinct) < k or (done < len(order) and theta * (1 - _SAFETY) > rest[done]):
+                    continue
+                # Contributions are positive, so a partial score is at most the whole score: the
+                # k-th best partial score is a threshold the top k must reach (once every term is
+                # in, partial scores are whole scores, summed in another order).
+                theta = max(theta, _kth_largest(partial, k))
                 if done < len(order) and not theta * (1 - _SAFETY) > rest[done]:
-                    # Contributions are positive, so a partial score is at most the whole score:
-                    # the k-th best partial score is a threshold the top k must reach. If it is
-                    # not enough to stop, the exact scores of those k documents are (a few pages
+                    # Not enough to stop: the exact scores of those k documents are (a few pages
                     # of forward lists against another batch of long posting lists).
-                    seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
-                    theta = max(theta, _kth_distinct(seen, acc[seen], owner, k))
-                    if not theta * (1 - _SAFETY) > rest[done]:
-                        theta = max(theta, self._threshold(query, plan, acc, owner, seen, k))
-            seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            partial = acc[seen]
-            if done == len(order):
-                # Every term is in: partial scores are whole scores (summed in another order).
-                theta = max(theta, _kth_distinct(seen, partial, owner, k))
-            if len(seen) > k:
-                keep = partial + rest[done] >= theta * (1 - _SAFETY)
-                seen, partial = seen[keep], partial[keep]
-            candidates = np.sort(seen[_firsts(seen, owner)])
+                    top = np.sort(distinct[np.argpartition(-partial, k - 1)[:k]]).astype(np.int64)
+                    theta = max(theta, _kth_largest(self._exact_scores(query, plan, top), k))
+            keep = partial + rest[done] >= theta * (1 - _SAFETY)
+            candidates = np.sort(distinct[keep])
             partial = acc[candidates]
-            for slots in parts:
-                acc[slots] = 0.0
-        except BaseException:
-            if lock is not None:
-                self._scratch_arrays = None  # perhaps not zeroed again: never reuse it
-            raise
-        finally:
-            if lock is not None:
-                lock.release()
+            acc[seen] = 0.0
         candidates = candidates.astype(np.int64, copy=False)
         # Probe the remaining terms for the survivors only, pruning as the bounds tighten.
         for j in range(done, len(order) + 1):
@@ -768,30 +724,23 @@ class BM25Index:
         k1 = self.params.k1
         return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + self._slot_norms[slot]))
 
-    def _threshold(
-        self,
-        query: Sequence[str],
-        plan: dict[str, _QueryTerm],
-        acc: np.ndarray,
-        owner: np.ndarray,
-        seen: np.ndarray,
-        k: int,
-    ) -> float:
-        """The k-th best exact score among the k best partial scores so far (0.0 if fewer than k)."""
-        top = _top_distinct(seen, acc[seen], owner, k)
-        if len(top) < k:
-            return 0.0
-        return _kth_largest(self._exact_scores(query, plan, np.sort(top).astype(np.int64)), k)
-
-    def _scratch(self) -> tuple[np.ndarray, np.ndarray, threading.Lock | None]:
-        """A zeroed score accumulator over all slots (to be left zeroed) and a slot -> position array
-        (any content); shared unless another query holds them."""
-        if self._scratch_lock.acquire(blocking=False):
+    @contextlib.contextmanager
+    def _scratch(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """A zeroed score accumulator over all slots (leave it zeroed) and a slot -> position array
+        (any content); this index's own pair unless another query holds it."""
+        if not self._scratch_lock.acquire(blocking=False):
+            # Another thread is querying this index: use arrays of our own rather than wait.
+            yield np.zeros(self.n_slots), np.zeros(self.n_slots, dtype=np.int64)
+            return
+        try:
             if self._scratch_arrays is None:
                 self._scratch_arrays = (np.zeros(self.n_slots), np.zeros(self.n_slots, dtype=np.int64))
-            return (*self._scratch_arrays, self._scratch_lock)
-        # Another thread is querying this index: use arrays of our own rather than wait.
-        return np.zeros(self.n_slots), np.zeros(self.n_slots, dtype=np.int64), None
+            yield self._scratch_arrays
+        except BaseException:
+            self._scratch_arrays = None  # perhaps not zeroed again: never reuse it
+            raise
+        finally:
+            self._scratch_lock.release()
 
     def _exact_scores(self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
         """get_scores' values for sorted slots: contributions added in query order, as _accumulate does."""
@@ -889,12 +838,7 @@ class BM25Index:
         # New ids in first-occurrence order over the live documents, as Segment.build gives them:
         # line up each segment's terms in its own first-live order, segment after segment, and match
         # terms by key; a term's new id is the rank of its first position in that line.
-        keys = np.concatenate([s.terms.keys[ids] for s, ids in zip(self.segments, firsts, strict=True)] or [_NO_KEYS])
-        _, first_at, group = np.unique(key_view(keys), return_index=True, return_inverse=True)
-        rank = np.empty(len(first_at), dtype=np.int64)
-        rank[np.argsort(first_at)] = np.arange(len(first_at))
-        new_of_position = rank[group.ravel()]
-        first_at.sort()  # the positions that introduce a term, in new-id order
+        new_of_position, first_at = _number_by_first_occurrence(self.segments, firsts)
         parts_terms, data, lengths, new_keys = [], [], [], []
         position = 0
         for seg, ids, local in zip(self.segments, firsts, parts_local, strict=True):
@@ -950,6 +894,23 @@ def _bound_pairs(seg: Segment, first: int, last: int) -> tuple[np.ndarray, np.nd
     running = np.minimum.accumulate(shifted)
     keep = np.r_[True, shifted[1:] < running[:-1]] | np.r_[True, group[1:] != group[:-1]]
     return pair_terms[keep], pair_tfs[keep], pair_dls[keep]
+
+
+def _number_by_first_occurrence(
+    segments: Sequence[Segment], firsts: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Number the terms of several segments in order of first occurrence, matching them by key.
+
+    firsts holds each segment's term ids in its own first-live order; lined up segment after
+    segment, a term's first position in that line is its first occurrence in the corpus. Returns
+    each position's new term id, and the positions that introduce a term, in new-id order.
+    """
+    keys = np.concatenate([seg.terms.keys[ids] for seg, ids in zip(segments, firsts, strict=True)] or [_NO_KEYS])
+    _, first_at, group = np.unique(key_view(keys), return_index=True, return_inverse=True)
+    rank = np.empty(len(first_at), dtype=np.int64)
+    rank[np.argsort(first_at)] = np.arange(len(first_at))
+    first_at.sort()
+    return rank[group.ravel()], first_at
 
 
 def _first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
