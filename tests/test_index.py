@@ -14,7 +14,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from retrieval import index as index_module
-from retrieval.index import TUNED_PARAMS, BM25Index, BM25Params, Segment
+from retrieval.index import _RANDOM_ACCESS, TUNED_PARAMS, BM25Index, BM25Params, Segment
 
 N_DOCS = 1500
 N_QUESTIONS = 120
@@ -355,7 +355,8 @@ def test_loaded_segments_ask_the_kernel_not_to_read_ahead_in_randomly_read_array
     np.testing.assert_array_equal(mapped.doc_ids, in_memory.doc_ids)
     if not Path("/proc/self/smaps").exists():
         return  # not Linux: the advice is a no-op there, and loading worked
-    for name in ("doc_ids", "tfs", "fwd_terms", "fwd_tfs"):
+    assert len(mapped.gap_exceptions)  # a mapping to advise: 300 documents hold gaps over 255
+    for name in _RANDOM_ACCESS:
         flags = _advice_flags(tmp_path / f"{name}.npy")
         assert flags and all(" rr" in f for f in flags), (name, flags)
     assert all(" rr" not in f for f in _advice_flags(tmp_path / "offsets.npy"))
@@ -436,3 +437,49 @@ def test_scores_stay_exact_when_the_term_caches_start_afresh(
     docs = [set(doc) for doc in pruning.docs]
     for question in pruning.questions[:30]:
         assert ours.top_k(question, 10) == _reference_top_k(theirs, docs, question, 10), question
+
+
+def test_doc_ids_survive_one_byte_gaps_whatever_their_spacing(tmp_path: Path):
+    # Doc ids are stored as gaps of one byte; gaps past 255 (and a first doc past 254) go in full
+    # to the exceptions. Lists of every spacing must come back exactly, alone or decoded together.
+    n_docs = 70_000
+    rng = np.random.default_rng(7)
+    expected = {
+        "每篇": np.arange(n_docs),
+        "边界": np.array([0, 1, 255, 256, 511, 767, 768, 66_000, n_docs - 1]),
+        "远处": np.array([300]),  # the first gap is already an exception
+        "首篇": np.array([0]),
+        "两端": np.array([0, 69_000]),  # a gap past uint16: exceptions need their widest type
+        "稀疏": np.sort(rng.choice(n_docs, 500, replace=False)),
+        "稠密": np.sort(rng.choice(n_docs, 40_000, replace=False)),
+    }
+    docs: list[list[str]] = [[] for _ in range(n_docs)]
+    for term, where in expected.items():
+        for doc in where.tolist():
+            docs[doc].append(term)
+    segment = Segment.build(docs)
+    segment.save(tmp_path)
+    for loaded in (segment, Segment.load(tmp_path)):
+        assert loaded.doc_gaps.dtype == np.uint8 and loaded.gap_exceptions.dtype == np.int32
+        for term, where in expected.items():
+            np.testing.assert_array_equal(loaded.postings(loaded.term_id(term))[0], where)
+        index = BM25Index([loaded])
+        lists = [(0, loaded.term_id(term)) for term in expected]
+        slots, tfs, lengths = index._decode(lists)
+        np.testing.assert_array_equal(slots, np.concatenate(list(expected.values())))
+        assert lengths.tolist() == [len(w) for w in expected.values()] and set(tfs.tolist()) == {1}
+    assert len(segment.gap_exceptions) < len(segment.doc_gaps) // 50  # common words' gaps fit a byte
+
+
+def test_doc_ids_decode_into_slots_across_segments():
+    # A term's lists from several segments decode in one pass into ascending corpus slots.
+    first = [["城市", "发展"], ["数据"]] + [["其他"]] * 400 + [["城市"]]
+    second = [["城市"]] + [["其他"]] * 300 + [["发展", "城市"]]
+    index = BM25Index.build(first).with_segment(Segment.build(second))
+    slots, _, lengths = index._decode(index.lists(["城市"])["城市"])
+    assert slots.tolist() == [0, 402, 403, 704] and lengths.tolist() == [2, 2]
+    theirs = BM25Okapi(first + second)
+    for question in (["城市"], ["发展", "城市"], ["数据", "其他"]):
+        assert index.get_scores(question).tolist() == theirs.get_scores(question).tolist()
+        top = index.top_k(question, 3)
+        assert [s for s, _ in top] == np.argsort(-theirs.get_scores(question), kind="stable")[:3].tolist()

@@ -29,7 +29,8 @@ import numpy as np
 
 from .terms import TermTable, key_view, term_keys
 
-_ARRAYS = ("offsets", "doc_ids", "tfs", "fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len")
+_POSTINGS = ("offsets", "doc_gaps", "gap_exceptions", "exception_offsets", "tfs")
+_ARRAYS = (*_POSTINGS, "fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len")
 # Per term, the (tf, shortest doc with that tf) pairs that bound its contribution; optional on load.
 _BOUND_ARRAYS = ("bound_offsets", "bound_tfs", "bound_dls")
 # tfs from this value up share one bound pair (their largest tf, their shortest doc): at most
@@ -63,9 +64,11 @@ class BM25Params:
 TUNED_PARAMS = BM25Params(k1=0.8, b=0.75, epsilon=0.25)
 
 
-# Read a few entries at a time at scattered places: the postings that MaxScore probes by binary
-# search and the forward lists of the few documents it scores exactly.
-_RANDOM_ACCESS = ("doc_ids", "tfs", "fwd_terms", "fwd_tfs")
+# Read a few entries at a time at scattered places: the short posting lists of one term in each
+# segment, the tfs of the documents MaxScore probes, the forward lists of those it scores exactly.
+_RANDOM_ACCESS = ("doc_gaps", "gap_exceptions", "tfs", "fwd_terms", "fwd_tfs")
+# A doc gap too large for its byte is stored as this byte, and in full among the exceptions.
+_EXCEPTION = 0
 
 
 def _advise_random(array: np.ndarray) -> None:
@@ -92,6 +95,45 @@ def _narrow(counts: np.ndarray) -> np.ndarray:
     return np.asarray(counts).astype(dtype, copy=False)
 
 
+def _encode_gaps(doc_ids: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posting lists' doc ids as one byte each: the gap to the previous doc of the list, the first
+    counted from -1 (so every gap is at least 1 and 0 is free to mark an exception).
+
+    Gaps above 255 are stored in full, in order, in the exceptions; exception_offsets says where each
+    term's begin. Queries mostly read the long lists of common words, whose gaps are small: a posting
+    takes 1 byte there instead of 4, and with it the pages a query keeps resident.
+    """
+    docs = np.asarray(doc_ids, dtype=np.int64)
+    previous = np.empty_like(docs)
+    previous[1:] = docs[:-1]
+    starts = np.asarray(offsets[:-1])[np.diff(offsets) > 0]
+    previous[starts] = -1
+    gaps = docs - previous
+    wide = gaps > np.iinfo(np.uint8).max
+    exception_offsets = _csr_offsets(wide)[np.asarray(offsets)]
+    return np.where(wide, _EXCEPTION, gaps).astype(np.uint8), _narrow(gaps[wide]), exception_offsets
+
+
+def _decode_gaps(gaps: np.ndarray, exceptions: np.ndarray, lengths: np.ndarray, bases: np.ndarray) -> np.ndarray:
+    """Concatenated gap-coded lists back to doc ids, base[i] added to every doc of list i.
+
+    One cumulative sum for all lists; each list's carry-over from the lists before it is taken out.
+    """
+    values = gaps.astype(np.int64)
+    if len(exceptions):
+        values[values == _EXCEPTION] = exceptions
+    running = _csr_offsets(values)  # running[i]: the sum of values[:i]
+    carry = running[_csr_offsets(lengths)[:-1]]
+    return running[1:] + np.repeat(np.asarray(bases, dtype=np.int64) - carry - 1, lengths)
+
+
+def _concatenate(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+    """np.concatenate, without a copy for one part and with a dtype for none."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
 def _csr_offsets(counts: np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
@@ -110,7 +152,9 @@ class Segment:
         self,
         terms: TermTable | Sequence[str],
         offsets: np.ndarray,
-        doc_ids: np.ndarray,
+        doc_gaps: np.ndarray,
+        gap_exceptions: np.ndarray,
+        exception_offsets: np.ndarray,
         tfs: np.ndarray,
         fwd_offsets: np.ndarray,
         fwd_terms: np.ndarray,
@@ -122,7 +166,9 @@ class Segment:
         # Plain ndarray views of memory-mapped arrays: slicing an np.memmap costs microseconds more,
         # which a query pays per posting list.
         self.offsets = np.asarray(offsets)
-        self.doc_ids = np.asarray(doc_ids)
+        self.doc_gaps = np.asarray(doc_gaps)
+        self.gap_exceptions = np.asarray(gap_exceptions)
+        self.exception_offsets = np.asarray(exception_offsets)
         self.tfs = np.asarray(tfs)
         self.fwd_offsets = np.asarray(fwd_offsets)
         self.fwd_terms = np.asarray(fwd_terms)
@@ -171,10 +217,11 @@ class Segment:
         doc_of_entry = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(fwd_offsets))
         order = np.argsort(fwd_terms, kind="stable")
         counts = np.bincount(fwd_terms, minlength=len(terms)) if len(fwd_terms) else np.zeros(len(terms), np.int64)
+        offsets = _csr_offsets(counts)
         return cls(
             terms,
-            _csr_offsets(counts),
-            doc_of_entry[order],
+            offsets,
+            *_encode_gaps(doc_of_entry[order], offsets),
             fwd_tfs[order],
             fwd_offsets,
             fwd_terms,
@@ -221,8 +268,20 @@ class Segment:
         return self.terms.id(term)
 
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
-        return self.doc_ids[lo:hi], self.tfs[lo:hi]
+        """A term's doc ids (ascending) and tfs."""
+        return self.docs_of_terms(term_id, term_id + 1), self.tfs[self.offsets[term_id] : self.offsets[term_id + 1]]
+
+    def docs_of_terms(self, first: int, last: int) -> np.ndarray:
+        """The doc ids of terms first..last-1's postings, one list after the other (int64)."""
+        lo, hi = int(self.offsets[first]), int(self.offsets[last])
+        e_lo, e_hi = int(self.exception_offsets[first]), int(self.exception_offsets[last])
+        lengths = np.diff(np.asarray(self.offsets[first : last + 1]))
+        return _decode_gaps(self.doc_gaps[lo:hi], self.gap_exceptions[e_lo:e_hi], lengths, np.zeros(len(lengths)))
+
+    @property
+    def doc_ids(self) -> np.ndarray:
+        """Every posting's doc id, decoded (the whole segment: for bulk work, not for queries)."""
+        return self.docs_of_terms(0, len(self.offsets) - 1)
 
     def forward(self, doc: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.fwd_offsets[doc], self.fwd_offsets[doc + 1]
@@ -254,6 +313,8 @@ class Segment:
         segment = cls(terms, **arrays, bounds=bounds)
         if (
             len(segment.offsets) != len(terms) + 1
+            or len(segment.exception_offsets) != len(terms) + 1
+            or len(segment.doc_gaps) != len(segment.tfs)
             or len(segment.fwd_offsets) != len(segment.doc_len) + 1
             or (bounds is not None and len(bounds[0]) != len(terms) + 1)
         ):
@@ -709,20 +770,40 @@ class BM25Index:
 
         The weight is idf times the term's count in the query, or idf alone per_occurrence.
         """
-        slots, tfs, lengths, weights = [], [], [], []
+        lists: list[tuple[int, int]] = []
+        weights: list[float] = []
         for term in terms:
             query_term = plan[term]
+            lists.extend(query_term.lists)
             weight = query_term.idf if per_occurrence else query_term.idf * query_term.count
-            for seg_no, term_id in query_term.lists:
-                docs, tf = self.segments[seg_no].postings(term_id)
-                slots.append(docs + self.bases[seg_no] if seg_no else docs.astype(np.int64))
-                tfs.append(tf)
-                lengths.append(len(docs))
-                weights.append(weight)
-        slot = np.concatenate(slots) if len(slots) > 1 else slots[0]
-        tf = (np.concatenate(tfs) if len(tfs) > 1 else tfs[0]).astype(np.float64)
+            weights.extend([weight] * len(query_term.lists))
+        slot, tfs, lengths = self._decode(lists)
+        tf = tfs.astype(np.float64)
         k1 = self.params.k1
         return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + self._slot_norms[slot]))
+
+    def _decode(self, lists: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The postings of (segment, term id) lists, one after the other: slots, tfs and list lengths.
+
+        Gathered from every segment first and decoded in one pass: a query reads hundreds of lists
+        (each term in each segment), and a few numpy calls per list would cost more than the work.
+        """
+        gaps, exceptions, tfs, lengths, bases = [], [], [], [], []
+        for seg_no, term_id in lists:
+            seg = self.segments[seg_no]
+            lo, hi = seg.offsets[term_id], seg.offsets[term_id + 1]
+            gaps.append(seg.doc_gaps[lo:hi])
+            tfs.append(seg.tfs[lo:hi])
+            e_lo, e_hi = seg.exception_offsets[term_id], seg.exception_offsets[term_id + 1]
+            if e_hi > e_lo:
+                exceptions.append(seg.gap_exceptions[e_lo:e_hi])
+            lengths.append(hi - lo)
+            bases.append(self.bases[seg_no])
+        counts = np.array(lengths, dtype=np.int64)
+        slots = _decode_gaps(
+            _concatenate(gaps, np.uint8), _concatenate(exceptions, np.int64), counts, np.array(bases, np.int64)
+        )
+        return slots, _concatenate(tfs, np.int32), counts
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -786,24 +867,13 @@ class BM25Index:
 
     def _contributions(self, lists: list[tuple[int, int]], candidates: np.ndarray) -> np.ndarray:
         """tf * (k1 + 1) / (tf + norm) of a term for each sorted candidate slot; 0.0 where absent."""
+        slots, tfs, _ = self._decode(lists)
+        # A term's lists are in segment order, so their slots ascend across all of them.
+        at = np.searchsorted(slots, candidates)
+        at[at == len(slots)] = 0
+        hit = slots[at] == candidates if len(slots) else np.zeros(len(candidates), dtype=bool)
         tf = np.zeros(len(candidates))
-        single = len(self.segments) == 1
-        split = None if single else np.searchsorted(candidates, self.bases)
-        for seg_no, term_id in lists:
-            docs, tfs = self.segments[seg_no].postings(term_id)
-            if single:
-                lo, hi, local = 0, len(candidates), candidates
-            else:
-                lo, hi = split[seg_no], split[seg_no + 1]
-                if lo == hi:
-                    continue
-                local = candidates[lo:hi] - self.bases[seg_no]
-            # Needles of the postings' own dtype: otherwise searchsorted converts the whole list.
-            local = local.astype(docs.dtype, copy=False)
-            at = np.searchsorted(docs, local)
-            at[at == len(docs)] = 0
-            hit = docs[at] == local
-            tf[lo:hi][hit] = tfs[at[hit]]
+        tf[hit] = tfs[at[hit]]
         return tf * (self.params.k1 + 1) / (tf + self._slot_norms[candidates])
 
     # -- changes ------------------------------------------------------------------------------
@@ -873,7 +943,7 @@ def _bound_pairs(seg: Segment, first: int, last: int) -> tuple[np.ndarray, np.nd
     if hi == lo:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     tfs = np.asarray(seg.tfs[lo:hi])
-    dls = np.asarray(seg.doc_len)[np.asarray(seg.doc_ids[lo:hi])]
+    dls = np.asarray(seg.doc_len)[seg.docs_of_terms(first, last)]
     terms = np.repeat(np.arange(first, last, dtype=np.int64), np.diff(np.asarray(seg.offsets[first : last + 1])))
     # Group postings by (tf bucket, term): a stable radix sort on the bucket keeps terms ascending
     # within each bucket, so group starts are where the combined key changes.
@@ -924,12 +994,13 @@ def _first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
         # Term ids are numbered in order of first occurrence (Segment.build, merged): no reading needed.
         return np.flatnonzero(seg.doc_freq)
     starts, ends = seg.offsets[:-1], seg.offsets[1:]
-    live_postings = np.flatnonzero(~dead[seg.doc_ids])
+    doc_ids = seg.doc_ids
+    live_postings = np.flatnonzero(~dead[doc_ids])
     at = np.searchsorted(live_postings, starts)
     has = at < len(live_postings)
     has[has] = live_postings[at[has]] < ends[has]
     first_doc = np.full(len(seg.terms), -1, dtype=np.int64)
-    first_doc[has] = seg.doc_ids[live_postings[at[has]]]
+    first_doc[has] = doc_ids[live_postings[at[has]]]
     doc_of_entry = np.repeat(np.arange(seg.n_docs, dtype=np.int64), np.diff(seg.fwd_offsets))
     return seg.fwd_terms[doc_of_entry == first_doc[seg.fwd_terms]]
 
