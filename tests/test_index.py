@@ -14,7 +14,8 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from retrieval import index as index_module
-from retrieval.index import _RANDOM_ACCESS, TUNED_PARAMS, BM25Index, BM25Params, Segment
+from retrieval.index import _ARRAYS, _BOUND_ARRAYS, TUNED_PARAMS, BM25Index, BM25Params, Segment
+from retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500
 N_QUESTIONS = 120
@@ -348,18 +349,21 @@ def _advice_flags(path: Path) -> list[str]:
 def test_loaded_segments_ask_the_kernel_not_to_read_ahead_in_randomly_read_arrays(
     tmp_path: Path, pruning: ParityCorpus
 ):
-    # Probes and forward-list reads touch one page here and there; read-around would fill memory.
+    # Queries read postings, term tables and per-term offsets a few entries at a time at scattered
+    # places; read-around would fill memory. doc_len alone is read whole (the length norms).
     Segment.build(pruning.docs[:300]).save(tmp_path)
     mapped = Segment.load(tmp_path)
     in_memory = Segment.load(tmp_path, mmap=False)  # nothing to advise: must simply work
     np.testing.assert_array_equal(mapped.doc_ids, in_memory.doc_ids)
     if not Path("/proc/self/smaps").exists():
         return  # not Linux: the advice is a no-op there, and loading worked
-    assert len(mapped.gap_exceptions)  # a mapping to advise: 300 documents hold gaps over 255
-    for name in _RANDOM_ACCESS:
+    assert len(mapped.gap_exceptions)  # a mapping to advise: 300 documents hold gaps over 127
+    for name in (*_ARRAYS, *_BOUND_ARRAYS, *TERM_FILES):
         flags = _advice_flags(tmp_path / f"{name}.npy")
-        assert flags and all(" rr" in f for f in flags), (name, flags)
-    assert all(" rr" not in f for f in _advice_flags(tmp_path / "offsets.npy"))
+        if name == "doc_len":
+            assert flags and all(" rr" not in f for f in flags)
+        else:
+            assert flags and all(" rr" in f for f in flags), (name, flags)
 
 
 # -- several segments: the idf floor's average sums the vocabulary in rank-bm25's order ------------
@@ -412,13 +416,13 @@ def test_merging_segments_keeps_every_score_and_numbers_terms_by_first_occurrenc
 
 
 def test_term_frequencies_past_one_byte_keep_exact_scores():
-    # tfs are stored in the narrowest type that holds them (one byte, nearly always).
+    # tfs above 1 are stored apart, in the narrowest type that holds them (one byte, nearly always).
     docs = [["城市"] * 300 + ["发展"], ["城市", "数据"], ["数据"] * 70_000, ["发展", "数据"]]
     index = BM25Index.build(docs)
-    assert index.segments[0].tfs.dtype == np.int32 and index.segments[0].fwd_tfs.dtype == np.int32
+    assert index.segments[0].tf_exceptions.dtype == np.int32 and index.segments[0].fwd_tfs.dtype == np.int32
     small = BM25Index.build(docs[:2] + docs[3:])
-    assert small.segments[0].tfs.dtype == np.uint16
-    assert BM25Index.build([["城市", "发展"], ["城市"]]).segments[0].tfs.dtype == np.uint8
+    assert small.segments[0].tf_exceptions.dtype == np.uint16
+    assert BM25Index.build([["城市", "城市"], ["城市"]]).segments[0].tf_exceptions.dtype == np.uint8
     for ours, corpus in ((index, docs), (small, docs[:2] + docs[3:])):
         theirs = BM25Okapi(corpus)
         for question in (["城市"], ["数据", "发展"], ["城市", "城市", "数据"]):
@@ -439,36 +443,42 @@ def test_scores_stay_exact_when_the_term_caches_start_afresh(
         assert ours.top_k(question, 10) == _reference_top_k(theirs, docs, question, 10), question
 
 
-def test_doc_ids_survive_one_byte_gaps_whatever_their_spacing(tmp_path: Path):
-    # Doc ids are stored as gaps of one byte; gaps past 255 (and a first doc past 254) go in full
-    # to the exceptions. Lists of every spacing must come back exactly, alone or decoded together.
+def test_postings_survive_one_byte_codes_whatever_their_spacing_and_tfs(tmp_path: Path):
+    # A posting is stored as one byte: its doc gap and whether its tf is above 1. Gaps past 127
+    # (and a first doc past 126) and tfs above 1 go in full to the exceptions. Lists of every
+    # spacing must come back exactly, alone or decoded together.
     n_docs = 70_000
     rng = np.random.default_rng(7)
     expected = {
         "每篇": np.arange(n_docs),
-        "边界": np.array([0, 1, 255, 256, 511, 767, 768, 66_000, n_docs - 1]),
+        "边界": np.array([0, 1, 127, 128, 255, 256, 383, 511, 512, 66_000, n_docs - 1]),
         "远处": np.array([300]),  # the first gap is already an exception
         "首篇": np.array([0]),
         "两端": np.array([0, 69_000]),  # a gap past uint16: exceptions need their widest type
         "稀疏": np.sort(rng.choice(n_docs, 500, replace=False)),
         "稠密": np.sort(rng.choice(n_docs, 40_000, replace=False)),
     }
+    # tf 1 mostly, 2 to 300 at some postings (ones past a byte among them).
+    tf_of = {term: np.where(where % 5 == 0, 1 + where % 300, 1) for term, where in expected.items()}
     docs: list[list[str]] = [[] for _ in range(n_docs)]
     for term, where in expected.items():
-        for doc in where.tolist():
-            docs[doc].append(term)
+        for doc, tf in zip(where.tolist(), tf_of[term].tolist(), strict=True):
+            docs[doc].extend([term] * tf)
     segment = Segment.build(docs)
     segment.save(tmp_path)
     for loaded in (segment, Segment.load(tmp_path)):
-        assert loaded.doc_gaps.dtype == np.uint8 and loaded.gap_exceptions.dtype == np.int32
+        assert loaded.posting_codes.dtype == np.uint8 and loaded.gap_exceptions.dtype == np.int32
         for term, where in expected.items():
-            np.testing.assert_array_equal(loaded.postings(loaded.term_id(term))[0], where)
+            got_docs, got_tfs = loaded.postings(loaded.term_id(term))
+            np.testing.assert_array_equal(got_docs, where)
+            np.testing.assert_array_equal(got_tfs, tf_of[term])
         index = BM25Index([loaded])
-        lists = [(0, loaded.term_id(term)) for term in expected]
-        slots, tfs, lengths = index._decode(lists)
+        slots, tfs, lengths = index._decode([index._span(0, loaded.term_id(term)) for term in expected])
         np.testing.assert_array_equal(slots, np.concatenate(list(expected.values())))
-        assert lengths.tolist() == [len(w) for w in expected.values()] and set(tfs.tolist()) == {1}
-    assert len(segment.gap_exceptions) < len(segment.doc_gaps) // 50  # common words' gaps fit a byte
+        np.testing.assert_array_equal(tfs, np.concatenate(list(tf_of.values())))
+        assert lengths.tolist() == [len(w) for w in expected.values()]
+    # Common words' gaps and tfs fit their byte: few exceptions.
+    assert len(segment.gap_exceptions) + len(segment.tf_exceptions) < len(segment.posting_codes) // 4
 
 
 def test_doc_ids_decode_into_slots_across_segments():
@@ -476,7 +486,7 @@ def test_doc_ids_decode_into_slots_across_segments():
     first = [["城市", "发展"], ["数据"]] + [["其他"]] * 400 + [["城市"]]
     second = [["城市"]] + [["其他"]] * 300 + [["发展", "城市"]]
     index = BM25Index.build(first).with_segment(Segment.build(second))
-    slots, _, lengths = index._decode(index.lists(["城市"])["城市"])
+    slots, _, lengths = index._decode([index._span(s, t) for s, t in index.lists(["城市"])["城市"]])
     assert slots.tolist() == [0, 402, 403, 704] and lengths.tolist() == [2, 2]
     theirs = BM25Okapi(first + second)
     for question in (["城市"], ["发展", "城市"], ["数据", "其他"]):

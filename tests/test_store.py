@@ -345,7 +345,7 @@ def _first_segment(root: Path) -> Path:
 
 
 def _truncate_segment_file(root: Path) -> None:
-    path = _first_segment(root) / "doc_gaps.npy"
+    path = _first_segment(root) / "posting_codes.npy"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
@@ -442,7 +442,7 @@ def test_a_temp_folder_left_by_a_crashed_write_is_ignored(corpus: Path, reads: l
     expected = answers(library.searcher)
     leftover = cache_dir(corpus) / ".seg-18eb4714467cab1e.tmp"
     leftover.mkdir()
-    (leftover / "doc_gaps.npy").write_bytes(b"\x93NUMPY half a")
+    (leftover / "posting_codes.npy").write_bytes(b"\x93NUMPY half a")
     (cache_dir(corpus) / ".manifest.json.4242.tmp").write_text('{"format": 1, "segm', encoding="utf-8")
     reads.clear()
     caplog.set_level(logging.INFO, logger=store.__name__)
@@ -457,9 +457,9 @@ def test_a_stale_temp_folder_left_by_a_crashed_write_is_cleaned_up(corpus: Path)
     library = Library.open(corpus)
     leftover = cache_dir(corpus) / ".seg-18eb4714467cab1e.tmp"
     leftover.mkdir()
-    (leftover / "doc_gaps.npy").write_bytes(b"\x93NUMPY half a")
-    stale = (leftover / "doc_gaps.npy").stat().st_mtime - 2 * 86400
-    os.utime(leftover / "doc_gaps.npy", (stale, stale))
+    (leftover / "posting_codes.npy").write_bytes(b"\x93NUMPY half a")
+    stale = (leftover / "posting_codes.npy").stat().st_mtime - 2 * 86400
+    os.utime(leftover / "posting_codes.npy", (stale, stale))
     os.utime(leftover, (stale, stale))
     in_progress = cache_dir(corpus) / ".seg-18eb4714467cab1f.tmp"  # another process's write, just begun
     in_progress.mkdir()

@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import math
-import mmap
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .mapped import load_array
 from .terms import TermTable, key_view, term_keys
 
-_POSTINGS = ("offsets", "doc_gaps", "gap_exceptions", "exception_offsets", "tfs")
+_POSTINGS = ("offsets", "posting_codes", "gap_exceptions", "gap_offsets", "tf_exceptions", "tf_offsets")
 _ARRAYS = (*_POSTINGS, "fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len")
 # Per term, the (tf, shortest doc with that tf) pairs that bound its contribution; optional on load.
 _BOUND_ARRAYS = ("bound_offsets", "bound_tfs", "bound_dls")
@@ -64,24 +64,10 @@ class BM25Params:
 TUNED_PARAMS = BM25Params(k1=0.8, b=0.75, epsilon=0.25)
 
 
-# Read a few entries at a time at scattered places: the short posting lists of one term in each
-# segment, the tfs of the documents MaxScore probes, the forward lists of those it scores exactly.
-_RANDOM_ACCESS = ("doc_gaps", "gap_exceptions", "tfs", "fwd_terms", "fwd_tfs")
-# A doc gap too large for its byte is stored as this byte, and in full among the exceptions.
-_EXCEPTION = 0
-
-
-def _advise_random(array: np.ndarray) -> None:
-    """Tell the kernel not to read ahead around each page fault in this memory-mapped array.
-
-    Read-around brings in ~128 KB per fault; for a probe that needs one 4 KB page that is 32x the
-    memory and I/O: at 1M passages it kept 2.9 GB of index pages resident after 400 questions.
-    """
-    mapping = getattr(array, "_mmap", None)  # np.memmap's mmap object; absent for in-memory arrays
-    advise = getattr(mapping, "madvise", None)
-    if advise is not None and hasattr(mmap, "MADV_RANDOM"):
-        with contextlib.suppress(OSError, ValueError):
-            advise(mmap.MADV_RANDOM)
+# A posting is one byte: its doc gap shifted left by one, and in the low bit whether its tf is
+# above 1. Gaps past _MAX_GAP are stored in full among the gap exceptions (their byte's gap: 0),
+# tfs above 1 among the tf exceptions.
+_MAX_GAP = 127
 
 
 def _narrow(counts: np.ndarray) -> np.ndarray:
@@ -95,36 +81,53 @@ def _narrow(counts: np.ndarray) -> np.ndarray:
     return np.asarray(counts).astype(dtype, copy=False)
 
 
-def _encode_gaps(doc_ids: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Posting lists' doc ids as one byte each: the gap to the previous doc of the list, the first
-    counted from -1 (so every gap is at least 1 and 0 is free to mark an exception).
+def _encode_postings(
+    doc_ids: np.ndarray, tfs: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Posting lists as one byte a posting, plus exceptions: (codes, gap exceptions, their per-term
+    offsets, tf exceptions, their per-term offsets).
 
-    Gaps above 255 are stored in full, in order, in the exceptions; exception_offsets says where each
-    term's begin. Queries mostly read the long lists of common words, whose gaps are small: a posting
-    takes 1 byte there instead of 4, and with it the pages a query keeps resident.
+    A doc id is kept as the gap to the previous doc of its list, the first counted from -1, so a
+    gap is never 0 and 0 marks an exception. Queries mostly read the long lists of common words,
+    whose gaps are small and whose tfs are nearly all 1: a posting costs a byte there instead of
+    five (an int32 doc id and a byte of tf), and so do the pages a query keeps resident.
     """
-    docs = np.asarray(doc_ids, dtype=np.int64)
-    previous = np.empty_like(docs)
-    previous[1:] = docs[:-1]
+    docs = np.asarray(doc_ids, dtype=np.int32)
+    gaps = np.empty_like(docs)
+    gaps[1:] = docs[1:] - docs[:-1]
     starts = np.asarray(offsets[:-1])[np.diff(offsets) > 0]
-    previous[starts] = -1
-    gaps = docs - previous
-    wide = gaps > np.iinfo(np.uint8).max
-    exception_offsets = _csr_offsets(wide)[np.asarray(offsets)]
-    return np.where(wide, _EXCEPTION, gaps).astype(np.uint8), _narrow(gaps[wide]), exception_offsets
+    gaps[starts] = docs[starts] + 1
+    wide = gaps > _MAX_GAP
+    many = np.asarray(tfs) > 1
+    codes = np.where(wide, 0, gaps).astype(np.uint8) << 1 | many.astype(np.uint8)
+    positions = np.asarray(offsets)
+    return (
+        codes,
+        _narrow(gaps[wide]),
+        _csr_offsets(wide)[positions],
+        _narrow(np.asarray(tfs)[many]),
+        _csr_offsets(many)[positions],
+    )
 
 
-def _decode_gaps(gaps: np.ndarray, exceptions: np.ndarray, lengths: np.ndarray, bases: np.ndarray) -> np.ndarray:
-    """Concatenated gap-coded lists back to doc ids, base[i] added to every doc of list i.
+def _decode_postings(
+    codes: np.ndarray, gap_exceptions: np.ndarray, tf_exceptions: np.ndarray, lengths: np.ndarray, bases: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated lists of codes back to (doc ids, tfs), bases[i] added to every doc of list i.
 
     One cumulative sum for all lists; each list's carry-over from the lists before it is taken out.
     """
-    values = gaps.astype(np.int64)
-    if len(exceptions):
-        values[values == _EXCEPTION] = exceptions
-    running = _csr_offsets(values)  # running[i]: the sum of values[:i]
+    many = (codes & 1).view(bool)
+    gaps = (codes >> 1).astype(np.int64)
+    if len(gap_exceptions):
+        gaps[gaps == 0] = gap_exceptions
+    running = _csr_offsets(gaps)  # running[i]: the sum of gaps[:i]
     carry = running[_csr_offsets(lengths)[:-1]]
-    return running[1:] + np.repeat(np.asarray(bases, dtype=np.int64) - carry - 1, lengths)
+    docs = running[1:] + np.repeat(np.asarray(bases, dtype=np.int64) - carry - 1, lengths)
+    tfs = np.ones(len(codes), dtype=np.int64)
+    if len(tf_exceptions):
+        tfs[many] = tf_exceptions
+    return docs, tfs
 
 
 def _concatenate(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
@@ -152,10 +155,11 @@ class Segment:
         self,
         terms: TermTable | Sequence[str],
         offsets: np.ndarray,
-        doc_gaps: np.ndarray,
+        posting_codes: np.ndarray,
         gap_exceptions: np.ndarray,
-        exception_offsets: np.ndarray,
-        tfs: np.ndarray,
+        gap_offsets: np.ndarray,
+        tf_exceptions: np.ndarray,
+        tf_offsets: np.ndarray,
         fwd_offsets: np.ndarray,
         fwd_terms: np.ndarray,
         fwd_tfs: np.ndarray,
@@ -166,10 +170,11 @@ class Segment:
         # Plain ndarray views of memory-mapped arrays: slicing an np.memmap costs microseconds more,
         # which a query pays per posting list.
         self.offsets = np.asarray(offsets)
-        self.doc_gaps = np.asarray(doc_gaps)
+        self.posting_codes = np.asarray(posting_codes)
         self.gap_exceptions = np.asarray(gap_exceptions)
-        self.exception_offsets = np.asarray(exception_offsets)
-        self.tfs = np.asarray(tfs)
+        self.gap_offsets = np.asarray(gap_offsets)
+        self.tf_exceptions = np.asarray(tf_exceptions)
+        self.tf_offsets = np.asarray(tf_offsets)
         self.fwd_offsets = np.asarray(fwd_offsets)
         self.fwd_terms = np.asarray(fwd_terms)
         self.fwd_tfs = np.asarray(fwd_tfs)
@@ -221,8 +226,7 @@ class Segment:
         return cls(
             terms,
             offsets,
-            *_encode_gaps(doc_of_entry[order], offsets),
-            fwd_tfs[order],
+            *_encode_postings(doc_of_entry[order], fwd_tfs[order], offsets),
             fwd_offsets,
             fwd_terms,
             fwd_tfs,
@@ -269,19 +273,29 @@ class Segment:
 
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         """A term's doc ids (ascending) and tfs."""
-        return self.docs_of_terms(term_id, term_id + 1), self.tfs[self.offsets[term_id] : self.offsets[term_id + 1]]
+        return self.postings_of_terms(term_id, term_id + 1)
 
-    def docs_of_terms(self, first: int, last: int) -> np.ndarray:
-        """The doc ids of terms first..last-1's postings, one list after the other (int64)."""
+    def postings_of_terms(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """Doc ids and tfs of terms first..last-1's postings, one list after the other (int64)."""
         lo, hi = int(self.offsets[first]), int(self.offsets[last])
-        e_lo, e_hi = int(self.exception_offsets[first]), int(self.exception_offsets[last])
         lengths = np.diff(np.asarray(self.offsets[first : last + 1]))
-        return _decode_gaps(self.doc_gaps[lo:hi], self.gap_exceptions[e_lo:e_hi], lengths, np.zeros(len(lengths)))
+        return _decode_postings(
+            self.posting_codes[lo:hi],
+            self.gap_exceptions[int(self.gap_offsets[first]) : int(self.gap_offsets[last])],
+            self.tf_exceptions[int(self.tf_offsets[first]) : int(self.tf_offsets[last])],
+            lengths,
+            np.zeros(len(lengths)),
+        )
 
     @property
     def doc_ids(self) -> np.ndarray:
         """Every posting's doc id, decoded (the whole segment: for bulk work, not for queries)."""
-        return self.docs_of_terms(0, len(self.offsets) - 1)
+        return self.postings_of_terms(0, len(self.offsets) - 1)[0]
+
+    @property
+    def tfs(self) -> np.ndarray:
+        """Every posting's tf, decoded (the whole segment: for bulk work, not for queries)."""
+        return self.postings_of_terms(0, len(self.offsets) - 1)[1]
 
     def forward(self, doc: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.fwd_offsets[doc], self.fwd_offsets[doc + 1]
@@ -302,19 +316,18 @@ class Segment:
 
         A segment saved without bounds (an older version) gets them computed on first use.
         """
-        mode = "r" if mmap else None
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _ARRAYS}
-        for name in _RANDOM_ACCESS:
-            _advise_random(arrays[name])
+        # doc_len alone is read whole, once (for the length norms); the rest a little at a time.
+        arrays = {name: load_array(folder / f"{name}.npy", mmap, name != "doc_len") for name in _ARRAYS}
         bounds = None
         if all((folder / f"{name}.npy").is_file() for name in _BOUND_ARRAYS):
-            bounds = tuple(np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _BOUND_ARRAYS)
+            bounds = tuple(load_array(folder / f"{name}.npy", mmap) for name in _BOUND_ARRAYS)
         terms = TermTable.load(folder, mmap)
         segment = cls(terms, **arrays, bounds=bounds)
         if (
             len(segment.offsets) != len(terms) + 1
-            or len(segment.exception_offsets) != len(terms) + 1
-            or len(segment.doc_gaps) != len(segment.tfs)
+            or len(segment.gap_offsets) != len(terms) + 1
+            or len(segment.tf_offsets) != len(terms) + 1
+            or int(segment.offsets[-1]) != len(segment.posting_codes)
             or len(segment.fwd_offsets) != len(segment.doc_len) + 1
             or (bounds is not None and len(bounds[0]) != len(terms) + 1)
         ):
@@ -322,10 +335,17 @@ class Segment:
         return segment
 
 
+# Where one term's postings are in one segment, as plain ints (a query reads hundreds of lists,
+# and numpy scalar reads would cost more than the work): segment number, then the slices of
+# posting_codes, gap_exceptions and tf_exceptions.
+_Span = tuple[int, int, int, int, int, int, int]
+
+
 @dataclass
 class _QueryTerm:
     idf: float
     lists: list[tuple[int, int]]  # (segment number, term id) of each segment holding the term
+    spans: list[_Span] = field(default_factory=list)  # where each list's postings are
     best: float = math.inf  # the most tf * (k1 + 1) / (tf + norm) can be over its postings
     length: int = 0  # postings, deleted documents' included
     count: int = 1  # how often the query repeats it
@@ -636,7 +656,7 @@ class BM25Index:
                 continue
             if not stats.idf > 0:
                 return None
-            plan[term] = _QueryTerm(stats.idf, stats.lists, stats.best, stats.length)
+            plan[term] = _QueryTerm(stats.idf, stats.lists, stats.spans, stats.best, stats.length)
         return plan
 
     def _term_stats(self, terms: Sequence[str]) -> dict[str, _QueryTerm | None]:
@@ -656,8 +676,9 @@ class BM25Index:
             for term in missing:
                 lists = [(s, t) for s, t in where[term] if self.segments[s].doc_freq[t]]
                 if lists:
-                    length = sum(int(self.segments[s].doc_freq[t]) for s, t in lists)
-                    found[term] = _QueryTerm(self.idf(term), lists, length=length)
+                    spans = [self._span(s, t) for s, t in lists]
+                    length = sum(span[2] - span[1] for span in spans)
+                    found[term] = _QueryTerm(self.idf(term), lists, spans, length=length)
                 else:
                     found[term] = None
             self._fill_bests([q for q in found.values() if q is not None])
@@ -760,7 +781,7 @@ class BM25Index:
             if j == len(order) or len(candidates) <= _FORWARD_MAX:
                 break
             query_term = plan[terms[order[j]]]
-            partial = partial + query_term.idf * query_term.count * self._contributions(query_term.lists, candidates)
+            partial = partial + query_term.idf * query_term.count * self._contributions(query_term.spans, candidates)
         return candidates[self.live[candidates]]
 
     def _gather(
@@ -770,40 +791,55 @@ class BM25Index:
 
         The weight is idf times the term's count in the query, or idf alone per_occurrence.
         """
-        lists: list[tuple[int, int]] = []
+        spans: list[_Span] = []
         weights: list[float] = []
         for term in terms:
             query_term = plan[term]
-            lists.extend(query_term.lists)
+            spans.extend(query_term.spans)
             weight = query_term.idf if per_occurrence else query_term.idf * query_term.count
-            weights.extend([weight] * len(query_term.lists))
-        slot, tfs, lengths = self._decode(lists)
+            weights.extend([weight] * len(query_term.spans))
+        slot, tfs, lengths = self._decode(spans)
         tf = tfs.astype(np.float64)
         k1 = self.params.k1
         return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + self._slot_norms[slot]))
 
-    def _decode(self, lists: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The postings of (segment, term id) lists, one after the other: slots, tfs and list lengths.
+    def _span(self, seg_no: int, term_id: int) -> _Span:
+        seg = self.segments[seg_no]
+        lo, hi = seg.offsets[term_id : term_id + 2].tolist()
+        g_lo, g_hi = seg.gap_offsets[term_id : term_id + 2].tolist()
+        t_lo, t_hi = seg.tf_offsets[term_id : term_id + 2].tolist()
+        return seg_no, lo, hi, g_lo, g_hi, t_lo, t_hi
+
+    def _decode(self, spans: list[_Span]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The postings of lists, one after the other: slots, tfs and list lengths.
 
         Gathered from every segment first and decoded in one pass: a query reads hundreds of lists
         (each term in each segment), and a few numpy calls per list would cost more than the work.
         """
-        gaps, exceptions, tfs, lengths, bases = [], [], [], [], []
-        for seg_no, term_id in lists:
-            seg = self.segments[seg_no]
-            lo, hi = seg.offsets[term_id], seg.offsets[term_id + 1]
-            gaps.append(seg.doc_gaps[lo:hi])
-            tfs.append(seg.tfs[lo:hi])
-            e_lo, e_hi = seg.exception_offsets[term_id], seg.exception_offsets[term_id + 1]
-            if e_hi > e_lo:
-                exceptions.append(seg.gap_exceptions[e_lo:e_hi])
+        codes, gap_exceptions, tf_exceptions, lengths, bases = [], [], [], [], []
+        segments, seg_bases = self.segments, self._bases_list
+        for seg_no, lo, hi, g_lo, g_hi, t_lo, t_hi in spans:
+            seg = segments[seg_no]
+            codes.append(seg.posting_codes[lo:hi])
+            if g_hi > g_lo:
+                gap_exceptions.append(seg.gap_exceptions[g_lo:g_hi])
+            if t_hi > t_lo:
+                tf_exceptions.append(seg.tf_exceptions[t_lo:t_hi])
             lengths.append(hi - lo)
-            bases.append(self.bases[seg_no])
+            bases.append(seg_bases[seg_no])
         counts = np.array(lengths, dtype=np.int64)
-        slots = _decode_gaps(
-            _concatenate(gaps, np.uint8), _concatenate(exceptions, np.int64), counts, np.array(bases, np.int64)
+        slots, tfs = _decode_postings(
+            _concatenate(codes, np.uint8),
+            _concatenate(gap_exceptions, np.int64),
+            _concatenate(tf_exceptions, np.int64),
+            counts,
+            np.array(bases, np.int64),
         )
-        return slots, _concatenate(tfs, np.int32), counts
+        return slots, tfs, counts
+
+    @cached_property
+    def _bases_list(self) -> list[int]:
+        return [int(b) for b in self.bases]
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -826,7 +862,7 @@ class BM25Index:
     def _exact_scores(self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
         """get_scores' values for sorted slots: contributions added in query order, as _accumulate does."""
         if len(slots) > _FORWARD_MAX:
-            columns = [self._contributions(q.lists, slots) for q in plan.values()]
+            columns = [self._contributions(q.spans, slots) for q in plan.values()]
         else:
             tf = self._forward_tfs(plan, slots)
             # Elementwise the same operations as _contributions: the same bits.
@@ -865,9 +901,9 @@ class BM25Index:
             tf[rows, cols[at[hit]]] = seg.fwd_tfs[entries[hit]]
         return tf
 
-    def _contributions(self, lists: list[tuple[int, int]], candidates: np.ndarray) -> np.ndarray:
+    def _contributions(self, spans: list[_Span], candidates: np.ndarray) -> np.ndarray:
         """tf * (k1 + 1) / (tf + norm) of a term for each sorted candidate slot; 0.0 where absent."""
-        slots, tfs, _ = self._decode(lists)
+        slots, tfs, _ = self._decode(spans)
         # A term's lists are in segment order, so their slots ascend across all of them.
         at = np.searchsorted(slots, candidates)
         at[at == len(slots)] = 0
@@ -942,8 +978,8 @@ def _bound_pairs(seg: Segment, first: int, last: int) -> tuple[np.ndarray, np.nd
     lo, hi = int(seg.offsets[first]), int(seg.offsets[last])
     if hi == lo:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
-    tfs = np.asarray(seg.tfs[lo:hi])
-    dls = np.asarray(seg.doc_len)[seg.docs_of_terms(first, last)]
+    docs, tfs = seg.postings_of_terms(first, last)
+    dls = np.asarray(seg.doc_len)[docs]
     terms = np.repeat(np.arange(first, last, dtype=np.int64), np.diff(np.asarray(seg.offsets[first : last + 1])))
     # Group postings by (tf bucket, term): a stable radix sort on the bucket keeps terms ascending
     # within each bucket, so group starts are where the combined key changes.

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Passage
+from .mapped import load_array
 
 _COLUMNS = ("text_offsets", "article", "paragraph", "heading")
 
@@ -107,7 +108,7 @@ class PassageTable(Sequence[Passage]):
     def load(cls, folder: Path) -> PassageTable:
         blob_path = folder / "texts.bin"
         blob = np.memmap(blob_path, dtype=np.uint8, mode="r") if blob_path.stat().st_size else b""
-        columns = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _COLUMNS}
+        columns = {name: load_array(folder / f"{name}.npy") for name in _COLUMNS}
         with open(folder / "articles.json", encoding="utf-8") as fh:
             meta = json.load(fh)
         table = cls(blob, articles=meta["articles"], headings=meta["headings"], **columns)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
+from .mapped import load_array
+
 _FILES = ("term_bytes", "term_starts", "term_keys", "term_order", "term_sorted")
 
 
@@ -141,8 +143,7 @@ class TermTable(Sequence[str]):
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> TermTable:
-        mode = "r" if mmap else None
-        data, starts, keys, order, first = (np.load(folder / f"{name}.npy", mmap_mode=mode) for name in _FILES)
+        data, starts, keys, order, first = (load_array(folder / f"{name}.npy", mmap) for name in _FILES)
         if len(starts) < 1 or keys.shape != (len(starts) - 1, 2) or not len(order) == len(first) == len(keys):
             raise ValueError(f"the term table in {folder} is inconsistent")
         return cls(data, starts, keys, order, first)
