@@ -237,9 +237,15 @@ class Segment:
     def n_docs(self) -> int:
         return len(self.doc_len)
 
-    @cached_property
+    @property
     def doc_freq(self) -> np.ndarray:
+        """Every term's document frequency (computed afresh: 8 bytes a term, for bulk work only)."""
         return np.diff(self.offsets)
+
+    def df(self, term_id: int) -> int:
+        """One term's document frequency."""
+        lo, hi = self.offsets[term_id : term_id + 2].tolist()
+        return hi - lo
 
     @cached_property
     def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -495,7 +501,7 @@ class BM25Index:
         total = 0
         for seg_no, term_id in self.lists([term])[term]:
             dead_df = self._deleted_df[seg_no]
-            total += int(self.segments[seg_no].doc_freq[term_id])
+            total += self.segments[seg_no].df(term_id)
             if dead_df is not None:
                 total -= int(dead_df[term_id])
         return total
@@ -674,7 +680,7 @@ class BM25Index:
             found: dict[str, _QueryTerm | None] = {}
             where = self.lists(missing)
             for term in missing:
-                lists = [(s, t) for s, t in where[term] if self.segments[s].doc_freq[t]]
+                lists = [(s, t) for s, t in where[term] if self.segments[s].df(t)]
                 if lists:
                     spans = [self._span(s, t) for s, t in lists]
                     length = sum(span[2] - span[1] for span in spans)
