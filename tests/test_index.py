@@ -473,9 +473,12 @@ def test_postings_survive_one_byte_codes_whatever_their_spacing_and_tfs(tmp_path
             np.testing.assert_array_equal(got_docs, where)
             np.testing.assert_array_equal(got_tfs, tf_of[term])
         index = BM25Index([loaded])
-        slots, tfs, lengths = index._decode([index._span(0, loaded.term_id(term)) for term in expected])
+        slots, codes, tf_exceptions, lengths = index._decode([index._span(0, loaded.term_id(t)) for t in expected])
         np.testing.assert_array_equal(slots, np.concatenate(list(expected.values())))
-        np.testing.assert_array_equal(tfs, np.concatenate(list(tf_of.values())))
+        all_tfs = np.concatenate(list(tf_of.values()))
+        np.testing.assert_array_equal(index_module._decode_tfs(codes, tf_exceptions), all_tfs)
+        some = np.sort(rng.choice(len(codes), 5000, replace=False))  # what a probe asks for
+        np.testing.assert_array_equal(index_module._tfs_at(codes, tf_exceptions, some), all_tfs[some])
         assert lengths.tolist() == [len(w) for w in expected.values()]
     # Common words' gaps and tfs fit their byte: few exceptions.
     assert len(segment.gap_exceptions) + len(segment.tf_exceptions) < len(segment.posting_codes) // 4
@@ -486,7 +489,7 @@ def test_doc_ids_decode_into_slots_across_segments():
     first = [["城市", "发展"], ["数据"]] + [["其他"]] * 400 + [["城市"]]
     second = [["城市"]] + [["其他"]] * 300 + [["发展", "城市"]]
     index = BM25Index.build(first).with_segment(Segment.build(second))
-    slots, _, lengths = index._decode([index._span(s, t) for s, t in index.lists(["城市"])["城市"]])
+    slots, _, _, lengths = index._decode([index._span(s, t) for s, t in index.lists(["城市"])["城市"]])
     assert slots.tolist() == [0, 402, 403, 704] and lengths.tolist() == [2, 2]
     theirs = BM25Okapi(first + second)
     for question in (["城市"], ["发展", "城市"], ["数据", "其他"]):
