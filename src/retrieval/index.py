@@ -11,6 +11,10 @@ for bit, not merely close. The corpus rank-bm25 would see is the live documents 
 Speed: top_k does not score every posting. Each segment keeps, per term, bounds that hold for any
 avgdl and idf; a query derives each term's largest possible contribution from them and skips what
 cannot reach the top k (MaxScore), then rescores the few survivors exactly.
+
+Memory: a posting is one byte on disk (its doc gap and whether its tf is above 1, with the rare
+larger values apart: _encode_postings), and every array is memory-mapped, so a server's memory is
+the pages its questions touch: at 1M passages they fit in a 1 GB cgroup (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -378,8 +382,10 @@ _SMALL_QUERY = 1 << 15
 _BATCH_GROWTH = 4
 # Up to this many candidates, scoring them from their forward lists beats looking terms up.
 _FORWARD_MAX = 32
-# Terms whose locations an index remembers before it starts afresh (a few MB).
-_LOOKUP_CACHE = 50_000
+# (term, segment) pairs whose locations and statistics an index remembers before it starts afresh:
+# ~350 bytes each with the spans, so at most ~70 MB; at 1M passages (23 segments) ~8,700 terms,
+# more than a few hundred questions use.
+_LOOKUP_CACHE = 200_000
 _NO_KEYS = np.zeros((0, 2), dtype="<u8")
 _UNKNOWN: Any = object()  # a term not yet in BM25Index._stats (where None means: not in the index)
 
@@ -504,7 +510,7 @@ class BM25Index:
                 for i in np.flatnonzero(ids >= 0).tolist():
                     found[i].append((seg_no, int(ids[i])))
             out.update(zip(missing, found, strict=True))
-            if len(known) > _LOOKUP_CACHE:
+            if len(known) * max(1, len(self.segments)) > _LOOKUP_CACHE:
                 known.clear()  # other threads may be reading it: cleared, never swapped mid-query
             known.update(zip(missing, found, strict=True))
         return out  # type: ignore[return-value]
@@ -702,7 +708,7 @@ class BM25Index:
                     found[term] = None
             self._fill_bests([q for q in found.values() if q is not None])
             out.update(found)
-            if len(known) > _LOOKUP_CACHE:
+            if len(known) * max(1, len(self.segments)) > _LOOKUP_CACHE:
                 known.clear()  # as in lists(): cleared, never swapped mid-query
             known.update(found)
         return out  # type: ignore[return-value]
