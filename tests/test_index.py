@@ -15,6 +15,7 @@ from rank_bm25 import BM25Okapi
 
 from retrieval import index as index_module
 from retrieval.index import _ARRAYS, _BOUND_ARRAYS, TUNED_PARAMS, BM25Index, BM25Params, Segment
+from retrieval.postings import decode_tfs, tfs_at
 from retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500
@@ -476,9 +477,9 @@ def test_postings_survive_one_byte_codes_whatever_their_spacing_and_tfs(tmp_path
         slots, codes, tf_exceptions, lengths = index._decode([index._span(0, loaded.term_id(t)) for t in expected])
         np.testing.assert_array_equal(slots, np.concatenate(list(expected.values())))
         all_tfs = np.concatenate(list(tf_of.values()))
-        np.testing.assert_array_equal(index_module._decode_tfs(codes, tf_exceptions), all_tfs)
+        np.testing.assert_array_equal(decode_tfs(codes, tf_exceptions), all_tfs)
         some = np.sort(rng.choice(len(codes), 5000, replace=False))  # what a probe asks for
-        np.testing.assert_array_equal(index_module._tfs_at(codes, tf_exceptions, some), all_tfs[some])
+        np.testing.assert_array_equal(tfs_at(codes, tf_exceptions, some), all_tfs[some])
         assert lengths.tolist() == [len(w) for w in expected.values()]
     # Common words' gaps and tfs fit their byte: few exceptions.
     assert len(segment.gap_exceptions) + len(segment.tf_exceptions) < len(segment.posting_codes) // 4

@@ -13,7 +13,7 @@ avgdl and idf; a query derives each term's largest possible contribution from th
 cannot reach the top k (MaxScore), then rescores the few survivors exactly.
 
 Memory: a posting is one byte on disk (its doc gap and whether its tf is above 1, with the rare
-larger values apart: _encode_postings), and every array is memory-mapped, so a server's memory is
+larger values apart: postings.py), and every array is memory-mapped, so a server's memory is
 the pages its questions touch: at 1M passages they fit in a 1 GB cgroup (docs/benchmarks.md).
 """
 
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .mapped import load_array
+from .postings import concatenate, csr_offsets, decode_docs, decode_tfs, encode_postings, narrow, tfs_at
 from .terms import TermTable, key_view, term_keys
 
 _POSTINGS = ("offsets", "posting_codes", "gap_exceptions", "gap_offsets", "tf_exceptions", "tf_offsets")
@@ -66,101 +67,6 @@ class BM25Params:
 # wenda's default: BM25Okapi as rank-bm25 defines it, with k1 tuned on the evaluation sets for the
 # default token stream (docs/quality.md). BM25Params() itself keeps rank-bm25's own defaults.
 TUNED_PARAMS = BM25Params(k1=0.8, b=0.75, epsilon=0.25)
-
-
-# A posting is one byte: its doc gap shifted left by one, and in the low bit whether its tf is
-# above 1. Gaps past _MAX_GAP are stored in full among the gap exceptions (their byte's gap: 0),
-# tfs above 1 among the tf exceptions.
-_MAX_GAP = 127
-
-
-def _narrow(counts: np.ndarray) -> np.ndarray:
-    """Term frequencies in the smallest unsigned type that holds them all: nearly always one byte.
-
-    tfs are a quarter of a segment on disk and most of what a query reads, so 8 -> 5 bytes per
-    posting (with its int32 doc id) is a third less read; a 5 MB paragraph still fits, in more bytes.
-    """
-    top = int(counts.max()) if len(counts) else 0
-    dtype = np.uint8 if top <= np.iinfo(np.uint8).max else np.uint16 if top <= np.iinfo(np.uint16).max else np.int32
-    return np.asarray(counts).astype(dtype, copy=False)
-
-
-def _encode_postings(
-    doc_ids: np.ndarray, tfs: np.ndarray, offsets: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Posting lists as one byte a posting, plus exceptions: (codes, gap exceptions, their per-term
-    offsets, tf exceptions, their per-term offsets).
-
-    A doc id is kept as the gap to the previous doc of its list, the first counted from -1, so a
-    gap is never 0 and 0 marks an exception. Queries mostly read the long lists of common words,
-    whose gaps are small and whose tfs are nearly all 1: a posting costs a byte there instead of
-    five (an int32 doc id and a byte of tf), and so do the pages a query keeps resident.
-    """
-    docs = np.asarray(doc_ids, dtype=np.int32)
-    gaps = np.empty_like(docs)
-    gaps[1:] = docs[1:] - docs[:-1]
-    starts = np.asarray(offsets[:-1])[np.diff(offsets) > 0]
-    gaps[starts] = docs[starts] + 1
-    wide = gaps > _MAX_GAP
-    many = np.asarray(tfs) > 1
-    codes = np.where(wide, 0, gaps).astype(np.uint8) << 1 | many.astype(np.uint8)
-    positions = np.asarray(offsets)
-    return (
-        codes,
-        _narrow(gaps[wide]),
-        _csr_offsets(wide)[positions],
-        _narrow(np.asarray(tfs)[many]),
-        _csr_offsets(many)[positions],
-    )
-
-
-def _decode_docs(codes: np.ndarray, gap_exceptions: np.ndarray, lengths: np.ndarray, bases: np.ndarray) -> np.ndarray:
-    """Concatenated lists of posting codes back to doc ids, bases[i] added to every doc of list i.
-
-    One cumulative sum for all lists; each list's carry-over from the lists before it is taken out.
-    """
-    gaps = (codes >> 1).astype(np.int64)
-    if len(gap_exceptions):
-        gaps[gaps == 0] = gap_exceptions
-    running = _csr_offsets(gaps)  # running[i]: the sum of gaps[:i]
-    carry = running[_csr_offsets(lengths)[:-1]]
-    return running[1:] + np.repeat(np.asarray(bases, dtype=np.int64) - carry - 1, lengths)
-
-
-def _decode_tfs(codes: np.ndarray, tf_exceptions: np.ndarray) -> np.ndarray:
-    """Every posting's tf (float64), from the same concatenated codes and their tf exceptions."""
-    tfs = np.ones(len(codes))
-    if len(tf_exceptions):
-        np.place(tfs, (codes & 1).view(bool), tf_exceptions)  # ~25% faster than a masked assignment
-    return tfs
-
-
-def _tfs_at(codes: np.ndarray, tf_exceptions: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """The tfs (float64) of the postings at positions only: what a probe of a long list needs.
-
-    A posting's tf exception is found by counting the exceptions before it, one cumulative sum:
-    decoding every tf of the list would cost a scattered write per exception, 3x more here.
-    """
-    tfs = np.ones(len(positions))
-    if len(tf_exceptions) and len(positions):
-        many = codes & 1
-        found = many[positions].view(bool)
-        rank = np.cumsum(many, dtype=np.int64)  # rank[i]: tf exceptions among codes[: i + 1]
-        tfs[found] = tf_exceptions[rank[positions[found]] - 1]
-    return tfs
-
-
-def _concatenate(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
-    """np.concatenate, without a copy for one part and with a dtype for none."""
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-
-def _csr_offsets(counts: np.ndarray) -> np.ndarray:
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return offsets
 
 
 class Segment:
@@ -221,7 +127,7 @@ class Segment:
             distinct.append(len(counts))
         return cls.from_forward(
             list(vocabulary),
-            _csr_offsets(np.asarray(distinct, dtype=np.int64)),
+            csr_offsets(np.asarray(distinct, dtype=np.int64)),
             np.asarray(fwd_terms, dtype=np.int32),
             np.asarray(fwd_tfs, dtype=np.int32),
             np.asarray(lengths, dtype=np.int32),
@@ -237,16 +143,16 @@ class Segment:
         doc_len: np.ndarray,
     ) -> Segment:
         """Invert forward lists into postings; a stable sort keeps each posting list in doc order."""
-        fwd_tfs = _narrow(fwd_tfs)
+        fwd_tfs = narrow(fwd_tfs)
         n_docs = len(fwd_offsets) - 1
         doc_of_entry = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(fwd_offsets))
         order = np.argsort(fwd_terms, kind="stable")
         counts = np.bincount(fwd_terms, minlength=len(terms)) if len(fwd_terms) else np.zeros(len(terms), np.int64)
-        offsets = _csr_offsets(counts)
+        offsets = csr_offsets(counts)
         return cls(
             terms,
             offsets,
-            *_encode_postings(doc_of_entry[order], fwd_tfs[order], offsets),
+            *encode_postings(doc_of_entry[order], fwd_tfs[order], offsets),
             fwd_offsets,
             fwd_terms,
             fwd_tfs,
@@ -289,7 +195,7 @@ class Segment:
             kept_dls.append(pairs[2])
             first = last
         terms = np.concatenate(kept_terms) if kept_terms else np.zeros(0, np.int64)
-        bound_offsets = _csr_offsets(np.bincount(terms, minlength=n_terms))
+        bound_offsets = csr_offsets(np.bincount(terms, minlength=n_terms))
         tfs = np.concatenate(kept_tfs).astype(np.int32) if kept_tfs else np.zeros(0, np.int32)
         dls = np.concatenate(kept_dls).astype(np.int32) if kept_dls else np.zeros(0, np.int32)
         return bound_offsets, tfs, dls
@@ -308,7 +214,7 @@ class Segment:
         codes = self.posting_codes[lo:hi]
         gaps = self.gap_exceptions[int(self.gap_offsets[first]) : int(self.gap_offsets[last])]
         tfs = self.tf_exceptions[int(self.tf_offsets[first]) : int(self.tf_offsets[last])]
-        return _decode_docs(codes, gaps, lengths, np.zeros(len(lengths))), _decode_tfs(codes, tfs).astype(np.int64)
+        return decode_docs(codes, gaps, lengths, np.zeros(len(lengths))), decode_tfs(codes, tfs).astype(np.int64)
 
     @property
     def doc_ids(self) -> np.ndarray:
@@ -436,7 +342,7 @@ class BM25Index:
         self.deleted = tuple(deleted) if deleted is not None else (None,) * len(self.segments)
         if len(self.deleted) != len(self.segments):
             raise ValueError("one deleted mask (or None) per segment")
-        self.bases = _csr_offsets(np.asarray([s.n_docs for s in self.segments], dtype=np.int64))
+        self.bases = csr_offsets(np.asarray([s.n_docs for s in self.segments], dtype=np.int64))
         self._scratch_lock = threading.Lock()
         self._scratch_arrays: tuple[np.ndarray, np.ndarray] | None = None
         # term -> [(segment number, term id)], filled a query at a time (see lists()).
@@ -730,7 +636,7 @@ class BM25Index:
             offsets, tfs, dls = seg.bounds
             lo, hi = offsets[ids], offsets[ids + 1]
             counts = hi - lo
-            starts = _csr_offsets(counts)
+            starts = csr_offsets(counts)
             entries = np.repeat(lo - starts[:-1], counts) + np.arange(int(starts[-1]))
             tf = tfs[entries].astype(np.float64)
             value = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dls[entries].astype(np.float64) / avgdl))
@@ -824,7 +730,7 @@ class BM25Index:
             weight = query_term.idf if per_occurrence else query_term.idf * query_term.count
             weights.extend([weight] * len(query_term.spans))
         slot, codes, tf_exceptions, lengths = self._decode(spans)
-        tf = _decode_tfs(codes, tf_exceptions)
+        tf = decode_tfs(codes, tf_exceptions)
         k1 = self.params.k1
         return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + self._slot_norms[slot]))
 
@@ -837,7 +743,7 @@ class BM25Index:
 
     def _decode(self, spans: list[_Span]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The postings of lists, one after the other: slots, codes, tf exceptions and list lengths
-        (_decode_tfs or _tfs_at turn the last three into tfs).
+        (decode_tfs or tfs_at turn the last three into tfs).
 
         Gathered from every segment first and decoded in one pass: a query reads hundreds of lists
         (each term in each segment), and a few numpy calls per list would cost more than the work.
@@ -854,9 +760,9 @@ class BM25Index:
             lengths.append(hi - lo)
             bases.append(seg_bases[seg_no])
         counts = np.array(lengths, dtype=np.int64)
-        code = _concatenate(codes, np.uint8)
-        slots = _decode_docs(code, _concatenate(gap_exceptions, np.int64), counts, np.array(bases, np.int64))
-        return slots, code, _concatenate(tf_exceptions, np.int64), counts
+        code = concatenate(codes, np.uint8)
+        slots = decode_docs(code, concatenate(gap_exceptions, np.int64), counts, np.array(bases, np.int64))
+        return slots, code, concatenate(tf_exceptions, np.int64), counts
 
     @cached_property
     def _bases_list(self) -> list[int]:
@@ -930,7 +836,7 @@ class BM25Index:
         at[at == len(slots)] = 0
         hit = slots[at] == candidates if len(slots) else np.zeros(len(candidates), dtype=bool)
         tf = np.zeros(len(candidates))
-        tf[hit] = _tfs_at(codes, tf_exceptions, at[hit])
+        tf[hit] = tfs_at(codes, tf_exceptions, at[hit])
         return tf * (self.params.k1 + 1) / (tf + self._slot_norms[candidates])
 
     # -- changes ------------------------------------------------------------------------------
@@ -981,12 +887,12 @@ class BM25Index:
             position += len(ids)
         terms = TermTable.from_parts(
             np.concatenate(data) if data else np.zeros(0, np.uint8),
-            _csr_offsets(np.concatenate(lengths) if lengths else np.zeros(0, np.int64)),
+            csr_offsets(np.concatenate(lengths) if lengths else np.zeros(0, np.int64)),
             np.concatenate(new_keys) if new_keys else _NO_KEYS,
         )
         segment = Segment.from_forward(
             terms,
-            _csr_offsets(np.concatenate(parts_counts) if parts_counts else np.zeros(0, np.int64)),
+            csr_offsets(np.concatenate(parts_counts) if parts_counts else np.zeros(0, np.int64)),
             np.concatenate(parts_terms).astype(np.int32) if parts_terms else np.zeros(0, np.int32),
             np.concatenate(parts_tfs).astype(np.int32) if parts_tfs else np.zeros(0, np.int32),
             np.concatenate(parts_lens).astype(np.int32) if parts_lens else np.zeros(0, np.int32),
@@ -1069,5 +975,5 @@ def _entries_of(seg: Segment, docs: np.ndarray) -> np.ndarray:
     starts = seg.fwd_offsets[docs]
     lengths = seg.fwd_offsets[docs + 1] - starts
     # For each entry: its doc's start plus its position within the doc, without a Python loop.
-    within = np.arange(int(lengths.sum())) - np.repeat(_csr_offsets(lengths)[:-1], lengths)
+    within = np.arange(int(lengths.sum())) - np.repeat(csr_offsets(lengths)[:-1], lengths)
     return np.repeat(starts, lengths) + within

@@ -43,7 +43,7 @@ USERDICT_NAME = "userdict.txt"
 CACHE_DIR = ".wenda"
 # 3: term tables as arrays (terms.py) instead of terms.json, seals by xxh3-128.
 # 4: (never released) doc ids as one-byte gaps.
-# 5: a posting is one byte, doc gap and "tf > 1", with exceptions (index._encode_postings).
+# 5: a posting is one byte, doc gap and "tf > 1", with exceptions (postings.py).
 FORMAT = 5
 # Merge segments when there are more than this many, or a segment has this share deleted (_next_merge).
 MAX_SEGMENTS = 24
