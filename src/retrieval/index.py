@@ -209,22 +209,30 @@ class Segment:
 
     def postings_of_terms(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
         """Doc ids and tfs of terms first..last-1's postings, one list after the other (int64)."""
-        lo, hi = int(self.offsets[first]), int(self.offsets[last])
+        return self.docs_of_terms(first, last), self.tfs_of_terms(first, last)
+
+    def docs_of_terms(self, first: int, last: int) -> np.ndarray:
+        """The doc ids alone of postings_of_terms."""
+        lo, hi = self.offsets[[first, last]].tolist()
         lengths = np.diff(np.asarray(self.offsets[first : last + 1]))
-        codes = self.posting_codes[lo:hi]
-        gaps = self.gap_exceptions[int(self.gap_offsets[first]) : int(self.gap_offsets[last])]
-        tfs = self.tf_exceptions[int(self.tf_offsets[first]) : int(self.tf_offsets[last])]
-        return decode_docs(codes, gaps, lengths, np.zeros(len(lengths))), decode_tfs(codes, tfs).astype(np.int64)
+        gaps = self.gap_exceptions[slice(*self.gap_offsets[[first, last]].tolist())]
+        return decode_docs(self.posting_codes[lo:hi], gaps, lengths, np.zeros(len(lengths)))
+
+    def tfs_of_terms(self, first: int, last: int) -> np.ndarray:
+        """The tfs alone of postings_of_terms."""
+        lo, hi = self.offsets[[first, last]].tolist()
+        tfs = self.tf_exceptions[slice(*self.tf_offsets[[first, last]].tolist())]
+        return decode_tfs(self.posting_codes[lo:hi], tfs).astype(np.int64)
 
     @property
     def doc_ids(self) -> np.ndarray:
         """Every posting's doc id, decoded (the whole segment: for bulk work, not for queries)."""
-        return self.postings_of_terms(0, len(self.offsets) - 1)[0]
+        return self.docs_of_terms(0, len(self.offsets) - 1)
 
     @property
     def tfs(self) -> np.ndarray:
         """Every posting's tf, decoded (the whole segment: for bulk work, not for queries)."""
-        return self.postings_of_terms(0, len(self.offsets) - 1)[1]
+        return self.tfs_of_terms(0, len(self.offsets) - 1)
 
     def forward(self, doc: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.fwd_offsets[doc], self.fwd_offsets[doc + 1]
@@ -416,10 +424,15 @@ class BM25Index:
                 for i in np.flatnonzero(ids >= 0).tolist():
                     found[i].append((seg_no, int(ids[i])))
             out.update(zip(missing, found, strict=True))
-            if len(known) * max(1, len(self.segments)) > _LOOKUP_CACHE:
+            if len(known) > self._lookup_limit:
                 known.clear()  # other threads may be reading it: cleared, never swapped mid-query
             known.update(zip(missing, found, strict=True))
         return out  # type: ignore[return-value]
+
+    @cached_property
+    def _lookup_limit(self) -> int:
+        """Terms the lookup caches hold before starting afresh: _LOOKUP_CACHE (term, segment) pairs."""
+        return _LOOKUP_CACHE // max(1, len(self.segments))
 
     def doc_freq(self, term: str) -> int:
         """How many live documents hold term."""
@@ -492,7 +505,7 @@ class BM25Index:
         term_id = next((t for s, t in self.lists([term])[term] if s == seg_no), None)
         if term_id is None:
             return False
-        docs, _ = self.segments[seg_no].postings(term_id)
+        docs = self.segments[seg_no].docs_of_terms(term_id, term_id + 1)
         i = int(np.searchsorted(docs, doc))
         return i < len(docs) and int(docs[i]) == doc
 
@@ -614,7 +627,7 @@ class BM25Index:
                     found[term] = None
             self._fill_bests([q for q in found.values() if q is not None])
             out.update(found)
-            if len(known) * max(1, len(self.segments)) > _LOOKUP_CACHE:
+            if len(known) > self._lookup_limit:
                 known.clear()  # as in lists(): cleared, never swapped mid-query
             known.update(found)
         return out  # type: ignore[return-value]

@@ -15,8 +15,8 @@ def load_array(path: Path, mapped: bool = True, scattered: bool = True) -> np.nd
     scattered: queries read it a few entries at a time at scattered places (posting lists of the
     question's terms, binary searches in term tables, per-term offsets), so the kernel is asked
     not to read ahead around each page fault. Read-around brings in ~128 KB a fault; for a probe
-    that needs one 4 KB page that is 32x the memory: at 1M passages the arrays of per-term offsets
-    alone were read whole, 32 MB each, and the postings kept 2.9 GB of pages resident.
+    that needs one 4 KB page that is 32x the memory: at 1M passages, before this advice, the
+    postings and forward lists kept 2.9 GB of pages resident and a 1 GB cgroup thrashed.
     """
     array = np.load(path, mmap_mode="r" if mapped else None)
     if scattered:
