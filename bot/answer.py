@@ -14,7 +14,7 @@ MAX_QUESTION_CHARS = 500
 # The best passage must score at least this share of the most any passage could score for the
 # question (Hit.relevance). A share, not a raw BM25 score, so it means the same on a 30-paragraph
 # corpus as on a million; calibrated on the evaluation sets in docs/quality.md.
-MIN_RELEVANCE = 0.17
+MIN_RELEVANCE = 0.20
 # A further passage is quoted only if it is at least this share as relevant as the best one: one
 # that shares a single name with the question is noise beside a passage that answers it.
 SECONDARY_SHARE = 0.5

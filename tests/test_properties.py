@@ -165,7 +165,8 @@ def test_terms_lie_inside_the_normalised_text(analyzer: Analyzer, text: str) -> 
 def test_tokens_are_nonempty_and_carry_no_surrogate(analyzer: Analyzer, text: str) -> None:
     tokens = analyzer.tokens(text)
     assert all(token and not has_surrogate(token) for token in tokens)
-    assert set(analyzer.query_tokens(text)) == set(tokens)
+    # A question's n-grams inside its interrogative part (哪一个, 多少) are left out.
+    assert set(analyzer.query_tokens(text)) <= set(tokens)
 
 
 # Words and bigrams of the fragments above, as a search would ask spans() to mark them.

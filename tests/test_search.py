@@ -78,6 +78,14 @@ def test_best_sentence_is_the_one_holding_the_answer(seed_searcher: Searcher):
     assert hit.passage.text[start:end] == "2021年9月,北京城市副中心政务服务中心正式投入运行。"
 
 
+def test_result_terms_are_distinct_though_the_query_repeats_them(seed_searcher: Searcher):
+    query = seed_searcher.analyzer.query_tokens(OPENING)
+    result = seed_searcher.search(OPENING, k=1)
+    assert len(query) > len(set(query))
+    assert list(result.terms) == list(dict.fromkeys(query))
+    assert result.hits[0].score == seed_searcher.index.get_scores(query)[seed_searcher.rank(OPENING, 1)[0][0]]
+
+
 def test_hits_are_ranked_best_first(seed_searcher: Searcher):
     hits = seed_searcher.search("学习贯彻党的二十大精神", k=5).hits
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from retrieval.corpus import Passage
 from retrieval.search import Searcher
 from retrieval.store import Library
-from retrieval.text import Analyzer, TextSettings, merge_spans, normalise
+from retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, merge_spans, normalise
 
 USERDICT = "城市副中心 50 n\n"
 
@@ -84,6 +85,35 @@ def test_single_full_width_digits_are_not_stop_words(analyzer: Analyzer):
 
 def test_repeated_words_are_kept_for_counting(analyzer: Analyzer):
     assert analyzer.words("城市城市城市") == ["城市", "城市", "城市"]
+
+
+def test_latin_and_digit_words_also_count_as_ngrams(analyzer: Analyzer):
+    # A CJK term counts as a word, its bigrams and its characters; agg01 should weigh alike.
+    tokens = analyzer.tokens("AGG01的功效")
+    assert {"agg01", UNIGRAM + "agg01", BIGRAM + "agg01"} <= set(tokens)
+    assert UNIGRAM + "a" not in tokens
+
+
+def test_question_words_give_no_ngrams_in_a_question_but_do_in_a_passage(analyzer: Analyzer):
+    question = analyzer.query_tokens("哪个国家的网速最快？")
+    assert BIGRAM + "个国" not in question and UNIGRAM + "个" not in question
+    assert {"国家", BIGRAM + "国家", UNIGRAM + "国"} <= set(question)
+    assert BIGRAM + "个国" in analyzer.tokens("哪个国家的网速最快？")
+
+
+def test_a_surname_that_is_also_a_question_word_is_still_searched(analyzer: Analyzer):
+    assert BIGRAM + "何皇" in analyzer.query_tokens("何皇后为什么被降封？")
+
+
+def test_question_terms_count_twice_but_bigrams_of_function_characters_once(analyzer: Analyzer):
+    counts = Counter(analyzer.query_tokens("尤金袋鼠的体重，尤金袋鼠的体重？"))
+    assert counts["袋鼠"] == counts[UNIGRAM + "鼠"] == counts[BIGRAM + "体重"] == 2
+    assert counts[BIGRAM + "鼠的"] == counts[BIGRAM + "的体"] == 1
+
+
+def test_without_ngrams_a_question_counts_each_term_once():
+    words_only = Analyzer(TextSettings(ngrams=False))
+    assert words_only.query_tokens("城市城市副中心是什么？") == ["城市", "副", "中心"]
 
 
 def test_user_dictionary_changes_segmentation(analyzer: Analyzer, taught: Analyzer):

@@ -109,9 +109,10 @@ class Searcher:
         return total
 
     def search(self, question: str, k: int = 3) -> SearchResult:
-        terms = self.analyzer.query_tokens(question)
-        ranked = self.index.top_k(terms, k)
-        best = self.max_score(terms)
+        query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
+        ranked = self.index.top_k(query, k)
+        best = self.max_score(query)
+        terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}
         hits = []
         for rank, (slot, score) in enumerate(ranked, start=1):

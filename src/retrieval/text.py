@@ -35,6 +35,20 @@ _JIEBA_BREAK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]")
 # one-character jieba word 国 (a shared namespace measured worse: docs/quality.md).
 UNIGRAM = "\x011"
 BIGRAM = "\x012"
+# A Latin or digit run (agg01, 1887) is one jieba word, while a CJK term of the same length counts
+# as word + bigrams + unigrams; the run is also emitted into both n-gram namespaces so it weighs alike.
+_LATIN_WORD = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Bigrams holding one of these function characters count once in a question, every other
+# question token twice.
+_FUNCTION_CHARS = frozenset("的是在了和与为所都之于而及其被把将对从以由")
+# The interrogative part of a question (哪一个, 什么时候, 多少 ...): its characters are not searched
+# as n-grams (个国 of 哪个国家 only matches noise).
+_INTERROGATIVE = re.compile(
+    r"哪(?:一|些)?(?:个|种|位|年|国|支|部|座|条|家|所|名|类|项|天|里|边|方|儿|时)?"
+    r"|什么(?:时候|样|人|地方)?|为什么|为何|何(?:时|处|地|者|种|人|以|在)|谁"
+    r"|几(?:个|年|种|次|位|岁|人|十|百|千|万|月|日|号)?(?!乎)|多少|多(?:久|长|大|高|远|重|宽|深)"
+    r"|怎么|怎样|如何|是否|吗|呢"
+)
 
 
 @dataclass(frozen=True)
@@ -158,7 +172,7 @@ class Analyzer:
     def fingerprint(self) -> str:
         """A short hash of everything that decides the terms; a different one invalidates an index."""
         parts = [
-            "v4",  # v4: titles indexed up to INDEXED_TITLE_CHARS
+            "v5",  # v5: Latin and digit words in the n-gram namespaces too
             jieba.__version__,
             f"stopwords={self.settings.stopwords}",
             f"userdict={self._userdict_digest}",
@@ -189,22 +203,51 @@ class Analyzer:
         """The index terms of text: its words, then (with ngrams) its CJK character unigrams and bigrams.
 
         Repeats are kept: BM25 counts them. N-grams never cross punctuation, Latin or digits; a
-        unigram or bigram that is itself a stop word is left out.
+        unigram or bigram that is itself a stop word is left out. With ngrams, a Latin or digit
+        word is also emitted into both n-gram namespaces.
         """
-        normalised = normalise(text)
-        out = [t.text for t in self._terms_of_normalised(normalised)]
+        return self._tokens(normalise(text))
+
+    def _tokens(self, normalised: str, masked: frozenset[int] = frozenset()) -> list[str]:
+        terms = self._terms_of_normalised(normalised)
+        out = [t.text for t in terms]
         if self.settings.ngrams:
-            runs = _CJK_RUN.findall(normalised)
             stop = self._stopwords
-            out.extend(UNIGRAM + ch for run in runs for ch in run if ch not in stop)
+            runs = [(m.start(), m.group()) for m in _CJK_RUN.finditer(normalised)]
             out.extend(
-                BIGRAM + run[i : i + 2] for run in runs for i in range(len(run) - 1) if run[i : i + 2] not in stop
+                UNIGRAM + ch
+                for o, run in runs
+                for i, ch in enumerate(run)
+                if ch not in stop and o + i not in masked
             )
+            out.extend(
+                BIGRAM + run[i : i + 2]
+                for o, run in runs
+                for i in range(len(run) - 1)
+                if run[i : i + 2] not in stop and o + i not in masked and o + i + 1 not in masked
+            )
+            latin = [t.text for t in terms if _LATIN_WORD.fullmatch(t.text)]
+            out.extend(UNIGRAM + w for w in latin)
+            out.extend(BIGRAM + w for w in latin)
         return out
 
     def query_tokens(self, question: str) -> list[str]:
-        """A question's index terms, each once: a repeated word in a question is not more important."""
-        return list(dict.fromkeys(self.tokens(question)))
+        """A question's index terms, each once, then every one but a function-character bigram repeated.
+
+        A repeated word in a question is not more important. The interrogative part (哪一个, 多少)
+        gives no n-grams. BM25Okapi sums a repeated query token twice, so the repetition halves the
+        weight of bigrams such as 国的 or 是由 against every other term.
+        """
+        normalised = normalise(question)
+        if not self.settings.ngrams:
+            return list(dict.fromkeys(self._tokens(normalised)))
+        masked = frozenset(i for m in _INTERROGATIVE.finditer(normalised) for i in range(m.start(), m.end()))
+        distinct = dict.fromkeys(self._tokens(normalised, masked))
+        return [
+            t
+            for t in distinct
+            for _ in range(1 if t.startswith(BIGRAM) and not _FUNCTION_CHARS.isdisjoint(t[len(BIGRAM) :]) else 2)
+        ]
 
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
         """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
