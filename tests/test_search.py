@@ -78,6 +78,24 @@ def test_best_sentence_is_the_one_holding_the_answer(seed_searcher: Searcher):
     assert hit.passage.text[start:end] == "2021年9月,北京城市副中心政务服务中心正式投入运行。"
 
 
+def test_the_marked_sentence_is_chosen_by_what_the_question_asks_not_by_the_article_it_names():
+    # 尤金袋鼠 (and the bigram 鼠的 touching it) name the article; 体重 … 多少 point at the answer.
+    text = "尤金袋鼠的奶中有一种物质，尤金袋鼠的幼崽很爱喝。尤金袋鼠很细小，约只有8公斤重。"
+    others = ["红袋鼠体型最大。", "考拉只吃桉树叶。", "鸭嘴兽会产卵。", "袋熊的粪便是方的。", "树袋熊白天睡觉。"]
+    passages = [Passage(text, "尤金袋鼠", "a.txt", 1)]
+    passages += [Passage(other, other[:3], "b.txt", n) for n, other in enumerate(others, start=1)]
+    searcher = Searcher.build(passages, Analyzer(), None)
+    hit = searcher.search("尤金袋鼠的体重大约是多少？", k=1).hits[0]
+    assert hit.passage.text[slice(*hit.sentence)] == "尤金袋鼠很细小，约只有8公斤重。"
+
+
+def test_a_question_naming_only_the_article_marks_its_first_sentence():
+    text = "小鸟球是高尔夫术语。它比标准杆少一杆。小鸟球很常见。"
+    searcher = Searcher.build([Passage(text, "小鸟球", "a.txt", 1)], Analyzer(), None)
+    hit = searcher.search("小鸟球？", k=1).hits[0]
+    assert hit.passage.text[slice(*hit.sentence)] == "小鸟球是高尔夫术语。"
+
+
 def test_result_terms_are_distinct_though_the_query_repeats_them(seed_searcher: Searcher):
     query = seed_searcher.analyzer.query_tokens(OPENING)
     result = seed_searcher.search(OPENING, k=1)

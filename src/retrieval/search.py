@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .corpus import Passage, sentence_spans
 from .index import BM25Index, BM25Params
-from .text import Analyzer, is_ngram, normalise
+from .text import BIGRAM, Analyzer, is_ngram, normalise
 
 # Questions asking for a quantity or a time: the sentence holding a number the question does not
 # already contain is more likely to be the answer.
@@ -18,9 +18,10 @@ _NUMBER_QUESTION = re.compile(
     r"|年份|日期|时间|数量|人口|面积|比例|百分"
 )
 _NUMERAL = re.compile(r"[0-9〇一二三四五六七八九十百千万亿两]")
-# Weight of a question term that is also in the article's title: it names the article, which says
-# which passage, not which sentence (measured: docs/quality.md).
-TITLE_TERM_WEIGHT = 0.1
+# Weight of a question term that names the article: a term of its title, or a bigram touching one
+# of the title's characters (袋鼠的 of 尤金袋鼠的体重). It says which passage, not which sentence;
+# 0 measured best, 0.1 and 0.05 below it (docs/quality.md).
+TITLE_TERM_WEIGHT = 0.0
 NUMBER_BONUS = 1.5
 
 
@@ -139,14 +140,23 @@ class Searcher:
         """The sentence of passage most likely to hold the answer (the highlighter of docs/quality.md).
 
         Each question term found in a sentence adds its corpus idf, times a passage-local idf (a
-        term in every sentence says little about which one), times 0.1 if it is in the article's
-        title. A question asking for a number or date favours sentences with a number it lacks.
+        term in every sentence says little about which one); a term naming the article (in its
+        title, or a bigram touching a title character) adds nothing. A question asking for a
+        number or date favours sentences with a number it lacks. Ties go to the earlier sentence,
+        so a question naming only the article marks its first sentence.
         """
         spans = list(sentence_spans(passage.text))
         if not spans:
             return None
         sentence_terms = [set(self.analyzer.tokens(passage.text[s:e])) & terms for s, e in spans]
         title_terms = set(self.analyzer.tokens(passage.title))
+        title_chars = set(normalise(passage.title))
+
+        def names_article(term: str) -> bool:
+            if term in title_terms:
+                return True
+            return term.startswith(BIGRAM) and not title_chars.isdisjoint(term[len(BIGRAM) :])
+
         n = len(spans)
         weight = {}
         for term in terms:
@@ -154,12 +164,14 @@ class Searcher:
             if not sf:
                 continue
             local = math.log(1 + (n + 1) / (sf + 0.5))
-            weight[term] = idf.get(term, 0.0) * local * (TITLE_TERM_WEIGHT if term in title_terms else 1.0)
+            weight[term] = idf.get(term, 0.0) * local * (TITLE_TERM_WEIGHT if names_article(term) else 1.0)
         asks_number = bool(_NUMBER_QUESTION.search(normalise(question)))
         question_chars = set(normalise(question))
         best, best_score = 0, -1.0
         for i, ((start, end), found) in enumerate(zip(spans, sentence_terms, strict=True)):
-            score = sum(weight[t] for t in found)
+            # fsum: exact whatever the set's order, so ties (to the earlier sentence) are the same in
+            # every process.
+            score = math.fsum(weight[t] for t in found)
             if asks_number:
                 novel = "".join(c for c in normalise(passage.text[start:end]) if c not in question_chars)
                 if _NUMERAL.search(novel):

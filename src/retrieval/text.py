@@ -215,10 +215,7 @@ class Analyzer:
             stop = self._stopwords
             runs = [(m.start(), m.group()) for m in _CJK_RUN.finditer(normalised)]
             out.extend(
-                UNIGRAM + ch
-                for o, run in runs
-                for i, ch in enumerate(run)
-                if ch not in stop and o + i not in masked
+                UNIGRAM + ch for o, run in runs for i, ch in enumerate(run) if ch not in stop and o + i not in masked
             )
             out.extend(
                 BIGRAM + run[i : i + 2]
