@@ -15,7 +15,7 @@ from retrieval.text import Analyzer, TextSettings
 from .answer import MIN_RELEVANCE
 
 CUTOFFS = (1, 3, 5, 10)
-CURVE = (0.05, 0.1, 0.125, 0.15, 0.17, 0.2, 0.25, 0.3)
+CURVE = (0.05, 0.1, 0.125, 0.15, 0.17, 0.2, 0.21, 0.22, 0.25, 0.3)
 
 
 @dataclass(frozen=True)
