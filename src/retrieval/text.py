@@ -229,11 +229,12 @@ class Analyzer:
         return out
 
     def query_tokens(self, question: str) -> list[str]:
-        """A question's index terms, each once, then every one but a function-character bigram repeated.
+        """A question's index terms, weighted by repetition: each distinct term twice, but once if it
+        is a bigram holding a function character (国的, 是由), which so weighs half as much.
 
-        A repeated word in a question is not more important. The interrogative part (哪一个, 多少)
-        gives no n-grams. BM25Okapi sums a repeated query token twice, so the repetition halves the
-        weight of bigrams such as 国的 or 是由 against every other term.
+        BM25Okapi sums a query token as often as it is repeated. A word the question itself
+        repeats is not more important, so it still counts twice. The interrogative part (哪一个,
+        多少) gives no n-grams. Without n-grams, each distinct term counts once.
         """
         normalised = normalise(question)
         if not self.settings.ngrams:
