@@ -99,6 +99,8 @@ def test_question_words_give_no_ngrams_in_a_question_but_do_in_a_passage(analyze
     assert BIGRAM + "个国" not in question and UNIGRAM + "个" not in question
     assert {"国家", BIGRAM + "国家", UNIGRAM + "国"} <= set(question)
     assert BIGRAM + "个国" in analyzer.tokens("哪个国家的网速最快？")
+    # 哪国 asks "which country", but the 国 of 哪一国家 belongs to 国家.
+    assert {BIGRAM + "国家", UNIGRAM + "国"} <= set(analyzer.query_tokens("哪一國家的網速最快？"))
 
 
 def test_a_surname_that_is_also_a_question_word_is_still_searched(analyzer: Analyzer):
