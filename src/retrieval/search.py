@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from .corpus import Passage, sentence_spans
 from .index import BM25Index, BM25Params
@@ -94,20 +95,25 @@ class Searcher:
         naming things the corpus does not know is evidence that the corpus does not cover it.
         """
         k1 = self.index.params.k1
-        n = self.index.n_docs
-        unseen = None
+        # Each distinct term looked up once: query_tokens repeats most terms, and a lookup reads the
+        # term's document frequency in every segment.
+        most: dict[str, float] = {}
         total = 0.0
         for term in terms:
-            if self.index.doc_freq(term):
-                total += self.index.idf(term) * (k1 + 1)
-                continue
-            if unseen is None:
-                once = math.log(n - 1 + 0.5) - math.log(1 + 0.5)
-                if once < 0:  # rank-bm25's floor, on corpora of one or two passages
-                    once = self.index.params.epsilon * self.index.average_idf
-                unseen = 2 * max(once, 0.0)
-            total += unseen * (k1 + 1)
+            if term not in most:
+                idf = self.index.idf(term) if self.index.doc_freq(term) else self._unseen_idf
+                most[term] = idf * (k1 + 1)
+            total += most[term]
         return total
+
+    @cached_property
+    def _unseen_idf(self) -> float:
+        """What max_score counts for a term the corpus has never seen: twice a once-seen term's idf."""
+        n = self.index.n_docs
+        once = math.log(n - 1 + 0.5) - math.log(1 + 0.5)
+        if once < 0:  # rank-bm25's floor, on corpora of one or two passages
+            once = self.index.params.epsilon * self.index.average_idf
+        return 2 * max(once, 0.0)
 
     def search(self, question: str, k: int = 3) -> SearchResult:
         query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
