@@ -35,9 +35,6 @@ _JIEBA_BREAK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]")
 # one-character jieba word 国 (a shared namespace measured worse: docs/quality.md).
 UNIGRAM = "\x011"
 BIGRAM = "\x012"
-# A Latin or digit run (agg01, 1887) is one jieba word, while a CJK term of the same length counts
-# as word + bigrams + unigrams; the run is also emitted into both n-gram namespaces so it weighs alike.
-_LATIN_WORD = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # Bigrams holding one of these function characters count once in a question, every other
 # question token twice.
 _FUNCTION_CHARS = frozenset("的是在了和与为所都之于而及其被把将对从以由")
@@ -223,7 +220,9 @@ class Analyzer:
                 for i in range(len(run) - 1)
                 if run[i : i + 2] not in stop and o + i not in masked and o + i + 1 not in masked
             )
-            latin = [t.text for t in terms if _LATIN_WORD.fullmatch(t.text)]
+            # A Latin or digit word (agg01, 1887) would count once where a CJK term counts as word +
+            # bigrams + unigrams; in both n-gram namespaces too, it weighs alike.
+            latin = [t.text for t in terms if not _CJK_RUN.search(t.text)]
             out.extend(UNIGRAM + w for w in latin)
             out.extend(BIGRAM + w for w in latin)
         return out
