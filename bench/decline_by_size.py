@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 
 from bot.answer import MIN_RELEVANCE
-from bot.evaluate import load_squad
+from bot.evaluate import load_squad, relevance
 from retrieval.search import Searcher
 from retrieval.text import Analyzer
 
@@ -24,11 +24,9 @@ EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SETS = {"CMRC": EVAL / "cmrc2018_trial.json", "DRCD": EVAL / "drcd_test.json"}
 
 
-def relevance(searcher: Searcher, question: str) -> float:
+def top_relevance(searcher: Searcher, question: str) -> float:
     terms = searcher.analyzer.query_tokens(question)
-    ranked = searcher.index.top_k(terms, 1)
-    best = searcher.max_score(terms)
-    return ranked[0][1] / best if ranked and best > 0 else 0.0
+    return relevance(searcher, terms, searcher.index.top_k(terms, 1))
 
 
 def main() -> int:
@@ -56,9 +54,10 @@ def main() -> int:
                 searcher = Searcher.build([own.passages[i] for i in chosen], analyzer, None)
                 inside = set(chosen)
                 asked = [q.text for q in own.questions if q.gold in inside]
-                wrong.append(sum(relevance(searcher, q) < args.threshold for q in asked) / len(asked))
+                wrong.append(sum(top_relevance(searcher, q) < args.threshold for q in asked) / len(asked))
                 right.append(
-                    sum(relevance(searcher, q.text) < args.threshold for q in other.questions) / len(other.questions)
+                    sum(top_relevance(searcher, q.text) < args.threshold for q in other.questions)
+                    / len(other.questions)
                 )
             print(
                 f"| {name} | {size} | {statistics.median(wrong):.3f} ({min(wrong):.3f}–{max(wrong):.3f}) "

@@ -82,7 +82,7 @@ def evaluate(
     for q in eval_set.questions:
         terms = searcher.analyzer.query_tokens(q.text)
         ranked = searcher.index.top_k(terms, max(CUTOFFS))
-        relevance_in.append(_relevance(searcher, terms, ranked))
+        relevance_in.append(relevance(searcher, terms, ranked))
         docs = [doc for doc, _ in ranked]
         if q.gold not in docs:
             continue
@@ -110,7 +110,7 @@ def evaluate(
     if out_of_corpus is not None:
         for q in out_of_corpus.questions:
             terms = searcher.analyzer.query_tokens(q.text)
-            relevance_out.append(_relevance(searcher, terms, searcher.index.top_k(terms, 1)))
+            relevance_out.append(relevance(searcher, terms, searcher.index.top_k(terms, 1)))
         report["declined_out_of_corpus"] = round(sum(r < threshold for r in relevance_out) / len(relevance_out), 4)
     report["curve"] = [
         {
@@ -127,7 +127,8 @@ def evaluate(
     return report
 
 
-def _relevance(searcher: Searcher, terms: list[str], ranked: list[tuple[int, float]]) -> float:
+def relevance(searcher: Searcher, terms: list[str], ranked: list[tuple[int, float]]) -> float:
+    """The top passage's Hit.relevance, from the question's query tokens and what top_k ranked."""
     if not ranked:
         return 0.0
     best = searcher.max_score(terms)
