@@ -51,7 +51,7 @@ def main() -> int:
             wrong, right = [], []
             for _ in range(args.draws):
                 chosen = rng.sample(range(len(own.passages)), size)
-                searcher = Searcher.build([own.passages[i] for i in chosen], analyzer, None)
+                searcher = Searcher.build([own.passages[i] for i in chosen], analyzer)
                 inside = set(chosen)
                 asked = [q.text for q in own.questions if q.gold in inside]
                 wrong.append(sum(top_relevance(searcher, q) < args.threshold for q in asked) / len(asked))

@@ -9,6 +9,7 @@ from conftest import SMART_CITY, XI_TITLE_START
 
 from bot.answer import MIN_RELEVANCE
 from retrieval.corpus import Passage
+from retrieval.index import TUNED_PARAMS
 from retrieval.search import INDEXED_TITLE_CHARS, Hit, Searcher, indexed_text
 from retrieval.text import BIGRAM, UNIGRAM, Analyzer
 
@@ -84,14 +85,14 @@ def test_the_marked_sentence_is_chosen_by_what_the_question_asks_not_by_the_arti
     others = ["红袋鼠体型最大。", "考拉只吃桉树叶。", "鸭嘴兽会产卵。", "袋熊的粪便是方的。", "树袋熊白天睡觉。"]
     passages = [Passage(text, "尤金袋鼠", "a.txt", 1)]
     passages += [Passage(other, other[:3], "b.txt", n) for n, other in enumerate(others, start=1)]
-    searcher = Searcher.build(passages, Analyzer(), None)
+    searcher = Searcher.build(passages, Analyzer())
     hit = searcher.search("尤金袋鼠的体重大约是多少？", k=1).hits[0]
     assert hit.passage.text[slice(*hit.sentence)] == "尤金袋鼠很细小，约只有8公斤重。"
 
 
 def test_a_question_naming_only_the_article_marks_its_first_sentence():
     text = "小鸟球是高尔夫术语。它比标准杆少一杆。小鸟球很常见。"
-    searcher = Searcher.build([Passage(text, "小鸟球", "a.txt", 1)], Analyzer(), None)
+    searcher = Searcher.build([Passage(text, "小鸟球", "a.txt", 1)], Analyzer())
     hit = searcher.search("小鸟球？", k=1).hits[0]
     assert hit.passage.text[slice(*hit.sentence)] == "小鸟球是高尔夫术语。"
 
@@ -102,6 +103,14 @@ def test_result_terms_are_distinct_though_the_query_repeats_them(seed_searcher: 
     assert len(query) > len(set(query))
     assert list(result.terms) == list(dict.fromkeys(query))
     assert result.hits[0].score == seed_searcher.index.get_scores(query)[seed_searcher.rank(OPENING, 1)[0][0]]
+
+
+def test_an_in_memory_searcher_scores_with_the_tuned_params_like_the_library(seed_searcher: Searcher):
+    # Benchmarks and `wenda eval` build Searchers in memory; without params they must score as the
+    # shipped library does, not with rank-bm25's own k1 1.5 (which once skewed the decline figures).
+    built = Searcher.build(seed_searcher.passages, seed_searcher.analyzer)
+    assert built.index.params == TUNED_PARAMS == seed_searcher.index.params
+    assert built.rank(OPENING, 3) == seed_searcher.rank(OPENING, 3)
 
 
 def test_hits_are_ranked_best_first(seed_searcher: Searcher):

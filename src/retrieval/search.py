@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .corpus import Passage, sentence_spans
-from .index import BM25Index, BM25Params
+from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .text import BIGRAM, Analyzer, is_ngram, normalise
 
 # Questions asking for a quantity or a time: the sentence holding a number the question does not
@@ -79,7 +79,10 @@ class Searcher:
         analyzer: Analyzer | None = None,
         params: BM25Params | None = None,
     ) -> Searcher:
+        """Index passages in memory. Without params, wenda's tuned ones (TUNED_PARAMS), as the library
+        uses: a bare BM25Index keeps rank-bm25's own defaults, which score differently (k1 1.5)."""
         analyzer = analyzer or Analyzer()
+        params = params or TUNED_PARAMS
         repeat = analyzer.settings.title_repeat
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
         return cls(passages, analyzer, index)
