@@ -469,6 +469,12 @@ def test_byline_in_parentheses_is_kept_out_of_the_passages(tmp_path: Path):
     assert len(article.passages) == 2
 
 
+def test_a_title_in_book_brackets_is_not_cut_at_its_exclamation_mark():
+    text = "《卡拉OK.LIVE！‧台北‧我》是他的第六张专辑。〈再见！〉是其中一首。"
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences == ["《卡拉OK.LIVE！‧台北‧我》是他的第六张专辑。", "〈再见！〉是其中一首。"]
+
+
 def test_a_semicolon_does_not_end_a_sentence():
     # The items of a list stay in one sentence, so the highlighter can mark the whole answer.
     text = "其职能有两个方面：一是教化；二是管理户籍。后来废止!"
