@@ -90,6 +90,34 @@ def test_the_marked_sentence_is_chosen_by_what_the_question_asks_not_by_the_arti
     assert hit.passage.text[slice(*hit.sentence)] == "尤金袋鼠很细小，约只有8公斤重。"
 
 
+def _marked(text: str, question: str) -> str:
+    others = ["红袋鼠体型最大。", "考拉只吃桉树叶。", "鸭嘴兽会产卵。", "袋熊的粪便是方的。", "树袋熊白天睡觉。"]
+    passages = [Passage(text, "某文", "a.txt", 1)]
+    passages += [Passage(other, other[:3], "b.txt", n) for n, other in enumerate(others, start=1)]
+    hit = Searcher.build(passages, Analyzer()).search(question, k=1).hits[0]
+    return hit.passage.text[slice(*hit.sentence)]
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "marked"),
+    [
+        # Both sentences match the question alike; without the name rule the earlier would win.
+        ("将军被杀，死在城外。将军被杀，凶手是张学良。", "将军被谁杀？", "将军被杀，凶手是张学良。"),
+        ("將軍被殺，死在城外。將軍被殺，兇手是張學良。", "將軍被誰殺？", "將軍被殺，兇手是張學良。"),
+        ("公司的总部很大。公司的总部设在沈阳。", "公司的总部在哪里？", "公司的总部设在沈阳。"),
+        # A person does not answer where, and a name the question already holds answers nothing.
+        ("公司的总部很大。公司的总部设在张学良家。", "公司的总部在哪里？", "公司的总部很大。"),
+        (
+            "张学良的将军被杀，死在城外。张学良的将军被杀，凶手不明。",
+            "张学良的将军被谁杀？",
+            "张学良的将军被杀，死在城外。",
+        ),
+    ],
+)
+def test_a_who_or_where_question_marks_the_sentence_naming_a_new_person_or_place(text, question, marked):
+    assert _marked(text, question) == marked
+
+
 def test_a_question_naming_only_the_article_marks_its_first_sentence():
     text = "小鸟球是高尔夫术语。它比标准杆少一杆。小鸟球很常见。"
     searcher = Searcher.build([Passage(text, "小鸟球", "a.txt", 1)], Analyzer())

@@ -184,3 +184,11 @@ def test_adjacent_highlight_spans_are_merged(analyzer: Analyzer):
 
 def test_merge_spans_sorts_and_joins_overlaps():
     assert merge_spans([(5, 7), (0, 2), (1, 3), (7, 8), (10, 11)]) == [(0, 3), (5, 8), (10, 11)]
+
+
+def test_proper_names_are_people_and_places_of_more_than_one_character(analyzer: Analyzer):
+    names = analyzer.proper_names("張學良生於遼寧省。他姓王，住在京。")
+    assert ("张学良", "person") in names
+    assert ("辽宁省", "place") in names
+    # The tagger calls the lone 王 a person and 京 a place: too little to be an answer.
+    assert not {"王", "京"} & {name for name, _ in names}

@@ -19,11 +19,18 @@ _NUMBER_QUESTION = re.compile(
     r"|年份|日期|时间|数量|人口|面积|比例|百分"
 )
 _NUMERAL = re.compile(r"[0-9〇一二三四五六七八九十百千万亿两]")
+# Questions asking for a person or a place: the sentence naming one the question does not name is
+# more likely to be the answer (耶律乞奴被谁所杀 → 被耶律金山所杀; 是哪个国家的演员 → 日本喜剧演员).
+_NAME_QUESTIONS = (
+    (re.compile(r"谁|哪一?位|什么人|何人"), "person"),
+    (re.compile(r"哪里|哪儿|什么地方|何处|何地|在哪|哪一?个?(?:国家|国|城市|地区|省|州|县|市)"), "place"),
+)
 # Weight of a question term that names the article: a term of its title, or a bigram touching one
 # of the title's characters (袋鼠的 of 尤金袋鼠的体重). It says which passage, not which sentence;
 # 0 measured best, 0.1 and 0.05 below it (docs/quality.md).
 TITLE_TERM_WEIGHT = 0.0
 NUMBER_BONUS = 1.5
+NAME_BONUS = 1.5
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,8 @@ class Searcher:
         Each question term found in a sentence adds its corpus idf, times a passage-local idf (a
         term in every sentence says little about which one); a term naming the article (in its
         title, or a bigram touching a title character) adds nothing. A question asking for a
-        number or date favours sentences with a number it lacks. Ties go to the earlier sentence,
+        number or date favours sentences with a number it lacks; one asking who or where, sentences
+        naming a person or place it does not. Ties go to the earlier sentence,
         so a question naming only the article marks its first sentence.
         """
         spans = list(sentence_spans(passage.text))
@@ -174,8 +182,10 @@ class Searcher:
                 continue
             local = math.log(1 + (n + 1) / (sf + 0.5))
             weight[term] = idf.get(term, 0.0) * local * (TITLE_TERM_WEIGHT if names_article(term) else 1.0)
-        asks_number = bool(_NUMBER_QUESTION.search(normalise(question)))
-        question_chars = set(normalise(question))
+        asked = normalise(question)
+        asks_number = bool(_NUMBER_QUESTION.search(asked))
+        asks_name = next((kind for pattern, kind in _NAME_QUESTIONS if pattern.search(asked)), None)
+        question_chars = set(asked)
         best, best_score = 0, -1.0
         for i, ((start, end), found) in enumerate(zip(spans, sentence_terms, strict=True)):
             # fsum: exact whatever the set's order, so ties (to the earlier sentence) are the same in
@@ -185,6 +195,10 @@ class Searcher:
                 novel = "".join(c for c in normalise(passage.text[start:end]) if c not in question_chars)
                 if _NUMERAL.search(novel):
                     score *= NUMBER_BONUS
+            if asks_name and score > 0:  # tagging is slow; a sentence scoring 0 stays at 0 anyway
+                names = self.analyzer.proper_names(passage.text[start:end])
+                if any(kind == asks_name and name not in asked for name, kind in names):
+                    score *= NAME_BONUS
             if score > best_score:  # strictly greater: ties go to the earlier sentence
                 best, best_score = i, score
         return spans[best]

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import jieba
+import jieba.posseg
 import opencc
 import stopwordsiso
 
@@ -46,6 +47,11 @@ _INTERROGATIVE = re.compile(
     r"|几(?:个|年|种|次|位|岁|人|十|百|千|万|月|日|号)?(?!乎)|多少|多(?:久|长|大|高|远|重|宽|深)"
     r"|怎么|怎样|如何|是否|吗|呢"
 )
+
+
+# jieba's part-of-speech flags of names, by their first two letters (nr, nrfg, nrt; ns, nsf).
+_NAME_KINDS = {"nr": "person", "ns": "place"}
+_tagger_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,7 @@ class Analyzer:
         # A private jieba tokenizer, so a user dictionary affects this analyzer only and not the
         # process-wide default one.
         self._jieba = jieba.Tokenizer()
+        self._tagger: jieba.posseg.POSTokenizer | None = None
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
         self._userdict_digest = ""
         if self.settings.userdict is not None and self.settings.userdict.is_file():
@@ -159,6 +166,24 @@ class Analyzer:
             self._userdict_digest = hashlib.sha256(data).hexdigest()
             self._jieba.load_userdict(str(self.settings.userdict))
             log.info("loaded user dictionary %s", self.settings.userdict)
+
+    def proper_names(self, text: str) -> list[tuple[str, str]]:
+        """The person and place names in text, as jieba's part-of-speech tagger finds them.
+
+        (name, "person" | "place") pairs of the normalised text, in order; single characters are
+        left out (the tagger calls a lone 张 or 京 a name). The tagger shares this analyzer's
+        dictionary, user words included, and is loaded on first use (it reads the dictionary's tags).
+        """
+        with _tagger_lock:
+            if self._tagger is None:
+                self._tagger = jieba.posseg.POSTokenizer(self._jieba)
+        out = []
+        for _, piece in _pieces(normalise(text)):
+            for pair in self._tagger.cut(piece):
+                kind = _NAME_KINDS.get(pair.flag[:2])
+                if kind and len(pair.word) > 1:
+                    out.append((pair.word, kind))
+        return out
 
     @property
     def userdict_digest(self) -> str:
