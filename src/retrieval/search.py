@@ -186,8 +186,8 @@ class Searcher:
         asks_number = bool(_NUMBER_QUESTION.search(asked))
         asks_name = next((kind for pattern, kind in _NAME_QUESTIONS if pattern.search(asked)), None)
         question_chars = set(asked)
-        best, best_score = 0, -1.0
-        for i, ((start, end), found) in enumerate(zip(spans, sentence_terms, strict=True)):
+        scores = []
+        for (start, end), found in zip(spans, sentence_terms, strict=True):
             # fsum: exact whatever the set's order, so ties (to the earlier sentence) are the same in
             # every process.
             score = math.fsum(weight[t] for t in found)
@@ -195,10 +195,18 @@ class Searcher:
                 novel = "".join(c for c in normalise(passage.text[start:end]) if c not in question_chars)
                 if _NUMERAL.search(novel):
                     score *= NUMBER_BONUS
-            if asks_name and score > 0:  # tagging is slow; a sentence scoring 0 stays at 0 anyway
-                names = self.analyzer.proper_names(passage.text[start:end])
-                if any(kind == asks_name and name not in asked for name, kind in names):
-                    score *= NAME_BONUS
+            scores.append(score)
+        if asks_name:
+            # Tagging is slow (jieba's HMM, in Python), so only sentences the bonus could make the
+            # best are tagged; the others cannot win with it or without it.
+            top = max(scores)
+            for i, (start, end) in enumerate(spans):
+                if scores[i] > 0 and scores[i] * NAME_BONUS >= top:
+                    names = self.analyzer.proper_names(passage.text[start:end])
+                    if any(kind == asks_name and name not in asked for name, kind in names):
+                        scores[i] *= NAME_BONUS
+        best, best_score = 0, -1.0
+        for i, score in enumerate(scores):
             if score > best_score:  # strictly greater: ties go to the earlier sentence
                 best, best_score = i, score
         return spans[best]
