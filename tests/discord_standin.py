@@ -272,9 +272,7 @@ def _command_errors(command: Mapping[str, Any], is_option: bool = False) -> dict
     is_slash = is_option or command.get("type", 1) == 1
     if not name or len(name) > 32 or (is_slash and (name != name.lower() or " " in name)):
         message = "Command name is invalid"
-        errors["name"] = {
-            "_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": message}]
-        }
+        errors["name"] = {"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": message}]}
     if is_slash:
         if not command.get("description"):
             errors["description"] = _required()
@@ -329,9 +327,7 @@ class DiscordStandin:
         self.other_bot = FakeUser(self.snowflake(), "otherbot", bot=True)
         # Owns the application and the guild; not a member, so owner checks never pass by accident.
         self.owner = FakeUser(self.snowflake(), "owner")
-        self.users = {
-            u.id: u for u in (self.bot_user, self.member, self.manager, self.other_bot, self.owner)
-        }
+        self.users = {u.id: u for u in (self.bot_user, self.member, self.manager, self.other_bot, self.owner)}
         self.requests: list[RecordedRequest] = []
         self.messages: dict[int, dict[str, Any]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # by guild id, None = global
@@ -589,9 +585,7 @@ class DiscordStandin:
     def _pings(self, payload: Mapping[str, Any], content: str) -> dict[str, Any]:
         """Who a message from the bot really pings, given its allowed_mentions."""
         allowed = payload.get("allowed_mentions")
-        parse = (
-            set(allowed.get("parse", [])) if allowed is not None else {"users", "roles", "everyone"}
-        )
+        parse = set(allowed.get("parse", [])) if allowed is not None else {"users", "roles", "everyone"}
         allowed_users = {int(i) for i in (allowed or {}).get("users", [])}
         allowed_roles = {int(i) for i in (allowed or {}).get("roles", [])}
         user_ids = [int(i) for i in MENTION_RE.findall(content)]
@@ -603,12 +597,9 @@ class DiscordStandin:
             user_ids.append(int(referenced["author"]["id"]))
         role_ids = [int(i) for i in ROLE_MENTION_RE.findall(content)]
         return {
-            "mentions": [
-                self.users[i].payload() for i in dict.fromkeys(user_ids) if i in self.users
-            ],
+            "mentions": [self.users[i].payload() for i in dict.fromkeys(user_ids) if i in self.users],
             "mention_roles": [str(i) for i in role_ids if "roles" in parse or i in allowed_roles],
-            "mention_everyone": "everyone" in parse
-            and ("@everyone" in content or "@here" in content),
+            "mention_everyone": "everyone" in parse and ("@everyone" in content or "@here" in content),
         }
 
     def _new_message(
@@ -658,9 +649,7 @@ class DiscordStandin:
     def _edit_message(self, message: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
         for key in ("content", "embeds", "components"):
             if key in payload:
-                message[key] = (
-                    payload[key] if payload[key] is not None else ([] if key != "content" else "")
-                )
+                message[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
         if "flags" in payload and payload["flags"] is not None:
             message["flags"] = payload["flags"]
         message["flags"] = message.get("flags", 0) & ~FLAG_LOADING
@@ -675,9 +664,7 @@ class DiscordStandin:
         await ws.prepare(request)
         self._ws = ws
         self._sequence = 0
-        await ws.send_str(
-            json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
-        )
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}))
         try:
             async for frame in ws:
                 if frame.type is not WSMsgType.TEXT:
@@ -770,9 +757,7 @@ class DiscordStandin:
         message.update(self._pings({}, pinged))
         mark = len(self.requests)
         await self._publish_message(message)
-        return InjectedMessage(
-            int(message["id"]), channel_id, self.guild_id if guild else None, author, mark
-        )
+        return InjectedMessage(int(message["id"]), channel_id, self.guild_id if guild else None, author, mark)
 
     async def invoke_slash(
         self,
@@ -790,9 +775,7 @@ class DiscordStandin:
         user = user or self.member
         top, *subs = name.split()
         scope = [self.guild_id, None] if guild else [None]
-        synced = next(
-            (c for g in scope for c in self.commands.get(g, []) if c["name"] == top), None
-        )
+        synced = next((c for g in scope for c in self.commands.get(g, []) if c["name"] == top), None)
         schema = (synced or {}).get("options", [])
         leaf: list[dict[str, Any]] = []
         nested: list[dict[str, Any]] = leaf
@@ -810,9 +793,7 @@ class DiscordStandin:
                 # Discord sends an attachment option as its id, the attachment itself in `resolved`.
                 attached[str(value.id)] = value.payload()
                 value = str(value.id)
-            leaf.append(
-                {"name": key, "type": types.get(key) or _option_type(value), "value": value}
-            )
+            leaf.append({"name": key, "type": types.get(key) or _option_type(value), "value": value})
         data: dict[str, Any] = {
             "id": (synced or {}).get("id") or str(self.snowflake()),
             "name": top,
@@ -867,9 +848,7 @@ class DiscordStandin:
             "app_permissions": str(self.permissions_of(self.bot_user)),
         }
         if guild:
-            permissions = (
-                self.permissions_of(user) if member_permissions is None else member_permissions
-            )
+            permissions = self.permissions_of(user) if member_permissions is None else member_permissions
             payload |= {
                 "guild_id": str(self.guild_id),
                 "guild": {"id": str(self.guild_id), "locale": "zh-CN", "features": []},
@@ -996,13 +975,9 @@ class DiscordStandin:
             return web.Response(status=status)
         # discord.py parses JSON only when Content-Type is exactly application/json (no charset).
         text = json.dumps(answer, ensure_ascii=False)
-        return web.Response(
-            status=status, body=text.encode(), headers={"Content-Type": "application/json"}
-        )
+        return web.Response(status=status, body=text.encode(), headers={"Content-Type": "application/json"})
 
-    async def _route(
-        self, request: web.Request, path: str, body: Any, files: tuple[str, ...]
-    ) -> Reply:
+    async def _route(self, request: web.Request, path: str, body: Any, files: tuple[str, ...]) -> Reply:
         unauthenticated = path.startswith(("/interactions/", "/webhooks/"))
         if not unauthenticated and not request.headers.get("Authorization", "").startswith("Bot "):
             return _error(401, 0, "401: Unauthorized")
@@ -1153,9 +1128,7 @@ class DiscordStandin:
         message: dict[str, Any] | None = None
         if kind in (4, 5):
             flags = FLAG_LOADING if kind == 5 else 0
-            message = self._new_message(
-                state.channel_id, self.bot_user, data, files=call.files, kind=20, flags=flags
-            )
+            message = self._new_message(state.channel_id, self.bot_user, data, files=call.files, kind=20, flags=flags)
             state.original_id = int(message["id"])
             state.message_ids += (state.original_id,)
             if not message["flags"] & FLAG_EPHEMERAL:
@@ -1208,9 +1181,7 @@ class DiscordStandin:
             return _invalid_form(errors)
         if _is_empty(payload, call.files):
             return _error(400, 50006, "Cannot send an empty message")
-        message = self._new_message(
-            state.channel_id, self.bot_user, payload, files=call.files, kind=20
-        )
+        message = self._new_message(state.channel_id, self.bot_user, payload, files=call.files, kind=20)
         state.message_ids += (int(message["id"]),)
         if not message["flags"] & FLAG_EPHEMERAL:
             await self._publish_message(message)
@@ -1218,16 +1189,12 @@ class DiscordStandin:
             return 200, message
         return 204, None
 
-    async def _get_webhook_message(
-        self, _: _Call, app_id: str, token: str, message_id: str
-    ) -> Reply:
+    async def _get_webhook_message(self, _: _Call, app_id: str, token: str, message_id: str) -> Reply:
         state = self._webhook(app_id, token)
         message = self._webhook_message(state, message_id) if state else None
         return (200, message) if message else _error(404, 10008, "Unknown Message")
 
-    async def _patch_webhook_message(
-        self, call: _Call, app_id: str, token: str, message_id: str
-    ) -> Reply:
+    async def _patch_webhook_message(self, call: _Call, app_id: str, token: str, message_id: str) -> Reply:
         state = self._webhook(app_id, token)
         message = self._webhook_message(state, message_id) if state else None
         if message is None:
@@ -1236,9 +1203,7 @@ class DiscordStandin:
             return _invalid_form(errors)
         return 200, self._edit_message(message, call.json or {})
 
-    async def _delete_webhook_message(
-        self, _: _Call, app_id: str, token: str, message_id: str
-    ) -> Reply:
+    async def _delete_webhook_message(self, _: _Call, app_id: str, token: str, message_id: str) -> Reply:
         state = self._webhook(app_id, token)
         message = self._webhook_message(state, message_id) if state else None
         if message is None:

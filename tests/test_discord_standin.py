@@ -46,9 +46,7 @@ class Bot(discord.Client):
             await self.seen.put(message)
 
 
-async def rest(
-    standin: DiscordStandin, method: str, path: str, payload: Any = None
-) -> tuple[int, Any]:
+async def rest(standin: DiscordStandin, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
     """Talk to the stand-in as the bot would, without discord.py in between."""
     headers = {"Authorization": "Bot standin-token"}
     async with (
@@ -148,9 +146,7 @@ async def test_follow_up_after_defer_is_accepted(standin: DiscordStandin) -> Non
     async with standin.running(bot):
         invoked = await standin.invoke_slash("slow")
         deferred = await standin.wait_for_reply(invoked)
-        follow_up = await standin.wait_for_request(
-            method="POST", path=invoked.webhook_path, after=invoked
-        )
+        follow_up = await standin.wait_for_request(method="POST", path=invoked.webhook_path, after=invoked)
     assert deferred.json["type"] == 5
     assert follow_up.status == 200
     assert follow_up.json["content"] == "好了"
@@ -160,9 +156,7 @@ async def test_over_long_content_raises_invalid_form_body_in_the_bot(
     standin: DiscordStandin,
 ) -> None:
     bot = Bot()
-    outcome: asyncio.Future[discord.HTTPException | None] = (
-        asyncio.get_running_loop().create_future()
-    )
+    outcome: asyncio.Future[discord.HTTPException | None] = asyncio.get_running_loop().create_future()
 
     @bot.tree.command(name="long", description="长")
     async def long(interaction: discord.Interaction) -> None:
@@ -186,9 +180,7 @@ async def test_callback_after_the_deadline_is_an_unknown_interaction(
 ) -> None:
     standin.interaction_deadline = 0.0  # any answer is now late, without the test sleeping
     bot = Bot()
-    outcome: asyncio.Future[discord.HTTPException | None] = (
-        asyncio.get_running_loop().create_future()
-    )
+    outcome: asyncio.Future[discord.HTTPException | None] = asyncio.get_running_loop().create_future()
 
     @bot.tree.command(name="late", description="迟")
     async def late(interaction: discord.Interaction) -> None:
@@ -362,9 +354,7 @@ async def test_message_at_every_limit_is_accepted(standin: DiscordStandin) -> No
 async def test_allowed_mentions_decide_who_is_pinged(standin: DiscordStandin) -> None:
     path = f"/channels/{standin.channel_id}/messages"
     content = f"@everyone {standin.member.mention}"
-    _, muted = await rest(
-        standin, "POST", path, {"content": content, "allowed_mentions": {"parse": []}}
-    )
+    _, muted = await rest(standin, "POST", path, {"content": content, "allowed_mentions": {"parse": []}})
     _, loud = await rest(standin, "POST", path, {"content": content})
     assert (muted["mention_everyone"], muted["mentions"]) == (False, [])
     assert loud["mention_everyone"] is True
