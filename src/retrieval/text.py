@@ -9,7 +9,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jieba
@@ -159,6 +159,7 @@ class Analyzer:
         # process-wide default one.
         self._jieba = jieba.Tokenizer()
         self._tagger: jieba.posseg.POSTokenizer | None = None
+        self._recent_terms = lru_cache(maxsize=16)(self._segment)
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
         self._userdict_digest = ""
         if self.settings.userdict is not None and self.settings.userdict.is_file():
@@ -206,16 +207,21 @@ class Analyzer:
     def terms(self, text: str) -> list[Term]:
         """Index terms of text, with spans in the normalised text."""
         normalised = normalise(text)
-        return self._terms_of_normalised(normalised)
+        return list(self._terms_of_normalised(normalised))
 
-    def _terms_of_normalised(self, normalised: str) -> list[Term]:
+    def _terms_of_normalised(self, normalised: str) -> tuple[Term, ...]:
+        # A search segments each hit's passage twice (its tokens, then the spans to highlight), so
+        # the last few texts are remembered; a handful, as a long passage's terms are not small.
+        return self._recent_terms(normalised)
+
+    def _segment(self, normalised: str) -> tuple[Term, ...]:
         out: list[Term] = []
         for offset, piece in _pieces(normalised):
             for word, start, end in self._jieba.tokenize(piece):
                 if word in self._stopwords or not _is_word(word):
                     continue
                 out.append(Term(word, offset + start, offset + end))
-        return out
+        return tuple(out)
 
     def words(self, text: str) -> list[str]:
         """jieba's words of text (no punctuation, no stop words), in order, repeats kept."""
