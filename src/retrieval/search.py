@@ -159,8 +159,8 @@ class Searcher:
         term in every sentence says little about which one); a term naming the article (in its
         title, or a bigram touching a title character) adds nothing. A question asking for a
         number or date favours sentences with a number it lacks; one asking who or where, sentences
-        naming a person or place it does not. Ties go to the earlier sentence,
-        so a question naming only the article marks its first sentence.
+        naming a person or place it does not. Ties go to the earlier sentence, so a question naming
+        only the article marks its first sentence.
         """
         spans = list(sentence_spans(passage.text))
         if not spans:
