@@ -10,7 +10,7 @@ from functools import cached_property
 
 from .corpus import Passage, sentence_spans
 from .index import TUNED_PARAMS, BM25Index, BM25Params
-from .text import BIGRAM, Analyzer, is_ngram, normalise
+from .text import BIGRAM, Analyzer, normalise
 
 # Questions asking for a quantity or a time: the sentence holding a number the question does not
 # already contain is more likely to be the answer.
@@ -134,15 +134,14 @@ class Searcher:
         hits = []
         for rank, (slot, score) in enumerate(ranked, start=1):
             passage = self.passages[slot]
-            # Terms of the passage's own text (the index also holds its title's): what to highlight.
-            in_text = set(terms) & set(self.analyzer.tokens(passage.text))
-            spans = self.analyzer.spans(passage.text, in_text)
+            # The passage's own text (the index also holds its title): its words and what to highlight.
+            words, spans = self.analyzer.matches(passage.text, set(terms))
             hits.append(
                 Hit(
                     passage=passage,
                     score=score,
                     rank=rank,
-                    matched=tuple(t for t in terms if t in in_text and not is_ngram(t)),
+                    matched=tuple(t for t in terms if t in words),
                     relevance=score / best if best > 0 else 0.0,
                     term_spans=tuple(spans),
                     sentence=self.best_sentence(passage, question, set(terms), idf),

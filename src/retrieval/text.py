@@ -9,7 +9,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import jieba
@@ -159,7 +159,6 @@ class Analyzer:
         # process-wide default one.
         self._jieba = jieba.Tokenizer()
         self._tagger: jieba.posseg.POSTokenizer | None = None
-        self._recent_terms = lru_cache(maxsize=16)(self._segment)
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
         self._userdict_digest = ""
         if self.settings.userdict is not None and self.settings.userdict.is_file():
@@ -207,21 +206,16 @@ class Analyzer:
     def terms(self, text: str) -> list[Term]:
         """Index terms of text, with spans in the normalised text."""
         normalised = normalise(text)
-        return list(self._terms_of_normalised(normalised))
+        return self._terms_of_normalised(normalised)
 
-    def _terms_of_normalised(self, normalised: str) -> tuple[Term, ...]:
-        # A search segments each hit's passage twice (its tokens, then the spans to highlight), so
-        # the last few texts are remembered; a handful, as a long passage's terms are not small.
-        return self._recent_terms(normalised)
-
-    def _segment(self, normalised: str) -> tuple[Term, ...]:
+    def _terms_of_normalised(self, normalised: str) -> list[Term]:
         out: list[Term] = []
         for offset, piece in _pieces(normalised):
             for word, start, end in self._jieba.tokenize(piece):
                 if word in self._stopwords or not _is_word(word):
                     continue
                 out.append(Term(word, offset + start, offset + end))
-        return tuple(out)
+        return out
 
     def words(self, text: str) -> list[str]:
         """jieba's words of text (no punctuation, no stop words), in order, repeats kept."""
@@ -283,10 +277,17 @@ class Analyzer:
         Unigram matches are not marked: a single common character lit up all over a passage hides
         the words that matter.
         """
+        return self.matches(text, wanted)[1]
+
+    def matches(self, text: str, wanted: set[str]) -> tuple[set[str], list[tuple[int, int]]]:
+        """The words of `wanted` that text holds, and spans() of text: one segmentation for both,
+        which a search needs for every passage it quotes."""
         normalised, origin = normalise_with_offsets(text)
+        words: set[str] = set()
         spans: list[tuple[int, int]] = []
         for term in self._terms_of_normalised(normalised):
             if term.text in wanted and term.end > term.start:
+                words.add(term.text)
                 spans.append((origin[term.start], origin[term.end - 1] + 1))
         if any(w.startswith(BIGRAM) for w in wanted):
             for run in _CJK_RUN.finditer(normalised):
@@ -295,7 +296,7 @@ class Analyzer:
                     if BIGRAM + chars[i : i + 2] in wanted:
                         start = run.start() + i
                         spans.append((origin[start], origin[start + 1] + 1))
-        return merge_spans(spans)
+        return words, merge_spans(spans)
 
 
 def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
