@@ -204,8 +204,4 @@ class Searcher:
                     names = self.analyzer.proper_names(passage.text[start:end])
                     if any(kind == asks_name and name not in asked for name, kind in names):
                         scores[i] *= NAME_BONUS
-        best, best_score = 0, -1.0
-        for i, score in enumerate(scores):
-            if score > best_score:  # strictly greater: ties go to the earlier sentence
-                best, best_score = i, score
-        return spans[best]
+        return spans[max(range(len(spans)), key=scores.__getitem__)]  # max keeps the first of ties
