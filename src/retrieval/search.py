@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from .corpus import Passage, sentence_spans
 from .index import TUNED_PARAMS, BM25Index, BM25Params
+from .rerank import RERANK_DEPTH, best_sentence_score, rerank
 from .text import BIGRAM, Analyzer, normalise
 
 # Questions asking for a quantity or a time: the sentence holding a number the question does not
@@ -70,14 +72,20 @@ def indexed_text(passage: Passage, title_repeat: int = 2) -> str:
 
 
 class Searcher:
-    """Holds passages, the analyzer that made their terms and the index over those terms."""
+    """Holds passages, the analyzer that made their terms and the index over those terms.
 
-    def __init__(self, passages: Sequence[Passage], analyzer: Analyzer, index: BM25Index) -> None:
+    sentence_weight > 0 turns on the second stage of rerank.py (off by default).
+    """
+
+    def __init__(
+        self, passages: Sequence[Passage], analyzer: Analyzer, index: BM25Index, sentence_weight: float = 0.0
+    ) -> None:
         if len(passages) != index.n_slots:
             raise ValueError(f"{len(passages)} passages but {index.n_slots} index slots")
         self.passages = passages
         self.analyzer = analyzer
         self.index = index
+        self.sentence_weight = sentence_weight
 
     @classmethod
     def build(
@@ -85,6 +93,7 @@ class Searcher:
         passages: Sequence[Passage],
         analyzer: Analyzer | None = None,
         params: BM25Params | None = None,
+        sentence_weight: float = 0.0,
     ) -> Searcher:
         """Index passages in memory. Without params, wenda's tuned ones (TUNED_PARAMS), as the library
         uses: a bare BM25Index keeps rank-bm25's own defaults, which score differently (k1 1.5)."""
@@ -92,11 +101,26 @@ class Searcher:
         params = params or TUNED_PARAMS
         repeat = analyzer.settings.title_repeat
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
-        return cls(passages, analyzer, index)
+        return cls(passages, analyzer, index, sentence_weight)
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""
-        return self.index.top_k(self.analyzer.query_tokens(question), k)
+        return self.top_k(self.analyzer.query_tokens(question), k)
+
+    def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """The k best (passage number, BM25 score) pairs for query tokens, through the second stage
+        when sentence_weight is on."""
+        if self.sentence_weight <= 0:
+            return self.index.top_k(query, k)
+        ranked = self.index.top_k(query, max(k, RERANK_DEPTH))
+        weights = Counter(query)
+        idf = {term: self.index.idf(term) for term in weights}
+        params = self.index.params
+        sentence_scores = [
+            best_sentence_score(self.analyzer, p, p.title[:INDEXED_TITLE_CHARS], weights, idf, params)
+            for p in (self.passages[slot] for slot, _ in ranked)
+        ]
+        return rerank(ranked, sentence_scores, self.sentence_weight)[:k]
 
     def max_score(self, terms: Sequence[str]) -> float:
         """The most any passage could score: each term saturates at idf * (k1 + 1).
@@ -127,7 +151,7 @@ class Searcher:
 
     def search(self, question: str, k: int = 3) -> SearchResult:
         query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
-        ranked = self.index.top_k(query, k)
+        ranked = self.top_k(query, k)
         best = self.max_score(query)
         terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}

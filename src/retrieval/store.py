@@ -69,6 +69,7 @@ class StoreSettings:
     stopwords: bool = True
     cache: bool = True  # False: index in memory only, write nothing beside the corpus
     workers: int | None = None  # segmentation processes for big builds (default: every core)
+    sentence_weight: float = 0.0  # > 0: rerank.py's second stage (off by default)
 
 
 class CorpusNotFound(Exception):
@@ -124,7 +125,7 @@ class Library:
         self._segment_names: list[str] = []
         self._tables: list[PassageTable] = []
         self._index = BM25Index([], settings.params)
-        self.searcher = Searcher(SlotPassages([]), analyzer, self._index)
+        self.searcher = Searcher(SlotPassages([]), analyzer, self._index, settings.sentence_weight)
         # One refresh at a time (the watcher, /reindex and `wenda add` may all ask at once).
         self._lock = threading.Lock()
         self.last_refresh = Refresh()
@@ -224,7 +225,7 @@ class Library:
         self._index = index
         self._tables = tables
         # One assignment: a query holding the old searcher keeps a consistent old snapshot.
-        self.searcher = Searcher(SlotPassages(tables), self.analyzer, index)
+        self.searcher = Searcher(SlotPassages(tables), self.analyzer, index, self.settings.sentence_weight)
 
     # -- keeping in step with the folder ------------------------------------------------------
 

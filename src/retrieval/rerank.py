@@ -1,0 +1,75 @@
+"""An optional second stage: lift the passages that hold the question's terms in one sentence.
+
+A question is usually one sentence of its paragraph rewritten, so a paragraph holding the question's
+terms together in a sentence is likelier the answer than one that spreads them over five. BM25Okapi
+sums over the whole passage and cannot see that. This stage takes the first-stage top RERANK_DEPTH
+and adds, for each, weight × its best sentence's score (BM25's saturation with the passage corpus's
+idf, a sentence as the document), both scores divided by their best among the candidates.
+
+It is off by default (weight 0): the ranking it makes is no longer BM25Okapi's alone, which issue 5
+keeps as wenda's scoring model. docs/quality.md has its figures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from .corpus import Passage, sentence_spans
+from .index import BM25Params
+from .text import Analyzer
+
+# Candidates re-scored: 10 and 20 measured the same on both eval sets; each costs a segmentation.
+RERANK_DEPTH = 10
+
+
+def best_sentence_score(
+    analyzer: Analyzer,
+    passage: Passage,
+    title: str,
+    weights: Counter[str],
+    idf: Mapping[str, float],
+    params: BM25Params,
+) -> float:
+    """The highest BM25 score of one of passage's sentences, each indexed with the title in front.
+
+    Sentence lengths are normalised by the passage's own mean sentence length: the corpus's mean
+    would need a statistic the index does not keep, and measured within 0.001 of it.
+    """
+    # The title is its own line, so its tokens never join a sentence's: count them once for all.
+    title_counts = Counter(analyzer.tokens(title))
+    sentences = [title_counts + Counter(analyzer.tokens(passage.text[s:e])) for s, e in sentence_spans(passage.text)]
+    if not sentences:
+        return 0.0
+    k1, b = params.k1, params.b
+    mean_length = sum(c.total() for c in sentences) / len(sentences)
+    best = 0.0
+    for counts in sentences:
+        norm = k1 * (1 - b + b * counts.total() / mean_length) if mean_length else k1
+        score = math.fsum(
+            weight * idf[term] * counts[term] * (k1 + 1) / (counts[term] + norm)
+            for term, weight in weights.items()
+            if term in counts
+        )
+        best = max(best, score)
+    return best
+
+
+def rerank(
+    ranked: Sequence[tuple[int, float]],
+    sentence_scores: Sequence[float],
+    weight: float,
+) -> list[tuple[int, float]]:
+    """ranked (slot, BM25 score) pairs re-ordered by score / best score + weight × sentence score /
+    best sentence score. The BM25 scores are kept as they are: they are what relevance is made of.
+    Ties keep the first stage's order."""
+    if not ranked or weight <= 0:
+        return list(ranked)
+    top = max(score for _, score in ranked)
+    top_sentence = max(sentence_scores)
+    if top <= 0 or top_sentence <= 0:
+        return list(ranked)
+    fused = [score / top + weight * s / top_sentence for (_, score), s in zip(ranked, sentence_scores, strict=True)]
+    order = sorted(range(len(ranked)), key=lambda i: -fused[i])
+    return [ranked[i] for i in order]

@@ -1,0 +1,111 @@
+"""The optional second stage: a passage holding the question's terms in one sentence moves up."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from conftest import SEED_CORPUS, SMART_CITY
+
+from retrieval.corpus import Passage
+from retrieval.index import TUNED_PARAMS
+from retrieval.rerank import best_sentence_score, rerank
+from retrieval.search import Searcher
+from retrieval.store import Library, StoreSettings
+from retrieval.text import Analyzer
+
+QUESTION = "蓝鲸的心脏有多重？"
+# The question's terms together in one sentence, in a longer passage.
+TOGETHER = Passage(
+    "海洋里生活着许多动物。其中最大的是蓝鲸，蓝鲸的心脏重约六百公斤。"
+    "它们以磷虾为食，每天要吃掉数吨磷虾。它们的叫声可以传到很远的地方。",
+    "海洋动物",
+    "together.txt",
+    1,
+)
+# The same terms spread over three short sentences, none of which answers.
+SPREAD = Passage("蓝鲸很大。蓝鲸很重。心脏病是常见病。人的心脏很重要。", "海洋动物", "spread.txt", 1)
+FILLER = [
+    Passage("北京是中国的首都，也是一座历史悠久的城市。", "城市", "city.txt", 1),
+    Passage("今天上海下雨，气温比昨天低了五度。", "天气", "weather.txt", 1),
+    Passage("饺子是北方人过年常吃的食物。", "饮食", "food.txt", 1),
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+def _score(analyzer: Analyzer, passage: Passage, question: str = QUESTION) -> float:
+    weights = Counter(analyzer.query_tokens(question))
+    idf = dict.fromkeys(weights, 1.0)
+    return best_sentence_score(analyzer, passage, passage.title, weights, idf, TUNED_PARAMS)
+
+
+def test_terms_together_in_one_sentence_score_above_the_same_terms_spread(analyzer: Analyzer):
+    assert _score(analyzer, TOGETHER) > _score(analyzer, SPREAD) > 0
+
+
+def test_a_passage_without_the_questions_terms_scores_nothing(analyzer: Analyzer):
+    assert _score(analyzer, FILLER[0]) == 0.0
+
+
+def test_an_empty_passage_scores_nothing(analyzer: Analyzer):
+    assert _score(analyzer, Passage("", "空", "empty.txt", 1)) == 0.0
+
+
+def test_rerank_orders_by_score_share_plus_weighted_sentence_share():
+    ranked = [(7, 10.0), (3, 9.0), (5, 2.0)]
+    # 7: 1.0 + 0.5 * 0.2 = 1.1; 3: 0.9 + 0.5 * 1.0 = 1.4; 5: 0.2 + 0.5 * 0.5 = 0.45
+    assert rerank(ranked, [1.0, 5.0, 2.5], weight=0.5) == [(3, 9.0), (7, 10.0), (5, 2.0)]
+
+
+def test_rerank_keeps_the_first_stage_order_on_ties_and_when_off():
+    ranked = [(1, 4.0), (2, 4.0), (3, 1.0)]
+    assert rerank(ranked, [2.0, 2.0, 0.0], weight=0.5) == ranked
+    assert rerank(ranked, [0.0, 9.0, 9.0], weight=0.0) == ranked
+
+
+def test_rerank_without_any_sentence_score_changes_nothing():
+    ranked = [(1, 4.0), (2, 3.0)]
+    assert rerank(ranked, [0.0, 0.0], weight=1.0) == ranked
+    assert rerank([], [], weight=1.0) == []
+
+
+def _searcher(weight: float) -> Searcher:
+    return Searcher.build([SPREAD, TOGETHER, *FILLER], sentence_weight=weight)
+
+
+def test_the_first_stage_alone_ranks_the_spread_passage_first():
+    # The premise of the next test: BM25 over whole passages prefers the short, term-dense SPREAD.
+    hits = _searcher(0.0).search(QUESTION, k=2).hits
+    assert [h.passage.file for h in hits] == ["spread.txt", "together.txt"]
+
+
+def test_with_the_second_stage_the_passage_holding_the_terms_together_comes_first():
+    first_stage = {h.passage.file: h.score for h in _searcher(0.0).search(QUESTION, k=2).hits}
+    hits = _searcher(0.4).search(QUESTION, k=2).hits
+    assert [h.passage.file for h in hits] == ["together.txt", "spread.txt"]
+    # Scores and ranks stay the first stage's BM25Okapi scores, in the new order.
+    assert {h.passage.file: h.score for h in hits} == first_stage
+    assert [h.rank for h in hits] == [1, 2]
+
+
+def test_rank_and_search_agree_with_the_second_stage_on():
+    searcher = _searcher(0.4)
+    ranked = searcher.rank(QUESTION, 3)
+    assert [searcher.passages[slot].file for slot, _ in ranked] == [
+        h.passage.file for h in searcher.search(QUESTION, k=3).hits
+    ]
+
+
+def test_k_still_limits_the_hits_when_the_second_stage_looks_deeper():
+    assert len(_searcher(0.4).search(QUESTION, k=1).hits) == 1
+
+
+def test_a_library_opened_with_the_stage_on_serves_a_searcher_with_it_on():
+    library = Library.open(SEED_CORPUS, StoreSettings(cache=False, sentence_weight=0.4))
+    assert library.passage_count > 0 and library.searcher.sentence_weight == 0.4
+    hit = library.searcher.search("衢州市副市长是谁？", k=3).hits[0]
+    assert hit.passage.title.startswith(SMART_CITY)
