@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-ngrams", action="store_true", help="index jieba words only, no character n-grams")
     ev.add_argument("--no-stopwords", action="store_true", help="keep stop words")
     ev.add_argument("--title-repeat", type=int, default=None, help="times the title is indexed with a passage")
+    ev.add_argument(
+        "--sentence-weight",
+        type=float,
+        default=None,
+        help="weight of the best sentence in the optional second stage (0: off; default from settings)",
+    )
     ev.add_argument("--threshold", type=float, default=None, help="relevance below which a question is declined")
     return parser
 
@@ -257,7 +263,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
     )
     other = load_squad(args.out_of_corpus) if args.out_of_corpus else None
     threshold = args.threshold if args.threshold is not None else MIN_RELEVANCE
-    report = evaluate(load_squad(args.path), params, text, out_of_corpus=other, threshold=threshold)
+    weight = args.sentence_weight if args.sentence_weight is not None else settings.sentence_weight
+    if not 0.0 <= weight <= 10.0:
+        raise UsageError(f"--sentence-weight must be between 0 (off) and 10, not {weight}")
+    report = evaluate(
+        load_squad(args.path), params, text, out_of_corpus=other, threshold=threshold, sentence_weight=weight
+    )
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0

@@ -64,6 +64,7 @@ def evaluate(
     *,
     out_of_corpus: EvalSet | None = None,
     threshold: float = MIN_RELEVANCE,
+    sentence_weight: float = 0.0,
 ) -> dict:
     """Recall@k, MRR@10, highlight@1 and the decline figures of search over the set's own paragraphs.
 
@@ -73,7 +74,7 @@ def evaluate(
     share of another set's questions, asked of this corpus, declined (rightly).
     """
     started = time.perf_counter()
-    searcher = Searcher.build(eval_set.passages, Analyzer(text or TextSettings()), params)
+    searcher = Searcher.build(eval_set.passages, Analyzer(text or TextSettings()), params, sentence_weight)
     built = time.perf_counter()
     hits_at = dict.fromkeys(CUTOFFS, 0)
     reciprocal = 0.0
@@ -81,7 +82,7 @@ def evaluate(
     relevance_in: list[float] = []
     for q in eval_set.questions:
         terms = searcher.analyzer.query_tokens(q.text)
-        ranked = searcher.index.top_k(terms, max(CUTOFFS))
+        ranked = searcher.top_k(terms, max(CUTOFFS))
         relevance_in.append(relevance(searcher, terms, ranked))
         docs = [doc for doc, _ in ranked]
         if q.gold not in docs:
@@ -105,12 +106,13 @@ def evaluate(
     report["highlight@1"] = round(marked / top_gold, 4) if top_gold else None
     report["highlight@1_baseline"] = round(baseline_marked / top_gold, 4) if top_gold else None
     report["threshold"] = threshold
+    report["sentence_weight"] = sentence_weight
     report["declined_in_corpus"] = round(sum(r < threshold for r in relevance_in) / n, 4)
     relevance_out: list[float] = []
     if out_of_corpus is not None:
         for q in out_of_corpus.questions:
             terms = searcher.analyzer.query_tokens(q.text)
-            relevance_out.append(relevance(searcher, terms, searcher.index.top_k(terms, 1)))
+            relevance_out.append(relevance(searcher, terms, searcher.top_k(terms, 1)))
         report["declined_out_of_corpus"] = round(sum(r < threshold for r in relevance_out) / len(relevance_out), 4)
     report["curve"] = [
         {

@@ -22,6 +22,7 @@ class Settings:
     corpus: Path = Path("corpus")
     top_k: int = 3
     params: BM25Params = TUNED_PARAMS
+    sentence_weight: float = 0.0
     # repr=False: settings get logged and printed; the token must never be.
     discord_token: str = field(default="", repr=False)
     guild_id: int | None = None
@@ -37,7 +38,7 @@ class Settings:
 
     @property
     def store(self) -> StoreSettings:
-        return StoreSettings(params=self.params)
+        return StoreSettings(params=self.params, sentence_weight=self.sentence_weight)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -50,6 +51,7 @@ class Settings:
             corpus=Path(values.get("WENDA_CORPUS") or "corpus"),
             top_k=_int(values, "WENDA_TOP_K", 3, lo=1, hi=10),
             params=_bm25_params(values),
+            sentence_weight=_sentence_weight(values),
             discord_token=(values.get("DISCORD_TOKEN") or "").strip(),
             guild_id=_snowflake(values, "WENDA_GUILD_ID"),
             ask_channels=frozenset(_snowflakes(values, "WENDA_ASK_CHANNELS")),
@@ -73,6 +75,13 @@ def _bm25_params(values: Mapping[str, str]) -> BM25Params:
         except ValueError as exc:
             raise SettingsError(f"{name}: {exc}") from None
     return BM25Params(**chosen)
+
+
+def _sentence_weight(values: Mapping[str, str]) -> float:
+    weight = _float(values, "WENDA_SENTENCE_WEIGHT", 0.0)
+    if not 0.0 <= weight <= 10.0:  # NaN fails too
+        raise SettingsError(f"WENDA_SENTENCE_WEIGHT must be between 0 (off) and 10, not {weight}")
+    return weight
 
 
 def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int) -> int:

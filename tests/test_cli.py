@@ -172,6 +172,20 @@ def test_eval_rejects_a_non_positive_k1_with_one_clean_error(tmp_path: Path, wor
     assert "k1" in _one_clean_error_line(wenda("eval", "--k1", "0", str(squad), cwd=workdir))
 
 
+def test_eval_rejects_a_negative_sentence_weight_with_one_clean_error(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    assert "--sentence-weight" in _one_clean_error_line(
+        wenda("eval", "--sentence-weight", "-1", str(squad), cwd=workdir)
+    )
+
+
+def test_eval_reports_the_sentence_weight_it_ran_with(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    report = json.loads(_ok(wenda("eval", "--json", "--sentence-weight", "0.4", str(squad), cwd=workdir)).stdout)
+    assert report["sentence_weight"] == 0.4
+    assert report["recall@1"] == 0.75  # the three answerable questions still find their paragraph first
+
+
 def test_eval_of_a_file_that_is_not_squad_is_one_clean_error(tmp_path: Path, workdir: Path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"rows": []}', encoding="utf-8")

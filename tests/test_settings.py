@@ -50,6 +50,11 @@ def test_store_settings_carry_the_bm25_parameters():
     assert settings.store.params == settings.params
 
 
+def test_the_sentence_stage_is_off_unless_asked_for_and_reaches_the_store():
+    assert Settings.from_env({}, dotenv=None).store.sentence_weight == 0.0
+    assert Settings.from_env({"WENDA_SENTENCE_WEIGHT": "0.4"}, dotenv=None).store.sentence_weight == 0.4
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -59,6 +64,10 @@ def test_store_settings_carry_the_bm25_parameters():
         ("WENDA_BM25_K1", "high"),
         ("WENDA_BM25_B", "0,75"),
         ("WENDA_BM25_EPSILON", "none"),
+        ("WENDA_SENTENCE_WEIGHT", "some"),
+        ("WENDA_SENTENCE_WEIGHT", "-0.1"),
+        ("WENDA_SENTENCE_WEIGHT", "nan"),
+        ("WENDA_SENTENCE_WEIGHT", "11"),
     ],
 )
 def test_unusable_value_is_a_settings_error_naming_the_variable(name: str, value: str):
