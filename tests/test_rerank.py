@@ -109,3 +109,25 @@ def test_a_library_opened_with_the_stage_on_serves_a_searcher_with_it_on():
     assert library.passage_count > 0 and library.searcher.sentence_weight == 0.4
     hit = library.searcher.search("衢州市副市长是谁？", k=3).hits[0]
     assert hit.passage.title.startswith(SMART_CITY)
+
+
+def test_only_the_first_stages_top_five_are_reordered_whatever_k():
+    # Six short passages spread the terms and come first; TOGETHER, seventh, would win on its
+    # sentence if a deeper k let it in. The bot's top 3 and eval's top 10 must begin alike.
+    spread = [
+        Passage(text, "海洋动物", f"spread{i}.txt", 1)
+        for i, text in enumerate(
+            [
+                "蓝鲸很大。蓝鲸很重。心脏病是常见病。人的心脏很重要。",
+                "蓝鲸很长。蓝鲸很重。心脏病很常见。狗的心脏很重要。",
+                "蓝鲸很大。蓝鲸很胖。心脏病是大病。猫的心脏很重要。",
+                "蓝鲸很老。蓝鲸很重。心脏病是常见病。鸟的心脏很小。",
+                "蓝鲸很大。蓝鲸很美。心脏手术很难。鱼的心脏很重要。",
+                "蓝鲸很长。蓝鲸很美。心脏手术很贵。马的心脏很大。",
+            ]
+        )
+    ]
+    searcher = Searcher.build([*spread, TOGETHER, *FILLER], sentence_weight=1.0)
+    deep = searcher.rank(QUESTION, 10)
+    assert deep[:3] == searcher.rank(QUESTION, 3)
+    assert [searcher.passages[slot].file for slot, _ in deep].index("together.txt") == 6

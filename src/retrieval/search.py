@@ -113,14 +113,17 @@ class Searcher:
         if self.sentence_weight <= 0:
             return self.index.top_k(query, k)
         ranked = self.index.top_k(query, max(k, RERANK_DEPTH))
+        # Only the first RERANK_DEPTH are re-ordered, whatever k: the bot's top 3 and eval's top 10
+        # then begin alike.
+        head, tail = ranked[:RERANK_DEPTH], ranked[RERANK_DEPTH:]
         weights = Counter(query)
         idf = {term: self.index.idf(term) for term in weights}
         params = self.index.params
         sentence_scores = [
             best_sentence_score(self.analyzer, p, p.title[:INDEXED_TITLE_CHARS], weights, idf, params)
-            for p in (self.passages[slot] for slot, _ in ranked)
+            for p in (self.passages[slot] for slot, _ in head)
         ]
-        return rerank(ranked, sentence_scores, self.sentence_weight)[:k]
+        return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k]
 
     def max_score(self, terms: Sequence[str]) -> float:
         """The most any passage could score: each term saturates at idf * (k1 + 1).
