@@ -33,6 +33,10 @@ VARIANTS = [
     ("words + n-grams, title ×1, k1 0.8", ["--title-repeat", "1", "--k1", "0.8"]),
     ("words + n-grams, title ×2, k1 1.5", ["--title-repeat", "2", "--k1", "1.5"]),
     ("words + n-grams, title ×2, k1 0.8, b 0.5", ["--title-repeat", "2", "--k1", "0.8", "--b", "0.5"]),
+    (
+        "same as the default, + the optional sentence stage at 0.4 (rerank.py; off by default)",
+        ["--sentence-weight", "0.4"],
+    ),
     ("**words + n-grams, title ×2, k1 0.8, b 0.75 (default)**", []),
 ]
 
