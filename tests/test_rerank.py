@@ -11,6 +11,7 @@ from retrieval.corpus import Passage
 from retrieval.index import TUNED_PARAMS
 from retrieval.rerank import best_sentence_score, rerank
 from retrieval.search import Searcher
+from retrieval.sentences import Sentences
 from retrieval.store import Library, StoreSettings
 from retrieval.text import Analyzer
 
@@ -40,7 +41,8 @@ def analyzer() -> Analyzer:
 def _score(analyzer: Analyzer, passage: Passage, question: str = QUESTION) -> float:
     weights = Counter(analyzer.query_tokens(question))
     idf = dict.fromkeys(weights, 1.0)
-    return best_sentence_score(analyzer, passage, passage.title, weights, idf, TUNED_PARAMS)
+    sentences = Sentences.of(analyzer, passage.text)
+    return best_sentence_score(sentences, analyzer.tokens(passage.title), weights, idf, TUNED_PARAMS)
 
 
 def test_terms_together_in_one_sentence_score_above_the_same_terms_spread(analyzer: Analyzer):
@@ -131,3 +133,14 @@ def test_only_the_first_stages_top_five_are_reordered_whatever_k():
     deep = searcher.rank(QUESTION, 10)
     assert deep[:3] == searcher.rank(QUESTION, 3)
     assert [searcher.passages[slot].file for slot, _ in deep].index("together.txt") == 6
+
+
+@pytest.mark.parametrize("question", ["衢州市副市长是谁？", "北京城市副中心政务服务中心什么时候投入运行？"])
+def test_with_the_stage_on_each_hit_marks_the_sentence_the_highlighter_picks_on_its_own(question: str):
+    # The stage hands its sentence cut to the highlighter; the marks must be the ones a fresh cut gives.
+    searcher = Library.open(SEED_CORPUS, StoreSettings(cache=False, sentence_weight=0.4)).searcher
+    result = searcher.search(question, k=3)
+    idf = {t: searcher.index.idf(t) for t in result.terms}
+    assert len(result.hits) == 3
+    for hit in result.hits:
+        assert hit.sentence == searcher.best_sentence(hit.passage, question, set(result.terms), idf)

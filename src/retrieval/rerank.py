@@ -16,9 +16,8 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from .corpus import Passage, sentence_spans
 from .index import BM25Params
-from .text import Analyzer
+from .sentences import Sentences
 
 # Candidates re-scored: 5, 10 and 20 measured the same Recall@1 on both eval sets, and each costs a
 # segmentation of the passage, so the fewest.
@@ -26,27 +25,26 @@ RERANK_DEPTH = 5
 
 
 def best_sentence_score(
-    analyzer: Analyzer,
-    passage: Passage,
-    title: str,
+    sentences: Sentences,
+    title_tokens: Sequence[str],
     weights: Counter[str],
     idf: Mapping[str, float],
     params: BM25Params,
 ) -> float:
-    """The highest BM25 score of one of passage's sentences, each indexed with the title in front.
+    """The highest BM25 score of one of a passage's sentences, each with the title's tokens in front.
 
     Sentence lengths are normalised by the passage's own mean sentence length: the corpus's mean
     would need a statistic the index does not keep, and measured within 0.001 of it.
     """
     # The title is its own line, so its tokens never join a sentence's: count them once for all.
-    title_counts = Counter(analyzer.tokens(title))
-    sentences = [title_counts + Counter(analyzer.tokens(passage.text[s:e])) for s, e in sentence_spans(passage.text)]
-    if not sentences:
+    title_counts = Counter(title_tokens)
+    with_title = [title_counts + Counter(tokens) for tokens in sentences.tokens]
+    if not with_title:
         return 0.0
     k1, b = params.k1, params.b
-    mean_length = sum(c.total() for c in sentences) / len(sentences)
+    mean_length = sum(c.total() for c in with_title) / len(with_title)
     best = 0.0
-    for counts in sentences:
+    for counts in with_title:
         norm = k1 * (1 - b + b * counts.total() / mean_length) if mean_length else k1
         score = math.fsum(
             weight * idf[term] * counts[term] * (k1 + 1) / (counts[term] + norm)

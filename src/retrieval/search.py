@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from .corpus import Passage, sentence_spans
+from .corpus import Passage
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .rerank import RERANK_DEPTH, best_sentence_score, rerank
+from .sentences import Sentences
 from .text import BIGRAM, Analyzer, normalise
 
 # Questions asking for a quantity or a time: the sentence holding a number the question does not
@@ -110,20 +111,31 @@ class Searcher:
     def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The k best (passage number, BM25 score) pairs for query tokens, through the second stage
         when sentence_weight is on."""
+        return self._top_k(query, k)[0]
+
+    def _top_k(self, query: Sequence[str], k: int) -> tuple[list[tuple[int, float]], dict[int, Sentences]]:
+        """top_k, and the passages the second stage cut into sentences (by number), which the
+        highlighter then reads instead of cutting them again."""
         if self.sentence_weight <= 0:
-            return self.index.top_k(query, k)
+            return self.index.top_k(query, k), {}
         ranked = self.index.top_k(query, max(k, RERANK_DEPTH))
         # Only the first RERANK_DEPTH are re-ordered, whatever k: the bot's top 3 and eval's top 10
         # then begin alike.
         head, tail = ranked[:RERANK_DEPTH], ranked[RERANK_DEPTH:]
         weights = Counter(query)
         idf = {term: self.index.idf(term) for term in weights}
-        params = self.index.params
+        cuts = {slot: Sentences.of(self.analyzer, self.passages[slot].text) for slot, _ in head}
         sentence_scores = [
-            best_sentence_score(self.analyzer, p, p.title[:INDEXED_TITLE_CHARS], weights, idf, params)
-            for p in (self.passages[slot] for slot, _ in head)
+            best_sentence_score(
+                cuts[slot],
+                self.analyzer.tokens(self.passages[slot].title[:INDEXED_TITLE_CHARS]),
+                weights,
+                idf,
+                self.index.params,
+            )
+            for slot, _ in head
         ]
-        return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k]
+        return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k], cuts
 
     def max_score(self, terms: Sequence[str]) -> float:
         """The most any passage could score: each term saturates at idf * (k1 + 1).
@@ -154,7 +166,7 @@ class Searcher:
 
     def search(self, question: str, k: int = 3) -> SearchResult:
         query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
-        ranked = self.top_k(query, k)
+        ranked, cuts = self._top_k(query, k)
         best = self.max_score(query)
         terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}
@@ -171,13 +183,18 @@ class Searcher:
                     matched=tuple(t for t in terms if t in words),
                     relevance=score / best if best > 0 else 0.0,
                     term_spans=tuple(spans),
-                    sentence=self.best_sentence(passage, question, set(terms), idf),
+                    sentence=self.best_sentence(passage, question, set(terms), idf, cuts.get(slot)),
                 )
             )
         return SearchResult(question, tuple(terms), tuple(hits), best)
 
     def best_sentence(
-        self, passage: Passage, question: str, terms: set[str], idf: dict[str, float]
+        self,
+        passage: Passage,
+        question: str,
+        terms: set[str],
+        idf: dict[str, float],
+        sentences: Sentences | None = None,
     ) -> tuple[int, int] | None:
         """The sentence of passage most likely to hold the answer (the highlighter of docs/quality.md).
 
@@ -186,12 +203,14 @@ class Searcher:
         title, or a bigram touching a title character) adds nothing. A question asking for a
         number or date favours sentences with a number it lacks; one asking who or where, sentences
         naming a person or place it does not. Ties go to the earlier sentence, so a question naming
-        only the article marks its first sentence.
+        only the article marks its first sentence. sentences: the passage already cut, as the
+        sentence stage leaves it; cut here when None.
         """
-        spans = list(sentence_spans(passage.text))
+        sentences = sentences or Sentences.of(self.analyzer, passage.text)
+        spans = sentences.spans
         if not spans:
             return None
-        sentence_terms = [set(self.analyzer.tokens(passage.text[s:e])) & terms for s, e in spans]
+        sentence_terms = [set(tokens) & terms for tokens in sentences.tokens]
         title_terms = set(self.analyzer.tokens(passage.title))
         title_chars = set(normalise(passage.title))
 
