@@ -6,8 +6,8 @@ sums over the whole passage and cannot see that. This stage takes the first stag
 and adds, for each, weight × its best sentence's score (BM25's saturation with the passage corpus's
 idf, a sentence as the document), both scores divided by their best among the candidates.
 
-It is off by default (weight 0): the ranking it makes is no longer BM25Okapi's alone, which issue 5
-keeps as wenda's scoring model. docs/quality.md has its figures.
+It is off by default (weight 0): the ranking it makes is no longer BM25Okapi's alone, and BM25Okapi
+is wenda's scoring model until the project decides otherwise. docs/quality.md has its figures.
 """
 
 from __future__ import annotations

@@ -206,7 +206,8 @@ class Searcher:
         only the article marks its first sentence. sentences: the passage already cut, as the
         sentence stage leaves it; cut here when None.
         """
-        sentences = sentences or Sentences.of(self.analyzer, passage.text)
+        if sentences is None:
+            sentences = Sentences.of(self.analyzer, passage.text)
         spans = sentences.spans
         if not spans:
             return None
