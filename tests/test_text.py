@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.corpus import Passage
+from retrieval.corpus import Passage, sentence_spans
 from retrieval.search import Searcher
 from retrieval.store import Library
 from retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, merge_spans, normalise
@@ -192,3 +192,33 @@ def test_proper_names_are_people_and_places_of_more_than_one_character(analyzer:
     assert ("辽宁省", "place") in names
     # The tagger calls the lone 王 a person and 京 a place: too little to be an answer.
     assert not {"王", "京"} & {name for name, _ in names}
+
+
+_READ_ONCE = [
+    "北京城市副中心政务服务中心正式投入运行。该中心配备了50多台智能政务终端！你知道吗？",
+    "臺灣的網路速度很快？是的!「他說：『好。』」然後走了。",
+    "ＡＢＣ１２３公司成立於１９９９年，agg01 的實際功效有哪些？\n第二行，沒有句號",
+    "《卡拉OK.LIVE！‧台北‧我》是一張專輯。它在2004年發行。",
+    "Cafe\u0301很好。ｅ\u0301也是。카\u1161페。",  # marks NFKC joins only when normalising a whole text
+    "",
+]
+
+
+@pytest.mark.parametrize("settings", [TextSettings(), TextSettings(ngrams=False), TextSettings(stopwords=False)])
+@pytest.mark.parametrize("text", _READ_ONCE)
+def test_tokens_of_each_sentence_from_one_reading_equal_each_sentences_own_tokens(text: str, settings: TextSettings):
+    analyzer = Analyzer(settings)
+    spans = list(sentence_spans(text))
+    got = analyzer.tokens_within(analyzer.read(text), spans)
+    assert [Counter(tokens) for tokens in got] == [Counter(analyzer.tokens(text[s:e])) for s, e in spans]
+
+
+def test_tokens_within_leaves_out_text_between_the_spans(analyzer: Analyzer):
+    text = "蓝鲸很大。心脏很重。"
+    assert analyzer.tokens_within(analyzer.read(text), [(5, 10)]) == [analyzer.tokens("心脏很重。")]
+
+
+@pytest.mark.parametrize("text", _READ_ONCE)
+def test_matches_of_a_reading_equal_matches_of_the_text(analyzer: Analyzer, text: str):
+    wanted = set(analyzer.tokens("中心 網路 速度 agg01 专辑 cafe 很好"))
+    assert analyzer.matches(analyzer.read(text), wanted) == analyzer.matches(text, wanted)

@@ -173,8 +173,12 @@ class Searcher:
         hits = []
         for rank, (slot, score) in enumerate(ranked, start=1):
             passage = self.passages[slot]
-            # The passage's own text (the index also holds its title): its words and what to highlight.
-            words, spans = self.analyzer.matches(passage.text, set(terms))
+            # The passage's own text (the index also holds its title), read once: its words, what to
+            # highlight and its sentences' terms.
+            sentences = cuts.get(slot)
+            if sentences is None:
+                sentences = Sentences.of(self.analyzer, passage.text)
+            words, spans = self.analyzer.matches(sentences.reading, set(terms))
             hits.append(
                 Hit(
                     passage=passage,
@@ -183,7 +187,7 @@ class Searcher:
                     matched=tuple(t for t in terms if t in words),
                     relevance=score / best if best > 0 else 0.0,
                     term_spans=tuple(spans),
-                    sentence=self.best_sentence(passage, question, set(terms), idf, cuts.get(slot)),
+                    sentence=self.best_sentence(passage, question, set(terms), idf, sentences),
                 )
             )
         return SearchResult(question, tuple(terms), tuple(hits), best)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -80,6 +81,20 @@ def chinese_stopwords() -> frozenset[str]:
 
 
 @cache
+def _composing() -> re.Pattern[str]:
+    """Characters NFKC may join to a neighbour: marks (U+0301, the kana voicing marks) and Hangul
+    conjoining jamo, in the Basic Multilingual Plane. A text without one normalises the same whole
+    or character by character."""
+    jamo = ((0x1100, 0x11FF), (0xA960, 0xA97F), (0xD7B0, 0xD7FF))
+    chars = [
+        chr(c)
+        for c in range(0x10000)
+        if unicodedata.category(chr(c))[0] == "M" or any(lo <= c <= hi for lo, hi in jamo)
+    ]
+    return re.compile("[" + "".join(re.escape(ch) for ch in chars) + "]")
+
+
+@cache
 def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
@@ -146,6 +161,20 @@ class Term:
     text: str
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A text normalised and cut by jieba once, with the way back to its original characters.
+
+    A search reads each passage it quotes this way, once, for both the words to mark and each
+    sentence's terms (Analyzer.matches, Analyzer.tokens_within).
+    """
+
+    text: str  # the original
+    normalised: str
+    origin: list[int]  # for each character of normalised, the original character it came from
+    terms: list[Term]  # jieba's words (no stop words or punctuation), spans in normalised
 
 
 @dataclass
@@ -271,6 +300,52 @@ class Analyzer:
             for _ in range(1 if t.startswith(BIGRAM) and not _FUNCTION_CHARS.isdisjoint(t[len(BIGRAM) :]) else 2)
         ]
 
+    def read(self, text: str) -> Reading:
+        """text normalised with offsets back to the original, and its jieba words."""
+        normalised, origin = normalise_with_offsets(text)
+        return Reading(text, normalised, origin, self._terms_of_normalised(normalised))
+
+    def tokens_within(self, reading: Reading, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
+        """tokens() of each span (sorted, not overlapping, in the original text) of a text read once.
+
+        Equal, token for token though not in order, to tokens() of each span's own text whenever
+        the spans end at a character jieba splits at anyway (punctuation, a newline): sentences do,
+        so a passage's sentences need one jieba pass, not one each.
+        """
+        if _composing().search(reading.text):
+            # read() normalises character by character (to keep offsets), tokens() the whole text,
+            # and NFKC joins e + U+0301 into é only in the whole: take each span on its own.
+            return [self.tokens(reading.text[start:end]) for start, end in spans]
+        starts = [start for start, _ in spans]
+        origin = reading.origin
+
+        def span_of(i: int) -> int | None:
+            """The span holding normalised character i, if any."""
+            k = bisect.bisect_right(starts, origin[i]) - 1
+            return k if k >= 0 and origin[i] < spans[k][1] else None
+
+        out: list[list[str]] = [[] for _ in spans]
+        for term in reading.terms:
+            if (k := span_of(term.start)) is not None:
+                out[k].append(term.text)
+        if not self.settings.ngrams:
+            return out
+        stop = self._stopwords
+        for run in _CJK_RUN.finditer(reading.normalised):
+            chars, offset = run.group(), run.start()
+            where = [span_of(offset + i) for i in range(len(chars))]
+            for i, ch in enumerate(chars):
+                if ch not in stop and where[i] is not None:
+                    out[where[i]].append(UNIGRAM + ch)
+            for i in range(len(chars) - 1):
+                pair = chars[i : i + 2]
+                if pair not in stop and where[i] is not None and where[i] == where[i + 1]:
+                    out[where[i]].append(BIGRAM + pair)
+        for term in reading.terms:
+            if not _CJK_RUN.search(term.text) and (k := span_of(term.start)) is not None:
+                out[k].extend((UNIGRAM + term.text, BIGRAM + term.text))
+        return out
+
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
         """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
 
@@ -279,13 +354,14 @@ class Analyzer:
         """
         return self.matches(text, wanted)[1]
 
-    def matches(self, text: str, wanted: set[str]) -> tuple[set[str], list[tuple[int, int]]]:
+    def matches(self, text: str | Reading, wanted: set[str]) -> tuple[set[str], list[tuple[int, int]]]:
         """The words of `wanted` that text holds, and spans() of text: one segmentation for both,
-        which a search needs for every passage it quotes."""
-        normalised, origin = normalise_with_offsets(text)
+        which a search needs for every passage it quotes. text may be read() already."""
+        reading = text if isinstance(text, Reading) else self.read(text)
+        normalised, origin = reading.normalised, reading.origin
         words: set[str] = set()
         spans: list[tuple[int, int]] = []
-        for term in self._terms_of_normalised(normalised):
+        for term in reading.terms:
             if term.text in wanted and term.end > term.start:
                 words.add(term.text)
                 spans.append((origin[term.start], origin[term.end - 1] + 1))
