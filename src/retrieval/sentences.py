@@ -13,7 +13,7 @@ from .text import Analyzer, Reading
 class Sentences:
     reading: Reading  # the passage read once (Analyzer.read)
     spans: list[tuple[int, int]]  # into the passage's original text
-    tokens: list[list[str]]  # Analyzer.tokens of each sentence, repeats kept (not in their order)
+    tokens: list[list[str]]  # Analyzer.tokens of each sentence
 
     @classmethod
     def of(cls, analyzer: Analyzer, text: str) -> Sentences:

@@ -260,8 +260,12 @@ class Analyzer:
         return self._tokens(normalise(text))
 
     def _tokens(self, normalised: str, masked: frozenset[int] = frozenset()) -> list[str]:
-        terms = self._terms_of_normalised(normalised)
-        out = [t.text for t in terms]
+        return self._tokens_of_words(normalised, [t.text for t in self._terms_of_normalised(normalised)], masked)
+
+    def _tokens_of_words(self, normalised: str, words: list[str], masked: frozenset[int] = frozenset()) -> list[str]:
+        """tokens() of normalised text whose jieba words are known already: the one place that
+        says what a text's index terms are, for tokens() and tokens_within() alike."""
+        out = list(words)
         if self.settings.ngrams:
             stop = self._stopwords
             runs = [(m.start(), m.group()) for m in _CJK_RUN.finditer(normalised)]
@@ -276,7 +280,7 @@ class Analyzer:
             )
             # A Latin or digit word (agg01, 1887) would count once where a CJK term counts as word +
             # bigrams + unigrams; in both n-gram namespaces too, it weighs alike.
-            latin = [t.text for t in terms if not _CJK_RUN.search(t.text)]
+            latin = [w for w in words if not _CJK_RUN.search(w)]
             out.extend(UNIGRAM + w for w in latin)
             out.extend(BIGRAM + w for w in latin)
         return out
@@ -308,7 +312,7 @@ class Analyzer:
     def tokens_within(self, reading: Reading, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
         """tokens() of each span (sorted, not overlapping, in the original text) of a text read once.
 
-        Equal, token for token though not in order, to tokens() of each span's own text whenever
+        Equal, token for token and in order, to tokens() of each span's own text whenever
         the spans end at a character jieba splits at anyway (punctuation, a newline): sentences do,
         so a passage's sentences need one jieba pass, not one each.
         """
@@ -316,34 +320,18 @@ class Analyzer:
             # read() normalises character by character (to keep offsets), tokens() the whole text,
             # and NFKC joins e + U+0301 into é only in the whole: take each span on its own.
             return [self.tokens(reading.text[start:end]) for start, end in spans]
-        starts = [start for start, _ in spans]
-        origin = reading.origin
-
-        def span_of(i: int) -> int | None:
-            """The span holding normalised character i, if any."""
-            k = bisect.bisect_right(starts, origin[i]) - 1
-            return k if k >= 0 and origin[i] < spans[k][1] else None
-
-        out: list[list[str]] = [[] for _ in spans]
-        for term in reading.terms:
-            if (k := span_of(term.start)) is not None:
-                out[k].append(term.text)
-        if not self.settings.ngrams:
-            return out
-        stop = self._stopwords
-        for run in _CJK_RUN.finditer(reading.normalised):
-            chars, offset = run.group(), run.start()
-            where = [span_of(offset + i) for i in range(len(chars))]
-            for i, ch in enumerate(chars):
-                if ch not in stop and where[i] is not None:
-                    out[where[i]].append(UNIGRAM + ch)
-            for i in range(len(chars) - 1):
-                pair = chars[i : i + 2]
-                if pair not in stop and where[i] is not None and where[i] == where[i + 1]:
-                    out[where[i]].append(BIGRAM + pair)
-        for term in reading.terms:
-            if not _CJK_RUN.search(term.text) and (k := span_of(term.start)) is not None:
-                out[k].extend((UNIGRAM + term.text, BIGRAM + term.text))
+        terms, out = reading.terms, []
+        j = 0
+        for start, end in spans:
+            # The span's part of the normalised text (origin never decreases) and the words in it.
+            lo, hi = bisect.bisect_left(reading.origin, start), bisect.bisect_left(reading.origin, end)
+            while j < len(terms) and terms[j].start < lo:
+                j += 1
+            words = []
+            while j < len(terms) and terms[j].start < hi:
+                words.append(terms[j].text)
+                j += 1
+            out.append(self._tokens_of_words(reading.normalised[lo:hi], words))
         return out
 
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
