@@ -16,6 +16,7 @@ from rich.text import Text
 
 from retrieval.index import BM25Params
 from retrieval.intake import add_file
+from retrieval.rerank import check_sentence_weight
 from retrieval.store import CorpusNotFound, Library
 from retrieval.text import TextSettings
 from retrieval.watch import CorpusWatcher
@@ -264,8 +265,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
     other = load_squad(args.out_of_corpus) if args.out_of_corpus else None
     threshold = args.threshold if args.threshold is not None else MIN_RELEVANCE
     weight = args.sentence_weight if args.sentence_weight is not None else settings.sentence_weight
-    if not 0.0 <= weight <= 10.0:
-        raise UsageError(f"--sentence-weight must be between 0 (off) and 10, not {weight}")
+    try:
+        check_sentence_weight(weight)
+    except ValueError as exc:
+        raise UsageError(f"--sentence-weight {exc}") from None
     report = evaluate(
         load_squad(args.path), params, text, out_of_corpus=other, threshold=threshold, sentence_weight=weight
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from retrieval.index import TUNED_PARAMS, BM25Params
+from retrieval.rerank import check_sentence_weight
 from retrieval.store import StoreSettings
 
 
@@ -78,10 +79,10 @@ def _bm25_params(values: Mapping[str, str]) -> BM25Params:
 
 
 def _sentence_weight(values: Mapping[str, str]) -> float:
-    weight = _float(values, "WENDA_SENTENCE_WEIGHT", 0.0)
-    if not 0.0 <= weight <= 10.0:  # NaN fails too
-        raise SettingsError(f"WENDA_SENTENCE_WEIGHT must be between 0 (off) and 10, not {weight}")
-    return weight
+    try:
+        return check_sentence_weight(_float(values, "WENDA_SENTENCE_WEIGHT", 0.0))
+    except ValueError as exc:
+        raise SettingsError(f"WENDA_SENTENCE_WEIGHT {exc}") from None
 
 
 def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int) -> int:

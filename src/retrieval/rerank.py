@@ -22,6 +22,15 @@ from .sentences import Sentences
 # Candidates re-scored: 5, 10 and 20 measured the same Recall@1 on both eval sets, and each costs a
 # segmentation of the passage, so the fewest.
 RERANK_DEPTH = 5
+# Beyond this the first stage's order hardly counts any more.
+MAX_SENTENCE_WEIGHT = 10.0
+
+
+def check_sentence_weight(weight: float) -> float:
+    """weight, if the stage can use it (0 turns it off); a ValueError naming the range if not."""
+    if not 0.0 <= weight <= MAX_SENTENCE_WEIGHT:  # NaN fails too
+        raise ValueError(f"must be between 0 (off) and {MAX_SENTENCE_WEIGHT:g}, not {weight}")
+    return weight
 
 
 def best_sentence_score(
