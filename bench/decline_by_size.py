@@ -16,17 +16,12 @@ import statistics
 from pathlib import Path
 
 from bot.answer import MIN_RELEVANCE
-from bot.evaluate import load_squad, relevance
+from bot.evaluate import load_squad, top_relevance
 from retrieval.search import Searcher
 from retrieval.text import Analyzer
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SETS = {"CMRC": EVAL / "cmrc2018_trial.json", "DRCD": EVAL / "drcd_test.json"}
-
-
-def top_relevance(searcher: Searcher, question: str) -> float:
-    terms = searcher.analyzer.query_tokens(question)
-    return relevance(searcher, terms, searcher.index.top_k(terms, 1))
 
 
 def main() -> int:

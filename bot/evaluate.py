@@ -110,9 +110,7 @@ def evaluate(
     report["declined_in_corpus"] = round(sum(r < threshold for r in relevance_in) / n, 4)
     relevance_out: list[float] = []
     if out_of_corpus is not None:
-        for q in out_of_corpus.questions:
-            terms = searcher.analyzer.query_tokens(q.text)
-            relevance_out.append(relevance(searcher, terms, searcher.top_k(terms, 1)))
+        relevance_out = [top_relevance(searcher, q.text) for q in out_of_corpus.questions]
         report["declined_out_of_corpus"] = round(sum(r < threshold for r in relevance_out) / len(relevance_out), 4)
     report["curve"] = [
         {
@@ -127,6 +125,12 @@ def evaluate(
     report["index_seconds"] = round(built - started, 2)
     report["query_ms_mean"] = round((time.perf_counter() - built) / max(1, n + len(relevance_out)) * 1000, 2)
     return report
+
+
+def top_relevance(searcher: Searcher, question: str) -> float:
+    """The relevance of the passage a question would be answered with (what the decline rule reads)."""
+    terms = searcher.analyzer.query_tokens(question)
+    return relevance(searcher, terms, searcher.top_k(terms, 1))
 
 
 def relevance(searcher: Searcher, terms: list[str], ranked: list[tuple[int, float]]) -> float:
