@@ -106,10 +106,15 @@ def test_k_still_limits_the_hits_when_the_second_stage_looks_deeper():
     assert len(_searcher(0.4).search(QUESTION, k=1).hits) == 1
 
 
-def test_a_library_opened_with_the_stage_on_serves_a_searcher_with_it_on():
-    library = Library.open(SEED_CORPUS, StoreSettings(cache=False, sentence_weight=0.4))
-    assert library.passage_count > 0 and library.searcher.sentence_weight == 0.4
-    hit = library.searcher.search("衢州市副市长是谁？", k=3).hits[0]
+@pytest.fixture(scope="module")
+def staged_seed() -> Library:
+    """The bundled corpus, opened with the stage on, in memory."""
+    return Library.open(SEED_CORPUS, StoreSettings(cache=False, sentence_weight=0.4))
+
+
+def test_a_library_opened_with_the_stage_on_serves_a_searcher_with_it_on(staged_seed: Library):
+    assert staged_seed.passage_count > 0 and staged_seed.searcher.sentence_weight == 0.4
+    hit = staged_seed.searcher.search("衢州市副市长是谁？", k=3).hits[0]
     assert hit.passage.title.startswith(SMART_CITY)
 
 
@@ -136,9 +141,11 @@ def test_only_the_first_stages_top_five_are_reordered_whatever_k():
 
 
 @pytest.mark.parametrize("question", ["衢州市副市长是谁？", "北京城市副中心政务服务中心什么时候投入运行？"])
-def test_with_the_stage_on_each_hit_marks_the_sentence_the_highlighter_picks_on_its_own(question: str):
+def test_with_the_stage_on_each_hit_marks_the_sentence_the_highlighter_picks_on_its_own(
+    staged_seed: Library, question: str
+):
     # The stage hands its sentence cut to the highlighter; the marks must be the ones a fresh cut gives.
-    searcher = Library.open(SEED_CORPUS, StoreSettings(cache=False, sentence_weight=0.4)).searcher
+    searcher = staged_seed.searcher
     result = searcher.search(question, k=3)
     idf = {t: searcher.index.idf(t) for t in result.terms}
     assert len(result.hits) == 3
