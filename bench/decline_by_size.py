@@ -5,7 +5,7 @@
 For each size, `--draws` random sub-corpora of that many paragraphs are drawn from each evaluation
 set. Asked of a sub-corpus: the questions written on its paragraphs (a decline is wrong) and every
 question of the other set (a decline is right). Relevance and threshold are the shipped ones
-(`bot.answer.MIN_RELEVANCE`), so the figures are comparable with `wenda eval` on the full sets.
+(`wenda.bot.answer.MIN_RELEVANCE`), so the figures are comparable with `wenda eval` on the full sets.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import random
 import statistics
 from pathlib import Path
 
-from bot.answer import MIN_RELEVANCE
-from bot.evaluate import load_squad, top_relevance
-from retrieval.search import Searcher
-from retrieval.text import Analyzer
+from wenda.bot.answer import MIN_RELEVANCE
+from wenda.bot.evaluate import load_squad, top_relevance
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.text import Analyzer
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SETS = {"CMRC": EVAL / "cmrc2018_trial.json", "DRCD": EVAL / "drcd_test.json"}

@@ -30,10 +30,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from discord_standin import DiscordStandin, InjectedInteraction, RecordedRequest  # noqa: E402
 
-from bot.discord_bot import WendaBot  # noqa: E402
-from bot.feedback import FeedbackStore  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from retrieval.store import Library, Refresh, StoreSettings  # noqa: E402
+from wenda.bot.discord_bot import WendaBot  # noqa: E402
+from wenda.bot.feedback import FeedbackStore  # noqa: E402
+from wenda.bot.settings import Settings  # noqa: E402
+from wenda.retrieval.store import Library, Refresh, StoreSettings  # noqa: E402
 
 SEED = REPO / "corpus" / "000_7b005711537558e1.txt"
 QUESTIONS = (

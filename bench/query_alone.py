@@ -17,14 +17,12 @@ import argparse
 import collections
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "src"))
+from wenda.retrieval.store import Library, StoreSettings
 
-from retrieval.store import Library, StoreSettings  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ Every measurement runs in its own subprocess, so its peak RSS is its own:
   question (it is slow). Then add one article (wenda: a new .jsonl file + `refresh()`; rank-bm25 and
   bm25s have no incremental add, so theirs is a full re-index; tantivy: add + commit + reload) and
   check that the article is found.
-* ``seg``     segmentation rate: `retrieval.parallel.build_segment` with workers=1 against workers=2
+* ``seg``     segmentation rate: `wenda.retrieval.parallel.build_segment` with workers=1 against workers=2
   with the pool forced (POOL_MIN_CHARS = 0), chars/s and CPU-seconds per process.
 
 Usage (corpora from bench/make_corpus.py; results as JSON lines plus Markdown tables on stdout)::
@@ -103,14 +103,14 @@ def _corpus(workdir: Path, size: str) -> Path:
 
 
 def _analyzer():
-    from retrieval.text import Analyzer, TextSettings
+    from wenda.retrieval.text import Analyzer, TextSettings
 
     return Analyzer(TextSettings())  # what Library.open uses for a folder without userdict.txt
 
 
 def _bags(corpus: Path) -> tuple[list[str], list[np.ndarray]]:
     """wenda's vocabulary and, per live passage (slot order), its term ids repeated tf times."""
-    from retrieval.index import Segment
+    from wenda.retrieval.index import Segment
 
     cache = corpus / ".wenda" / "index"
     manifest = json.loads((cache / "manifest.json").read_text(encoding="utf-8"))
@@ -129,8 +129,8 @@ def _bags(corpus: Path) -> tuple[list[str], list[np.ndarray]]:
 
 def _added_docs(analyzer) -> list[list[str]]:
     """The added article's passages as wenda indexes them (title twice, then the paragraph)."""
-    from retrieval.corpus import read_file
-    from retrieval.search import indexed_text
+    from wenda.retrieval.corpus import read_file
+    from wenda.retrieval.search import indexed_text
 
     tmp = Path(f"/tmp/.wenda-bench-{os.getpid()}") / ADDED_FILE
     tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,7 @@ def build(engine: str, size: str, workdir: Path) -> dict:
     corpus = _corpus(workdir, size)
     out: dict = {"phase": "build", "engine": engine, "size": size}
     if engine == "wenda":
-        from retrieval.store import Library, StoreSettings
+        from wenda.retrieval.store import Library, StoreSettings
 
         shutil.rmtree(corpus / ".wenda", ignore_errors=True)
         cpu0 = time.process_time()
@@ -182,7 +182,7 @@ def build(engine: str, size: str, workdir: Path) -> dict:
         import bm25s
         from bm25s.tokenization import Tokenized
 
-        from retrieval.index import TUNED_PARAMS
+        from wenda.retrieval.index import TUNED_PARAMS
 
         ids = [d.tolist() for d in docs]
         del docs
@@ -224,7 +224,7 @@ def build(engine: str, size: str, workdir: Path) -> dict:
 
 class WendaServer:
     def __init__(self, corpus: Path) -> None:
-        from retrieval.store import Library, StoreSettings
+        from wenda.retrieval.store import Library, StoreSettings
 
         self.corpus = corpus
         t = time.perf_counter()
@@ -303,7 +303,7 @@ class Bm25sServer:
     def add(self) -> dict:
         from bm25s.tokenization import Tokenized
 
-        from retrieval.index import TUNED_PARAMS
+        from wenda.retrieval.index import TUNED_PARAMS
 
         terms, docs = _bags(_corpus(self.workdir, self.size))
         ids = [d.tolist() for d in docs]
@@ -361,7 +361,7 @@ class RankBm25Server:
     def __init__(self, workdir: Path, size: str) -> None:
         from rank_bm25 import BM25Okapi
 
-        from retrieval.index import TUNED_PARAMS
+        from wenda.retrieval.index import TUNED_PARAMS
 
         self.BM25Okapi, self.params = BM25Okapi, TUNED_PARAMS
         self.analyzer = _analyzer()
@@ -449,9 +449,9 @@ def serve(engine: str, size: str, workdir: Path) -> None:
 
 
 def seg_rate(size: str, passages: int) -> dict:
-    from retrieval import parallel
-    from retrieval.corpus import read_file
-    from retrieval.search import indexed_text
+    from wenda.retrieval import parallel
+    from wenda.retrieval.corpus import read_file
+    from wenda.retrieval.search import indexed_text
 
     texts: list[str] = []
     for path in sorted((DATA / size).glob("articles-*.jsonl")):
@@ -632,9 +632,11 @@ def machine() -> dict:
         "bm25s": bm25s.__version__,
         "tantivy": version("tantivy"),
         "wenda_commit": git("rev-parse", "--short", "HEAD"),
-        "wenda_dirty": git("status", "--porcelain", "--untracked-files=no", "--", "../src"),
+        "wenda_dirty": git("status", "--porcelain", "--untracked-files=no", "--", "../src", "../bot"),
         "wenda_imported_from": subprocess.run(
-            [sys.executable, "-c", "import retrieval; print(retrieval.__file__)"], capture_output=True, text=True
+            [sys.executable, "-c", "import wenda.retrieval; print(wenda.retrieval.__file__)"],
+            capture_output=True,
+            text=True,
         ).stdout.strip(),
         "load1_start": os.getloadavg()[0],
     }
@@ -669,7 +671,9 @@ def main() -> None:
     # the serving process discard the cache the build process just wrote.
     snapshot = args.workdir / "src"
     shutil.rmtree(snapshot, ignore_errors=True)
-    shutil.copytree(HERE.parent / "src", snapshot, ignore=shutil.ignore_patterns("__pycache__"))
+    # Laid out as installed: the design's folders mapped into the one `wenda` package (pyproject's package-dir).
+    for folder, package in (("src/wenda", "wenda"), ("src/retrieval", "wenda/retrieval"), ("bot", "wenda/bot")):
+        shutil.copytree(HERE.parent / folder, snapshot / package, ignore=shutil.ignore_patterns("__pycache__"))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(snapshot), os.environ.get("PYTHONPATH")]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sampler = LoadSampler()

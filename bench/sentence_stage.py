@@ -15,8 +15,8 @@ import statistics
 import time
 from pathlib import Path
 
-from bot.evaluate import load_squad
-from retrieval.search import Searcher
+from wenda.bot.evaluate import load_squad
+from wenda.retrieval.search import Searcher
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SETS = {"CMRC": EVAL / "cmrc2018_trial.json", "DRCD": EVAL / "drcd_test.json"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from retrieval.search import Hit, Searcher
-from retrieval.text import scrub
+from wenda.retrieval.search import Hit, Searcher
+from wenda.retrieval.text import scrub
 
 # A question longer than this is refused: no real question needs more, and segmenting and
 # scoring an essay per message is an easy way to make the bot slow for everyone.

@@ -14,12 +14,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from retrieval.index import BM25Params
-from retrieval.intake import add_file
-from retrieval.rerank import check_sentence_weight
-from retrieval.store import CorpusNotFound, Library
-from retrieval.text import TextSettings
-from retrieval.watch import CorpusWatcher
+from wenda.retrieval.index import BM25Params
+from wenda.retrieval.intake import add_file
+from wenda.retrieval.rerank import check_sentence_weight
+from wenda.retrieval.store import CorpusNotFound, Library
+from wenda.retrieval.text import TextSettings
+from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MIN_RELEVANCE, answer, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad

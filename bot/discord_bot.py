@@ -12,9 +12,9 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from retrieval.intake import MAX_ADD_BYTES, SUFFIXES, add_bytes
-from retrieval.store import Library
-from retrieval.watch import CorpusWatcher
+from wenda.retrieval.intake import MAX_ADD_BYTES, SUFFIXES, add_bytes
+from wenda.retrieval.store import Library
+from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
 from .cooldown import Cooldown

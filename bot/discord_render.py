@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import discord
 
-from retrieval.search import Hit
-from retrieval.snippet import excerpt
+from wenda.retrieval.search import Hit
+from wenda.retrieval.snippet import excerpt
 
 from .answer import Answer
 

@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.corpus import Passage, sentence_spans
-from retrieval.index import BM25Params
-from retrieval.search import Searcher
-from retrieval.text import Analyzer, TextSettings
+from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.index import BM25Params
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.text import Analyzer, TextSettings
 
 from .answer import MIN_RELEVANCE
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from retrieval.index import TUNED_PARAMS, BM25Params
-from retrieval.rerank import check_sentence_weight
-from retrieval.store import StoreSettings
+from wenda.retrieval.index import TUNED_PARAMS, BM25Params
+from wenda.retrieval.rerank import check_sentence_weight
+from wenda.retrieval.store import StoreSettings
 
 
 class SettingsError(Exception):

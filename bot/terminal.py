@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console, Group
 from rich.text import Text
 
-from retrieval.search import Hit
-from retrieval.snippet import excerpt
+from wenda.retrieval.search import Hit
+from wenda.retrieval.snippet import excerpt
 
 from .answer import Answer
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import jieba
 import pytest
 
-from retrieval.search import Searcher
-from retrieval.store import Library, StoreSettings
-from retrieval.text import Analyzer
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.store import Library, StoreSettings
+from wenda.retrieval.text import Analyzer
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_CORPUS = REPO / "corpus"
@@ -137,12 +137,12 @@ def fast_jieba(monkeypatch: pytest.MonkeyPatch, _jieba_dictionary: tuple[dict[st
 
 
 def wenda(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    """Run `python -m bot.cli` in cwd with no WENDA_* settings but those given, and stdin a pipe."""
+    """Run `python -m wenda` in cwd with no WENDA_* settings but those given, and stdin a pipe."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_") and k not in ("COLUMNS", "LINES")}
     environ["PYTHONIOENCODING"] = "utf-8"
     environ.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "wenda", *args],
         cwd=cwd,
         env=environ,
         input=stdin,

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, to_json
-from retrieval.search import Searcher
+from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, to_json
+from wenda.retrieval.search import Searcher
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 PARTY = "学习贯彻党的二十大精神"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import SEED_CORPUS, SEED_FILE, SMART_CITY, XI_TITLE_START
 
-from retrieval.corpus import MAX_PASSAGE_CHARS, Corpus, detect_source, load_corpus, read_file, sentence_spans
+from wenda.retrieval.corpus import MAX_PASSAGE_CHARS, Corpus, detect_source, load_corpus, read_file, sentence_spans
 
 ARTICLE = """\
 城市更新试点启动

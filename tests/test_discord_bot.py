@@ -20,12 +20,12 @@ import pytest
 from discord_standin import INTENT_MESSAGE_CONTENT, DiscordStandin, InjectedInteraction, RecordedRequest
 from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
 
-from bot import discord_bot
-from bot.answer import MESSAGES, Status
-from bot.discord_bot import NO_MORE_TEXT, NOT_ALLOWED_TEXT, THANKS_TEXT, BotError, WendaBot, serve
-from bot.feedback import FeedbackStore
-from bot.settings import Settings
-from retrieval.store import Library, StoreSettings
+from wenda.bot import discord_bot
+from wenda.bot.answer import MESSAGES, Status
+from wenda.bot.discord_bot import NO_MORE_TEXT, NOT_ALLOWED_TEXT, THANKS_TEXT, BotError, WendaBot, serve
+from wenda.bot.feedback import FeedbackStore
+from wenda.bot.settings import Settings
+from wenda.retrieval.store import Library, StoreSettings
 
 SEED = Path(__file__).resolve().parents[1] / "corpus" / "000_7b005711537558e1.txt"
 SMART_CITY = "智慧城市建设加速释放数据要素红利"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer import MESSAGES, Answer, Status, answer
-from bot.discord_render import (
+from wenda.bot.answer import MESSAGES, Answer, Status, answer
+from wenda.bot.discord_render import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
     EMBED_FOOTER_LIMIT,
@@ -23,10 +23,10 @@ from bot.discord_render import (
     neutralise,
     render_answer,
 )
-from retrieval.corpus import Passage, sentence_spans
-from retrieval.search import Hit, Searcher
-from retrieval.snippet import excerpt
-from retrieval.store import Library, StoreSettings
+from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.search import Hit, Searcher
+from wenda.retrieval.snippet import excerpt
+from wenda.retrieval.store import Library, StoreSettings
 
 SEED_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 ROLE = "<@&123456789012345678>"

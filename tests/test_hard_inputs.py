@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import answer
-from retrieval.store import Library, StoreSettings
+from wenda.bot.answer import answer
+from wenda.retrieval.store import Library, StoreSettings
 
 GOOD = "park.txt"
 GOOD_TEXT = """\
@@ -392,8 +392,8 @@ _OPEN_BIG_CORPUS = textwrap.dedent(
     """
     import json, os, sys
     from pathlib import Path
-    from retrieval.store import Library, StoreSettings
-    from retrieval.text import Analyzer
+    from wenda.retrieval.store import Library, StoreSettings
+    from wenda.retrieval.text import Analyzer
 
     def resident() -> int:
         with open("/proc/self/statm") as fh:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval import index as index_module
-from retrieval.index import _ARRAYS, _BOUND_ARRAYS, TUNED_PARAMS, BM25Index, BM25Params, Segment
-from retrieval.postings import decode_tfs, tfs_at
-from retrieval.terms import _FILES as TERM_FILES
+from wenda.retrieval import index as index_module
+from wenda.retrieval.index import _ARRAYS, _BOUND_ARRAYS, TUNED_PARAMS, BM25Index, BM25Params, Segment
+from wenda.retrieval.postings import decode_tfs, tfs_at
+from wenda.retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500
 N_QUESTIONS = 120

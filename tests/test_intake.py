@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_MD, SMALL_TXT, news_article, wenda
 
-from retrieval import intake
-from retrieval.corpus import corpus_files, read_file
-from retrieval.intake import add_bytes, add_file, safe_name
-from retrieval.store import USERDICT_NAME
+from wenda.retrieval import intake
+from wenda.retrieval.corpus import corpus_files, read_file
+from wenda.retrieval.intake import add_bytes, add_file, safe_name
+from wenda.retrieval.store import USERDICT_NAME
 
 GOOD = SMALL_TXT.encode("utf-8")
 

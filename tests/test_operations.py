@@ -19,12 +19,12 @@ import pytest
 from discord_standin import DiscordStandin, InjectedInteraction, RecordedRequest
 from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
 
-from bot import cli, discord_bot
-from bot.discord_bot import NOT_ALLOWED_TEXT, STOPPING_TEXT, WendaBot, serve
-from bot.feedback import FeedbackStore
-from bot.logs import configure_logging
-from bot.settings import Settings
-from retrieval.store import Library, StoreSettings
+from wenda.bot import cli, discord_bot
+from wenda.bot.discord_bot import NOT_ALLOWED_TEXT, STOPPING_TEXT, WendaBot, serve
+from wenda.bot.feedback import FeedbackStore
+from wenda.bot.logs import configure_logging
+from wenda.bot.settings import Settings
+from wenda.retrieval.store import Library, StoreSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "corpus" / "000_7b005711537558e1.txt"

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer
-from bot.discord_render import (
+from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer
+from wenda.bot.discord_render import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
     EMBED_FOOTER_LIMIT,
@@ -23,9 +23,9 @@ from bot.discord_render import (
     EMBEDS_PER_MESSAGE,
     render_answer,
 )
-from retrieval.corpus import Passage
-from retrieval.search import Searcher
-from retrieval.text import Analyzer, normalise, normalise_with_offsets
+from wenda.retrieval.corpus import Passage
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.text import Analyzer, normalise, normalise_with_offsets
 
 # Every general category, surrogates (Cs) and unassigned code points (Cn) included.
 ALL_CHARACTERS = st.characters(codec=None, exclude_categories=())

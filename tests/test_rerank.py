@@ -7,13 +7,13 @@ from collections import Counter
 import pytest
 from conftest import SEED_CORPUS, SMART_CITY
 
-from retrieval.corpus import Passage
-from retrieval.index import TUNED_PARAMS
-from retrieval.rerank import best_sentence_score, rerank
-from retrieval.search import Searcher
-from retrieval.sentences import Sentences
-from retrieval.store import Library, StoreSettings
-from retrieval.text import Analyzer
+from wenda.retrieval.corpus import Passage
+from wenda.retrieval.index import TUNED_PARAMS
+from wenda.retrieval.rerank import best_sentence_score, rerank
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.sentences import Sentences
+from wenda.retrieval.store import Library, StoreSettings
+from wenda.retrieval.text import Analyzer
 
 QUESTION = "蓝鲸的心脏有多重？"
 # The question's terms together in one sentence, in a longer passage.

@@ -7,11 +7,11 @@ import math
 import pytest
 from conftest import SMART_CITY, XI_TITLE_START
 
-from bot.answer import MIN_RELEVANCE
-from retrieval.corpus import Passage
-from retrieval.index import TUNED_PARAMS
-from retrieval.search import INDEXED_TITLE_CHARS, Hit, Searcher, indexed_text
-from retrieval.text import BIGRAM, UNIGRAM, Analyzer
+from wenda.bot.answer import MIN_RELEVANCE
+from wenda.retrieval.corpus import Passage
+from wenda.retrieval.index import TUNED_PARAMS
+from wenda.retrieval.search import INDEXED_TITLE_CHARS, Hit, Searcher, indexed_text
+from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 VICE_MAYOR = "衢州市副市长是谁？"

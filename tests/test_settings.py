@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError
-from retrieval.index import TUNED_PARAMS, BM25Params
+from wenda.bot.settings import Settings, SettingsError
+from wenda.retrieval.index import TUNED_PARAMS, BM25Params
 
 
 def test_defaults_without_any_setting():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.corpus import Passage, sentence_spans
-from retrieval.search import Searcher
-from retrieval.snippet import ELLIPSIS, excerpt, window
-from retrieval.text import Analyzer
+from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.snippet import ELLIPSIS, excerpt, window
+from wenda.retrieval.text import Analyzer
 
 # 40 sentences of 20 characters; the answer is sentence 25.
 FILLER = [f"第{i:02d}段介绍城市更新中的一般性工作安排。" for i in range(1, 41)]

@@ -19,10 +19,10 @@ import pytest
 from conftest import SEED_CORPUS, SEED_FILE, news_article
 from rank_bm25 import BM25Okapi
 
-from retrieval import store
-from retrieval.corpus import Passage
-from retrieval.search import Searcher, indexed_text
-from retrieval.store import CACHE_DIR, MAX_DELETED_SHARE, MAX_SEGMENTS, USERDICT_NAME, Library, StoreSettings
+from wenda.retrieval import store
+from wenda.retrieval.corpus import Passage
+from wenda.retrieval.search import Searcher, indexed_text
+from wenda.retrieval.store import CACHE_DIR, MAX_DELETED_SHARE, MAX_SEGMENTS, USERDICT_NAME, Library, StoreSettings
 
 pytestmark = pytest.mark.usefixtures("fast_jieba")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.terms import TermTable, term_keys
+from wenda.retrieval.terms import TermTable, term_keys
 
 TERMS = ["北京", "\x011京", "\x012北京", "bm25", "", "𠮷野家", "a" * 300, "上海"]
 

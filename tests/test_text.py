@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.corpus import Passage, sentence_spans
-from retrieval.search import Searcher
-from retrieval.store import Library
-from retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, merge_spans, normalise
+from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.store import Library
+from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, merge_spans, normalise
 
 USERDICT = "城市副中心 50 n\n"
 

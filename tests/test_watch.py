@@ -17,9 +17,9 @@ import pytest
 import watchfiles
 from conftest import news_article
 
-from retrieval import watch
-from retrieval.store import Library, Refresh, StoreSettings
-from retrieval.watch import CorpusWatcher
+from wenda.retrieval import watch
+from wenda.retrieval.store import Library, Refresh, StoreSettings
+from wenda.retrieval.watch import CorpusWatcher
 
 pytestmark = pytest.mark.usefixtures("fast_jieba")
 
