@@ -1,20 +1,32 @@
 """The buttons under an answer — "more" and 👍/👎 — as persistent items that survive a restart.
 
 Their state (which stored answer, which page) lives in the custom id, so the bot can handle a
-click on a message it sent before it was restarted.
+click on a message it sent before it was restarted. What a click does is the client's business:
+the buttons know it only through AnswerActions, so this module never imports the client.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol, cast
 
 import discord
 
-if TYPE_CHECKING:
-    from .discord_bot import WendaBot
-
 MORE_LABEL = "更多"
+
+
+class AnswerActions(Protocol):
+    """What the client that sent an answer does when one of its buttons is clicked."""
+
+    async def show_more(self, interaction: discord.Interaction, answer_id: int, offset: int) -> None: ...
+
+    async def record_vote(self, interaction: discord.Interaction, answer_id: int, vote: int) -> None: ...
+
+
+def _actions(interaction: discord.Interaction) -> AnswerActions:
+    # discord.py builds a persistent button from its custom id alone, so the client that received
+    # the click is the only place its handlers can come from.
+    return cast(AnswerActions, interaction.client)
 
 
 class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"wenda:more:(?P<aid>\d+):(?P<offset>\d+)"):
@@ -36,8 +48,8 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"wenda:mor
     ) -> MoreButton:
         return cls(int(match["aid"]), int(match["offset"]))
 
-    async def callback(self, interaction: discord.Interaction[WendaBot]) -> None:
-        await interaction.client.show_more(interaction, self.answer_id, self.offset)
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _actions(interaction).show_more(interaction, self.answer_id, self.offset)
 
 
 class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"wenda:vote:(?P<aid>\d+):(?P<vote>up|down)"):
@@ -58,8 +70,8 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"wenda:vot
     ) -> VoteButton:
         return cls(int(match["aid"]), match["vote"])
 
-    async def callback(self, interaction: discord.Interaction[WendaBot]) -> None:
-        await interaction.client.record_vote(interaction, self.answer_id, self.vote)
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _actions(interaction).record_vote(interaction, self.answer_id, self.vote)
 
 
 def answer_view(answer_id: int, next_offset: int | None) -> discord.ui.View:
