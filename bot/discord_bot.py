@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import discord
@@ -41,12 +44,36 @@ def cooldown_text(seconds: float) -> str:
     return f"你问得有点快，请 {max(1, round(seconds))} 秒后再问。"
 
 
+# Whom the bot is working for: a slash command or a button click, or a message (a mention, a DM, an ask-channel).
+Target = discord.Interaction | discord.Message
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
+
+
+def guarded(what: str) -> Callable[[Handler], Handler]:
+    """Put a WendaBot handler, whose first argument is the interaction or message, on the guarded path.
+
+    `what` names the handler in the log line of a failure ("/ask", "vote button", …).
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def run(bot: WendaBot, target: Target, *args: Any, **kwargs: Any) -> None:
+            await bot.guard(target, what, functools.partial(handler, bot, target, *args, **kwargs))
+
+        return cast(Handler, run)
+
+    return decorate
+
+
 class BotError(Exception):
     """The bot cannot start or run; the message tells the operator what to do."""
 
 
 class WendaBot(discord.Client):
-    """One client, configured once: intents, no pings ever, the command tree and the buttons."""
+    """One client, configured once: intents, no pings ever, the command tree and the buttons.
+
+    It is the AnswerActions that discord_views' buttons call; every handler runs through guard().
+    """
 
     def __init__(
         self, settings: Settings, library: Library, feedback: FeedbackStore, *, watch: bool = True, **options
@@ -64,7 +91,8 @@ class WendaBot(discord.Client):
         self.tree.on_error = self.on_app_command_error
         self._register_commands()
         self.watcher = CorpusWatcher(library) if watch else None
-        # Answers in flight, so a shutdown can let them finish before the connection closes.
+        # Work in flight (answers, clicks, admin commands), so a shutdown can let it finish before
+        # the connection closes.
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -86,7 +114,7 @@ class WendaBot(discord.Client):
         log.info("synced %d application commands", len(synced))
 
     @contextlib.contextmanager
-    def _answering(self):
+    def _in_flight(self):
         self._inflight += 1
         self._idle.clear()
         try:
@@ -97,7 +125,7 @@ class WendaBot(discord.Client):
                 self._idle.set()
 
     async def shutdown(self, grace: float = 10.0) -> None:
-        """Stop taking questions, let the answers in flight finish (up to grace seconds), then close."""
+        """Stop taking questions, let the work in flight finish (up to grace seconds), then close."""
         self.stopping = True
         log.info("stopping: %d answers in flight", self._inflight)
         with contextlib.suppress(TimeoutError):
@@ -115,6 +143,8 @@ class WendaBot(discord.Client):
         )
 
     def _register_commands(self) -> None:
+        # Each command only hands over to a guarded method: the one place that refuses while stopping,
+        # waits for work in flight and turns an error into a sentence for the user.
         @self.tree.command(name="ask", description="向资料库提问，引用最相关的段落回答")
         @app_commands.describe(question="你的问题")
         async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, 2000]) -> None:
@@ -122,54 +152,64 @@ class WendaBot(discord.Client):
 
         @self.tree.command(name="sources", description="列出资料库中的文章")
         async def sources(interaction: discord.Interaction) -> None:
-            articles = self.library.articles
-            lines = [f"{a.title}" + (f" · {a.source}" if a.source else "") + f" · {a.passages} 段" for a in articles]
-            title = f"资料库：{len(articles)} 篇文章"
-            await interaction.response.send_message(embeds=render_lines(title, lines), ephemeral=True)
+            await self.list_sources(interaction)
 
         @self.tree.command(name="reindex", description="重新读取资料库并重建索引（管理员）")
         @app_commands.default_permissions(manage_guild=True)
         async def reindex(interaction: discord.Interaction) -> None:
-            if not self.is_admin(interaction.user):
-                await interaction.response.send_message(NOT_ALLOWED_TEXT, ephemeral=True)
-                return
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            await asyncio.to_thread(self.library.rebuild)
-            lib = self.library
-            report = f"已重建索引：{len(lib.articles)} 篇文章，{lib.passage_count} 段。"
-            if lib.problems:
-                example = neutral_clip(str(lib.problems[0]), 300)
-                report += f"\n跳过 {len(lib.problems)} 个无法读取的文件或行，例如：{example}"
-            await interaction.followup.send(report, ephemeral=True)
+            await self.reindex(interaction)
 
         @self.tree.command(name="add", description="上传文章文件（.txt/.md/.jsonl）加入资料库（管理员）")
         @app_commands.describe(file="文章文件")
         @app_commands.default_permissions(manage_guild=True)
         async def add(interaction: discord.Interaction, file: discord.Attachment) -> None:
-            if not self.is_admin(interaction.user):
-                await interaction.response.send_message(NOT_ALLOWED_TEXT, ephemeral=True)
-                return
-            if not file.filename.lower().endswith(SUFFIXES):
-                await interaction.response.send_message("只接受 .txt、.md 或 .jsonl 文件。", ephemeral=True)
-                return
-            if file.size > MAX_ADD_BYTES:
-                await interaction.response.send_message(
-                    f"文件太大（上限 {MAX_ADD_BYTES // 2**20} MB）。", ephemeral=True
-                )
-                return
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            data = await file.read()
-            result = await asyncio.to_thread(add_bytes, self.library.root, file.filename, data)
-            if not result.ok:
-                reason = neutral_clip(result.reason or "", 500)
-                await interaction.followup.send(f"没有加入：{reason}", ephemeral=True)
-                return
-            await asyncio.to_thread(self.library.refresh)
-            name = neutral_clip(result.added_as or "", 200)
-            text = f"已加入 {name}：{result.articles} 篇文章，{result.passages} 段。"
-            if result.reason:
-                text += "\n" + neutral_clip(result.reason, 300)
-            await interaction.followup.send(text, ephemeral=True)
+            await self.add_file(interaction, file)
+
+    @guarded("/sources")
+    async def list_sources(self, interaction: discord.Interaction) -> None:
+        articles = self.library.articles
+        lines = [f"{a.title}" + (f" · {a.source}" if a.source else "") + f" · {a.passages} 段" for a in articles]
+        title = f"资料库：{len(articles)} 篇文章"
+        await interaction.response.send_message(embeds=render_lines(title, lines), ephemeral=True)
+
+    @guarded("/reindex")
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        if not self.is_admin(interaction.user):
+            await interaction.response.send_message(NOT_ALLOWED_TEXT, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await asyncio.to_thread(self.library.rebuild)
+        lib = self.library
+        report = f"已重建索引：{len(lib.articles)} 篇文章，{lib.passage_count} 段。"
+        if lib.problems:
+            example = neutral_clip(str(lib.problems[0]), 300)
+            report += f"\n跳过 {len(lib.problems)} 个无法读取的文件或行，例如：{example}"
+        await interaction.followup.send(report, ephemeral=True)
+
+    @guarded("/add")
+    async def add_file(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        if not self.is_admin(interaction.user):
+            await interaction.response.send_message(NOT_ALLOWED_TEXT, ephemeral=True)
+            return
+        if not file.filename.lower().endswith(SUFFIXES):
+            await interaction.response.send_message("只接受 .txt、.md 或 .jsonl 文件。", ephemeral=True)
+            return
+        if file.size > MAX_ADD_BYTES:
+            await interaction.response.send_message(f"文件太大（上限 {MAX_ADD_BYTES // 2**20} MB）。", ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await file.read()
+        result = await asyncio.to_thread(add_bytes, self.library.root, file.filename, data)
+        if not result.ok:
+            reason = neutral_clip(result.reason or "", 500)
+            await interaction.followup.send(f"没有加入：{reason}", ephemeral=True)
+            return
+        await asyncio.to_thread(self.library.refresh)
+        name = neutral_clip(result.added_as or "", 200)
+        text = f"已加入 {name}：{result.articles} 篇文章，{result.passages} 段。"
+        if result.reason:
+            text += "\n" + neutral_clip(result.reason, 300)
+        await interaction.followup.send(text, ephemeral=True)
 
     def is_admin(self, user: discord.abc.User) -> bool:
         if not isinstance(user, discord.Member):
@@ -198,14 +238,8 @@ class WendaBot(discord.Client):
             kwargs["view"] = answer_view(answer_id, more)
         return ans, message, kwargs
 
+    @guarded("/ask")
     async def answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
-        if self.stopping:
-            await interaction.response.send_message(STOPPING_TEXT, ephemeral=True)
-            return
-        with self._answering():
-            await self._answer_interaction(interaction, question)
-
-    async def _answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
         wait = self.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(cooldown_text(wait), ephemeral=True)
@@ -220,23 +254,18 @@ class WendaBot(discord.Client):
         if message.author.bot or self.user is None or message.author.id == self.user.id:
             return
         question = self.question_in(message)
-        if question is None or self.stopping:
-            return
-        with self._answering():
-            await self._answer_message(message, question)
+        if question is not None:
+            await self.answer_message(message, question)
 
-    async def _answer_message(self, message: discord.Message, question: str) -> None:
+    @guarded("message")
+    async def answer_message(self, message: discord.Message, question: str) -> None:
         wait = self.cooldown.retry_after(message.author.id)
         if wait:
             await message.reply(cooldown_text(wait), mention_author=False)
             return
-        try:
-            async with message.channel.typing():
-                _, _, reply = await self.prepare(question, message.author.id)
-            await message.reply(mention_author=False, **reply)
-        except Exception:
-            log.exception("failed to answer message %s", message.id)
-            await message.reply(ERROR_TEXT, mention_author=False)
+        async with message.channel.typing():
+            _, _, reply = await self.prepare(question, message.author.id)
+        await message.reply(mention_author=False, **reply)
 
     def question_in(self, message: discord.Message) -> str | None:
         """The question a message asks the bot, or None if it is not addressed to the bot."""
@@ -250,15 +279,8 @@ class WendaBot(discord.Client):
             return message.content.strip() or None
         return None
 
+    @guarded("more button")
     async def show_more(self, interaction: discord.Interaction, answer_id: int, offset: int) -> None:
-        # The next passages are an answer like any other: refused once stopping, waited for if in flight.
-        if self.stopping:
-            await interaction.response.send_message(STOPPING_TEXT, ephemeral=True)
-            return
-        with self._answering():
-            await self._show_more(interaction, answer_id, offset)
-
-    async def _show_more(self, interaction: discord.Interaction, answer_id: int, offset: int) -> None:
         stored = await asyncio.to_thread(self.feedback.answer, answer_id)
         if stored is None:
             await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
@@ -270,6 +292,7 @@ class WendaBot(discord.Client):
             return
         await interaction.followup.send(ephemeral=True, **reply)
 
+    @guarded("vote button")
     async def record_vote(self, interaction: discord.Interaction, answer_id: int, vote: int) -> None:
         if await asyncio.to_thread(self.feedback.answer, answer_id) is None:
             await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
@@ -277,12 +300,49 @@ class WendaBot(discord.Client):
         await asyncio.to_thread(self.feedback.vote, answer_id, interaction.user.id, vote)
         await interaction.response.send_message(THANKS_TEXT, ephemeral=True)
 
+    # -- the guarded path -----------------------------------------------------------------------
+
+    async def guard(self, target: Target, what: str, work: Callable[[], Awaitable[object]]) -> None:
+        """The one path every command, click and message takes.
+
+        Refused while stopping; counted while in flight, so a shutdown waits for it; and any error
+        is logged with its traceback for the operator and told to the user in one short sentence,
+        so that nobody is left on "thinking…" or Discord's "interaction failed".
+        """
+        with self._in_flight():  # a refusal too, so that it is sent before the connection closes
+            if self.stopping:
+                # A command or a click gets a refusal only its user sees; in a channel, silence is kinder.
+                if isinstance(target, discord.Interaction):
+                    await self._tell(target, STOPPING_TEXT)
+                return
+            try:
+                await work()
+            except Exception as error:
+                await self._fail(target, what, error)
+
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        log.error("command %s failed", interaction.command.name if interaction.command else "?", exc_info=error)
-        if interaction.response.is_done():
-            await interaction.followup.send(ERROR_TEXT, ephemeral=True)
-        else:
-            await interaction.response.send_message(ERROR_TEXT, ephemeral=True)
+        # Command bodies run guarded; this catches what fails before one runs (a check, an option).
+        await self._fail(interaction, f"/{interaction.command.name}" if interaction.command else "command", error)
+
+    async def _fail(self, target: Target, what: str, error: BaseException) -> None:
+        user = target.user if isinstance(target, discord.Interaction) else target.author
+        kind = "interaction" if isinstance(target, discord.Interaction) else "message"
+        log.error("%s failed for user %s (%s %s)", what, user.id, kind, target.id, exc_info=error)
+        await self._tell(target, ERROR_TEXT)
+
+    async def _tell(self, target: Target, text: str) -> None:
+        """One sentence to whoever asked: a reply to a message, or a private answer to an interaction
+        (a follow-up once it has been acknowledged, e.g. while it shows "thinking…")."""
+        try:
+            if isinstance(target, discord.Message):
+                await target.reply(text, mention_author=False)
+            elif target.response.is_done():
+                await target.followup.send(text, ephemeral=True)
+            else:
+                await target.response.send_message(text, ephemeral=True)
+        except Exception:
+            # Discord itself may be what failed; the operator still learns that the user heard nothing.
+            log.exception("could not tell the user %r (%s %s)", text, type(target).__name__, target.id)
 
 
 async def serve(settings: Settings) -> None:

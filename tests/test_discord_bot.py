@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import shutil
@@ -22,7 +23,15 @@ from standin_fixtures import standin_fixture  # noqa: F401  (provides the standi
 
 from wenda.bot import discord_bot
 from wenda.bot.answer import MESSAGES, Status
-from wenda.bot.discord_bot import NO_MORE_TEXT, NOT_ALLOWED_TEXT, THANKS_TEXT, BotError, WendaBot, serve
+from wenda.bot.discord_bot import (
+    ERROR_TEXT,
+    NO_MORE_TEXT,
+    NOT_ALLOWED_TEXT,
+    THANKS_TEXT,
+    BotError,
+    WendaBot,
+    serve,
+)
 from wenda.bot.feedback import FeedbackStore
 from wenda.bot.settings import Settings
 from wenda.retrieval.store import Library, StoreSettings
@@ -501,6 +510,109 @@ async def test_reindex_by_a_manager_reports_the_counts(
     assert deferred.json["type"] == 5
     assert report.json["content"] == "已重建索引：3 篇文章，27 段。"
     assert report.json["flags"] & EPHEMERAL
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def logged_failure(caplog: pytest.LogCaptureFixture, detail: str) -> logging.LogRecord:
+    """wenda's own error record for the exception whose message is detail, traceback attached."""
+    [record] = [
+        r
+        for r in caplog.records
+        if r.name == "wenda.discord" and r.levelno >= logging.ERROR and r.exc_info and detail in str(r.exc_info[1])
+    ]
+    return record
+
+
+async def test_vote_button_that_fails_tells_the_user_and_logs_the_detail(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = make_bot()
+
+    def locked(*args: Any) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    async with standin.running(bot):
+        _, reply = await ask(standin, BEIJING)
+        bot.feedback.vote = locked  # type: ignore[method-assign]
+        clicked = await standin.click_button(int(reply.response["id"]), f"wenda:vote:{answer_id(reply.json)}:up")
+        told = await standin.wait_for_reply(clicked)
+        _, again = await ask(standin, QUZHOU)  # and the bot keeps serving
+    assert told.json["type"] == 4
+    assert told.json["data"]["content"] == ERROR_TEXT
+    assert told.json["data"]["flags"] & EPHEMERAL
+    assert logged_failure(caplog, "database is locked")
+    assert plain(again.json["embeds"][0]["description"]).startswith(QUZHOU_GOLD)
+
+
+async def test_more_button_that_fails_after_thinking_tells_the_user(
+    standin: DiscordStandin,
+    make_bot: Callable[..., WendaBot],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real_answer = discord_bot.answer
+
+    def first_page_only(*args: Any, offset: int = 0, **kwargs: Any) -> Any:
+        if offset:
+            raise RuntimeError("segment file vanished")
+        return real_answer(*args, offset=offset, **kwargs)
+
+    monkeypatch.setattr(discord_bot, "answer", first_page_only)
+    async with standin.running(make_bot(top_k=1)):
+        _, reply = await ask(standin, BEIJING)
+        clicked = await standin.click_button(int(reply.response["id"]), f"wenda:more:{answer_id(reply.json)}:1")
+        deferred = await standin.wait_for_reply(clicked)
+        told = await follow_up(standin, clicked)
+        _, again = await ask(standin, QUZHOU)
+    assert deferred.json["type"] == 5  # "thinking…", which must not be the last thing the user sees
+    assert told.json["content"] == ERROR_TEXT
+    assert told.json["flags"] & EPHEMERAL
+    assert logged_failure(caplog, "segment file vanished")
+    assert plain(again.json["embeds"][0]["description"]).startswith(QUZHOU_GOLD)
+
+
+async def test_slash_command_that_fails_tells_the_user_and_logs_the_detail(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = make_bot(open_library(corpus))
+
+    def unreadable(*args: Any, **kwargs: Any) -> None:
+        raise PermissionError("corpus folder is not readable")
+
+    bot.library.rebuild = unreadable  # type: ignore[method-assign]
+    async with standin.running(bot):
+        invoked = await standin.invoke_slash("reindex", user=standin.manager)
+        deferred = await standin.wait_for_reply(invoked)
+        told = await follow_up(standin, invoked)
+        listed = await standin.wait_for_reply(await standin.invoke_slash("sources"))
+    assert deferred.json["type"] == 5
+    assert told.json["content"] == ERROR_TEXT
+    assert told.json["flags"] & EPHEMERAL
+    assert logged_failure(caplog, "corpus folder is not readable")
+    assert listed.json["data"]["embeds"]
+
+
+async def test_mention_that_fails_is_answered_briefly(
+    standin: DiscordStandin,
+    make_bot: Callable[..., WendaBot],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(discord_bot, "answer", broken)
+    async with standin.running(make_bot()):
+        sent = await standin.send_message(f"{standin.bot_user.mention} {QUZHOU}", mentions=[standin.bot_user])
+        told = await standin.wait_for_reply(sent)
+        listed = await standin.wait_for_reply(await standin.invoke_slash("sources"))
+    assert told.json["content"] == ERROR_TEXT
+    assert told.json["message_reference"]["message_id"] == sent.id
+    assert_mentions_nobody(told.json)
+    assert logged_failure(caplog, "scoring failed")
+    assert listed.json["data"]["embeds"]
 
 
 # -- starting -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ PORT_TEXT = (
 )
 PORT_QUESTION = "三号码头扩建后年吞吐能力是多少？"
 PORT_GOLD = "新港区三号码头扩建工程投入使用后"
+EPHEMERAL = 1 << 6
 
 # Every Library makes its own jieba tokenizer; the fixture saves each a second of dictionary loading.
 pytestmark = pytest.mark.usefixtures("fast_jieba")
@@ -233,6 +234,33 @@ async def test_questions_asked_during_shutdown_are_not_answered(
     assert refused.json["data"]["content"] == STOPPING_TEXT
     replies = [r for r in standin.requests[mention.mark :] if r.path == f"/channels/{standin.channel_id}/messages"]
     assert replies == []
+
+
+async def test_buttons_and_admin_commands_are_refused_during_shutdown(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = make_bot(open_library(corpus))
+    async with standin.running(bot):
+        answered = await follow_up(standin, await standin.invoke_slash("ask", {"question": BEIJING}))
+        up = next(
+            b["custom_id"] for row in answered.json["components"] for b in row["components"] if ":up" in b["custom_id"]
+        )
+        scoring, release, _ = hold_answers(monkeypatch)
+        held = await standin.invoke_slash("ask", {"question": QUZHOU})
+        assert await asyncio.to_thread(scoring.wait, 5)
+        stopping = asyncio.create_task(bot.shutdown(grace=10))
+        await asyncio.sleep(0)
+        voted = await standin.wait_for_reply(await standin.click_button(int(answered.response["id"]), up))
+        reindex = await standin.wait_for_reply(await standin.invoke_slash("reindex", user=standin.manager))
+        release.set()
+        await follow_up(standin, held)
+        async with asyncio.timeout(10):
+            await stopping
+    for refused in (voted, reindex):
+        assert refused.json["type"] == 4
+        assert refused.json["data"]["content"] == STOPPING_TEXT
+        assert refused.json["data"]["flags"] & EPHEMERAL
+    assert bot.feedback.votes(int(up.split(":")[2])) == {}
 
 
 async def test_more_passages_in_flight_are_delivered_after_shutdown_was_requested(
