@@ -148,7 +148,7 @@ async def run_load(
             refreshed.notify_all()
 
     def indexed() -> bool:
-        return all(library.files.get(name, {}).get("sha256") == digest for name, digest in written.items())
+        return all(getattr(library.files.get(name), "sha256", None) == digest for name, digest in written.items())
 
     def wait_indexed() -> bool:
         with refreshed:

@@ -19,10 +19,11 @@ import pytest
 from conftest import SEED_CORPUS, SEED_FILE, news_article
 from rank_bm25 import BM25Okapi
 
-from wenda.retrieval import store
+from wenda.retrieval import cache, store
+from wenda.retrieval.cache import CACHE_DIR
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.search import Searcher, indexed_text
-from wenda.retrieval.store import CACHE_DIR, MAX_DELETED_SHARE, MAX_SEGMENTS, USERDICT_NAME, Library, StoreSettings
+from wenda.retrieval.store import MAX_DELETED_SHARE, MAX_SEGMENTS, USERDICT_NAME, Library, StoreSettings
 
 pytestmark = pytest.mark.usefixtures("fast_jieba")
 
@@ -251,7 +252,7 @@ def test_a_cache_that_cannot_be_written_is_logged_and_serving_goes_on(
     def disk_full(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "_fsync_write", disk_full)
+    monkeypatch.setattr(cache, "_fsync_write", disk_full)
     caplog.set_level(logging.INFO, logger=store.__name__)
 
     library.refresh()
@@ -485,7 +486,7 @@ def test_beyond_max_segments_the_smallest_adjacent_pair_is_merged(corpus: Path, 
 
     assert counts == [*range(1, MAX_SEGMENTS + 1), MAX_SEGMENTS]
     # The big first segment is left alone; two one-file segments became one.
-    merged = [seg for seg in {e["segment"] for e in library.files.values()} if _files_in(library, seg) > 1]
+    merged = [seg for seg in {e.segment for e in library.files.values()} if _files_in(library, seg) > 1]
     assert len(merged) == 2 and any(_files_in(library, seg) == 2 for seg in merged)
     assert library.passage_count == 26 + NEWS * PARAGRAPHS + MAX_SEGMENTS * 2
     assert passages_by_file(library.searcher) == fresh_passages(corpus)
@@ -499,7 +500,7 @@ def test_beyond_max_segments_the_smallest_adjacent_pair_is_merged(corpus: Path, 
 
 
 def _files_in(library: Library, segment: str | None) -> int:
-    return sum(1 for e in library.files.values() if e["segment"] == segment)
+    return sum(1 for e in library.files.values() if e.segment == segment)
 
 
 def test_deleting_over_the_max_share_of_slots_merges_into_one_segment(corpus: Path):
@@ -535,8 +536,8 @@ def test_file_ranges_stay_right_after_a_merge(corpus: Path, reopen: bool):
         library.refresh()
     (corpus / news_name(2)).unlink()  # over a quarter of nothing: only masked
     library.refresh()
-    pair = next(seg for seg in {e["segment"] for e in library.files.values()} if _files_in(library, seg) == 2)
-    in_merged = sorted(rel for rel, e in library.files.items() if e["segment"] == pair)
+    pair = next(seg for seg in {e.segment for e in library.files.values()} if _files_in(library, seg) == 2)
+    in_merged = sorted(rel for rel, e in library.files.items() if e.segment == pair)
     if reopen:
         library = Library.open(corpus)
 

@@ -55,7 +55,7 @@ class Recorder:
             self.snapshots.append(
                 Snapshot(
                     refresh,
-                    {f: e["count"] for f, e in self.library.files.items()},
+                    {f: e.count for f, e in self.library.files.items()},
                     {f: tuple(t) for f, t in texts.items()},
                 )
             )
@@ -131,7 +131,7 @@ def test_a_file_written_while_the_watch_is_being_set_up_is_answered(
 def test_a_changed_file_is_answered_with_its_new_text(corpus: Path, library: Library, recorder: Recorder, watcher):
     (corpus / "first.txt").write_text(news_article(0, paragraphs=5, version=4), encoding="utf-8")
 
-    assert recorder.wait_for(lambda: library.files["first.txt"]["count"] == 5)
+    assert recorder.wait_for(lambda: library.files["first.txt"].count == 5)
     assert answers_from(library, "项目代号kx000p4", "first.txt")
     assert recorder.snapshots[-1].refresh.changed == ("first.txt",)
     assert "7月完工" in library.searcher.search("项目代号kx000p4", k=1).hits[0].passage.text
@@ -189,7 +189,7 @@ def test_a_file_copied_slowly_is_never_indexed_half(corpus: Path, library: Libra
         time.sleep(0.1)  # the slow copier's pause, not a wait for the watcher
         fh.write(text[half:])
 
-    assert recorder.wait_for(lambda: library.files.get("slow.txt", {}).get("count") == 6)
+    assert recorder.wait_for(lambda: getattr(library.files.get("slow.txt"), "count", None) == 6)
     whole = tuple(text.splitlines()[1:])
     held = [s.texts["slow.txt"] for s in recorder.snapshots if "slow.txt" in s.texts]
     assert held and all(texts == whole for texts in held), held

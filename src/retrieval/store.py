@@ -1,36 +1,30 @@
-"""The corpus folder as one searchable whole: an index cache beside it, kept in step with its files.
+"""The corpus folder as one searchable whole: an index kept in step with its files, cached beside them.
 
-The cache (`<corpus>/.wenda/index/`) holds immutable segments and a manifest naming them and
-every file they came from, with its content hash. Opening a corpus loads the manifest and its
-segments memory-mapped, then re-reads only the files whose content changed; a changed analyzer
-setting (user dictionary, stop words, wenda version) invalidates the whole cache. Every write is
-a new file or folder renamed into place, so a crash leaves the previous cache intact.
+Opening a corpus loads the cache (cache.py: `<corpus>/.wenda/index/`) and its segments
+memory-mapped, then re-reads only the files whose content changed; a changed analyzer setting
+(user dictionary, stop words, wenda version) invalidates the whole cache. A refresh builds the
+next index aside and publishes it whole, so a query sees the old snapshot or the new, never half.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import hashlib
-import json
 import logging
 import os
-import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import xxhash
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; one process per corpus there
-    fcntl = None
-
-from .corpus import READER_VERSION, Problem, corpus_files, read_file
+from . import cache
+from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry, SegmentEntry
+from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params, Segment
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
@@ -40,11 +34,6 @@ from .text import Analyzer, TextSettings
 log = logging.getLogger(__name__)
 
 USERDICT_NAME = "userdict.txt"
-CACHE_DIR = ".wenda"
-# 3: term tables as arrays (terms.py) instead of terms.json, seals by xxh3-128.
-# 4: (never released) doc ids as one-byte gaps.
-# 5: a posting is one byte, doc gap and "tf > 1", with exceptions (postings.py).
-FORMAT = 5
 # Merge segments when there are more than this many, or a segment has this share deleted (_next_merge).
 MAX_SEGMENTS = 24
 MAX_DELETED_SHARE = 0.25
@@ -57,8 +46,8 @@ MERGE_CAP_DOCS = 150_000
 BATCH_BYTES = 24 * 2**20
 MAX_BATCH_BYTES = 48 * 2**20
 SEGMENTS_HEADROOM = 4
-# A hidden temporary file or folder in the cache older than this was left by a crashed write.
-STALE_TEMP_SECONDS = 24 * 3600
+
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -99,18 +88,35 @@ class Refresh:
         return bool(self.added or self.changed or self.removed)
 
 
+@dataclass(frozen=True)
+class _Changes:
+    """What a look at the folder found, against the files as last read."""
+
+    to_read: tuple[tuple[str, str], ...]  # (relative path, sha256) of new and changed files, in folder order
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    touched: Mapping[str, os.stat_result]  # a new size or mtime but the same content: nothing to read
+
+
+@dataclass(frozen=True, eq=False)
+class _Draft:
+    """The next snapshot as one refresh builds it: published, and saved, only once it is whole."""
+
+    index: BM25Index
+    tables: tuple[PassageTable, ...]  # one per segment, in slot order
+    names: tuple[str, ...]  # each segment's folder name in the cache
+    files: Mapping[str, FileEntry]
+    # Segments not on disk yet (the cache is off or a write failed, or they came from a merge).
+    unsaved: Mapping[str, tuple[Segment, PassageTable]]
+    # False without a cache, or once a write failed: the manifest must not name a segment not on disk.
+    saving: bool
+    problems: tuple[Problem, ...] = ()
+
+
 def _sha256(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Library:
@@ -120,8 +126,8 @@ class Library:
         self.root = root
         self.settings = settings
         self.analyzer = analyzer
-        self.cache_dir = root / CACHE_DIR / "index"
-        self.files: dict[str, dict] = {}
+        self.cache_dir = cache.index_folder(root)
+        self.files: dict[str, FileEntry] = {}
         self._segment_names: list[str] = []
         self._tables: list[PassageTable] = []
         self._index = BM25Index([], settings.params)
@@ -133,12 +139,7 @@ class Library:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(
-        cls,
-        root: Path,
-        settings: StoreSettings | None = None,
-        progress: Callable[[str, int, int], None] | None = None,
-    ) -> Library:
+    def open(cls, root: Path, settings: StoreSettings | None = None, progress: Progress | None = None) -> Library:
         """Load the cache if it fits the folder and settings, then bring it up to date with the files."""
         settings = settings or StoreSettings()
         if not root.is_dir():
@@ -149,7 +150,7 @@ class Library:
         library.refresh(progress=progress)
         return library
 
-    def rebuild(self, progress: Callable[[str, int, int], None] | None = None) -> Refresh:
+    def rebuild(self, progress: Progress | None = None) -> Refresh:
         """Re-read every file with a fresh analyzer (e.g. after editing userdict.txt), then swap it in."""
         fresh = Library(self.root, self.settings, _analyzer_for(self.root, self.settings))
         result = fresh.refresh(progress=progress)
@@ -162,59 +163,35 @@ class Library:
         return result
 
     def _load_cache(self) -> None:
-        manifest_path = self.cache_dir / "manifest.json"
-        if not manifest_path.exists():
+        if not cache.has_manifest(self.cache_dir):
             return
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if not isinstance(manifest, dict):
-                raise ValueError("manifest.json is not a JSON object")
-            if manifest.get("format") != FORMAT or manifest.get("fingerprint") != self._cache_key:
+            manifest = cache.read_manifest(self.cache_dir, self._cache_key)
+            if manifest is None:
                 log.info("index cache is for other settings; rebuilding")
                 return
-            files = manifest["files"]
-            if not isinstance(files, dict):
-                raise ValueError("the manifest's file list is not a JSON object")
-            segments, tables, deleted = [], [], []
-            for entry in manifest["segments"]:
-                folder = self.cache_dir / entry["name"]
-                _verify(folder)
-                segments.append(Segment.load(folder))
-                tables.append(PassageTable.load(folder))
-                deleted.append(np.load(self.cache_dir / entry["deleted"]) if entry.get("deleted") else None)
-                if segments[-1].n_docs != len(tables[-1]):
-                    raise ValueError(f"segment {entry['name']} and its passages disagree")
-                mask = deleted[-1]
-                if mask is not None and (mask.dtype != np.bool_ or mask.shape != (segments[-1].n_docs,)):
-                    raise ValueError(f"the deletion mask of segment {entry['name']} does not fit it")
-            index = BM25Index(segments, self.settings.params, deleted)
+            loaded = [cache.load_segment(self.cache_dir, entry) for entry in manifest.segments]
+            index = BM25Index([s.segment for s in loaded], self.settings.params, [s.deleted for s in loaded])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("index cache unreadable (%s); rebuilding from the corpus", exc)
             return
-        self.files = files
-        self._segment_names = [e["name"] for e in manifest["segments"]]
-        self._publish(index, tables)
+        self.files = dict(manifest.files)
+        self._segment_names = [entry.name for entry in manifest.segments]
+        self._publish(index, [s.table for s in loaded])
 
     @contextlib.contextmanager
-    def _cache_lock(self):
-        """Hold the cache folder's lock file, so two processes (the bot and `wenda add`, say) never
-        interleave their writes and one's clean-up removes the other's new segment."""
-        if not self.settings.cache or fcntl is None:
+    def _cache_lock(self) -> Iterator[None]:
+        """Hold the cache's lock (cache.open_lock) if there is a cache; without one if it cannot be had."""
+        if not self.settings.cache:
             yield
             return
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            fh = open(self.cache_dir / ".lock", "a+b")  # noqa: SIM115 - held for the with-block below
+            held = cache.open_lock(self.cache_dir)
         except OSError as exc:
             log.warning("cannot lock the index cache in %s: %s", self.cache_dir, exc)
+            held = contextlib.nullcontext()
+        with held:
             yield
-            return
-        with fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     @property
     def _cache_key(self) -> str:
@@ -229,7 +206,7 @@ class Library:
 
     # -- keeping in step with the folder ------------------------------------------------------
 
-    def refresh(self, progress: Callable[[str, int, int], None] | None = None) -> Refresh:
+    def refresh(self, progress: Progress | None = None) -> Refresh:
         """Re-read the files whose content changed since the last look; returns what changed.
 
         A changed user dictionary changes how every passage is segmented, so it means a rebuild.
@@ -255,7 +232,33 @@ class Library:
                 )
             return result
 
-    def _refresh(self, progress: Callable[[str, int, int], None] | None) -> Refresh:
+    def _refresh(self, progress: Progress | None) -> Refresh:
+        """One look at the folder: what changed is read into a draft of the next snapshot, then published."""
+        present = self._scan()
+        changes = self._changes(present)
+        self._remember_touched(changes.touched)
+        if not changes.to_read and not changes.removed:
+            if changes.touched and self.settings.cache:
+                # Through _save: a full disk must not stop serving, and the masks the manifest
+                # rewrites under new names leave their old copies to be collected.
+                self._save({})
+            return Refresh()
+        draft = self._without((*changes.changed, *changes.removed))
+        # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
+        # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
+        for batch in _batches(list(changes.to_read), self.root, len(draft.index.segments)):
+            draft = self._add_batch(draft, batch, present, progress)
+            _release_freed_memory()
+        draft = self._compact(draft)
+        self.files = dict(draft.files)
+        self._segment_names = list(draft.names)
+        self._publish(draft.index, list(draft.tables))
+        if draft.saving:
+            self._save(draft.unsaved)
+        return Refresh(changes.added, changes.changed, changes.removed, draft.problems)
+
+    def _scan(self) -> dict[str, os.stat_result]:
+        """Every article file in the folder now, by relative path, with its stat."""
         if not self.root.is_dir():
             raise CorpusNotFound(f"corpus folder {self.root} does not exist any more")
         present: dict[str, os.stat_result] = {}
@@ -264,127 +267,128 @@ class Library:
                 present[path.relative_to(self.root).as_posix()] = path.stat()
             except OSError:
                 continue  # removed between listing and stat: it is simply not there
+        return present
+
+    def _changes(self, present: dict[str, os.stat_result]) -> _Changes:
+        """Compare the folder with the files as last read: a file whose size and mtime are unchanged is
+        taken as it was; any other is hashed, and read again only if its content changed."""
         to_read: list[tuple[str, str]] = []  # (relative path, sha256)
-        stat_only: dict[str, os.stat_result] = {}
+        touched: dict[str, os.stat_result] = {}
         for rel, st in present.items():
             entry = self.files.get(rel)
-            if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
+            if entry and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
                 continue
             try:
                 digest = _sha256(self.root / rel)
             except OSError as exc:
                 log.warning("cannot read %s: %s", rel, exc.strerror or exc)
                 continue
-            if entry and entry["sha256"] == digest:
-                stat_only[rel] = st
+            if entry and entry.sha256 == digest:
+                touched[rel] = st
             else:
                 to_read.append((rel, digest))
-        removed = [rel for rel in self.files if rel not in present]
-        for rel, st in stat_only.items():
-            self.files[rel] = {**self.files[rel], "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-        if not to_read and not removed:
-            if stat_only and self.settings.cache:
-                # Through _save: a full disk must not stop serving, and the masks the manifest
-                # rewrites under new names leave their old copies to be collected.
-                self._save({})
-            return Refresh()
+        return _Changes(
+            to_read=tuple(to_read),
+            added=tuple(rel for rel, _ in to_read if rel not in self.files),
+            changed=tuple(rel for rel, _ in to_read if rel in self.files),
+            removed=tuple(rel for rel in self.files if rel not in present),
+            touched=touched,
+        )
 
-        added = tuple(rel for rel, _ in to_read if rel not in self.files)
-        changed = tuple(rel for rel, _ in to_read if rel in self.files)
-        dead = [rel for rel in (*changed, *removed)]
+    def _remember_touched(self, touched: Mapping[str, os.stat_result]) -> None:
+        """Record the new size and mtime of files touched but not changed, so the next look need not hash them."""
+        for rel, st in touched.items():
+            self.files[rel] = dataclasses.replace(self.files[rel], size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    def _without(self, dead: tuple[str, ...]) -> _Draft:
+        """A draft of the current snapshot with the given files' passages deleted and their entries gone."""
         index = self._index.with_deleted(self._slots_of(dead)) if dead else self._index
-        files = {rel: e for rel, e in self.files.items() if rel not in dead}
-        tables = list(self._tables)
-        names = list(self._segment_names)
+        return _Draft(
+            index=index,
+            tables=tuple(self._tables),
+            names=tuple(self._segment_names),
+            files={rel: e for rel, e in self.files.items() if rel not in dead},
+            unsaved={},
+            saving=self.settings.cache,
+        )
+
+    def _add_batch(
+        self, draft: _Draft, batch: list[tuple[str, str]], present: dict[str, os.stat_result], progress: Progress | None
+    ) -> _Draft:
+        """Read a batch of files into one new segment at the end of the draft."""
+        texts: list[str] = []
+        passages = []
+        entries: dict[str, FileEntry] = {}
         problems: list[Problem] = []
-
-        # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
-        # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
-        pending_segments: dict[str, tuple[Segment, PassageTable]] = {}
         repeat = self.analyzer.settings.title_repeat
-        cache_ok = self.settings.cache
-        for batch in _batches(to_read, self.root, len(index.segments)):
-            texts: list[str] = []
-            passages = []
-            entries: dict[str, dict] = {}
-            for rel, digest in batch:
-                report = read_file(self.root / rel, self.root)
-                for problem in report.problems:
-                    log.warning("skipped %s", problem)
-                problems.extend(report.problems)
-                file_passages = report.passages
-                st = present[rel]
-                entries[rel] = {
-                    "sha256": digest,
-                    "size": st.st_size,
-                    "mtime_ns": st.st_mtime_ns,
-                    # "first" counts within the segment, so it stays true as other segments come and go.
-                    "first": len(passages),
-                    "count": len(file_passages),
-                    "segment": None,
-                    "articles": [
-                        {"title": a.title, "source": a.source, "passages": len(a.passages)} for a in report.articles
-                    ],
-                    "problems": [{"reason": p.reason, "line": p.line} for p in report.problems],
-                }
-                passages.extend(file_passages)
-                texts.extend(indexed_text(p, repeat) for p in file_passages)
-            if passages:
-                if progress:
-                    progress("segmenting", 0, len(texts))
-                segment = build_segment(
-                    texts,
-                    self.analyzer,
-                    workers=self.settings.workers,
-                    progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
-                )
-                del texts  # segmented; the passages' own text goes into the table next
-                table = PassageTable.from_passages(passages)
-                name = f"seg-{time.time_ns():x}"
-                if cache_ok:
-                    written = self._write_segment(name, segment, table)
-                    if written is None:
-                        cache_ok = False  # logged once; the manifest must not name a segment not on disk
-                    else:
-                        segment, table = written
-                else:
-                    pending_segments[name] = (segment, table)
-                index = index.with_segment(segment)
-                tables.append(table)
-                names.append(name)
-                for entry in entries.values():
-                    if entry["count"]:
-                        entry["segment"] = name
-            files.update(entries)
-            del passages, entries
-            _release_freed_memory()
-
-        # A segment whose passages are all deleted is dropped outright; file entries name their
-        # segment and count within it, so nothing else needs renumbering.
-        keep = [i for i, (_, dead) in enumerate(index.pairs) if dead is None or not dead.all()]
-        if len(keep) < len(index.segments):
-            index = BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep])
-            tables = [tables[i] for i in keep]
-            names = [names[i] for i in keep]
-        while (run := self._next_merge(index)) is not None:
-            index, tables, names, files, pending_segments = self._merge(
-                index, tables, names, files, pending_segments, *run
+        for rel, digest in batch:
+            report = read_file(self.root / rel, self.root)
+            for problem in report.problems:
+                log.warning("skipped %s", problem)
+            problems.extend(report.problems)
+            file_passages = report.passages
+            entries[rel] = _file_entry(report, digest, present[rel], first=len(passages), count=len(file_passages))
+            passages.extend(file_passages)
+            texts.extend(indexed_text(p, repeat) for p in file_passages)
+        if passages:
+            if progress:
+                progress("segmenting", 0, len(texts))
+            segment = build_segment(
+                texts,
+                self.analyzer,
+                workers=self.settings.workers,
+                progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
             )
+            del texts  # segmented; the passages' own text goes into the table next
+            name = cache.segment_name()
+            draft = self._with_segment(draft, name, segment, PassageTable.from_passages(passages))
+            entries = {rel: dataclasses.replace(e, segment=name) if e.count else e for rel, e in entries.items()}
+        return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))
 
-        self.files = files
-        self._segment_names = names
-        self._publish(index, tables)
-        if cache_ok:
-            self._save(pending_segments)
-        return Refresh(added, changed, tuple(removed), tuple(problems))
+    def _with_segment(self, draft: _Draft, name: str, segment: Segment, table: PassageTable) -> _Draft:
+        """The draft with a new segment at the end: written to the cache at once if it is being saved,
+        and used memory-mapped from there; otherwise held in memory."""
+        unsaved, saving = draft.unsaved, draft.saving
+        if not saving:
+            unsaved = {**unsaved, name: (segment, table)}
+        elif (written := self._write_segment(name, segment, table)) is None:
+            saving = False  # logged once; the manifest must not name a segment not on disk
+        else:
+            segment, table = written
+        return dataclasses.replace(
+            draft,
+            index=draft.index.with_segment(segment),
+            tables=(*draft.tables, table),
+            names=(*draft.names, name),
+            unsaved=unsaved,
+            saving=saving,
+        )
 
-    def _slots_of(self, rels: list[str]) -> np.ndarray:
+    def _compact(self, draft: _Draft) -> _Draft:
+        """Drop the segments whose passages are all deleted, then merge by _next_merge's policy.
+
+        File entries name their segment and count within it, so dropping one renumbers nothing.
+        """
+        keep = [i for i, (_, dead) in enumerate(draft.index.pairs) if dead is None or not dead.all()]
+        if len(keep) < len(draft.index.segments):
+            index = draft.index
+            draft = dataclasses.replace(
+                draft,
+                index=BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep]),
+                tables=tuple(draft.tables[i] for i in keep),
+                names=tuple(draft.names[i] for i in keep),
+            )
+        while (run := self._next_merge(draft.index)) is not None:
+            draft = self._merge(draft, *run)
+        return draft
+
+    def _slots_of(self, rels: tuple[str, ...]) -> np.ndarray:
         """Index slots of the given files' passages (their segment's base plus their range)."""
         bases = {name: int(b) for name, b in zip(self._segment_names, self._index.bases[:-1], strict=True)}
         slots = [
-            np.arange(entry["first"], entry["first"] + entry["count"]) + bases[entry["segment"]]
+            np.arange(entry.first, entry.first + entry.count) + bases[entry.segment]
             for rel in rels
-            if (entry := self.files.get(rel)) and entry["count"]
+            if (entry := self.files.get(rel)) and entry.count
         ]
         return np.concatenate(slots) if slots else np.zeros(0, dtype=np.int64)
 
@@ -409,57 +413,61 @@ class Library:
         _, i = min(pairs)
         return i, i + 2
 
-    def _merge(self, index, tables, names, files, pending, start: int, stop: int):
-        """Fold segments [start, stop) into one of their live passages; file ranges follow the renumbering."""
+    def _merge(self, draft: _Draft, start: int, stop: int) -> _Draft:
+        """The draft with segments [start, stop) folded into one of their live passages, held in memory
+        until _save; file ranges follow the renumbering."""
+        index = draft.index
         sub = BM25Index(index.segments[start:stop], index.params, index.deleted[start:stop])
         merged, mapping = sub.merged()
         bases = sub.bases
         parts = [
-            tables[start + k].select(np.flatnonzero(sub.live[bases[k] : bases[k + 1]])) for k in range(stop - start)
+            draft.tables[start + k].select(np.flatnonzero(sub.live[bases[k] : bases[k + 1]]))
+            for k in range(stop - start)
         ]
         table = PassageTable.concat(parts)
-        name = f"seg-{time.time_ns():x}"
-        sub_bases = {names[start + k]: int(bases[k]) for k in range(stop - start)}
-        for rel, entry in files.items():
-            if entry["count"] and entry["segment"] in sub_bases:
-                first = int(mapping[sub_bases[entry["segment"]] + entry["first"]])
-                files[rel] = {**entry, "first": first, "segment": name}
-        for old in sub_bases:
-            pending.pop(old, None)
-        pending[name] = (merged.segments[0], table)
+        name = cache.segment_name()
+        sub_bases = {draft.names[start + k]: int(bases[k]) for k in range(stop - start)}
+        files = {
+            rel: dataclasses.replace(e, first=int(mapping[sub_bases[e.segment] + e.first]), segment=name)
+            if e.count and e.segment in sub_bases
+            else e
+            for rel, e in draft.files.items()
+        }
+        unsaved = {old: pair for old, pair in draft.unsaved.items() if old not in sub_bases}
+        unsaved[name] = (merged.segments[0], table)
         log.info("merged %d segments into one of %d passages", stop - start, merged.n_docs)
-        index = BM25Index(
-            [*index.segments[:start], merged.segments[0], *index.segments[stop:]],
-            index.params,
-            [*index.deleted[:start], None, *index.deleted[stop:]],
+        return dataclasses.replace(
+            draft,
+            index=BM25Index(
+                [*index.segments[:start], merged.segments[0], *index.segments[stop:]],
+                index.params,
+                [*index.deleted[:start], None, *index.deleted[stop:]],
+            ),
+            tables=(*draft.tables[:start], table, *draft.tables[stop:]),
+            names=(*draft.names[:start], name, *draft.names[stop:]),
+            files=files,
+            unsaved=unsaved,
         )
-        return index, [*tables[:start], table, *tables[stop:]], [*names[:start], name, *names[stop:]], files, pending
 
     # -- saving -------------------------------------------------------------------------------
 
     def _write_segment(self, name: str, segment: Segment, table: PassageTable) -> tuple[Segment, PassageTable] | None:
-        """Write a segment atomically and return it memory-mapped; None (logged) if it cannot be written."""
+        """Write a segment to the cache and return it memory-mapped; None (logged) if it cannot be written."""
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_dir / f".{name}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            segment.save(tmp)
-            table.save(tmp)
-            _seal(tmp)
-            os.replace(tmp, self.cache_dir / name)
-            return Segment.load(self.cache_dir / name), PassageTable.load(self.cache_dir / name)
+            return cache.write_segment(self.cache_dir, name, segment, table)
         except OSError as exc:
             # Serving goes on from memory; the next start rebuilds what could not be saved.
             log.warning("could not save the index cache in %s: %s", self.cache_dir, exc)
             return None
 
-    def _save(self, new_segments: dict[str, tuple[Segment, PassageTable]]) -> None:
+    def _save(self, unsaved: Mapping[str, tuple[Segment, PassageTable]]) -> None:
+        """Write the segments not on disk yet, then the manifest, then remove what it no longer names."""
         try:
-            for name, (segment, table) in new_segments.items():
+            for name, (segment, table) in unsaved.items():
                 if not (self.cache_dir / name).exists() and self._write_segment(name, segment, table) is None:
                     return
             self._save_manifest()
-            self._collect_garbage()
+            cache.collect_garbage(self.cache_dir)
         except OSError as exc:
             # Serving goes on from memory; the next start rebuilds what could not be saved.
             log.warning("could not save the index cache in %s: %s", self.cache_dir, exc)
@@ -467,51 +475,11 @@ class Library:
     def _save_manifest(self) -> None:
         if not self.settings.cache:
             return
-        entries = []
+        segments = []
         for name, dead in zip(self._segment_names, self._index.deleted, strict=True):
-            deleted = None
-            if dead is not None and dead.any():
-                deleted = f"{name}.deleted-{time.time_ns():x}.npy"
-                tmp = self.cache_dir / f".{deleted}.tmp"
-                with open(tmp, "wb") as fh:
-                    np.save(fh, dead)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.cache_dir / deleted)
-            entries.append({"name": name, "deleted": deleted})
-        manifest = {
-            "format": FORMAT,
-            "fingerprint": self._cache_key,
-            "segments": entries,
-            "files": self.files,
-        }
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        _fsync_write(self.cache_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
-
-    def _collect_garbage(self) -> None:
-        """Remove segments and deletion masks the manifest no longer names."""
-        manifest = json.loads((self.cache_dir / "manifest.json").read_text(encoding="utf-8"))
-        keep = {"manifest.json"}
-        for entry in manifest["segments"]:
-            keep.add(entry["name"])
-            if entry.get("deleted"):
-                keep.add(entry["deleted"])
-        now = time.time()
-        for path in self.cache_dir.iterdir():
-            if path.name in keep:
-                continue
-            if path.name.startswith("."):
-                # A hidden .tmp is a write in progress, perhaps by another wenda process; one that
-                # nobody touched for a day was left by a crash, and may be as big as a segment.
-                try:
-                    if not path.name.endswith(".tmp") or now - path.lstat().st_mtime < STALE_TEMP_SECONDS:
-                        continue
-                except OSError:
-                    continue
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            mask = cache.write_deletion_mask(self.cache_dir, name, dead) if dead is not None and dead.any() else None
+            segments.append(SegmentEntry(name, mask))
+        cache.write_manifest(self.cache_dir, Manifest(self._cache_key, tuple(segments), self.files))
 
     # -- what is in it ------------------------------------------------------------------------
 
@@ -522,18 +490,32 @@ class Library:
     @property
     def articles(self) -> list[ArticleSummary]:
         return [
-            ArticleSummary(a["title"], rel, a["source"], a["passages"])
+            ArticleSummary(a.title, rel, a.source, a.passages)
             for rel in sorted(self.files)
-            for a in self.files[rel]["articles"]
+            for a in self.files[rel].articles
         ]
 
     @property
     def problems(self) -> list[Problem]:
-        return [Problem(rel, p["reason"], p["line"]) for rel in sorted(self.files) for p in self.files[rel]["problems"]]
+        return [Problem(rel, p.reason, p.line) for rel in sorted(self.files) for p in self.files[rel].problems]
 
     @property
     def file_count(self) -> int:
-        return sum(1 for e in self.files.values() if e["count"])
+        return sum(1 for e in self.files.values() if e.count)
+
+
+def _file_entry(report: FileReport, digest: str, st: os.stat_result, first: int, count: int) -> FileEntry:
+    """The entry of a file just read, whose `count` passages start at `first` in its batch's segment (named later)."""
+    return FileEntry(
+        sha256=digest,
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        first=first,
+        count=count,
+        segment=None,
+        articles=tuple(ArticleEntry(a.title, a.source, len(a.passages)) for a in report.articles),
+        problems=tuple(ProblemEntry(p.reason, p.line) for p in report.problems),
+    )
 
 
 def _analyzer_for(root: Path, settings: StoreSettings, load: bool = True):
@@ -580,34 +562,3 @@ def _release_freed_memory() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _checksum(fh) -> str:
-    # xxh3-128: a checksum against damage, not a defence against forgery; at ~8 GB/s (blake2b: ~0.5)
-    # verifying a million passages' 6 GB of segments is a second of the start, not ten.
-    return hashlib.file_digest(fh, xxhash.xxh3_128).hexdigest()
-
-
-def _seal(folder: Path) -> None:
-    """Record each file's size and checksum, so a torn or corrupted segment is noticed on load."""
-    sums = {}
-    for path in sorted(folder.iterdir()):
-        with open(path, "rb") as fh:
-            sums[path.name] = {"size": path.stat().st_size, "xxh3_128": _checksum(fh)}
-            os.fsync(fh.fileno())
-    _fsync_write(folder / "seal.json", json.dumps(sums).encode())
-
-
-def _verify(folder: Path) -> None:
-    """Raise ValueError unless every file of a segment is there with the size and checksum it was sealed with."""
-    try:
-        sums = json.loads((folder / "seal.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"segment {folder.name} has no valid seal") from exc
-    for name, expected in sums.items():
-        path = folder / name
-        if not path.exists() or path.stat().st_size != expected["size"]:
-            raise ValueError(f"{folder.name}/{name} is missing or truncated")
-        with open(path, "rb") as fh:
-            if _checksum(fh) != expected.get("xxh3_128"):
-                raise ValueError(f"{folder.name}/{name} is corrupt")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import watchfiles
 
+from .cache import CACHE_DIR
 from .corpus import is_article_file
-from .store import CACHE_DIR, USERDICT_NAME, Library, Refresh
+from .store import USERDICT_NAME, Library, Refresh
 
 log = logging.getLogger(__name__)
 
