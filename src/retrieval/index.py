@@ -229,15 +229,6 @@ class Segment:
         """Every posting's doc id, decoded (the whole segment: for bulk work, not for queries)."""
         return self.docs_of_terms(0, len(self.offsets) - 1)
 
-    @property
-    def tfs(self) -> np.ndarray:
-        """Every posting's tf, decoded (the whole segment: for bulk work, not for queries)."""
-        return self.tfs_of_terms(0, len(self.offsets) - 1)
-
-    def forward(self, doc: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.fwd_offsets[doc], self.fwd_offsets[doc + 1]
-        return self.fwd_terms[lo:hi], self.fwd_tfs[lo:hi]
-
     def save(self, folder: Path) -> None:
         """Write the arrays and the term table as .npy (memory-mappable); callers make it atomic."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -360,9 +351,6 @@ class BM25Index:
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]], params: BM25Params | None = None) -> BM25Index:
         return cls([Segment.build(docs)], params)
-
-    def with_params(self, params: BM25Params) -> BM25Index:
-        return BM25Index(self.segments, params, self.deleted)
 
     # -- corpus statistics --------------------------------------------------------------------
 
