@@ -14,8 +14,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from wenda.retrieval import index as index_module
-from wenda.retrieval.index import _ARRAYS, _BOUND_ARRAYS, TUNED_PARAMS, BM25Index, BM25Params, Segment
+from wenda.retrieval.index import TUNED_PARAMS, BM25Index, BM25Params
 from wenda.retrieval.postings import decode_tfs, tfs_at
+from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment
 from wenda.retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500

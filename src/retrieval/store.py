@@ -31,10 +31,11 @@ except ImportError:  # Windows: no advisory locks; one process per corpus there
     fcntl = None
 
 from .corpus import READER_VERSION, Problem, corpus_files, read_file
-from .index import TUNED_PARAMS, BM25Index, BM25Params, Segment
+from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
 from .search import Searcher, indexed_text
+from .segment import Segment
 from .text import Analyzer, TextSettings
 
 log = logging.getLogger(__name__)
