@@ -110,7 +110,7 @@ def _analyzer():
 
 def _bags(corpus: Path) -> tuple[list[str], list[np.ndarray]]:
     """wenda's vocabulary and, per live passage (slot order), its term ids repeated tf times."""
-    from wenda.retrieval.index import Segment
+    from wenda.retrieval.segment import Segment
 
     cache = corpus / ".wenda" / "index"
     manifest = json.loads((cache / "manifest.json").read_text(encoding="utf-8"))

@@ -14,8 +14,10 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from wenda.retrieval import index as index_module
-from wenda.retrieval.index import _ARRAYS, _BOUND_ARRAYS, TUNED_PARAMS, BM25Index, BM25Params, Segment
+from wenda.retrieval import maxscore as maxscore_module
+from wenda.retrieval.index import TUNED_PARAMS, BM25Index, BM25Params
 from wenda.retrieval.postings import decode_tfs, tfs_at
+from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment
 from wenda.retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500
@@ -228,8 +230,8 @@ def top_k_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """top_k as shipped (these small corpora mostly take its score-everything path for few postings),
     and forced through MaxScore in batches of 64 postings, so thresholds and probing are exercised."""
     if request.param != "as shipped":
-        monkeypatch.setattr(index_module, "_SMALL_QUERY", 0)
-        monkeypatch.setattr(index_module, "_FIRST_BATCH", 64)
+        monkeypatch.setattr(maxscore_module, "_SMALL_QUERY", 0)
+        monkeypatch.setattr(maxscore_module, "_FIRST_BATCH", 64)
     return request.param
 
 
@@ -297,14 +299,14 @@ def test_top_k_with_pruning_over_segments_and_deletions_ranks_like_rank_bm25(
 
 def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus, monkeypatch: pytest.MonkeyPatch):
     # Guards the parity tests above: in batches of 64 postings, they exercise the pruned path.
-    monkeypatch.setattr(index_module, "_FIRST_BATCH", 64)
+    monkeypatch.setattr(maxscore_module, "_FIRST_BATCH", 64)
     ours = BM25Index.build(pruning.docs, TUNED_PARAMS)
     pruned = 0
     for question in pruning.questions:
-        plan = ours._plan(question)
+        plan = ours._maxscore.plan(question)
         assert plan is not None
         postings = [ours.segments[0].postings(term_id)[0] for q in plan.values() for _, term_id in q.lists]
-        pruned += len(ours._candidates(question, plan, 10)) < len(np.unique(np.concatenate(postings))) / 4
+        pruned += len(ours._maxscore.candidates(question, plan, 10)) < len(np.unique(np.concatenate(postings))) / 4
     assert pruned > len(pruning.questions) / 2
 
 
@@ -312,8 +314,8 @@ def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus, monk
 def test_bounds_are_each_terms_largest_contribution(pruning: ParityCorpus, params: BM25Params):
     index = BM25Index.build(pruning.docs, params).with_deleted(np.arange(0, PRUNING_DOCS, 3))
     segment = index.segments[0]
-    plan = index._plan([t for t in segment.terms if index.idf(t) > 0])
-    bounds = index._upper_bounds(plan)
+    plan = index._maxscore.plan([t for t in segment.terms if index.idf(t) > 0])
+    bounds = index._maxscore.upper_bounds(plan)
     k1, b, avgdl = params.k1, params.b, index.avgdl
     for bound, (term, query_term) in zip(bounds, plan.items(), strict=True):
         docs, tfs = segment.postings(segment.term_id(term))
@@ -474,7 +476,9 @@ def test_postings_survive_one_byte_codes_whatever_their_spacing_and_tfs(tmp_path
             np.testing.assert_array_equal(got_docs, where)
             np.testing.assert_array_equal(got_tfs, tf_of[term])
         index = BM25Index([loaded])
-        slots, codes, tf_exceptions, lengths = index._decode([index._span(0, loaded.term_id(t)) for t in expected])
+        slots, codes, tf_exceptions, lengths = index._maxscore.decode(
+            [index._maxscore.span(0, loaded.term_id(t)) for t in expected]
+        )
         np.testing.assert_array_equal(slots, np.concatenate(list(expected.values())))
         all_tfs = np.concatenate(list(tf_of.values()))
         np.testing.assert_array_equal(decode_tfs(codes, tf_exceptions), all_tfs)
@@ -490,7 +494,9 @@ def test_doc_ids_decode_into_slots_across_segments():
     first = [["城市", "发展"], ["数据"]] + [["其他"]] * 400 + [["城市"]]
     second = [["城市"]] + [["其他"]] * 300 + [["发展", "城市"]]
     index = BM25Index.build(first).with_segment(Segment.build(second))
-    slots, _, _, lengths = index._decode([index._span(s, t) for s, t in index.lists(["城市"])["城市"]])
+    slots, _, _, lengths = index._maxscore.decode(
+        [index._maxscore.span(s, t) for s, t in index.lists(["城市"])["城市"]]
+    )
     assert slots.tolist() == [0, 402, 403, 704] and lengths.tolist() == [2, 2]
     theirs = BM25Okapi(first + second)
     for question in (["城市"], ["发展", "城市"], ["数据", "其他"]):

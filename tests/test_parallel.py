@@ -11,9 +11,9 @@ from conftest import SEED_CORPUS, SEED_FILE, news_article
 
 from wenda.retrieval import parallel
 from wenda.retrieval.corpus import read_file
-from wenda.retrieval.index import _ARRAYS, Segment
 from wenda.retrieval.parallel import build_segment
 from wenda.retrieval.search import indexed_text
+from wenda.retrieval.segment import _ARRAYS, Segment
 from wenda.retrieval.text import Analyzer
 
 CHUNK = 7  # several chunks, the last one short, so the pool's pieces are merged back in order

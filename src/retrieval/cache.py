@@ -28,7 +28,7 @@ try:
 except ImportError:  # Windows: no advisory locks; one process per corpus there
     fcntl = None
 
-from .index import Segment
+from .segment import Segment
 from .passages import PassageTable
 
 CACHE_DIR = ".wenda"

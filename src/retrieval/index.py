@@ -1,8 +1,8 @@
 """The BM25 index: immutable segments of CSR postings, scored exactly as rank-bm25's BM25Okapi scores them.
 
-An index is a tuple of segments plus, per segment, a mask of deleted documents. Adding articles
-adds a segment; removing them marks documents deleted; `merged()` folds everything into one
-segment again. None of this re-segments text: a segment keeps each document's bag of words (its
+An index is a tuple of segments (segment.py) plus, per segment, a mask of deleted documents. Adding
+articles adds a segment; removing them marks documents deleted; `merged()` folds everything into
+one segment again. None of this re-segments text: a segment keeps each document's bag of words (its
 forward lists) beside the postings, which is all BM25 needs.
 
 Exactness: every float operation mirrors rank-bm25's, in the same order, so scores are equal bit
@@ -10,42 +10,22 @@ for bit, not merely close. The corpus rank-bm25 would see is the live documents 
 
 Speed: top_k does not score every posting. Each segment keeps, per term, bounds that hold for any
 avgdl and idf; a query derives each term's largest possible contribution from them and skips what
-cannot reach the top k (MaxScore), then rescores the few survivors exactly.
-
-Memory: a posting is one byte on disk (its doc gap and whether its tf is above 1, with the rare
-larger values apart: postings.py), and every array is memory-mapped, so a server's memory is
-the pages its questions touch: at 1M passages they fit in a 1 GB cgroup (docs/benchmarks.md).
+cannot reach the top k (MaxScore: maxscore.py), then rescores the few survivors exactly.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .mapped import load_array
-from .postings import concatenate, csr_offsets, decode_docs, decode_tfs, encode_postings, narrow, tfs_at
-from .terms import TermTable, key_view, term_keys
-
-_POSTINGS = ("offsets", "posting_codes", "gap_exceptions", "gap_offsets", "tf_exceptions", "tf_offsets")
-_ARRAYS = (*_POSTINGS, "fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len")
-# Per term, the (tf, shortest doc with that tf) pairs that bound its contribution; optional on load.
-_BOUND_ARRAYS = ("bound_offsets", "bound_tfs", "bound_dls")
-# tfs from this value up share one bound pair (their largest tf, their shortest doc): at most
-# k1 * (1 - b) / TF_BUCKETS looser than exact, and it keeps the bound computation a radix sort.
-_TF_BUCKETS = 16
-# Postings per chunk when computing bounds: its temporary arrays take ~40 bytes a posting, so a
-# chunk costs ~160 MB at the peak of a build, whatever the segment's size.
-_BOUND_CHUNK = 1 << 22
-# Relative margin on every pruning decision: summing in another order moves a score by ~1e-15.
-_SAFETY = 1e-9
+from .maxscore import MaxScore, best_of
+from .postings import csr_offsets
+from .segment import Segment, entries_of, first_live_order, number_by_first_occurrence
+from .terms import term_keys
 
 
 @dataclass(frozen=True)
@@ -69,266 +49,10 @@ class BM25Params:
 TUNED_PARAMS = BM25Params(k1=0.8, b=0.75, epsilon=0.25)
 
 
-class Segment:
-    """Postings and forward lists of a run of documents, numbered 0..n_docs-1 within the segment.
-
-    Term ids are local and given in order of first occurrence; a document's forward list holds
-    its distinct terms in the order they first occur in it. Both orders are rank-bm25's, which
-    makes the idf floor's average computable in its exact summation order.
-    """
-
-    def __init__(
-        self,
-        terms: TermTable | Sequence[str],
-        offsets: np.ndarray,
-        posting_codes: np.ndarray,
-        gap_exceptions: np.ndarray,
-        gap_offsets: np.ndarray,
-        tf_exceptions: np.ndarray,
-        tf_offsets: np.ndarray,
-        fwd_offsets: np.ndarray,
-        fwd_terms: np.ndarray,
-        fwd_tfs: np.ndarray,
-        doc_len: np.ndarray,
-        bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    ) -> None:
-        self.terms = terms if isinstance(terms, TermTable) else TermTable.from_terms(terms)
-        # Plain ndarray views of memory-mapped arrays: slicing an np.memmap costs microseconds more,
-        # which a query pays per posting list.
-        self.offsets = np.asarray(offsets)
-        self.posting_codes = np.asarray(posting_codes)
-        self.gap_exceptions = np.asarray(gap_exceptions)
-        self.gap_offsets = np.asarray(gap_offsets)
-        self.tf_exceptions = np.asarray(tf_exceptions)
-        self.tf_offsets = np.asarray(tf_offsets)
-        self.fwd_offsets = np.asarray(fwd_offsets)
-        self.fwd_terms = np.asarray(fwd_terms)
-        self.fwd_tfs = np.asarray(fwd_tfs)
-        self.doc_len = np.asarray(doc_len)
-        if bounds is not None:
-            self.__dict__["bounds"] = bounds
-
-    @classmethod
-    def build(cls, docs: Iterable[Sequence[str]]) -> Segment:
-        """A segment from token lists (repeats kept; order matters only for first occurrences)."""
-        vocabulary: dict[str, int] = {}
-        fwd_terms: list[int] = []
-        fwd_tfs: list[int] = []
-        lengths: list[int] = []
-        distinct: list[int] = []
-        for tokens in docs:
-            counts: dict[int, int] = {}
-            for token in tokens:
-                term = vocabulary.setdefault(token, len(vocabulary))
-                counts[term] = counts.get(term, 0) + 1
-            fwd_terms.extend(counts)
-            fwd_tfs.extend(counts.values())
-            lengths.append(len(tokens))
-            distinct.append(len(counts))
-        return cls.from_forward(
-            list(vocabulary),
-            csr_offsets(np.asarray(distinct, dtype=np.int64)),
-            np.asarray(fwd_terms, dtype=np.int32),
-            np.asarray(fwd_tfs, dtype=np.int32),
-            np.asarray(lengths, dtype=np.int32),
-        )
-
-    @classmethod
-    def from_forward(
-        cls,
-        terms: TermTable | Sequence[str],
-        fwd_offsets: np.ndarray,
-        fwd_terms: np.ndarray,
-        fwd_tfs: np.ndarray,
-        doc_len: np.ndarray,
-    ) -> Segment:
-        """Invert forward lists into postings; a stable sort keeps each posting list in doc order."""
-        fwd_tfs = narrow(fwd_tfs)
-        n_docs = len(fwd_offsets) - 1
-        doc_of_entry = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(fwd_offsets))
-        order = np.argsort(fwd_terms, kind="stable")
-        counts = np.bincount(fwd_terms, minlength=len(terms)) if len(fwd_terms) else np.zeros(len(terms), np.int64)
-        offsets = csr_offsets(counts)
-        return cls(
-            terms,
-            offsets,
-            *encode_postings(doc_of_entry[order], fwd_tfs[order], offsets),
-            fwd_offsets,
-            fwd_terms,
-            fwd_tfs,
-            doc_len,
-        )
-
-    @property
-    def n_docs(self) -> int:
-        return len(self.doc_len)
-
-    @property
-    def doc_freq(self) -> np.ndarray:
-        """Every term's document frequency (computed afresh: 8 bytes a term, for bulk work only)."""
-        return np.diff(self.offsets)
-
-    def df(self, term_id: int) -> int:
-        """One term's document frequency."""
-        lo, hi = self.offsets[term_id : term_id + 2].tolist()
-        return hi - lo
-
-    @cached_property
-    def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per term, CSR pairs (tf, shortest doc length with that tf), dominated pairs left out.
-
-        A term's contribution tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) rises with tf and
-        falls with dl, so its largest value over the term's postings is the largest over these pairs,
-        for any k1, b and avgdl: bounds stay exact as the index around the segment changes.
-        """
-        offsets = np.asarray(self.offsets)
-        n_terms = len(offsets) - 1
-        kept_terms, kept_tfs, kept_dls = [], [], []
-        first = 0
-        while first < n_terms:
-            # The next run of whole terms holding about _BOUND_CHUNK postings (at least one term).
-            last = max(int(np.searchsorted(offsets, offsets[first] + _BOUND_CHUNK, side="right")) - 1, first + 1)
-            last = min(last, n_terms)
-            pairs = _bound_pairs(self, first, last)
-            kept_terms.append(pairs[0])
-            kept_tfs.append(pairs[1])
-            kept_dls.append(pairs[2])
-            first = last
-        terms = np.concatenate(kept_terms) if kept_terms else np.zeros(0, np.int64)
-        bound_offsets = csr_offsets(np.bincount(terms, minlength=n_terms))
-        tfs = np.concatenate(kept_tfs).astype(np.int32) if kept_tfs else np.zeros(0, np.int32)
-        dls = np.concatenate(kept_dls).astype(np.int32) if kept_dls else np.zeros(0, np.int32)
-        return bound_offsets, tfs, dls
-
-    def term_id(self, term: str) -> int | None:
-        return self.terms.id(term)
-
-    def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """A term's doc ids (ascending) and tfs."""
-        return self.postings_of_terms(term_id, term_id + 1)
-
-    def postings_of_terms(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-        """Doc ids and tfs of terms first..last-1's postings, one list after the other (int64)."""
-        return self.docs_of_terms(first, last), self.tfs_of_terms(first, last)
-
-    def docs_of_terms(self, first: int, last: int) -> np.ndarray:
-        """The doc ids alone of postings_of_terms."""
-        lo, hi = self.offsets[[first, last]].tolist()
-        lengths = np.diff(np.asarray(self.offsets[first : last + 1]))
-        gaps = self.gap_exceptions[slice(*self.gap_offsets[[first, last]].tolist())]
-        return decode_docs(self.posting_codes[lo:hi], gaps, lengths, np.zeros(len(lengths)))
-
-    def tfs_of_terms(self, first: int, last: int) -> np.ndarray:
-        """The tfs alone of postings_of_terms."""
-        lo, hi = self.offsets[[first, last]].tolist()
-        tfs = self.tf_exceptions[slice(*self.tf_offsets[[first, last]].tolist())]
-        return decode_tfs(self.posting_codes[lo:hi], tfs).astype(np.int64)
-
-    @property
-    def doc_ids(self) -> np.ndarray:
-        """Every posting's doc id, decoded (the whole segment: for bulk work, not for queries)."""
-        return self.docs_of_terms(0, len(self.offsets) - 1)
-
-    @property
-    def tfs(self) -> np.ndarray:
-        """Every posting's tf, decoded (the whole segment: for bulk work, not for queries)."""
-        return self.tfs_of_terms(0, len(self.offsets) - 1)
-
-    def forward(self, doc: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.fwd_offsets[doc], self.fwd_offsets[doc + 1]
-        return self.fwd_terms[lo:hi], self.fwd_tfs[lo:hi]
-
-    def save(self, folder: Path) -> None:
-        """Write the arrays and the term table as .npy (memory-mappable); callers make it atomic."""
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _ARRAYS:
-            np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
-        for name, array in zip(_BOUND_ARRAYS, self.bounds, strict=True):
-            np.save(folder / f"{name}.npy", array)
-        self.terms.save(folder)
-
-    @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> Segment:
-        """Load a saved segment; arrays are memory-mapped, so only touched postings are read.
-
-        A segment saved without bounds (an older version) gets them computed on first use.
-        """
-        # doc_len alone is read whole, once (for the length norms); the rest a little at a time.
-        arrays = {name: load_array(folder / f"{name}.npy", mmap, name != "doc_len") for name in _ARRAYS}
-        bounds = None
-        if all((folder / f"{name}.npy").is_file() for name in _BOUND_ARRAYS):
-            bounds = tuple(load_array(folder / f"{name}.npy", mmap) for name in _BOUND_ARRAYS)
-        terms = TermTable.load(folder, mmap)
-        segment = cls(terms, **arrays, bounds=bounds)
-        if (
-            len(segment.offsets) != len(terms) + 1
-            or len(segment.gap_offsets) != len(terms) + 1
-            or len(segment.tf_offsets) != len(terms) + 1
-            or int(segment.offsets[-1]) != len(segment.posting_codes)
-            or len(segment.fwd_offsets) != len(segment.doc_len) + 1
-            or (bounds is not None and len(bounds[0]) != len(terms) + 1)
-        ):
-            raise ValueError(f"segment {folder} is inconsistent")
-        return segment
-
-
-# Where one term's postings are in one segment, as plain ints (a query reads hundreds of lists,
-# and numpy scalar reads would cost more than the work): segment number, then the slices of
-# posting_codes, gap_exceptions and tf_exceptions.
-_Span = tuple[int, int, int, int, int, int, int]
-
-
-@dataclass
-class _QueryTerm:
-    idf: float
-    lists: list[tuple[int, int]]  # (segment number, term id) of each segment holding the term
-    spans: list[_Span] = field(default_factory=list)  # where each list's postings are
-    best: float = math.inf  # the most tf * (k1 + 1) / (tf + norm) can be over its postings
-    length: int = 0  # postings, deleted documents' included
-    count: int = 1  # how often the query repeats it
-
-
-# Postings in the first batch of terms top_k accumulates, and how much larger each next batch is:
-# the rare terms come first and usually decide the top k. A threshold costs about what 30,000
-# postings do (forward lists of k documents), so a query with fewer postings than that has none.
-_FIRST_BATCH = 1 << 13
-_SMALL_QUERY = 1 << 15
-_BATCH_GROWTH = 4
-# Up to this many candidates, scoring them from their forward lists beats looking terms up.
-_FORWARD_MAX = 32
 # (term, segment) pairs whose locations and statistics an index remembers before it starts afresh:
 # ~350 bytes each with the spans, so at most ~70 MB; at 1M passages (23 segments) ~8,700 terms,
 # more than a few hundred questions use.
 _LOOKUP_CACHE = 200_000
-_NO_KEYS = np.zeros((0, 2), dtype="<u8")
-_UNKNOWN: Any = object()  # a term not yet in BM25Index._stats (where None means: not in the index)
-
-
-def _kth_largest(values: np.ndarray, k: int) -> float:
-    """The k-th largest value. Selected at the front of the negated array: numpy 2.4's partition
-    with kth near the end of an array full of equal values is ~30x slower."""
-    return float(-np.partition(-values, k - 1)[k - 1])
-
-
-def _firsts(slots: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """A mask keeping one entry per distinct slot, in linear time (a sort costs ~5x more).
-
-    owner is scratch space indexed by slot: each entry writes its position there, one write per
-    slot survives, and the entry that finds its own position is that slot's representative.
-    """
-    positions = np.arange(len(slots))
-    owner[slots] = positions
-    return owner[slots] == positions
-
-
-def _best(candidates: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The k best (slot, score) pairs, best first, ties to the lower slot."""
-    if len(candidates) > k:
-        # Keep every candidate tied with the k-th best so the tie-break below sees them all.
-        keep = scores >= _kth_largest(scores, k)
-        candidates, scores = candidates[keep], scores[keep]
-    order = np.lexsort((candidates, -scores))[:k]
-    return [(int(candidates[i]), float(scores[i])) for i in order]
 
 
 class BM25Index:
@@ -351,18 +75,14 @@ class BM25Index:
         if len(self.deleted) != len(self.segments):
             raise ValueError("one deleted mask (or None) per segment")
         self.bases = csr_offsets(np.asarray([s.n_docs for s in self.segments], dtype=np.int64))
-        self._scratch_lock = threading.Lock()
-        self._scratch_arrays: tuple[np.ndarray, np.ndarray] | None = None
         # term -> [(segment number, term id)], filled a query at a time (see lists()).
         self._lists: dict[str, list[tuple[int, int]]] = {}
-        self._stats: dict[str, _QueryTerm | None] = {}  # see _term_stats()
+        # top_k's search, and the term statistics and scratch buffers it keeps between queries.
+        self._maxscore = MaxScore(self)
 
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]], params: BM25Params | None = None) -> BM25Index:
         return cls([Segment.build(docs)], params)
-
-    def with_params(self, params: BM25Params) -> BM25Index:
-        return BM25Index(self.segments, params, self.deleted)
 
     # -- corpus statistics --------------------------------------------------------------------
 
@@ -403,7 +123,7 @@ class BM25Index:
             if dead is None or not dead.any():
                 out.append(None)
                 continue
-            entries = _entries_of(seg, np.flatnonzero(dead))
+            entries = entries_of(seg, np.flatnonzero(dead))
             out.append(np.bincount(seg.fwd_terms[entries], minlength=len(seg.terms)))
         return out
 
@@ -475,11 +195,11 @@ class BM25Index:
         ]
         if len(self.segments) == 1:
             seg, dead = self._pairs[0]
-            return live_dfs[0][_first_live_order(seg, dead)]
+            return live_dfs[0][first_live_order(seg, dead)]
         # Several segments: each one's terms in its first-live order, one after the other, so a term's
         # first entry there is its first occurrence in the corpus; terms are matched by key.
-        firsts = [_first_live_order(seg, dead) for seg, dead in self._pairs]
-        new_of_position, first_at = _number_by_first_occurrence(self.segments, firsts)
+        firsts = [first_live_order(seg, dead) for seg, dead in self._pairs]
+        new_of_position, first_at = number_by_first_occurrence(self.segments, firsts)
         dfs = np.concatenate([live_df[ids] for live_df, ids in zip(live_dfs, firsts, strict=True)])
         return np.bincount(new_of_position, weights=dfs, minlength=len(first_at)).astype(np.int64)
 
@@ -549,30 +269,10 @@ class BM25Index:
         """
         if k <= 0:
             return []
-        plan = self._plan(query)
+        plan = self._maxscore.plan(query)
         if plan is None:
             return self._dense_top_k(query, k)
-        if not plan:
-            return []
-        if sum(q.length for q in plan.values()) <= _SMALL_QUERY:
-            return self._small_top_k(query, plan, k)
-        candidates = self._candidates(query, plan, k)
-        return _best(candidates, self._exact_scores(query, plan, candidates), k)
-
-    def _small_top_k(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> list[tuple[int, float]]:
-        """Few postings in all: score them all, exactly, with a handful of numpy calls.
-
-        Each occurrence of a term in the query adds its own contributions, in query order, as
-        rank-bm25's loop does; np.add.at adds them in that order, so the sums are its bits.
-        """
-        slots, values = self._gather(plan, [term for term in query if term in plan], per_occurrence=True)
-        with self._scratch() as (acc, owner):
-            np.add.at(acc, slots, values)
-            candidates = slots[_firsts(slots, owner)]
-            scores = acc[candidates]
-            acc[slots] = 0.0
-        live = self.live[candidates]
-        return _best(candidates[live].astype(np.int64), scores[live], k)
+        return self._maxscore.top_k(query, plan, k)
 
     def _dense_top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Score every posting of every query term (the reference top_k, and the fallback)."""
@@ -580,277 +280,7 @@ class BM25Index:
         candidates = self._accumulate(query, scores)
         if k <= 0 or len(candidates) == 0:
             return []
-        return _best(candidates, scores[candidates], k)
-
-    def _plan(self, query: Sequence[str]) -> dict[str, _QueryTerm] | None:
-        """Each distinct query term the index holds, with its idf, weight, bound and posting lists.
-
-        None when a term's idf is not positive (rank-bm25's floor with a negative average idf,
-        or df exactly half the corpus): a document holding it may score no more than one without
-        it, which bounds cannot express; such queries take the dense path.
-        """
-        known = self._term_stats(query)
-        plan: dict[str, _QueryTerm] = {}
-        for term in query:
-            if term in plan:
-                plan[term].count += 1
-                continue
-            stats = known[term]
-            if stats is None:
-                continue
-            if not stats.idf > 0:
-                return None
-            plan[term] = _QueryTerm(stats.idf, stats.lists, stats.spans, stats.best, stats.length)
-        return plan
-
-    def _term_stats(self, terms: Sequence[str]) -> dict[str, _QueryTerm | None]:
-        """idf, posting lists, bound and length of each term (None if no document holds it).
-
-        They depend on nothing but the index, which never changes, so they are kept: questions
-        share most of their terms (common words, single characters), and a query then costs a
-        dictionary lookup per term instead of a dozen numpy calls per term and segment.
-        """
-        known = self._stats
-        # Read once: the cache may be cleared below (or by another thread) before we return.
-        out = {t: known.get(t, _UNKNOWN) for t in dict.fromkeys(terms)}
-        missing = [t for t, stats in out.items() if stats is _UNKNOWN]
-        if missing:
-            found: dict[str, _QueryTerm | None] = {}
-            where = self.lists(missing)
-            for term in missing:
-                lists = [(s, t) for s, t in where[term] if self.segments[s].df(t)]
-                if lists:
-                    spans = [self._span(s, t) for s, t in lists]
-                    length = sum(span[2] - span[1] for span in spans)
-                    found[term] = _QueryTerm(self.idf(term), lists, spans, length=length)
-                else:
-                    found[term] = None
-            self._fill_bests([q for q in found.values() if q is not None])
-            out.update(found)
-            if len(known) > self._lookup_limit:
-                known.clear()  # as in lists(): cleared, never swapped mid-query
-            known.update(found)
-        return out  # type: ignore[return-value]
-
-    def _fill_bests(self, stats: list[_QueryTerm]) -> None:
-        """Set each term's best: its largest contribution over the bound pairs of its segments.
-
-        A term's contribution tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) rises with tf
-        and falls with dl, so its largest value is at one of the segments' undominated pairs.
-        """
-        k1, b, avgdl = self.params.k1, self.params.b, self.avgdl
-        best = np.zeros(len(stats))
-        for seg_no, seg in enumerate(self.segments):
-            which = [(i, tid) for i, q in enumerate(stats) for s, tid in q.lists if s == seg_no]
-            if not which:
-                continue
-            rows = np.array([i for i, _ in which])
-            ids = np.array([tid for _, tid in which])
-            offsets, tfs, dls = seg.bounds
-            lo, hi = offsets[ids], offsets[ids + 1]
-            counts = hi - lo
-            starts = csr_offsets(counts)
-            entries = np.repeat(lo - starts[:-1], counts) + np.arange(int(starts[-1]))
-            tf = tfs[entries].astype(np.float64)
-            value = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dls[entries].astype(np.float64) / avgdl))
-            best[rows] = np.maximum(best[rows], np.maximum.reduceat(value, starts[:-1]))
-        for q, value in zip(stats, best.tolist(), strict=True):
-            q.best = value
-
-    @cached_property
-    def _slot_norms(self) -> np.ndarray:
-        """_norms over all slots, +inf for deleted documents so that they score 0 and never prune."""
-        norms = np.concatenate(self._norms) if self.segments else np.zeros(0)
-        norms[~self.live] = np.inf
-        return norms
-
-    def _upper_bounds(self, plan: dict[str, _QueryTerm]) -> np.ndarray:
-        """Per plan term, at least the most it can add to any score (weight times its best)."""
-        return np.array([q.idf * q.count * q.best for q in plan.values()]) * (1 + _SAFETY)
-
-    def _candidates(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> np.ndarray:
-        """Sorted slots that hold every top-k document (and usually few others).
-
-        Terms are accumulated highest bound first, in batches of growing size, each batch with a
-        handful of numpy calls. After a batch the k best partial scores are scored exactly: their
-        k-th best (theta) is a score the top k must reach. Once the terms left could not add theta
-        together, no document outside those seen can reach the top k, and their long posting lists
-        (common words, single characters) are only probed for the few candidates still in the race.
-        """
-        terms = list(plan)
-        bounds = self._upper_bounds(plan)
-        lengths = np.array([plan[term].length for term in terms])
-        order = np.lexsort((lengths, -bounds))
-        # rest[j]: the most the terms order[j:] can add together.
-        rest = np.r_[np.cumsum(bounds[order][::-1])[::-1], 0.0]
-        reach = np.cumsum(lengths[order])
-        with self._scratch() as (acc, owner):
-            parts: list[np.ndarray] = []
-            theta = 0.0
-            done = 0  # terms order[:done] are in acc
-            budget = _FIRST_BATCH
-            while done < len(order) and not theta * (1 - _SAFETY) > rest[done]:
-                # The next batch: terms up to `budget` postings in all, at least one.
-                stop = max(done + 1, int(np.searchsorted(reach, budget, side="right")))
-                slots, values = self._gather(plan, [terms[i] for i in order[done:stop].tolist()])
-                np.add.at(acc, slots, values)
-                parts.append(slots)
-                done = stop
-                budget *= _BATCH_GROWTH
-                seen = np.concatenate(parts) if len(parts) > 1 else parts[0]
-                distinct = seen[_firsts(seen, owner)]
-                partial = acc[distinct]
-                if len(distinct) < k or (done < len(order) and theta * (1 - _SAFETY) > rest[done]):
-                    continue
-                # Contributions are positive, so a partial score is at most the whole score: the
-                # k-th best partial score is a threshold the top k must reach (once every term is
-                # in, partial scores are whole scores, summed in another order).
-                theta = max(theta, _kth_largest(partial, k))
-                if done < len(order) and not theta * (1 - _SAFETY) > rest[done]:
-                    # Not enough to stop: the exact scores of those k documents are (a few pages
-                    # of forward lists against another batch of long posting lists).
-                    top = np.sort(distinct[np.argpartition(-partial, k - 1)[:k]]).astype(np.int64)
-                    theta = max(theta, _kth_largest(self._exact_scores(query, plan, top), k))
-            keep = partial + rest[done] >= theta * (1 - _SAFETY)
-            candidates = np.sort(distinct[keep])
-            partial = acc[candidates]
-            acc[seen] = 0.0
-        candidates = candidates.astype(np.int64, copy=False)
-        # Probe the remaining terms for the survivors only, pruning as the bounds tighten.
-        for j in range(done, len(order) + 1):
-            if len(candidates) > k:
-                theta = max(theta, _kth_largest(partial, k))
-                keep = partial + rest[j] >= theta * (1 - _SAFETY)
-                candidates, partial = candidates[keep], partial[keep]
-            if j == len(order) or len(candidates) <= _FORWARD_MAX:
-                break
-            query_term = plan[terms[order[j]]]
-            partial = partial + query_term.idf * query_term.count * self._contributions(query_term.spans, candidates)
-        return candidates[self.live[candidates]]
-
-    def _gather(
-        self, plan: dict[str, _QueryTerm], terms: list[str], per_occurrence: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Every posting of terms as (slot, weight * tf * (k1 + 1) / (tf + norm)): one array each.
-
-        The weight is idf times the term's count in the query, or idf alone per_occurrence.
-        """
-        spans: list[_Span] = []
-        weights: list[float] = []
-        for term in terms:
-            query_term = plan[term]
-            spans.extend(query_term.spans)
-            weight = query_term.idf if per_occurrence else query_term.idf * query_term.count
-            weights.extend([weight] * len(query_term.spans))
-        slot, codes, tf_exceptions, lengths = self._decode(spans)
-        tf = decode_tfs(codes, tf_exceptions)
-        k1 = self.params.k1
-        return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + self._slot_norms[slot]))
-
-    def _span(self, seg_no: int, term_id: int) -> _Span:
-        seg = self.segments[seg_no]
-        lo, hi = seg.offsets[term_id : term_id + 2].tolist()
-        g_lo, g_hi = seg.gap_offsets[term_id : term_id + 2].tolist()
-        t_lo, t_hi = seg.tf_offsets[term_id : term_id + 2].tolist()
-        return seg_no, lo, hi, g_lo, g_hi, t_lo, t_hi
-
-    def _decode(self, spans: list[_Span]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The postings of lists, one after the other: slots, codes, tf exceptions and list lengths
-        (decode_tfs or tfs_at turn the last three into tfs).
-
-        Gathered from every segment first and decoded in one pass: a query reads hundreds of lists
-        (each term in each segment), and a few numpy calls per list would cost more than the work.
-        """
-        codes, gap_exceptions, tf_exceptions, lengths, bases = [], [], [], [], []
-        segments, seg_bases = self.segments, self._bases_list
-        for seg_no, lo, hi, g_lo, g_hi, t_lo, t_hi in spans:
-            seg = segments[seg_no]
-            codes.append(seg.posting_codes[lo:hi])
-            if g_hi > g_lo:
-                gap_exceptions.append(seg.gap_exceptions[g_lo:g_hi])
-            if t_hi > t_lo:
-                tf_exceptions.append(seg.tf_exceptions[t_lo:t_hi])
-            lengths.append(hi - lo)
-            bases.append(seg_bases[seg_no])
-        counts = np.array(lengths, dtype=np.int64)
-        code = concatenate(codes, np.uint8)
-        slots = decode_docs(code, concatenate(gap_exceptions, np.int64), counts, np.array(bases, np.int64))
-        return slots, code, concatenate(tf_exceptions, np.int64), counts
-
-    @cached_property
-    def _bases_list(self) -> list[int]:
-        return [int(b) for b in self.bases]
-
-    @contextlib.contextmanager
-    def _scratch(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """A zeroed score accumulator over all slots (leave it zeroed) and a slot -> position array
-        (any content); this index's own pair unless another query holds it."""
-        if not self._scratch_lock.acquire(blocking=False):
-            # Another thread is querying this index: use arrays of our own rather than wait.
-            yield np.zeros(self.n_slots), np.zeros(self.n_slots, dtype=np.int64)
-            return
-        try:
-            if self._scratch_arrays is None:
-                self._scratch_arrays = (np.zeros(self.n_slots), np.zeros(self.n_slots, dtype=np.int64))
-            yield self._scratch_arrays
-        except BaseException:
-            self._scratch_arrays = None  # perhaps not zeroed again: never reuse it
-            raise
-        finally:
-            self._scratch_lock.release()
-
-    def _exact_scores(self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
-        """get_scores' values for sorted slots: contributions added in query order, as _accumulate does."""
-        if len(slots) > _FORWARD_MAX:
-            columns = [self._contributions(q.spans, slots) for q in plan.values()]
-        else:
-            tf = self._forward_tfs(plan, slots)
-            # Elementwise the same operations as _contributions: the same bits.
-            matrix = tf * (self.params.k1 + 1) / (tf + self._slot_norms[slots][:, None])
-            columns = list(matrix.T)
-        column = {term: c for term, c in zip(plan, columns, strict=True)}
-        scores = np.zeros(len(slots))
-        for term in query:
-            if term in plan:
-                scores += plan[term].idf * column[term]
-        return scores
-
-    def _forward_tfs(self, plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
-        """The tf of each plan term (columns) in each sorted slot (rows), read from forward lists."""
-        tf = np.zeros((len(slots), len(plan)))
-        split = np.searchsorted(slots, self.bases)
-        wanted: dict[int, list[tuple[int, int]]] = {}
-        for col, q in enumerate(plan.values()):
-            for seg_no, term_id in q.lists:
-                if split[seg_no] < split[seg_no + 1]:
-                    wanted.setdefault(seg_no, []).append((term_id, col))
-        for seg_no, pairs in wanted.items():
-            seg = self.segments[seg_no]
-            lo, hi = split[seg_no], split[seg_no + 1]
-            pairs.sort()
-            ids = np.array([term_id for term_id, _ in pairs], dtype=seg.fwd_terms.dtype)
-            cols = np.array([col for _, col in pairs])
-            docs = slots[lo:hi] - self.bases[seg_no]
-            lengths = seg.fwd_offsets[docs + 1] - seg.fwd_offsets[docs]
-            entries = _entries_of(seg, docs)
-            terms = seg.fwd_terms[entries]
-            at = np.searchsorted(ids, terms)
-            at[at == len(ids)] = 0
-            hit = ids[at] == terms
-            rows = np.repeat(np.arange(lo, hi), lengths)[hit]
-            tf[rows, cols[at[hit]]] = seg.fwd_tfs[entries[hit]]
-        return tf
-
-    def _contributions(self, spans: list[_Span], candidates: np.ndarray) -> np.ndarray:
-        """tf * (k1 + 1) / (tf + norm) of a term for each sorted candidate slot; 0.0 where absent."""
-        slots, codes, tf_exceptions, _ = self._decode(spans)
-        # A term's lists are in segment order, so their slots ascend across all of them.
-        at = np.searchsorted(slots, candidates)
-        at[at == len(slots)] = 0
-        hit = slots[at] == candidates if len(slots) else np.zeros(len(candidates), dtype=bool)
-        tf = np.zeros(len(candidates))
-        tf[hit] = tfs_at(codes, tf_exceptions, at[hit])
-        return tf * (self.params.k1 + 1) / (tf + self._slot_norms[candidates])
+        return best_of(candidates, scores[candidates], k)
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -872,121 +302,4 @@ class BM25Index:
         """One segment of the live documents, and for each old slot its new slot (-1 if deleted)."""
         mapping = np.full(self.n_slots, -1, dtype=np.int64)
         mapping[self.live] = np.arange(self.n_docs)
-        parts_local, parts_tfs, parts_lens, parts_counts, firsts = [], [], [], [], []
-        for seg, dead in self._pairs:
-            docs = np.arange(seg.n_docs) if dead is None else np.flatnonzero(~dead)
-            entries = _entries_of(seg, docs)
-            parts_local.append(seg.fwd_terms[entries])
-            parts_tfs.append(seg.fwd_tfs[entries])
-            parts_lens.append(seg.doc_len[docs])
-            parts_counts.append(np.diff(seg.fwd_offsets)[docs])
-            firsts.append(_first_live_order(seg, dead))
-        # New ids in first-occurrence order over the live documents, as Segment.build gives them:
-        # line up each segment's terms in its own first-live order, segment after segment, and match
-        # terms by key; a term's new id is the rank of its first position in that line.
-        new_of_position, first_at = _number_by_first_occurrence(self.segments, firsts)
-        parts_terms, data, lengths, new_keys = [], [], [], []
-        position = 0
-        for seg, ids, local in zip(self.segments, firsts, parts_local, strict=True):
-            remap = np.full(len(seg.terms), -1, dtype=np.int32)
-            remap[ids] = new_of_position[position : position + len(ids)]
-            parts_terms.append(remap[local])
-            # Positions run segment after segment, so the terms this segment introduces are one block.
-            lo, hi = np.searchsorted(first_at, [position, position + len(ids)])
-            term_bytes, offsets, term_keys_ = seg.terms.take(ids[first_at[lo:hi] - position])
-            data.append(term_bytes)
-            lengths.append(np.diff(offsets))
-            new_keys.append(term_keys_)
-            position += len(ids)
-        terms = TermTable.from_parts(
-            np.concatenate(data) if data else np.zeros(0, np.uint8),
-            csr_offsets(np.concatenate(lengths) if lengths else np.zeros(0, np.int64)),
-            np.concatenate(new_keys) if new_keys else _NO_KEYS,
-        )
-        segment = Segment.from_forward(
-            terms,
-            csr_offsets(np.concatenate(parts_counts) if parts_counts else np.zeros(0, np.int64)),
-            np.concatenate(parts_terms).astype(np.int32) if parts_terms else np.zeros(0, np.int32),
-            np.concatenate(parts_tfs).astype(np.int32) if parts_tfs else np.zeros(0, np.int32),
-            np.concatenate(parts_lens).astype(np.int32) if parts_lens else np.zeros(0, np.int32),
-        )
-        return BM25Index([segment], self.params), mapping
-
-
-def _bound_pairs(seg: Segment, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The undominated (term, tf, shortest dl) bound pairs of terms first..last-1."""
-    lo, hi = int(seg.offsets[first]), int(seg.offsets[last])
-    if hi == lo:
-        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
-    docs, tfs = seg.postings_of_terms(first, last)
-    dls = np.asarray(seg.doc_len)[docs]
-    terms = np.repeat(np.arange(first, last, dtype=np.int64), np.diff(np.asarray(seg.offsets[first : last + 1])))
-    # Group postings by (tf bucket, term): a stable radix sort on the bucket keeps terms ascending
-    # within each bucket, so group starts are where the combined key changes.
-    bucket = np.minimum(tfs, _TF_BUCKETS).astype(np.uint8)
-    order = np.argsort(bucket, kind="stable")
-    key = bucket[order].astype(np.int64) * (last - first) + (terms[order] - first)
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    pair_terms = terms[order[starts]]
-    pair_tfs = np.maximum.reduceat(tfs[order], starts)
-    pair_dls = np.minimum.reduceat(dls[order], starts)
-    # Within each term, from the largest tf down, keep a pair only if its doc is shorter than every
-    # pair with a larger tf: the others can never give the largest contribution.
-    by = np.lexsort((-pair_tfs, pair_terms))
-    pair_terms, pair_tfs, pair_dls = pair_terms[by], pair_tfs[by], pair_dls[by]
-    group = np.cumsum(np.r_[True, pair_terms[1:] != pair_terms[:-1]])
-    # Offsetting each group below the previous one makes a global running minimum restart per group.
-    shifted = pair_dls.astype(np.int64) - group * (int(pair_dls.max()) + 1)
-    running = np.minimum.accumulate(shifted)
-    keep = np.r_[True, shifted[1:] < running[:-1]] | np.r_[True, group[1:] != group[:-1]]
-    return pair_terms[keep], pair_tfs[keep], pair_dls[keep]
-
-
-def _number_by_first_occurrence(
-    segments: Sequence[Segment], firsts: Sequence[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Number the terms of several segments in order of first occurrence, matching them by key.
-
-    firsts holds each segment's term ids in its own first-live order; lined up segment after
-    segment, a term's first position in that line is its first occurrence in the corpus. Returns
-    each position's new term id, and the positions that introduce a term, in new-id order.
-    """
-    keys = np.concatenate([seg.terms.keys[ids] for seg, ids in zip(segments, firsts, strict=True)] or [_NO_KEYS])
-    _, first_at, group = np.unique(key_view(keys), return_index=True, return_inverse=True)
-    rank = np.empty(len(first_at), dtype=np.int64)
-    rank[np.argsort(first_at)] = np.arange(len(first_at))
-    first_at.sort()
-    return rank[group.ravel()], first_at
-
-
-def _first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
-    """A segment's terms with a live occurrence, in the order they first occur in its live documents.
-
-    That is the order in which rank-bm25 meets them. Found without sorting: a forward entry is a
-    term's first live occurrence when its document is the term's first live posting (postings are
-    in document order), and forward entries are already in reading order.
-    """
-    if dead is None:
-        # Term ids are numbered in order of first occurrence (Segment.build, merged): no reading needed.
-        return np.flatnonzero(seg.doc_freq)
-    starts, ends = seg.offsets[:-1], seg.offsets[1:]
-    doc_ids = seg.doc_ids
-    live_postings = np.flatnonzero(~dead[doc_ids])
-    at = np.searchsorted(live_postings, starts)
-    has = at < len(live_postings)
-    has[has] = live_postings[at[has]] < ends[has]
-    first_doc = np.full(len(seg.terms), -1, dtype=np.int64)
-    first_doc[has] = doc_ids[live_postings[at[has]]]
-    doc_of_entry = np.repeat(np.arange(seg.n_docs, dtype=np.int64), np.diff(seg.fwd_offsets))
-    return seg.fwd_terms[doc_of_entry == first_doc[seg.fwd_terms]]
-
-
-def _entries_of(seg: Segment, docs: np.ndarray) -> np.ndarray:
-    """Indices into a segment's forward arrays of the given documents' entries, in doc order."""
-    if len(docs) == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = seg.fwd_offsets[docs]
-    lengths = seg.fwd_offsets[docs + 1] - starts
-    # For each entry: its doc's start plus its position within the doc, without a Python loop.
-    within = np.arange(int(lengths.sum())) - np.repeat(csr_offsets(lengths)[:-1], lengths)
-    return np.repeat(starts, lengths) + within
+        return BM25Index([Segment.merge(self._pairs)], self.params), mapping

@@ -6,7 +6,8 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 
-from .index import BM25Index, Segment
+from .index import BM25Index
+from .segment import Segment
 from .text import Analyzer, TextSettings
 
 # Below this many characters a pool costs more (worker start-up, jieba's dictionary load) than it saves.

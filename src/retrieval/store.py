@@ -25,10 +25,11 @@ import numpy as np
 from . import cache
 from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry, SegmentEntry
 from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
-from .index import TUNED_PARAMS, BM25Index, BM25Params, Segment
+from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
 from .search import Searcher, indexed_text
+from .segment import Segment
 from .text import Analyzer, TextSettings
 
 log = logging.getLogger(__name__)

@@ -381,11 +381,6 @@ def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
         yield start, text[start:]
 
 
-def is_ngram(token: str) -> bool:
-    """Whether an index term is a character n-gram rather than a word."""
-    return token.startswith((UNIGRAM, BIGRAM))
-
-
 def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sort spans and join those that touch or overlap."""
     merged: list[tuple[int, int]] = []
