@@ -28,8 +28,8 @@ try:
 except ImportError:  # Windows: no advisory locks; one process per corpus there
     fcntl = None
 
-from .segment import Segment
 from .passages import PassageTable
+from .segment import Segment
 
 CACHE_DIR = ".wenda"
 # 3: term tables as arrays (terms.py) instead of terms.json, seals by xxh3-128.
