@@ -7,9 +7,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.corpus import Passage
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.search import Searcher
+from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.text import Analyzer, TextSettings
 
 from .answer import MIN_RELEVANCE
