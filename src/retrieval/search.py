@@ -7,10 +7,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 from .corpus import Passage
 from .index import TUNED_PARAMS, BM25Index, BM25Params
+from .relevance import max_score, relevance, top_relevance
 from .rerank import RERANK_DEPTH, best_sentence_score, rerank
 from .sentences import Sentences
 from .text import BIGRAM, Analyzer, normalise
@@ -44,8 +44,7 @@ class Hit:
     score: float
     rank: int
     matched: tuple[str, ...]  # the question's words (not n-grams) found in the passage
-    # score / the most any passage could score for this question (0..1). A share, not a raw BM25
-    # score, so one threshold means the same on 30 passages as on a million.
+    # score / the most any passage could score for this question (0..1): relevance.py
     relevance: float
     term_spans: tuple[tuple[int, int], ...]
     sentence: tuple[int, int] | None
@@ -137,37 +136,16 @@ class Searcher:
         ]
         return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k], cuts
 
-    def max_score(self, terms: Sequence[str]) -> float:
-        """The most any passage could score: each term saturates at idf * (k1 + 1).
-
-        A term the corpus has never seen counts twice the idf of a term found once: a question
-        naming things the corpus does not know is evidence that the corpus does not cover it.
-        """
-        k1 = self.index.params.k1
-        # Each distinct term looked up once: query_tokens repeats most terms, and a lookup reads the
-        # term's document frequency in every segment.
-        most: dict[str, float] = {}
-        total = 0.0
-        for term in terms:
-            if term not in most:
-                idf = self.index.idf(term) if self.index.doc_freq(term) else self._unseen_idf
-                most[term] = idf * (k1 + 1)
-            total += most[term]
-        return total
-
-    @cached_property
-    def _unseen_idf(self) -> float:
-        """What max_score counts for a term the corpus has never seen: twice a once-seen term's idf."""
-        n = self.index.n_docs
-        once = math.log(n - 1 + 0.5) - math.log(1 + 0.5)
-        if once < 0:  # rank-bm25's floor, on corpora of one or two passages
-            once = self.index.params.epsilon * self.index.average_idf
-        return 2 * max(once, 0.0)
+    def top_relevance(self, question: str) -> float:
+        """The relevance of the passage question would be answered with (what the decline rule reads),
+        without building hits."""
+        query = self.analyzer.query_tokens(question)
+        return top_relevance(self.index, query, self.top_k(query, 1))
 
     def search(self, question: str, k: int = 3) -> SearchResult:
         query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
         ranked, cuts = self._top_k(query, k)
-        best = self.max_score(query)
+        best = max_score(self.index, query)
         terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}
         hits = []
@@ -185,7 +163,7 @@ class Searcher:
                     score=score,
                     rank=rank,
                     matched=tuple(t for t in terms if t in words),
-                    relevance=score / best if best > 0 else 0.0,
+                    relevance=relevance(score, best),
                     term_spans=tuple(spans),
                     sentence=self.best_sentence(passage, question, set(terms), idf, sentences),
                 )
