@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wenda.retrieval.corpus import Passage
+from wenda.retrieval.highlight import Asked, best_sentence
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.relevance import MIN_RELEVANCE, declined_share, top_relevance
 from wenda.retrieval.search import Searcher
@@ -95,7 +96,7 @@ def evaluate(
             top_gold += 1
             passage = eval_set.passages[q.gold]
             idf = {t: searcher.index.idf(t) for t in terms}
-            s, e = searcher.best_sentence(passage, q.text, set(terms), idf) or (0, 0)
+            s, e = best_sentence(searcher.analyzer, passage, Asked.of(q.text, terms, idf)) or (0, 0)
             marked += any(a in passage.text[s:e] for a in q.answers)
             s, e = _baseline_sentence(searcher.analyzer, passage.text, q.text)
             baseline_marked += any(a in passage.text[s:e] for a in q.answers)
