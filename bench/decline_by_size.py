@@ -5,7 +5,7 @@
 For each size, `--draws` random sub-corpora of that many paragraphs are drawn from each evaluation
 set. Asked of a sub-corpus: the questions written on its paragraphs (a decline is wrong) and every
 question of the other set (a decline is right). Relevance and threshold are the shipped ones
-(`wenda.bot.answer.MIN_RELEVANCE`), so the figures are comparable with `wenda eval` on the full sets.
+(`wenda.retrieval.relevance`), so the figures are comparable with `wenda eval` on the full sets.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import random
 import statistics
 from pathlib import Path
 
-from wenda.bot.answer import MIN_RELEVANCE
-from wenda.bot.evaluate import load_squad, top_relevance
+from wenda.bot.evaluate import load_squad
+from wenda.retrieval.relevance import MIN_RELEVANCE, declined_share
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.text import Analyzer
 
@@ -49,11 +49,8 @@ def main() -> int:
                 searcher = Searcher.build([own.passages[i] for i in chosen], analyzer)
                 inside = set(chosen)
                 asked = [q.text for q in own.questions if q.gold in inside]
-                wrong.append(sum(top_relevance(searcher, q) < args.threshold for q in asked) / len(asked))
-                right.append(
-                    sum(top_relevance(searcher, q.text) < args.threshold for q in other.questions)
-                    / len(other.questions)
-                )
+                wrong.append(declined_share([searcher.top_relevance(q) for q in asked], args.threshold))
+                right.append(declined_share([searcher.top_relevance(q.text) for q in other.questions], args.threshold))
             print(
                 f"| {name} | {size} | {statistics.median(wrong):.3f} ({min(wrong):.3f}–{max(wrong):.3f}) "
                 f"| {statistics.median(right):.3f} ({min(right):.3f}–{max(right):.3f}) |"

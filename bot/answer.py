@@ -5,19 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from wenda.retrieval.relevance import MIN_RELEVANCE, declined, further_bar
 from wenda.retrieval.search import Hit, Searcher
 from wenda.retrieval.text import scrub
 
 # A question longer than this is refused: no real question needs more, and segmenting and
 # scoring an essay per message is an easy way to make the bot slow for everyone.
 MAX_QUESTION_CHARS = 500
-# The best passage must score at least this share of the most any passage could score for the
-# question (Hit.relevance). A share, not a raw BM25 score, so it means the same on a 30-paragraph
-# corpus as on a million; calibrated on the evaluation sets in docs/quality.md.
-MIN_RELEVANCE = 0.20
-# A further passage is quoted only if it is at least this share as relevant as the best one: one
-# that shares a single name with the question is noise beside a passage that answers it.
-SECONDARY_SHARE = 0.5
 
 
 class Status(StrEnum):
@@ -72,10 +66,10 @@ def answer(
     result = searcher.search(question, k + offset)
     hits = result.hits
     # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
-    if not hits or hits[0].relevance < min_relevance:
+    if not hits or declined(hits[0].relevance, min_relevance):
         return Answer(question, Status.NOT_COVERED, terms=result.terms)
     # Later passages must clear the bar too, however many passages were asked for.
-    bar = max(min_relevance, SECONDARY_SHARE * hits[0].relevance)
+    bar = further_bar(hits[0].relevance, min_relevance)
     credible = tuple(h for h in hits[offset:] if h.rank == 1 or h.relevance >= bar)
     return Answer(question, Status.ANSWERED, credible, result.terms, offset)
 

@@ -16,12 +16,13 @@ from rich.text import Text
 
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.intake import add_file
+from wenda.retrieval.relevance import MIN_RELEVANCE
 from wenda.retrieval.rerank import check_sentence_weight
 from wenda.retrieval.store import CorpusNotFound, Library
 from wenda.retrieval.text import TextSettings
 from wenda.retrieval.watch import CorpusWatcher
 
-from .answer import MIN_RELEVANCE, answer, to_json
+from .answer import answer, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
 from .logs import configure_logging
 from .settings import Settings, SettingsError

@@ -7,12 +7,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.corpus import Passage
+from wenda.retrieval.highlight import Asked, best_sentence
 from wenda.retrieval.index import BM25Params
+from wenda.retrieval.relevance import MIN_RELEVANCE, declined_share, top_relevance
 from wenda.retrieval.search import Searcher
+from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.text import Analyzer, TextSettings
-
-from .answer import MIN_RELEVANCE
 
 CUTOFFS = (1, 3, 5, 10)
 CURVE = (0.05, 0.1, 0.125, 0.15, 0.17, 0.2, 0.21, 0.22, 0.25, 0.3)
@@ -83,7 +84,7 @@ def evaluate(
     for q in eval_set.questions:
         terms = searcher.analyzer.query_tokens(q.text)
         ranked = searcher.top_k(terms, max(CUTOFFS))
-        relevance_in.append(relevance(searcher, terms, ranked))
+        relevance_in.append(top_relevance(searcher.index, terms, ranked))
         docs = [doc for doc, _ in ranked]
         if q.gold not in docs:
             continue
@@ -95,7 +96,7 @@ def evaluate(
             top_gold += 1
             passage = eval_set.passages[q.gold]
             idf = {t: searcher.index.idf(t) for t in terms}
-            s, e = searcher.best_sentence(passage, q.text, set(terms), idf) or (0, 0)
+            s, e = best_sentence(searcher.analyzer, passage, Asked.of(q.text, terms, idf)) or (0, 0)
             marked += any(a in passage.text[s:e] for a in q.answers)
             s, e = _baseline_sentence(searcher.analyzer, passage.text, q.text)
             baseline_marked += any(a in passage.text[s:e] for a in q.answers)
@@ -107,38 +108,22 @@ def evaluate(
     report["highlight@1_baseline"] = round(baseline_marked / top_gold, 4) if top_gold else None
     report["threshold"] = threshold
     report["sentence_weight"] = sentence_weight
-    report["declined_in_corpus"] = round(sum(r < threshold for r in relevance_in) / n, 4)
+    report["declined_in_corpus"] = round(declined_share(relevance_in, threshold), 4)
     relevance_out: list[float] = []
     if out_of_corpus is not None:
-        relevance_out = [top_relevance(searcher, q.text) for q in out_of_corpus.questions]
-        report["declined_out_of_corpus"] = round(sum(r < threshold for r in relevance_out) / len(relevance_out), 4)
+        relevance_out = [searcher.top_relevance(q.text) for q in out_of_corpus.questions]
+        report["declined_out_of_corpus"] = round(declined_share(relevance_out, threshold), 4)
     report["curve"] = [
         {
             "threshold": t,
-            "declined_in_corpus": round(sum(r < t for r in relevance_in) / n, 4),
-            "declined_out_of_corpus": (
-                round(sum(r < t for r in relevance_out) / len(relevance_out), 4) if relevance_out else None
-            ),
+            "declined_in_corpus": round(declined_share(relevance_in, t), 4),
+            "declined_out_of_corpus": round(declined_share(relevance_out, t), 4) if relevance_out else None,
         }
         for t in CURVE
     ]
     report["index_seconds"] = round(built - started, 2)
     report["query_ms_mean"] = round((time.perf_counter() - built) / max(1, n + len(relevance_out)) * 1000, 2)
     return report
-
-
-def top_relevance(searcher: Searcher, question: str) -> float:
-    """The relevance of the passage a question would be answered with (what the decline rule reads)."""
-    terms = searcher.analyzer.query_tokens(question)
-    return relevance(searcher, terms, searcher.top_k(terms, 1))
-
-
-def relevance(searcher: Searcher, terms: list[str], ranked: list[tuple[int, float]]) -> float:
-    """The top passage's Hit.relevance, from the question's query tokens and what top_k ranked."""
-    if not ranked:
-        return 0.0
-    best = searcher.max_score(terms)
-    return ranked[0][1] / best if best > 0 else 0.0
 
 
 def _baseline_sentence(analyzer: Analyzer, text: str, question: str) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import SEED_CORPUS, SEED_FILE, SMART_CITY, XI_TITLE_START
 
-from wenda.retrieval.corpus import MAX_PASSAGE_CHARS, Corpus, detect_source, load_corpus, read_file, sentence_spans
+from wenda.retrieval.corpus import MAX_PASSAGE_CHARS, Corpus, detect_source, load_corpus, read_file
 
 ARTICLE = """\
 城市更新试点启动
@@ -417,11 +417,6 @@ def test_long_sentence_without_an_end_is_cut_hard_and_kept(tmp_path: Path):
     assert [len(p.text) for p in passages] == [MAX_PASSAGE_CHARS, MAX_PASSAGE_CHARS, 10]
 
 
-def test_sentence_spans_keep_closing_quotes_with_their_sentence():
-    text = "他说：“通过数字化消除障碍。”随后离开。"
-    assert [text[s:e] for s, e in sentence_spans(text)] == ["他说：“通过数字化消除障碍。”", "随后离开。"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Sources and bylines
 
@@ -467,15 +462,3 @@ def test_byline_in_parentheses_is_kept_out_of_the_passages(tmp_path: Path):
     article = _only_article(tmp_path, "a.txt")
     assert article.bylines == ("（责任编辑：张三）",)
     assert len(article.passages) == 2
-
-
-def test_a_title_in_book_brackets_is_not_cut_at_its_exclamation_mark():
-    text = "《卡拉OK.LIVE！‧台北‧我》是他的第六张专辑。〈再见！〉是其中一首。"
-    sentences = [text[s:e] for s, e in sentence_spans(text)]
-    assert sentences == ["《卡拉OK.LIVE！‧台北‧我》是他的第六张专辑。", "〈再见！〉是其中一首。"]
-
-
-def test_a_semicolon_does_not_end_a_sentence():
-    # The items of a list stay in one sentence, so the highlighter can mark the whole answer.
-    text = "其职能有两个方面：一是教化；二是管理户籍。后来废止!"
-    assert [text[s:e] for s, e in sentence_spans(text)] == ["其职能有两个方面：一是教化；二是管理户籍。", "后来废止!"]

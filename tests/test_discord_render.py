@@ -23,8 +23,9 @@ from wenda.bot.discord_render import (
     neutralise,
     render_answer,
 )
-from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.corpus import Passage
 from wenda.retrieval.search import Hit, Searcher
+from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.snippet import excerpt
 from wenda.retrieval.store import Library, StoreSettings
 

@@ -8,6 +8,7 @@ import pytest
 from conftest import SEED_CORPUS, SMART_CITY
 
 from wenda.retrieval.corpus import Passage
+from wenda.retrieval.highlight import Asked, best_sentence
 from wenda.retrieval.index import TUNED_PARAMS
 from wenda.retrieval.rerank import best_sentence_score, rerank
 from wenda.retrieval.search import Searcher
@@ -150,4 +151,4 @@ def test_with_the_stage_on_each_hit_marks_the_sentence_the_highlighter_picks_on_
     idf = {t: searcher.index.idf(t) for t in result.terms}
     assert len(result.hits) == 3
     for hit in result.hits:
-        assert hit.sentence == searcher.best_sentence(hit.passage, question, set(result.terms), idf)
+        assert hit.sentence == best_sentence(searcher.analyzer, hit.passage, Asked.of(question, result.terms, idf))

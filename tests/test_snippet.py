@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.corpus import Passage
 from wenda.retrieval.search import Searcher
+from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.snippet import ELLIPSIS, excerpt, window
 from wenda.retrieval.text import Analyzer
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from wenda.retrieval.corpus import Passage, sentence_spans
+from wenda.retrieval.corpus import Passage
 from wenda.retrieval.search import Searcher
+from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.store import Library
 from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, merge_spans, normalise
 

@@ -7,20 +7,22 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import charset_normalizer
 import yaml
 
+from .sentences import CLOSING_QUOTES, sentence_spans
 from .text import scrub
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
-# Bump when reading a file can give different passages (headings, bylines, splitting): the index
-# cache is keyed by it, so caches built by an older reader are rebuilt rather than trusted.
+# Bump when reading a file can give different passages (headings, bylines, splitting, including
+# where sentences.sentence_spans ends a sentence): the index cache is keyed by it, so caches built by
+# an older reader are rebuilt rather than trusted.
 READER_VERSION = 5  # 5: 《》〈〉 protect their ！。 like quotes, so long paragraphs may split elsewhere
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
@@ -32,7 +34,6 @@ MAX_PASSAGE_CHARS = 3000
 
 _SEED_TITLE_MARK = "******"
 _SENTENCE_END = "。！？!?；;…"
-_CLOSING_QUOTES = "”’」』\"')）》"
 _HEADING_MAX_CHARS = 30
 _ORIGINAL_TITLE = re.compile(r"^原标题\s*[:：]\s*(?P<title>.+)$")
 _SOURCE_LINE = re.compile(r"^(?:来源|稿源|出处|来源于)\s*[:：]\s*(?P<src>[^\s,，。;；]{2,30})")
@@ -433,7 +434,7 @@ def is_heading(line: str) -> bool:
     """A short line that does not end a sentence: a section heading, not a paragraph."""
     if len(line) > _HEADING_MAX_CHARS:
         return False
-    stripped = line.rstrip(_CLOSING_QUOTES)
+    stripped = line.rstrip(CLOSING_QUOTES)
     return not stripped or stripped[-1] not in _SENTENCE_END + "，,：:、"
 
 
@@ -527,55 +528,6 @@ def detect_source(lines: Iterable[str]) -> str | None:
             if m.group("src") not in _NOT_A_PUBLISHER:
                 return m.group("src")
     return None
-
-
-# Not ；: it joins the clauses of one sentence, often the items of a list a question asks for
-# (其职能有四个方面：一是…；二是…). Splitting there cost the highlighter 1.4 points on CMRC.
-_SPLIT_AFTER = "。！？!?"
-_OPENERS = "（(“「『《〈"
-_CLOSERS = "）)”」』》〉"
-# Inside brackets or quotes a 。 does not end the sentence (a quotation is one utterance; a work's
-# title in 《》 may hold a ！ or 。, as 《卡拉OK.LIVE！‧台北‧我》 does), unless
-# the group runs on for this long: an unclosed quote must not swallow a whole paragraph.
-_MAX_PROTECTED = 300
-
-
-def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of the sentences of text.
-
-    A sentence ends after a run of 。！？!? with any closing quotes or brackets right after it
-    (so 。” stays with its sentence), or at a newline; not inside （…）, “…”「…」『…』 or 《…》〈…〉.
-    """
-    start = 0
-    depth = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch in _OPENERS:
-            depth += 1
-        elif ch in _CLOSERS:
-            depth = max(0, depth - 1)
-        if ch == "\n" or ch in _SPLIT_AFTER:
-            # The run of sentence ends and closing quotes after this character belongs to it.
-            end = i + 1
-            after = depth
-            while end < n and ch != "\n" and (text[end] in _SPLIT_AFTER or text[end] in _CLOSING_QUOTES):
-                if text[end] in _CLOSERS:
-                    after = max(0, after - 1)
-                end += 1
-            if ch != "\n" and after > 0 and i - start <= _MAX_PROTECTED:
-                depth = after
-                i = end
-                continue
-            if text[start:end].strip():
-                yield start, end
-            start = i = end
-            depth = 0
-        else:
-            i += 1
-    if text[start:].strip():
-        yield start, n
 
 
 def split_long(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .corpus import sentence_spans
+from .sentences import sentence_spans
 
 ELLIPSIS = "…"
 
