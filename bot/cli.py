@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "--sentence-weight",
         type=float,
         default=None,
-        help="weight of the best sentence in the optional second stage (0: off; default from settings)",
+        help="weight of the best sentence in the second stage (0: off; default from settings, 0.4)",
     )
     ev.add_argument("--threshold", type=float, default=None, help="relevance below which a question is declined")
     return parser

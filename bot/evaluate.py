@@ -11,6 +11,7 @@ from wenda.retrieval.corpus import Passage
 from wenda.retrieval.highlight import Asked, best_sentence
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.relevance import MIN_RELEVANCE, declined_share, top_relevance
+from wenda.retrieval.rerank import SENTENCE_WEIGHT
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.text import Analyzer, TextSettings
@@ -65,7 +66,7 @@ def evaluate(
     *,
     out_of_corpus: EvalSet | None = None,
     threshold: float = MIN_RELEVANCE,
-    sentence_weight: float = 0.0,
+    sentence_weight: float = SENTENCE_WEIGHT,
 ) -> dict:
     """Recall@k, MRR@10, highlight@1 and the decline figures of search over the set's own paragraphs.
 
@@ -84,7 +85,7 @@ def evaluate(
     for q in eval_set.questions:
         terms = searcher.analyzer.query_tokens(q.text)
         ranked = searcher.top_k(terms, max(CUTOFFS))
-        relevance_in.append(top_relevance(searcher.index, terms, ranked))
+        relevance_in.append(top_relevance(searcher.index, terms, searcher.analyzer.query_clauses(q.text), ranked))
         docs = [doc for doc, _ in ranked]
         if q.gold not in docs:
             continue

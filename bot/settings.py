@@ -10,7 +10,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from wenda.retrieval.index import TUNED_PARAMS, BM25Params
-from wenda.retrieval.rerank import check_sentence_weight
+from wenda.retrieval.rerank import SENTENCE_WEIGHT, check_sentence_weight
 from wenda.retrieval.store import StoreSettings
 
 
@@ -23,7 +23,7 @@ class Settings:
     corpus: Path = Path("corpus")
     top_k: int = 3
     params: BM25Params = TUNED_PARAMS
-    sentence_weight: float = 0.0
+    sentence_weight: float = SENTENCE_WEIGHT
     # repr=False: settings get logged and printed; the token must never be.
     discord_token: str = field(default="", repr=False)
     guild_id: int | None = None
@@ -80,7 +80,7 @@ def _bm25_params(values: Mapping[str, str]) -> BM25Params:
 
 def _sentence_weight(values: Mapping[str, str]) -> float:
     try:
-        return check_sentence_weight(_float(values, "WENDA_SENTENCE_WEIGHT", 0.0))
+        return check_sentence_weight(_float(values, "WENDA_SENTENCE_WEIGHT", SENTENCE_WEIGHT))
     except ValueError as exc:
         raise SettingsError(f"WENDA_SENTENCE_WEIGHT {exc}") from None
 

@@ -141,10 +141,16 @@ def test_an_in_memory_searcher_scores_with_the_tuned_params_like_the_library(see
     assert built.rank(OPENING, 3) == seed_searcher.rank(OPENING, 3)
 
 
-def test_hits_are_ranked_best_first(seed_searcher: Searcher):
-    hits = seed_searcher.search("学习贯彻党的二十大精神", k=5).hits
+def test_the_first_stage_ranks_hits_by_bm25_score(seed_searcher: Searcher):
+    first_stage = Searcher(seed_searcher.passages, seed_searcher.analyzer, seed_searcher.index, sentence_weight=0)
+    hits = first_stage.search("学习贯彻党的二十大精神", k=5).hits
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_the_default_search_has_the_sentence_stage_on(seed_searcher: Searcher):
+    assert seed_searcher.sentence_weight == 0.4
+    assert Searcher.build([seed_searcher.passages[n] for n in range(3)]).sentence_weight == 0.4
 
 
 def test_k_limits_the_number_of_hits(seed_searcher: Searcher):

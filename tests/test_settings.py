@@ -50,9 +50,10 @@ def test_store_settings_carry_the_bm25_parameters():
     assert settings.store.params == settings.params
 
 
-def test_the_sentence_stage_is_off_unless_asked_for_and_reaches_the_store():
-    assert Settings.from_env({}, dotenv=None).store.sentence_weight == 0.0
-    assert Settings.from_env({"WENDA_SENTENCE_WEIGHT": "0.4"}, dotenv=None).store.sentence_weight == 0.4
+def test_the_sentence_stage_is_on_by_default_can_be_turned_off_and_reaches_the_store():
+    assert Settings.from_env({}, dotenv=None).store.sentence_weight == 0.4
+    assert Settings.from_env({"WENDA_SENTENCE_WEIGHT": "0"}, dotenv=None).store.sentence_weight == 0.0
+    assert Settings.from_env({"WENDA_SENTENCE_WEIGHT": "1.5"}, dotenv=None).store.sentence_weight == 1.5
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 
 from .index import BM25Index
+from .text import UNIGRAM, Clause
 
 # The best passage must be at least this relevant, or the question is declined; calibrated on the
 # evaluation sets in docs/quality.md.
@@ -17,6 +18,9 @@ MIN_RELEVANCE = 0.20
 # A further passage is quoted only if it is at least this share as relevant as the best one: one
 # that shares a single name with the question is noise beside a passage that answers it.
 SECONDARY_SHARE = 0.5
+# The longest clause (in characters) that asides() may read as talk around the question: greetings and
+# thanks are short, and a clause of content this short that the best passage lacks is weak evidence.
+ASIDE_MAX_CHARS = 6
 
 
 def max_score(index: BM25Index, terms: Sequence[str]) -> float:
@@ -38,6 +42,27 @@ def max_score(index: BM25Index, terms: Sequence[str]) -> float:
     return total
 
 
+def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[str]:
+    """Query terms that only talk around the question, left out of its max_score: those of a short
+    clause that asks nothing and shares no term with the best passage (slot), when another clause does
+    count. 老师您好, 我是新来的, 感激不尽: chat the chat list does not know. A clause that asks (holds
+    an interrogative) always counts, and so does every clause of a question that has only one.
+    """
+    if len(clauses) < 2:
+        return frozenset()
+    kept: set[str] = set()
+    aside: set[str] = set()
+    for clause in clauses:
+        # One character in common (a unigram, or a one-character word: 小, 报) is chance, not sharing.
+        shared = any(index.contains(t, slot) for t in clause.tokens if len(t.removeprefix(UNIGRAM)) > 1)
+        if clause.asks or clause.chars > ASIDE_MAX_CHARS or shared:
+            kept |= clause.tokens
+        else:
+            # What the passage does hold of an aside (a character) scores, so it stays in the maximum too.
+            aside |= {t for t in clause.tokens if not index.contains(t, slot)}
+    return frozenset(aside - kept) if kept else frozenset()
+
+
 def unseen_idf(index: BM25Index) -> float:
     """What max_score counts for a term the corpus has never seen: twice a once-seen term's idf."""
     n = index.n_docs
@@ -52,12 +77,57 @@ def relevance(score: float, best: float) -> float:
     return score / best if best > 0 else 0.0
 
 
-def top_relevance(index: BM25Index, terms: Sequence[str], ranked: Sequence[tuple[int, float]]) -> float:
-    """The relevance of the passage a question would be answered with, from its query terms and the
-    (slot, score) pairs top_k ranked for them: what the decline rule reads (0 when nothing ranked)."""
+def idf_is_blind(index: BM25Index) -> bool:
+    """Whether BM25Okapi's idf cannot tell terms apart on this corpus: with one or two passages every
+    term's idf is 0 or below (log((n - df + 0.5) / (df + 0.5))), so every score is 0 or negative and a
+    share of the maximum means nothing."""
+    return 0 < index.n_docs < 3
+
+
+def coverage(index: BM25Index, terms: Sequence[str], slot: int) -> float:
+    """The share of a question's terms (with repeats) that the passage in slot holds, a term the corpus
+    lacks counting twice, as it does in max_score: relevance where idf is blind (idf_is_blind)."""
+    total = held = 0.0
+    known: dict[str, tuple[bool, bool]] = {}
+    for term in terms:
+        if term not in known:
+            known[term] = (index.contains(term, slot), index.doc_freq(term) > 0)
+        holds, seen = known[term]
+        total += 1.0 if seen else 2.0
+        held += holds
+    return held / total if total else 0.0
+
+
+def hit_relevance(
+    index: BM25Index, terms: Sequence[str], slot: int, score: float, best: float, left_out: frozenset[str]
+) -> float:
+    """The relevance of the passage in slot (score) for a question whose max_score is best: the share of
+    the maximum, or on a corpus of one or two passages the share of the question's terms it holds."""
+    if idf_is_blind(index):
+        return coverage(index, [t for t in terms if t not in left_out], slot)
+    return relevance(score, best)
+
+
+def question_max_score(
+    index: BM25Index, terms: Sequence[str], clauses: Sequence[Clause], ranked: Sequence[tuple[int, float]]
+) -> float:
+    """max_score of a question's query terms (with repeats) less its asides, given what top_k ranked."""
+    if ranked:
+        left_out = asides(index, clauses, ranked[0][0])
+        terms = [t for t in terms if t not in left_out]
+    return max_score(index, terms)
+
+
+def top_relevance(
+    index: BM25Index, terms: Sequence[str], clauses: Sequence[Clause], ranked: Sequence[tuple[int, float]]
+) -> float:
+    """The relevance of the passage a question would be answered with, from its query terms, its
+    clauses and the (slot, score) pairs top_k ranked: what the decline rule reads (0 when nothing ranked)."""
     if not ranked:
         return 0.0
-    return relevance(ranked[0][1], max_score(index, terms))
+    slot, score = ranked[0]
+    left_out = asides(index, clauses, slot)
+    return hit_relevance(index, terms, slot, score, question_max_score(index, terms, clauses, ranked), left_out)
 
 
 def declined(top: float, threshold: float = MIN_RELEVANCE) -> bool:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from .corpus import Passage
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
-from .relevance import max_score, relevance, top_relevance
-from .rerank import RERANK_DEPTH, best_sentence_score, rerank
+from .relevance import asides, coverage, hit_relevance, idf_is_blind, question_max_score, top_relevance
+from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .sentences import Sentences
 from .text import Analyzer
 
@@ -53,11 +53,15 @@ def indexed_text(passage: Passage, title_repeat: int = 2) -> str:
 class Searcher:
     """Holds passages, the analyzer that made their terms and the index over those terms.
 
-    sentence_weight > 0 turns on the second stage of rerank.py (off by default).
+    sentence_weight > 0 turns on the second stage of rerank.py (on by default; 0 leaves rank-bm25's order).
     """
 
     def __init__(
-        self, passages: Sequence[Passage], analyzer: Analyzer, index: BM25Index, sentence_weight: float = 0.0
+        self,
+        passages: Sequence[Passage],
+        analyzer: Analyzer,
+        index: BM25Index,
+        sentence_weight: float = SENTENCE_WEIGHT,
     ) -> None:
         if len(passages) != index.n_slots:
             raise ValueError(f"{len(passages)} passages but {index.n_slots} index slots")
@@ -72,7 +76,7 @@ class Searcher:
         passages: Sequence[Passage],
         analyzer: Analyzer | None = None,
         params: BM25Params | None = None,
-        sentence_weight: float = 0.0,
+        sentence_weight: float = SENTENCE_WEIGHT,
     ) -> Searcher:
         """Index passages in memory. Without params, wenda's tuned ones (TUNED_PARAMS), as the library
         uses: a bare BM25Index keeps rank-bm25's own defaults, which score differently (k1 1.5)."""
@@ -97,6 +101,11 @@ class Searcher:
         """top_k, and the passages the second stage cut into sentences (by number), which the
         highlighter then reads instead of cutting them again. idf: of each query term, if the
         caller has it already."""
+        if idf_is_blind(self.index):
+            # One or two passages: BM25Okapi scores them all 0 or below, so the one holding more of the
+            # question comes first.
+            ranked = self.index.top_k(query, k)
+            return sorted(ranked, key=lambda pair: -coverage(self.index, query, pair[0])), {}
         if self.sentence_weight <= 0:
             return self.index.top_k(query, k), {}
         ranked = self.index.top_k(query, max(k, RERANK_DEPTH))
@@ -123,7 +132,7 @@ class Searcher:
         """The relevance of the passage question would be answered with (what the decline rule reads),
         without building hits."""
         query = self.analyzer.query_tokens(question)
-        return top_relevance(self.index, query, self.top_k(query, 1))
+        return top_relevance(self.index, query, self.analyzer.query_clauses(question), self.top_k(query, 1))
 
     def search(self, question: str, k: int = 3) -> SearchResult:
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
@@ -131,7 +140,9 @@ class Searcher:
         terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}
         ranked, cuts = self._top_k(query, k, idf)
-        best = max_score(self.index, query)
+        clauses = self.analyzer.query_clauses(question)
+        best = question_max_score(self.index, query, clauses, ranked)
+        left_out = asides(self.index, clauses, ranked[0][0]) if ranked else frozenset()
         asked = Asked.of(question, terms, idf)
         wanted = set(terms)
         hits = []
@@ -149,7 +160,7 @@ class Searcher:
                     score=score,
                     rank=rank,
                     matched=tuple(t for t in terms if t in words),
-                    relevance=relevance(score, best),
+                    relevance=hit_relevance(self.index, query, slot, score, best, left_out),
                     term_spans=tuple(spans),
                     sentence=best_sentence(self.analyzer, passage, asked, sentences),
                 )

@@ -28,6 +28,7 @@ from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
+from .rerank import SENTENCE_WEIGHT
 from .search import Searcher, indexed_text
 from .segment import Segment
 from .text import Analyzer, TextSettings
@@ -59,7 +60,7 @@ class StoreSettings:
     stopwords: bool = True
     cache: bool = True  # False: index in memory only, write nothing beside the corpus
     workers: int | None = None  # segmentation processes for big builds (default: every core)
-    sentence_weight: float = 0.0  # > 0: rerank.py's second stage (off by default)
+    sentence_weight: float = SENTENCE_WEIGHT  # rerank.py's second stage; 0 turns it off
 
 
 class CorpusNotFound(Exception):

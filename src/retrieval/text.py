@@ -18,6 +18,8 @@ import jieba.posseg
 import opencc
 import stopwordsiso
 
+from .chat import clauses, without_chat
+
 log = logging.getLogger(__name__)
 
 # jieba logs its dictionary loading at INFO on the root of its own logger; our users do not need it.
@@ -177,6 +179,15 @@ class Reading:
     terms: list[Term]  # jieba's words (no stop words or punctuation), spans in normalised
 
 
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a question: its query terms, whether it asks (holds an interrogative), its length."""
+
+    tokens: frozenset[str]
+    asks: bool
+    chars: int
+
+
 @dataclass
 class Analyzer:
     """Turns text into index terms; the same instance is used for passages and for questions."""
@@ -293,7 +304,20 @@ class Analyzer:
         repeats is not more important, so it still counts twice. The interrogative part (哪一个,
         多少) gives no n-grams. Without n-grams, each distinct term counts once.
         """
-        normalised = normalise(question)
+        # Greetings, politeness and filler say nothing of what is asked (chat.py).
+        return self._query_tokens(without_chat(normalise(question)))
+
+    def query_clauses(self, question: str) -> list[Clause]:
+        """The clauses of a question (chat taken off), each with its query terms: what the decline
+        rule reads to tell the question from talk around it that the chat list does not know."""
+        out = []
+        for clause in clauses(without_chat(normalise(question))):
+            tokens = frozenset(self._query_tokens(clause))
+            if tokens:
+                out.append(Clause(tokens, bool(_INTERROGATIVE.search(clause)), len(clause)))
+        return out
+
+    def _query_tokens(self, normalised: str) -> list[str]:
         if not self.settings.ngrams:
             return list(dict.fromkeys(self._tokens(normalised)))
         masked = frozenset(i for m in _INTERROGATIVE.finditer(normalised) for i in range(m.start(), m.end()))
