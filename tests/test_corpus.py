@@ -208,6 +208,14 @@ def test_markdown_hash_heading_is_the_title(tmp_path: Path):
     assert _texts(article) == ["试点项目于本月启动。"]
 
 
+def test_markdown_heading_that_repeats_the_front_matter_title_is_not_shown_again(tmp_path: Path):
+    text = "---\ntitle: 城市更新试点启动\nsource: 北京日报\n---\n\n# 城市更新试点启动\n\n试点项目于本月启动。\n"
+    (tmp_path / "a.md").write_text(text, encoding="utf-8")
+    article = _only_article(tmp_path, "a.md")
+    assert article.title == "城市更新试点启动"
+    assert [(p.text, p.heading) for p in article.passages] == [("试点项目于本月启动。", None)]
+
+
 def test_markdown_hard_wrapped_chinese_lines_are_joined_without_space(tmp_path: Path):
     (tmp_path / "a.md").write_text(MARKDOWN, encoding="utf-8")
     article = _only_article(tmp_path, "a.md")
@@ -479,3 +487,7 @@ def test_a_semicolon_does_not_end_a_sentence():
     # The items of a list stay in one sentence, so the highlighter can mark the whole answer.
     text = "其职能有两个方面：一是教化；二是管理户籍。后来废止!"
     assert [text[s:e] for s, e in sentence_spans(text)] == ["其职能有两个方面：一是教化；二是管理户籍。", "后来废止!"]
+
+
+# ---------------------------------------------------------------------------------------------
+# File names in reports

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # Bump when reading a file can give different passages (headings, bylines, splitting): the index
 # cache is keyed by it, so caches built by an older reader are rebuilt rather than trusted.
-READER_VERSION = 5  # 5: 《》〈〉 protect their ！。 like quotes, so long paragraphs may split elsewhere
+READER_VERSION = 6  # 6: a Markdown # heading that repeats the front matter's title no longer heads passages
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.
@@ -338,6 +338,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             level, words = len(heading.group(1)), heading.group(2)
             if level == 1 and title is None:
                 title = words
+            elif level == 1 and words == title:
+                pass  # the front matter's title again, as many editors add it: not a section heading
             else:
                 blocks.append(Heading(words))
             continue
