@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from wenda.retrieval.corpus import shown_name
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.intake import add_file
 from wenda.retrieval.rerank import check_sentence_weight
@@ -225,7 +226,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, cons
         line = Text(a.title, style="bold")
         if a.source:
             line.append(f" · {a.source}")
-        line.append(f"  {a.file} · {a.passages} 段", style="dim")
+        line.append(f"  {shown_name(a.file)} · {a.passages} 段", style="dim")
         console.print(line)
     console.print(Text(f"{len(articles)} 篇文章，共 {library.passage_count} 段", style="dim"))
     return 0
@@ -294,12 +295,14 @@ def cmd_add(args: argparse.Namespace, settings: Settings, corpus: Path, console:
         if r.ok:
             note = f" ({r.reason})" if r.reason else ""
             console.print(
-                f"added {r.source} as {r.added_as}: {r.articles} articles, {r.passages} passages{note}", markup=False
+                f"added {shown_name(r.source)} as {shown_name(r.added_as)}: "
+                f"{r.articles} articles, {r.passages} passages{note}",
+                markup=False,
             )
             for problem in r.problems:
                 console.print(f"  note: {problem.reason}" + (f" (line {problem.line})" if problem.line else ""))
         else:
-            console.print(f"refused {r.source}: {r.reason}", markup=False, style="yellow")
+            console.print(f"refused {shown_name(r.source)}: {r.reason}", markup=False, style="yellow")
     if any(r.ok for r in results):
         library = _open(corpus, settings, progress=True)
         console.print(f"the index now holds {library.passage_count} passages", markup=False)

@@ -491,3 +491,10 @@ def test_a_semicolon_does_not_end_a_sentence():
 
 # ---------------------------------------------------------------------------------------------
 # File names in reports
+
+
+def test_a_problem_with_a_newline_in_its_file_name_is_reported_on_one_line(tmp_path: Path):
+    (tmp_path / "bad\nname.txt").write_text("只有标题\n", encoding="utf-8")
+    (problem,) = load_corpus(tmp_path).problems
+    assert "\n" not in str(problem)
+    assert str(problem).startswith("bad\\nname.txt: ")
