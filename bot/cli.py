@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import logging
 import os
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="wenda",
         description="问答 — answer questions by quoting the passages of a Chinese article corpus.",
         parents=[common],
-        epilog="With no command, wenda opens an interactive session (Ctrl-D to leave).",
+        epilog="With no command, wenda opens an interactive session (Ctrl-D to leave); `wenda 问题` asks 问题.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -96,8 +97,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options that take a value and may come before the command: `wenda --corpus X 问题` asks 问题, not X.
+_VALUE_OPTIONS = frozenset({"--corpus"})
+
+
+def _with_ask(argv: list[str]) -> list[str]:
+    """`wenda 问题` read as `wenda ask 问题`: the first word that is neither an option nor a command is a question.
+
+    A word close to a command name (`wenda sorces`) is left for argparse to refuse as a misspelt command.
+    """
+    i = 0
+    while i < len(argv) and argv[i] != "--" and argv[i].startswith("-") and argv[i] != "-":
+        i += 2 if argv[i] in _VALUE_OPTIONS else 1
+    if i >= len(argv):
+        return argv  # no word at all: the interactive session, or --help
+    word = argv[i]
+    commands = [name for name in COMMANDS if name != "interactive"]
+    if word in commands or (word.isascii() and word.isalpha() and difflib.get_close_matches(word, commands, 1, 0.75)):
+        return argv
+    return [*argv[:i], "ask", *argv[i:]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_with_ask(list(sys.argv[1:] if argv is None else argv)))
     verbose = getattr(args, "verbose", False)
     configure_logging(logging.INFO if verbose else logging.WARNING)
     # soft_wrap: let the terminal wrap long Chinese lines; rich would hard-wrap piped output at 80.

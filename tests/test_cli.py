@@ -237,3 +237,26 @@ def test_bad_setting_is_one_clean_error(workdir: Path):
 def test_out_of_range_bm25_setting_is_one_clean_error(workdir: Path, seed_copy: Path):
     result = wenda("sources", "--corpus", str(seed_copy), cwd=workdir, env={"WENDA_BM25_K1": "0"})
     assert "WENDA_BM25_K1" in _one_clean_error_line(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line as people first type it
+
+
+def test_a_question_without_a_command_is_answered_like_ask(workdir: Path, seed_copy: Path, ask_json: dict):
+    result = _ok(wenda("--corpus", str(seed_copy), OPENING, "--json", cwd=workdir))
+    assert json.loads(result.stdout) == ask_json
+
+
+def test_a_misspelt_command_is_still_refused_rather_than_asked(workdir: Path, seed_copy: Path):
+    result = wenda("--corpus", str(seed_copy), "sorces", cwd=workdir)
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts read as English
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminals, pipes and bytes
