@@ -129,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         corpus = getattr(args, "corpus", None) or settings.corpus
         command = args.command or "interactive"
+        if command != "eval" and corpus.exists() and not corpus.is_dir():
+            raise UsageError(f"{corpus} is a file; --corpus (or WENDA_CORPUS) takes the folder of article files")
         return COMMANDS[command](args, settings, corpus, console)
     except (CorpusNotFound, SettingsError, BadEvalFile, UsageError) as exc:
         err.print(f"wenda: {exc}", markup=False)

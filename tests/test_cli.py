@@ -254,6 +254,14 @@ def test_a_misspelt_command_is_still_refused_rather_than_asked(workdir: Path, se
     assert "invalid choice" in result.stderr
 
 
+def test_corpus_that_is_a_file_is_one_clean_error_saying_it_takes_the_folder(tmp_path: Path, workdir: Path):
+    article = tmp_path / "article.txt"
+    article.write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    line = _one_clean_error_line(wenda("ask", "--corpus", str(article), OPENING, cwd=workdir))
+    assert str(article) in line
+    assert "is a file" in line and "folder" in line
+
+
 # ---------------------------------------------------------------------------------------------
 # Counts read as English
 
