@@ -36,17 +36,17 @@ class UsageError(Exception):
     """A problem the user can fix by changing the command line or settings."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(corpus_help: str = "corpus folder (default: $WENDA_CORPUS or ./corpus)") -> argparse.ArgumentParser:
     # Shared options go on every subcommand, so `wenda ask --corpus X` and `wenda --corpus X ask`
     # both work. SUPPRESS keeps a subcommand's absent option from overwriting the top-level one.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--corpus",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="corpus folder (default: $WENDA_CORPUS or ./corpus)",
-    )
+    common.add_argument("--corpus", type=Path, default=argparse.SUPPRESS, help=corpus_help)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common()
 
     parser = argparse.ArgumentParser(
         prog="wenda",
@@ -72,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bot", parents=[common], help="run the Discord bot (DISCORD_TOKEN in .env or the environment)")
 
-    ev = sub.add_parser("eval", parents=[common], help="retrieval figures on a SQuAD-style JSON file")
+    # eval reads its articles from the SQuAD file. --corpus stays known (hidden) so that main can
+    # refuse it with a sentence rather than argparse's "unrecognized arguments".
+    ev = sub.add_parser(
+        "eval", parents=[_common(argparse.SUPPRESS)], help="retrieval figures on a SQuAD-style JSON file"
+    )
     ev.add_argument("path", type=Path, help="e.g. ../shared/eval/cmrc2018_trial.json")
     ev.add_argument(
         "--out-of-corpus",
@@ -129,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         corpus = getattr(args, "corpus", None) or settings.corpus
         command = args.command or "interactive"
+        if command == "eval" and hasattr(args, "corpus"):
+            raise UsageError("eval reads its articles from the SQuAD file; --corpus does not apply to it")
         if command != "eval" and corpus.exists() and not corpus.is_dir():
             raise UsageError(f"{corpus} is a file; --corpus (or WENDA_CORPUS) takes the folder of article files")
         return COMMANDS[command](args, settings, corpus, console)

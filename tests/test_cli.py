@@ -262,6 +262,15 @@ def test_corpus_that_is_a_file_is_one_clean_error_saying_it_takes_the_folder(tmp
     assert "is a file" in line and "folder" in line
 
 
+@pytest.mark.parametrize("before_command", [True, False])
+def test_eval_refuses_the_corpus_option(tmp_path: Path, workdir: Path, seed_copy: Path, before_command: bool):
+    squad = str(_squad(tmp_path / "tiny_squad.json"))
+    corpus = ["--corpus", str(seed_copy)]
+    args = [*corpus, "eval", squad] if before_command else ["eval", *corpus, squad]
+    line = _one_clean_error_line(wenda(*args, cwd=workdir))
+    assert "--corpus" in line and "eval" in line
+
+
 # ---------------------------------------------------------------------------------------------
 # Counts read as English
 
