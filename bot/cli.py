@@ -145,6 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 passage', '2 passages': the English count messages read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _open(corpus: Path, settings: Settings, progress: bool = False) -> Library:
     return Library.open(corpus, settings.store, progress=_progress_bar() if progress else None)
 
@@ -266,8 +271,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, consol
     library = _open(corpus, settings, progress=True)
     change = library.rebuild(progress=_progress_bar()) if args.rebuild else library.last_refresh
     console.print(
-        f"indexed {library.passage_count} passages of {len(library.articles)} articles "
-        f"from {library.file_count} files in {corpus} "
+        f"indexed {_count(library.passage_count, 'passage')} of {_count(len(library.articles), 'article')} "
+        f"from {_count(library.file_count, 'file')} in {corpus} "
         f"({len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed "
         f"in {change.seconds:.2f} s)",
         markup=False,
@@ -306,7 +311,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    console.print(f"{args.path}: {report['questions']} questions over {report['passages']} passages", markup=False)
+    questions, passages = _count(report["questions"], "question"), _count(report["passages"], "passage")
+    console.print(f"{args.path}: {questions} over {passages}", markup=False)
     for key, value in report.items():
         if key not in ("questions", "passages", "curve"):
             console.print(f"  {key:<24} {value}", markup=False)
@@ -326,7 +332,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, corpus: Path, console:
             note = f" ({r.reason})" if r.reason else ""
             console.print(
                 f"added {shown_name(r.source)} as {shown_name(r.added_as)}: "
-                f"{r.articles} articles, {r.passages} passages{note}",
+                f"{_count(r.articles, 'article')}, {_count(r.passages, 'passage')}{note}",
                 markup=False,
             )
             for problem in r.problems:
@@ -335,7 +341,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, corpus: Path, console:
             console.print(f"refused {shown_name(r.source)}: {r.reason}", markup=False, style="yellow")
     if any(r.ok for r in results):
         library = _open(corpus, settings, progress=True)
-        console.print(f"the index now holds {library.passage_count} passages", markup=False)
+        console.print(f"the index now holds {_count(library.passage_count, 'passage')}", markup=False)
     return 0 if all(r.ok for r in results) else 1
 
 

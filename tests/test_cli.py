@@ -275,5 +275,21 @@ def test_eval_refuses_the_corpus_option(tmp_path: Path, workdir: Path, seed_copy
 # Counts read as English
 
 
+def test_index_report_of_one_file_says_1_passage_of_1_article_from_1_file(tmp_path: Path, workdir: Path):
+    (tmp_path / "park.txt").write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    stdout = _ok(wenda("index", "--corpus", str(tmp_path), cwd=workdir)).stdout
+    assert "indexed 1 passage of 1 article from 1 file in" in stdout
+
+
+def test_add_report_of_a_one_paragraph_article_says_1_article_1_passage(tmp_path: Path, workdir: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    new = tmp_path / "park.txt"
+    new.write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    stdout = _ok(wenda("add", "--corpus", str(corpus), str(new), cwd=workdir)).stdout
+    assert "1 article, 1 passage" in stdout
+    assert "the index now holds 1 passage\n" in stdout
+
+
 # ---------------------------------------------------------------------------------------------
 # Terminals, pipes and bytes
