@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -188,6 +189,18 @@ def _progress_bar():
     return update
 
 
+def _spinner(description: str) -> AbstractContextManager:
+    """A spinner with the time elapsed on stderr while a long step runs, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    bar = Progress(*columns, console=Console(stderr=True), transient=True)
+    bar.add_task(description, total=None)
+    return bar
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
     k = args.k if args.k is not None else settings.top_k
     if not 1 <= k <= 50:
@@ -305,9 +318,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
         check_sentence_weight(weight)
     except ValueError as exc:
         raise UsageError(f"--sentence-weight {exc}") from None
-    report = evaluate(
-        load_squad(args.path), params, text, out_of_corpus=other, threshold=threshold, sentence_weight=weight
-    )
+    eval_set = load_squad(args.path)
+    questions, passages = _count(len(eval_set.questions), "question"), _count(len(eval_set.passages), "passage")
+    with _spinner(f"evaluating {questions} over {passages}"):
+        report = evaluate(eval_set, params, text, out_of_corpus=other, threshold=threshold, sentence_weight=weight)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import random
+import select
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -293,3 +298,51 @@ def test_add_report_of_a_one_paragraph_article_says_1_article_1_passage(tmp_path
 
 # ---------------------------------------------------------------------------------------------
 # Terminals, pipes and bytes
+
+
+def _environ(**extra: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_") and k not in ("COLUMNS", "LINES")}
+    environ.update(PYTHONIOENCODING="utf-8", TERM="xterm", **extra)
+    return environ
+
+
+def _read_terminal(fd: int, until: bytes | None = None, timeout: float = 120) -> bytes:
+    """What the program writes to a pseudo-terminal: up to `until`, or all of it until the program closes it."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while until is None or until not in out:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"nothing more on the terminal after {timeout} s: {out!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def test_eval_shows_progress_when_stderr_is_a_terminal_and_keeps_json_clean(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "wenda", "eval", "--json", str(squad)],
+        cwd=workdir,
+        env=_environ(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        terminal = _read_terminal(master)
+        stdout = proc.stdout.read()
+        assert proc.wait(timeout=120) == 0
+    os.close(master)
+    assert b"evaluating" in terminal
+    assert json.loads(stdout)["questions"] == 4
+
+
+def test_eval_writes_nothing_to_stderr_when_piped(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    assert _ok(wenda("eval", "--json", str(squad), cwd=workdir)).stderr == ""
