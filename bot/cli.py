@@ -143,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"wenda: {exc}", markup=False)
         return 2
     except KeyboardInterrupt:
+        # Like Ctrl-D, leave the terminal on a fresh line (the shell's prompt would follow ^C or 问>);
+        # unlike it, exit 128 + SIGINT, as a shell reports an interrupted program.
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
         return 130
 
 

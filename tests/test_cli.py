@@ -7,6 +7,7 @@ import os
 import pty
 import random
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -346,3 +347,22 @@ def test_eval_shows_progress_when_stderr_is_a_terminal_and_keeps_json_clean(tmp_
 def test_eval_writes_nothing_to_stderr_when_piped(tmp_path: Path, workdir: Path):
     squad = _squad(tmp_path / "tiny_squad.json")
     assert _ok(wenda("eval", "--json", str(squad), cwd=workdir)).stderr == ""
+
+
+def test_ctrl_c_at_the_interactive_prompt_ends_the_line_and_exits_130(small_corpus: Path, tmp_path: Path):
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "wenda", "--corpus", str(small_corpus)],
+        cwd=tmp_path,
+        env=_environ(XDG_STATE_HOME=str(tmp_path / "state")),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        _read_terminal(master, until="问> ".encode())
+        proc.send_signal(signal.SIGINT)
+        rest = _read_terminal(master)
+        assert proc.wait(timeout=120) == 130
+    os.close(master)
+    assert rest.replace(b"\r", b"") == b"\n"
