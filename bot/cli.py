@@ -33,6 +33,13 @@ from .terminal import print_answer
 log = logging.getLogger("wenda")
 
 
+class _Console(Console):
+    """rich's Console, but a closed stdout raises BrokenPipeError for main, instead of rich's own exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 class UsageError(Exception):
     """A problem the user can fix by changing the command line or settings."""
 
@@ -128,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = getattr(args, "verbose", False)
     configure_logging(logging.INFO if verbose else logging.WARNING)
     # soft_wrap: let the terminal wrap long Chinese lines; rich would hard-wrap piped output at 80.
-    console = Console(highlight=False, soft_wrap=True)
+    console = _Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = Settings.from_env()
@@ -138,10 +145,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("eval reads its articles from the SQuAD file; --corpus does not apply to it")
         if command != "eval" and corpus.exists() and not corpus.is_dir():
             raise UsageError(f"{corpus} is a file; --corpus (or WENDA_CORPUS) takes the folder of article files")
-        return COMMANDS[command](args, settings, corpus, console)
+        code = COMMANDS[command](args, settings, corpus, console)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not in Python's flush at exit
+        return code
     except (CorpusNotFound, SettingsError, BadEvalFile, UsageError) as exc:
         err.print(f"wenda: {exc}", markup=False)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`wenda ask --json … | head -1`): stop quietly, as cat or grep do, and
+        # point stdout at devnull so that Python's own flush at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what the shell reports for a C program in the same place
     except KeyboardInterrupt:
         # Like Ctrl-D, leave the terminal on a fresh line (the shell's prompt would follow ^C or 问>);
         # unlike it, exit 128 + SIGINT, as a shell reports an interrupted program.

@@ -366,3 +366,23 @@ def test_ctrl_c_at_the_interactive_prompt_ends_the_line_and_exits_130(small_corp
         assert proc.wait(timeout=120) == 130
     os.close(master)
     assert rest.replace(b"\r", b"") == b"\n"
+
+
+@pytest.mark.parametrize("command", [["ask", "--json", OPENING], ["sources"]], ids=["json", "rich"])
+def test_a_closed_stdout_ends_quietly_with_exit_code_141(workdir: Path, seed_copy: Path, command: list[str]):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` once head has exited: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "wenda", "--corpus", str(seed_copy), *command],
+            cwd=workdir,
+            env=_environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr.decode() == ""
+    assert result.returncode == 141
