@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import io
 import json
 import logging
 import os
@@ -234,6 +235,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console:
 
 def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
     library = _open(corpus, settings)
+    # Bytes not in the locale's encoding (a paste from a GBK file, a stray binary line) must not end
+    # the session: they read as U+FFFD, which no index term matches.
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
     interactive = sys.stdin.isatty()
     if interactive:
         _enable_history()

@@ -407,3 +407,17 @@ def test_a_closed_stdout_ends_quietly_with_exit_code_141(workdir: Path, seed_cop
         os.close(write_end)
     assert result.stderr.decode() == ""
     assert result.returncode == 141
+
+
+def test_undecodable_bytes_on_stdin_do_not_end_the_session(workdir: Path, seed_copy: Path):
+    questions = b"\xff\xfe" + "是谁？\n衢州市副市长是谁？\n".encode()  # not UTF-8, then a real question
+    result = subprocess.run(
+        [sys.executable, "-m", "wenda", "--corpus", str(seed_copy)],
+        cwd=workdir,
+        env=_environ(),
+        input=questions,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert "田俊" in result.stdout.decode()
