@@ -421,3 +421,22 @@ def test_undecodable_bytes_on_stdin_do_not_end_the_session(workdir: Path, seed_c
     )
     assert result.returncode == 0, result.stderr.decode()
     assert "田俊" in result.stdout.decode()
+
+
+def test_jieba_keeps_its_cache_in_our_cache_folder_not_the_shared_temp_folder(small_corpus: Path, tmp_path: Path):
+    # A jieba.cache in the temp folder that cannot be replaced, as when another user's /tmp/jieba.cache is there.
+    shared_tmp = tmp_path / "tmp"
+    (shared_tmp / "jieba.cache").mkdir(parents=True)
+    env = _environ(TMPDIR=str(shared_tmp), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    result = subprocess.run(
+        [sys.executable, "-m", "wenda", "sources", "--corpus", str(small_corpus)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert (tmp_path / "cache" / "wenda" / "jieba.cache").is_file()
