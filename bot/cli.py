@@ -348,7 +348,6 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    questions, passages = _count(report["questions"], "question"), _count(report["passages"], "passage")
     console.print(f"{args.path}: {questions} over {passages}", markup=False)
     for key, value in report.items():
         if key not in ("questions", "passages", "curve"):
