@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console, Group
 from rich.text import Text
 
+from wenda.retrieval.corpus import shown_name
 from wenda.retrieval.search import Hit
 from wenda.retrieval.snippet import excerpt
 
@@ -55,7 +56,7 @@ def render(ans: Answer) -> Group:
         head = Text(f"[{hit.rank}] ", style="bold cyan")
         head.append(citation(hit), style="bold")
         parts.append(head)
-        parts.append(Text(f"    {hit.passage.file} · 得分 {hit.score:.2f}", style="dim"))
+        parts.append(Text(f"    {shown_name(hit.passage.file)} · 得分 {hit.score:.2f}", style="dim"))
         parts.append(quote(hit))
         parts.append(Text(""))
     return Group(*parts)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import random
+import select
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -237,3 +243,200 @@ def test_bad_setting_is_one_clean_error(workdir: Path):
 def test_out_of_range_bm25_setting_is_one_clean_error(workdir: Path, seed_copy: Path):
     result = wenda("sources", "--corpus", str(seed_copy), cwd=workdir, env={"WENDA_BM25_K1": "0"})
     assert "WENDA_BM25_K1" in _one_clean_error_line(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line as people first type it
+
+
+def test_a_question_without_a_command_is_answered_like_ask(workdir: Path, seed_copy: Path, ask_json: dict):
+    result = _ok(wenda("--corpus", str(seed_copy), OPENING, "--json", cwd=workdir))
+    assert json.loads(result.stdout) == ask_json
+
+
+def test_a_misspelt_command_is_still_refused_rather_than_asked(workdir: Path, seed_copy: Path):
+    result = wenda("--corpus", str(seed_copy), "sorces", cwd=workdir)
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_corpus_that_is_a_file_is_one_clean_error_saying_it_takes_the_folder(tmp_path: Path, workdir: Path):
+    article = tmp_path / "article.txt"
+    article.write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    line = _one_clean_error_line(wenda("ask", "--corpus", str(article), OPENING, cwd=workdir))
+    assert str(article) in line
+    assert "is a file" in line and "folder" in line
+
+
+@pytest.mark.parametrize("before_command", [True, False])
+def test_eval_refuses_the_corpus_option(tmp_path: Path, workdir: Path, seed_copy: Path, before_command: bool):
+    squad = str(_squad(tmp_path / "tiny_squad.json"))
+    corpus = ["--corpus", str(seed_copy)]
+    args = [*corpus, "eval", squad] if before_command else ["eval", *corpus, squad]
+    line = _one_clean_error_line(wenda(*args, cwd=workdir))
+    assert "--corpus" in line and "eval" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts read as English
+
+
+def test_index_report_of_one_file_says_1_passage_of_1_article_from_1_file(tmp_path: Path, workdir: Path):
+    (tmp_path / "park.txt").write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    stdout = _ok(wenda("index", "--corpus", str(tmp_path), cwd=workdir)).stdout
+    assert "indexed 1 passage of 1 article from 1 file in" in stdout
+
+
+def test_add_report_of_a_one_paragraph_article_says_1_article_1_passage(tmp_path: Path, workdir: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    new = tmp_path / "park.txt"
+    new.write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    stdout = _ok(wenda("add", "--corpus", str(corpus), str(new), cwd=workdir)).stdout
+    assert "1 article, 1 passage" in stdout
+    assert "the index now holds 1 passage\n" in stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminals, pipes and bytes
+
+
+def _environ(**extra: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_") and k not in ("COLUMNS", "LINES")}
+    environ.update(PYTHONIOENCODING="utf-8", TERM="xterm", **extra)
+    return environ
+
+
+def _read_terminal(fd: int, until: bytes | None = None, timeout: float = 120) -> bytes:
+    """What the program writes to a pseudo-terminal: up to `until`, or all of it until the program closes it."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while until is None or until not in out:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"nothing more on the terminal after {timeout} s: {out!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _output_within(fd: int, timeout: float) -> bytes | None:
+    """The next output on a pseudo-terminal: None if none came within timeout, b"" if the program closed it."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: closed
+        return b""
+
+
+def test_eval_shows_progress_when_stderr_is_a_terminal_and_keeps_json_clean(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "wenda", "eval", "--json", str(squad)],
+        cwd=workdir,
+        env=_environ(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        try:
+            terminal = _read_terminal(master)
+            stdout = proc.stdout.read()
+            assert proc.wait(timeout=120) == 0
+        finally:
+            proc.kill()
+    os.close(master)
+    assert b"evaluating" in terminal
+    assert json.loads(stdout)["questions"] == 4
+
+
+def test_eval_writes_nothing_to_stderr_when_piped(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    assert _ok(wenda("eval", "--json", str(squad), cwd=workdir)).stderr == ""
+
+
+def test_ctrl_c_at_the_interactive_prompt_ends_the_line_and_exits_130(small_corpus: Path, tmp_path: Path):
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "wenda", "--corpus", str(small_corpus)],
+        cwd=tmp_path,
+        env=_environ(XDG_STATE_HOME=str(tmp_path / "state")),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        try:
+            _read_terminal(master, until="问> ".encode())
+            # A SIGINT landing between the prompt and readline's wait for a key is only noticed at the
+            # next signal or key (a person never presses Ctrl-C that fast): send it until it is.
+            proc.send_signal(signal.SIGINT)
+            while (rest := _output_within(master, 5)) is None:
+                proc.send_signal(signal.SIGINT)
+            rest += _read_terminal(master)
+            assert proc.wait(timeout=120) == 130
+        finally:
+            proc.kill()
+    os.close(master)
+    assert rest.replace(b"\r", b"") == b"\n"
+
+
+@pytest.mark.parametrize("command", [["ask", "--json", OPENING], ["sources"]], ids=["json", "rich"])
+def test_a_closed_stdout_ends_quietly_with_exit_code_141(workdir: Path, seed_copy: Path, command: list[str]):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` once head has exited: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "wenda", "--corpus", str(seed_copy), *command],
+            cwd=workdir,
+            env=_environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr.decode() == ""
+    assert result.returncode == 141
+
+
+def test_undecodable_bytes_on_stdin_do_not_end_the_session(workdir: Path, seed_copy: Path):
+    questions = b"\xff\xfe" + "是谁？\n衢州市副市长是谁？\n".encode()  # not UTF-8, then a real question
+    result = subprocess.run(
+        [sys.executable, "-m", "wenda", "--corpus", str(seed_copy)],
+        cwd=workdir,
+        env=_environ(),
+        input=questions,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert "田俊" in result.stdout.decode()
+
+
+def test_jieba_keeps_its_cache_in_our_cache_folder_not_the_shared_temp_folder(small_corpus: Path, tmp_path: Path):
+    # A jieba.cache in the temp folder that cannot be replaced, as when another user's /tmp/jieba.cache is there.
+    shared_tmp = tmp_path / "tmp"
+    (shared_tmp / "jieba.cache").mkdir(parents=True)
+    env = _environ(TMPDIR=str(shared_tmp), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    result = subprocess.run(
+        [sys.executable, "-m", "wenda", "sources", "--corpus", str(small_corpus)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert (tmp_path / "cache" / "wenda" / "jieba.cache").is_file()

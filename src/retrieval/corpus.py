@@ -23,7 +23,7 @@ SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # Bump when reading a file can give different passages (headings, bylines, splitting, including
 # where sentences.sentence_spans ends a sentence): the index cache is keyed by it, so caches built by
 # an older reader are rebuilt rather than trusted.
-READER_VERSION = 5  # 5: 《》〈〉 protect their ！。 like quotes, so long paragraphs may split elsewhere
+READER_VERSION = 6  # 6: a Markdown # heading that repeats the front matter's title no longer heads passages
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.
@@ -51,6 +51,8 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re
 _OPENING_FENCE = re.compile(r"\A---[ \t]*\n")
 _CLOSING_FENCE = re.compile(r"^---[ \t]*$", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t\u3000]*\n")
+# Characters a file name is not shown with: controls, format characters (bidi overrides), line breaks.
+_UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        file = shown_name(self.file)
+        where = f"{file}:{self.line}" if self.line is not None else file
         return f"{where}: {self.reason}"
 
 
@@ -134,6 +137,18 @@ class UnreadableFile(Exception):
 # Files and encodings
 
 
+def shown_name(name: str) -> str:
+    """A file name as a log line or report shows it: one line, undecodable bytes and controls escaped.
+
+    A name may hold a newline or an escape sequence; written raw it would split a record in two or
+    drive the terminal. Chinese and every other printable character are kept as they are.
+    """
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNSHOWN else ch for ch in name
+    )
+
+
 def is_article_file(path: Path) -> bool:
     """Whether a path in the corpus folder is one wenda reads (not hidden, temporary or reserved)."""
     name = path.name
@@ -158,8 +173,7 @@ def corpus_files(root: Path) -> list[Path]:
             if rel != scrub(rel):
                 # Bytes that are not UTF-8 (a GBK name from a Windows zip) decode to lone surrogates,
                 # which no index, log line or Discord message can carry.
-                shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                log.warning("skipped %s: the file name is not UTF-8; rename the file to read it", shown)
+                log.warning("skipped %s: the file name is not UTF-8; rename the file to read it", shown_name(rel))
                 continue
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
@@ -339,6 +353,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             level, words = len(heading.group(1)), heading.group(2)
             if level == 1 and title is None:
                 title = words
+            elif level == 1 and words == title:
+                pass  # the front matter's title again, as many editors add it: not a section heading
             else:
                 blocks.append(Heading(words))
             continue
