@@ -77,13 +77,13 @@ def feedback_path(tmp_path: Path) -> Path:
 def make_bot(seed_library: Library, feedback_path: Path) -> Iterator[Callable[..., WendaBot]]:
     """Build a WendaBot (over the seed library unless given one); keywords override Settings.
 
-    There is no cooldown unless a test sets one.
+    There is no cooldown and answers stay in place (no threads) unless a test sets them.
     """
     stores: list[FeedbackStore] = []
 
     def make(library: Library | None = None, **overrides: Any) -> WendaBot:
         library = library or seed_library
-        settings = Settings(corpus=library.root, **{"cooldown_rate": 0, **overrides})
+        settings = Settings(corpus=library.root, **{"cooldown_rate": 0, "threads": "off", **overrides})
         stores.append(FeedbackStore(feedback_path))
         # No corpus watcher: its refresh at start-up would race the tests that change the folder.
         return WendaBot(settings, library, stores[-1], watch=False, guild_ready_timeout=0.05)
@@ -276,16 +276,47 @@ async def test_more_button_shows_the_next_passages(standin: DiscordStandin, make
     assert [plain(e["description"])[: len(BEIJING_NEXT)] for e in page.json["embeds"]] == [BEIJING_NEXT]
 
 
-async def test_more_after_the_last_passage_says_so(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+async def test_more_after_the_last_passage_says_so(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
+) -> None:
+    # 更多 is shown only when there is a next passage, so the last one must vanish after it is shown:
+    # the corpus loses the next passage, and 更多 is clicked on the answer from before.
+    bot = make_bot(open_library(corpus), top_k=1)
+    async with standin.running(bot):
+        _, reply = await ask(standin, BEIJING)
+        more = f"wenda:more:{answer_id(reply.json)}:1"
+        assert more in custom_ids(reply.json)
+        seed = corpus / SEED.name
+        kept = [line for line in seed.read_text(encoding="utf-8").splitlines() if BEIJING_NEXT not in line]
+        seed.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        await asyncio.to_thread(bot.library.rebuild)
+        clicked = await standin.click_button(int(reply.response["id"]), more)
+        last = await follow_up(standin, clicked)
+    assert last.json["content"] == NO_MORE_TEXT
+    assert last.json["flags"] & EPHEMERAL
+
+
+async def test_more_is_shown_only_when_there_is_a_next_passage(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    # BEIJING has two credible passages: one per page shows 更多 once, and never on the last page.
     async with standin.running(make_bot(top_k=1)):
         _, reply = await ask(standin, BEIJING)
         clicked = await standin.click_button(int(reply.response["id"]), f"wenda:more:{answer_id(reply.json)}:1")
         page = await follow_up(standin, clicked)
-        more = next(custom_id for custom_id in custom_ids(page.json) if custom_id.startswith("wenda:more:"))
-        clicked = await standin.click_button(int(page.response["id"]), more)
-        last = await follow_up(standin, clicked)
-    assert last.json["content"] == NO_MORE_TEXT
-    assert last.json["flags"] & EPHEMERAL
+    assert [c for c in custom_ids(reply.json) if c.startswith("wenda:more:")]
+    assert plain(page.json["embeds"][0]["description"]).startswith(BEIJING_NEXT)
+    assert not [c for c in custom_ids(page.json) if c.startswith("wenda:more:")]
+    assert len([c for c in custom_ids(page.json) if c.startswith("wenda:vote:")]) == 2
+
+
+async def test_more_is_absent_when_every_credible_passage_is_shown(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    async with standin.running(make_bot(top_k=2)):
+        _, reply = await ask(standin, BEIJING)
+    assert len(reply.json["embeds"]) == 2
+    assert not [c for c in custom_ids(reply.json) if c.startswith("wenda:more:")]
 
 
 async def test_votes_are_stored_with_question_passages_and_time(
