@@ -52,6 +52,9 @@ class Conversations:
             self._by_key.popitem(last=False)
         return earlier
 
+    def forget(self, key: int) -> None:
+        self._by_key.pop(key, None)
+
     def _live(self, key: int, window: float | None) -> _Conversation | None:
         found = self._by_key.get(key)
         if found is None:

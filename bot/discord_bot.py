@@ -318,10 +318,15 @@ class WendaBot(discord.Client):
     async def _start_thread(
         self, channel: discord.TextChannel, message: discord.abc.Snowflake, question: str
     ) -> discord.Thread | None:
-        """A public thread on message named after question, or None (and one log line) if Discord refuses."""
+        """A public thread on message named after question, its first question; None (and one log line)
+        if Discord refuses."""
+        # A thread started on a message has the message's id, so the conversation exists before the
+        # thread does: a follow-up that arrives before Discord's answer already finds its first question.
+        self.conversations.add(message.id, question)
         try:
             return await channel.create_thread(name=thread_name(question), message=message)
         except discord.HTTPException as error:
+            self.conversations.forget(message.id)
             log.warning(
                 "cannot start a thread in channel %s (HTTP %s, %s): answering in place; the bot needs "
                 "Create Public Threads and Send Messages in Threads there",
@@ -356,9 +361,7 @@ class WendaBot(discord.Client):
         sent = await interaction.followup.send(wait=threaded, **reply)
         if threaded and sent is not None:
             # The answer is already posted where it was asked; the thread on it is for follow-ups.
-            thread = await self._start_thread(cast(discord.TextChannel, channel), sent, question)
-            if thread is not None:
-                self.conversations.add(thread.id, question)
+            await self._start_thread(cast(discord.TextChannel, channel), sent, question)
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or self.user is None or message.author.id == self.user.id:
@@ -378,7 +381,6 @@ class WendaBot(discord.Client):
         if question.strip() and self._wants_thread(channel, mentioned=self._mentions_me(message)):
             thread = await self._start_thread(cast(discord.TextChannel, channel), message, question)
         if thread is not None:
-            self.conversations.add(thread.id, question)
             async with thread.typing():
                 _, _, reply = await self.prepare(question, message.author.id)
             await thread.send(**reply)

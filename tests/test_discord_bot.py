@@ -7,17 +7,17 @@ import json
 import logging
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bot_fixtures import SEED, feedback_path_fixture, make_bot_fixture, open_library, seed_library_fixture  # noqa: F401  (fixtures)
 from discord_standin import INTENT_MESSAGE_CONTENT, DiscordStandin, InjectedInteraction, RecordedRequest
 from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
 
@@ -32,11 +32,9 @@ from wenda.bot.discord_bot import (
     WendaBot,
     serve,
 )
-from wenda.bot.feedback import FeedbackStore
 from wenda.bot.settings import Settings
-from wenda.retrieval.store import Library, StoreSettings
+from wenda.retrieval.store import Library
 
-SEED = Path(__file__).resolve().parents[1] / "corpus" / "000_7b005711537558e1.txt"
 SMART_CITY = "智慧城市建设加速释放数据要素红利"
 XI_TITLE = "习近平:全面学习把握落实党的二十大精神 奋力夺取全面建设社会主义现代化国家新胜利"
 BEIJING = "北京城市副中心政务服务中心什么时候投入运行？"
@@ -54,43 +52,6 @@ FORBIDDEN = re.compile(r"@everyone|@here|<[@#]|(?<!\\)\]\(|\w://", re.IGNORECASE
 @pytest.fixture
 def corpus(seed_corpus: Path) -> Path:
     return seed_corpus
-
-
-@pytest.fixture(scope="module")
-def seed_library(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    """A copy of the seed corpus indexed once for the tests that only read it: indexing takes a second."""
-    root = tmp_path_factory.mktemp("seed")
-    shutil.copy(SEED, root / SEED.name)
-    return open_library(root)
-
-
-def open_library(root: Path) -> Library:
-    return Library.open(root, StoreSettings(cache=False))
-
-
-@pytest.fixture
-def feedback_path(tmp_path: Path) -> Path:
-    return tmp_path / "feedback.sqlite3"
-
-
-@pytest.fixture
-def make_bot(seed_library: Library, feedback_path: Path) -> Iterator[Callable[..., WendaBot]]:
-    """Build a WendaBot (over the seed library unless given one); keywords override Settings.
-
-    There is no cooldown and answers stay in place (no threads) unless a test sets them.
-    """
-    stores: list[FeedbackStore] = []
-
-    def make(library: Library | None = None, **overrides: Any) -> WendaBot:
-        library = library or seed_library
-        settings = Settings(corpus=library.root, **{"cooldown_rate": 0, "threads": "off", **overrides})
-        stores.append(FeedbackStore(feedback_path))
-        # No corpus watcher: its refresh at start-up would race the tests that change the folder.
-        return WendaBot(settings, library, stores[-1], watch=False, guild_ready_timeout=0.05)
-
-    yield make
-    for store in stores:
-        store.close()
 
 
 async def ask(standin: DiscordStandin, question: str, **kwargs: Any) -> tuple[RecordedRequest, RecordedRequest]:
