@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from wenda.retrieval.citations import json_date
 from wenda.retrieval.relevance import MIN_RELEVANCE, declined, further_bar
 from wenda.retrieval.search import Hit, Searcher
 from wenda.retrieval.text import scrub
@@ -89,6 +90,8 @@ def to_json(ans: Answer) -> dict:
                 "file": h.passage.file,
                 "paragraph": h.passage.paragraph,
                 "heading": h.passage.heading,
+                "url": h.passage.url,
+                "date": json_date(h.passage.date),
                 "score": h.score,
                 "rank": h.rank,
                 "relevance": round(h.relevance, 4),

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 
+from wenda.retrieval.citations import json_date, shown_date
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.intake import add_file
 from wenda.retrieval.relevance import MIN_RELEVANCE
@@ -219,15 +221,29 @@ def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, cons
     library = _open(corpus, settings)
     articles = library.articles
     if args.json:
-        rows = [{"title": a.title, "source": a.source, "file": a.file, "passages": a.passages} for a in articles]
+        rows = [
+            {
+                "title": a.title,
+                "source": a.source,
+                "file": a.file,
+                "passages": a.passages,
+                "url": a.url,
+                "date": json_date(a.date),
+            }
+            for a in articles
+        ]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     for a in articles:
         line = Text(a.title, style="bold")
         if a.source:
             line.append(f" · {a.source}")
+        if a.date:
+            line.append(f" · {shown_date(a.date)}")
         line.append(f"  {a.file} · {a.passages} 段", style="dim")
         console.print(line)
+        if a.url:
+            console.print(Text(f"  {a.url}", style=Style(dim=True, link=a.url)))
     console.print(Text(f"{len(articles)} 篇文章，共 {library.passage_count} 段", style="dim"))
     return 0
 

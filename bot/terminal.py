@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.style import Style
 from rich.text import Text
 
+from wenda.retrieval.citations import shown_date
 from wenda.retrieval.search import Hit
 from wenda.retrieval.snippet import excerpt
 
@@ -15,11 +17,13 @@ TERMINAL_BUDGET = 600
 
 
 def citation(hit: Hit) -> str:
-    """'title · source · heading · 第 N 段' — the same order on every front end."""
+    """'title · source · date · heading · 第 N 段' — the same order on every front end."""
     p = hit.passage
     parts = [p.title]
     if p.source:
         parts.append(p.source)
+    if p.date:
+        parts.append(shown_date(p.date))
     if p.heading:
         parts.append(p.heading)
     parts.append(f"第 {p.paragraph} 段")
@@ -56,6 +60,9 @@ def render(ans: Answer) -> Group:
         head.append(citation(hit), style="bold")
         parts.append(head)
         parts.append(Text(f"    {hit.passage.file} · 得分 {hit.score:.2f}", style="dim"))
+        if hit.passage.url:
+            # Plain text that terminals which know hyperlinks also make clickable (OSC 8).
+            parts.append(Text(f"    {hit.passage.url}", style=Style(dim=True, link=hit.passage.url)))
         parts.append(quote(hit))
         parts.append(Text(""))
     return Group(*parts)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
+from conftest import SEED_CORPUS, SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 OPENING_PASSAGE_START = "2021年9月,北京城市副中心政务服务中心正式投入运行。"
@@ -237,3 +238,60 @@ def test_bad_setting_is_one_clean_error(workdir: Path):
 def test_out_of_range_bm25_setting_is_one_clean_error(workdir: Path, seed_copy: Path):
     result = wenda("sources", "--corpus", str(seed_copy), cwd=workdir, env={"WENDA_BM25_K1": "0"})
     assert "WENDA_BM25_K1" in _one_clean_error_line(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# dates and links in citations
+
+PORT_MD = """\
+---
+title: 港口码头扩建
+source: 港城日报
+date: 2024年3月5日
+url: https://example.org/port
+---
+
+三号码头扩建工程今天开工，预计两年后投入使用。
+
+码头扩建后年吞吐能力将增加五百万吨。
+
+港区同步建设一条疏港铁路专用线。
+"""
+PORT_QUESTION = "三号码头扩建工程什么时候开工？"
+
+
+@pytest.fixture(scope="module")
+def dated_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dated") / "corpus"
+    root.mkdir()
+    (root / "port.md").write_text(PORT_MD, encoding="utf-8")
+    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
+    return root
+
+
+def test_ask_shows_the_date_beside_the_source_and_the_url(dated_corpus: Path, workdir: Path):
+    lines = _ok(wenda("ask", "--corpus", str(dated_corpus), PORT_QUESTION, cwd=workdir)).stdout.splitlines()
+    assert lines[0] == "[1] 港口码头扩建 · 港城日报 · 2024-03-05 · 第 1 段"
+    assert "    https://example.org/port" in lines
+
+
+def test_ask_json_hits_carry_url_and_date(dated_corpus: Path, workdir: Path):
+    out = _ok(wenda("ask", "--json", "--corpus", str(dated_corpus), PORT_QUESTION, cwd=workdir)).stdout
+    top = json.loads(out)["hits"][0]
+    assert (top["url"], top["date"]) == ("https://example.org/port", "2024-03-05")
+
+
+def test_sources_shows_dates_and_urls(dated_corpus: Path, workdir: Path):
+    lines = _ok(wenda("sources", "--corpus", str(dated_corpus), cwd=workdir)).stdout.splitlines()
+    (port,) = [line for line in lines if line.startswith("港口码头扩建")]
+    assert port.startswith("港口码头扩建 · 港城日报 · 2024-03-05")
+    assert lines[lines.index(port) + 1].strip() == "https://example.org/port"
+    (xi,) = [line for line in lines if line.startswith(XI_TITLE_START)]
+    assert "新华社 · 10月26日" in xi  # its dateline gives no year
+
+
+def test_sources_json_has_url_and_iso_date_or_null(dated_corpus: Path, workdir: Path):
+    rows = json.loads(_ok(wenda("sources", "--json", "--corpus", str(dated_corpus), cwd=workdir)).stdout)
+    by_title = {r["title"][:6]: (r["url"], r["date"]) for r in rows}
+    assert by_title["港口码头扩建"] == ("https://example.org/port", "2024-03-05")
+    assert by_title[XI_TITLE_START[:6]] == (None, None)
