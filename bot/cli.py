@@ -24,7 +24,7 @@ from wenda.retrieval.store import CorpusNotFound, Library
 from wenda.retrieval.text import TextSettings
 from wenda.retrieval.watch import CorpusWatcher
 
-from .answer import answer, to_json
+from .answer import Status, answer, empty_corpus_message, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
 from .logs import configure_logging
 from .settings import Settings, SettingsError
@@ -162,9 +162,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console:
     library = _open(corpus, settings)
     ans = answer(library.searcher, " ".join(args.question), k)
     if args.json:
-        print(json.dumps(to_json(ans), ensure_ascii=False, indent=2))
+        data = to_json(ans)
+        if ans.status is Status.EMPTY_CORPUS:
+            data["message"] = empty_corpus_message(corpus)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print_answer(console, ans)
+        print_answer(console, ans, corpus)
     return 0
 
 
@@ -186,7 +189,7 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
                 return 0
             if not line.strip():
                 continue
-            print_answer(console, answer(library.searcher, line, settings.top_k))
+            print_answer(console, answer(library.searcher, line, settings.top_k), corpus)
 
 
 def _enable_history() -> None:
@@ -234,6 +237,9 @@ def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, cons
         ]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
+    if not library.passage_count:
+        console.print(empty_corpus_message(corpus), markup=False)
+        return 0
     for a in articles:
         line = Text(a.title, style="bold")
         if a.source:
@@ -260,6 +266,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, consol
     )
     for problem in library.problems:
         console.print(f"skipped {problem}", markup=False, style="yellow")
+    if not library.passage_count:
+        console.print(empty_corpus_message(corpus), markup=False)
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console, Group
 from rich.style import Style
 from rich.text import Text
@@ -10,7 +12,7 @@ from wenda.retrieval.citations import shown_date
 from wenda.retrieval.search import Hit
 from wenda.retrieval.snippet import excerpt
 
-from .answer import Answer
+from .answer import Answer, Status, empty_corpus_message
 
 # Characters of a passage shown in the terminal; longer ones are cut around the best sentence.
 TERMINAL_BUDGET = 600
@@ -50,8 +52,10 @@ def quote(hit: Hit, budget: int = TERMINAL_BUDGET) -> Text:
     return text
 
 
-def render(ans: Answer) -> Group:
-    """The whole answer as a rich renderable."""
+def render(ans: Answer, folder: Path | str | None = None) -> Group:
+    """The whole answer as a rich renderable; folder, the corpus folder, is named when it is empty."""
+    if ans.status is Status.EMPTY_CORPUS:
+        return Group(Text(empty_corpus_message(folder), style="bold"))
     if not ans.answered:
         return Group(Text(ans.message or "", style="bold"))
     parts: list = []
@@ -68,5 +72,5 @@ def render(ans: Answer) -> Group:
     return Group(*parts)
 
 
-def print_answer(console: Console, ans: Answer) -> None:
-    console.print(render(ans))
+def print_answer(console: Console, ans: Answer, folder: Path | str | None = None) -> None:
+    console.print(render(ans, folder))

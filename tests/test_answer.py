@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, to_json
+from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, empty_corpus_message, to_json
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.search import Hit, Searcher
+from wenda.retrieval.store import Library, StoreSettings
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 PARTY = "学习贯彻党的二十大精神"
@@ -129,3 +130,22 @@ def test_json_hit_without_url_and_date_has_nulls():
 def test_json_date_of_a_dateline_without_a_year_is_null():
     (hit,) = to_json(Answer("问题", Status.ANSWERED, (_dated_hit("--10-26", None),)))["hits"]
     assert hit["date"] is None
+
+
+@pytest.fixture
+def empty_searcher(tmp_path) -> Searcher:
+    return Library.open(tmp_path, StoreSettings(cache=False)).searcher
+
+
+def test_question_to_an_empty_corpus_gets_its_status_and_a_chinese_message(empty_searcher: Searcher):
+    ans = answer(empty_searcher, "码头什么时候开工？")
+    assert (ans.status, ans.hits) == (Status.EMPTY_CORPUS, ())
+    assert ans.message is not None and "资料库是空的" in ans.message
+
+
+def test_searching_an_empty_corpus_finds_nothing_rather_than_failing(empty_searcher: Searcher):
+    assert empty_searcher.search("码头什么时候开工？", 3).hits == ()
+
+
+def test_empty_corpus_message_names_the_folder():
+    assert "/data/corpus" in empty_corpus_message("/data/corpus")

@@ -295,3 +295,43 @@ def test_sources_json_has_url_and_iso_date_or_null(dated_corpus: Path, workdir: 
     by_title = {r["title"][:6]: (r["url"], r["date"]) for r in rows}
     assert by_title["港口码头扩建"] == ("https://example.org/port", "2024-03-05")
     assert by_title[XI_TITLE_START[:6]] == (None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# an empty corpus
+
+
+@pytest.fixture(params=["no_files", "every_file_skipped"])
+def empty_corpus(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    if request.param == "every_file_skipped":
+        (root / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(2048))
+    return root
+
+
+def _says_the_corpus_is_empty(result: subprocess.CompletedProcess, folder: Path) -> None:
+    _ok(result)
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "资料库是空的" in line]
+    assert str(folder) in line
+
+
+def test_ask_on_an_empty_corpus_says_so_and_names_the_folder(empty_corpus: Path, workdir: Path):
+    result = wenda("ask", "--corpus", str(empty_corpus), "码头什么时候开工？", cwd=workdir)
+    _says_the_corpus_is_empty(result, empty_corpus)
+
+
+def test_ask_json_on_an_empty_corpus_has_its_status(empty_corpus: Path, workdir: Path):
+    result = _ok(wenda("ask", "--json", "--corpus", str(empty_corpus), "码头什么时候开工？", cwd=workdir))
+    data = json.loads(result.stdout)
+    assert (data["status"], data["answered"], data["hits"]) == ("empty_corpus", False, [])
+    assert str(empty_corpus) in data["message"]
+
+
+def test_sources_on_an_empty_corpus_says_so(empty_corpus: Path, workdir: Path):
+    _says_the_corpus_is_empty(wenda("sources", "--corpus", str(empty_corpus), cwd=workdir), empty_corpus)
+
+
+def test_index_on_an_empty_corpus_says_so(empty_corpus: Path, workdir: Path):
+    _says_the_corpus_is_empty(wenda("index", "--corpus", str(empty_corpus), cwd=workdir), empty_corpus)

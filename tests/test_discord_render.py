@@ -274,3 +274,9 @@ def test_dated_and_linked_hits_stay_within_the_limits() -> None:
         for r in range(1, 11)
     ]
     assert_within_limits(render_answer(answered(*hits)))
+
+
+def test_empty_corpus_is_one_short_embed_saying_so() -> None:
+    message = render_answer(Answer("码头什么时候开工？", Status.EMPTY_CORPUS))
+    assert [e.description for e in message.embeds] == [MESSAGES[Status.EMPTY_CORPUS]]
+    assert "资料库是空的" in message.embeds[0].description

@@ -1,4 +1,4 @@
-"""The Answer in a terminal: citation lines with their date and the article's link."""
+"""The Answer in a terminal: citation lines with their date, the article's link, the empty-corpus sentence."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def _hit(date: str | None = None, url: str | None = None) -> Hit:
     return Hit(p, 3.5, 1, ("码头",), 1.0, (), None)
 
 
-def _shown(ans: Answer) -> str:
+def _shown(ans: Answer, folder: str | None = None) -> str:
     console = Console(record=True, width=200, color_system=None)
-    console.print(render(ans))
+    console.print(render(ans, folder))
     return console.export_text()
 
 
@@ -55,3 +55,9 @@ def test_the_url_is_a_terminal_hyperlink():
 
 def test_no_url_no_link_line():
     assert "http" not in _shown(Answer("问题", Status.ANSWERED, (_hit(),)))
+
+
+def test_empty_corpus_names_the_folder():
+    shown = _shown(Answer("问题", Status.EMPTY_CORPUS), "/data/corpus")
+    assert "资料库是空的" in shown
+    assert "/data/corpus" in shown
