@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
+from wenda.retrieval.citations import json_date
 from wenda.retrieval.relevance import MIN_RELEVANCE, declined, further_bar
 from wenda.retrieval.search import Hit, Searcher
 from wenda.retrieval.text import scrub
@@ -19,13 +21,22 @@ class Status(StrEnum):
     NOT_COVERED = "not_covered"
     EMPTY = "empty"
     TOO_LONG = "too_long"
+    EMPTY_CORPUS = "empty_corpus"  # no passage at all: nothing could ever be quoted
 
 
 MESSAGES = {
     Status.NOT_COVERED: "抱歉，资料库里没有找到能回答这个问题的内容。",
     Status.EMPTY: "请输入一个问题，例如：北京城市副中心政务服务中心什么时候投入运行？",
     Status.TOO_LONG: f"问题太长了（最多 {MAX_QUESTION_CHARS} 个字），请缩短后再问。",
+    Status.EMPTY_CORPUS: "资料库是空的：请把文章文件（.txt、.md 或 .jsonl）放进资料库文件夹后再提问。",
 }
+
+
+def empty_corpus_message(folder: Path | str | None = None) -> str:
+    """The empty-corpus sentence, naming the folder where one is known (the terminal; not Discord's users)."""
+    if folder is None:
+        return MESSAGES[Status.EMPTY_CORPUS]
+    return f"资料库是空的：请把文章文件（.txt、.md 或 .jsonl）放进资料库文件夹 {folder} 后再提问。"
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ def answer(
         return Answer(question, Status.EMPTY)
     if len(question) > MAX_QUESTION_CHARS:
         return Answer(question, Status.TOO_LONG)
+    if searcher.index.n_docs == 0:
+        return Answer(question, Status.EMPTY_CORPUS)
     result = searcher.search(question, k + offset)
     hits = result.hits
     # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
@@ -89,6 +102,8 @@ def to_json(ans: Answer) -> dict:
                 "file": h.passage.file,
                 "paragraph": h.passage.paragraph,
                 "heading": h.passage.heading,
+                "url": h.passage.url,
+                "date": json_date(h.passage.date),
                 "score": h.score,
                 "rank": h.rank,
                 "relevance": round(h.relevance, 4),

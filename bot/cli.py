@@ -15,8 +15,10 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 
+from wenda.retrieval.citations import json_date, shown_date
 from wenda.retrieval.corpus import shown_name
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.intake import add_file
@@ -26,7 +28,7 @@ from wenda.retrieval.store import CorpusNotFound, Library
 from wenda.retrieval.text import TextSettings
 from wenda.retrieval.watch import CorpusWatcher
 
-from .answer import answer, to_json
+from .answer import Status, answer, empty_corpus_message, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
 from .logs import configure_logging
 from .settings import Settings, SettingsError
@@ -228,9 +230,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console:
     library = _open(corpus, settings)
     ans = answer(library.searcher, " ".join(args.question), k)
     if args.json:
-        print(json.dumps(to_json(ans), ensure_ascii=False, indent=2))
+        data = to_json(ans)
+        if ans.status is Status.EMPTY_CORPUS:
+            data["message"] = empty_corpus_message(corpus)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print_answer(console, ans)
+        print_answer(console, ans, corpus)
     return 0
 
 
@@ -256,7 +261,7 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
                 return 0
             if not line.strip():
                 continue
-            print_answer(console, answer(library.searcher, line, settings.top_k))
+            print_answer(console, answer(library.searcher, line, settings.top_k), corpus)
 
 
 def _enable_history() -> None:
@@ -291,15 +296,32 @@ def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, cons
     library = _open(corpus, settings)
     articles = library.articles
     if args.json:
-        rows = [{"title": a.title, "source": a.source, "file": a.file, "passages": a.passages} for a in articles]
+        rows = [
+            {
+                "title": a.title,
+                "source": a.source,
+                "file": a.file,
+                "passages": a.passages,
+                "url": a.url,
+                "date": json_date(a.date),
+            }
+            for a in articles
+        ]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not library.passage_count:
+        console.print(empty_corpus_message(corpus), markup=False)
         return 0
     for a in articles:
         line = Text(a.title, style="bold")
         if a.source:
             line.append(f" · {a.source}")
+        if a.date:
+            line.append(f" · {shown_date(a.date)}")
         line.append(f"  {shown_name(a.file)} · {a.passages} 段", style="dim")
         console.print(line)
+        if a.url:
+            console.print(Text(f"  {a.url}", style=Style(dim=True, link=a.url)))
     console.print(Text(f"{len(articles)} 篇文章，共 {library.passage_count} 段", style="dim"))
     return 0
 
@@ -316,6 +338,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, consol
     )
     for problem in library.problems:
         console.print(f"skipped {problem}", markup=False, style="yellow")
+    if not library.passage_count:
+        console.print(empty_corpus_message(corpus), markup=False)
     return 0
 
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import discord
 
+from wenda.retrieval.citations import shown_date
 from wenda.retrieval.search import Hit
 from wenda.retrieval.snippet import excerpt
 
@@ -129,9 +130,11 @@ def _runs(flags: list[bool], start: int, end: int) -> list[tuple[int, int]]:
 
 
 def citation(hit: Hit) -> str:
-    """'source · heading · 第 N 段 · file' for the footer; the title is the embed's title."""
+    """'source · date · heading · 第 N 段 · file' for the footer; the title is the embed's title, linked to the url."""
     p = hit.passage
     parts = [p.source] if p.source else []
+    if p.date:
+        parts.append(shown_date(p.date))
     if p.heading:
         parts.append(p.heading)
     parts.append(f"第 {p.paragraph} 段")

@@ -7,6 +7,7 @@ import os
 import pty
 import random
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
+from conftest import SEED_CORPUS, SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 OPENING_PASSAGE_START = "2021年9月,北京城市副中心政务服务中心正式投入运行。"
@@ -440,3 +441,99 @@ def test_jieba_keeps_its_cache_in_our_cache_folder_not_the_shared_temp_folder(sm
     assert result.returncode == 0
     assert result.stderr == ""
     assert (tmp_path / "cache" / "wenda" / "jieba.cache").is_file()
+
+
+# dates and links in citations
+
+PORT_MD = """\
+---
+title: 港口码头扩建
+source: 港城日报
+date: 2024年3月5日
+url: https://example.org/port
+---
+
+三号码头扩建工程今天开工，预计两年后投入使用。
+
+码头扩建后年吞吐能力将增加五百万吨。
+
+港区同步建设一条疏港铁路专用线。
+"""
+PORT_QUESTION = "三号码头扩建工程什么时候开工？"
+
+
+@pytest.fixture(scope="module")
+def dated_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dated") / "corpus"
+    root.mkdir()
+    (root / "port.md").write_text(PORT_MD, encoding="utf-8")
+    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
+    return root
+
+
+def test_ask_shows_the_date_beside_the_source_and_the_url(dated_corpus: Path, workdir: Path):
+    lines = _ok(wenda("ask", "--corpus", str(dated_corpus), PORT_QUESTION, cwd=workdir)).stdout.splitlines()
+    assert lines[0] == "[1] 港口码头扩建 · 港城日报 · 2024-03-05 · 第 1 段"
+    assert "    https://example.org/port" in lines
+
+
+def test_ask_json_hits_carry_url_and_date(dated_corpus: Path, workdir: Path):
+    out = _ok(wenda("ask", "--json", "--corpus", str(dated_corpus), PORT_QUESTION, cwd=workdir)).stdout
+    top = json.loads(out)["hits"][0]
+    assert (top["url"], top["date"]) == ("https://example.org/port", "2024-03-05")
+
+
+def test_sources_shows_dates_and_urls(dated_corpus: Path, workdir: Path):
+    lines = _ok(wenda("sources", "--corpus", str(dated_corpus), cwd=workdir)).stdout.splitlines()
+    (port,) = [line for line in lines if line.startswith("港口码头扩建")]
+    assert port.startswith("港口码头扩建 · 港城日报 · 2024-03-05")
+    assert lines[lines.index(port) + 1].strip() == "https://example.org/port"
+    (xi,) = [line for line in lines if line.startswith(XI_TITLE_START)]
+    assert "新华社 · 10月26日" in xi  # its dateline gives no year
+
+
+def test_sources_json_has_url_and_iso_date_or_null(dated_corpus: Path, workdir: Path):
+    rows = json.loads(_ok(wenda("sources", "--json", "--corpus", str(dated_corpus), cwd=workdir)).stdout)
+    by_title = {r["title"][:6]: (r["url"], r["date"]) for r in rows}
+    assert by_title["港口码头扩建"] == ("https://example.org/port", "2024-03-05")
+    assert by_title[XI_TITLE_START[:6]] == (None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# an empty corpus
+
+
+@pytest.fixture(params=["no_files", "every_file_skipped"])
+def empty_corpus(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    if request.param == "every_file_skipped":
+        (root / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(2048))
+    return root
+
+
+def _says_the_corpus_is_empty(result: subprocess.CompletedProcess, folder: Path) -> None:
+    _ok(result)
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "资料库是空的" in line]
+    assert str(folder) in line
+
+
+def test_ask_on_an_empty_corpus_says_so_and_names_the_folder(empty_corpus: Path, workdir: Path):
+    result = wenda("ask", "--corpus", str(empty_corpus), "码头什么时候开工？", cwd=workdir)
+    _says_the_corpus_is_empty(result, empty_corpus)
+
+
+def test_ask_json_on_an_empty_corpus_has_its_status(empty_corpus: Path, workdir: Path):
+    result = _ok(wenda("ask", "--json", "--corpus", str(empty_corpus), "码头什么时候开工？", cwd=workdir))
+    data = json.loads(result.stdout)
+    assert (data["status"], data["answered"], data["hits"]) == ("empty_corpus", False, [])
+    assert str(empty_corpus) in data["message"]
+
+
+def test_sources_on_an_empty_corpus_says_so(empty_corpus: Path, workdir: Path):
+    _says_the_corpus_is_empty(wenda("sources", "--corpus", str(empty_corpus), cwd=workdir), empty_corpus)
+
+
+def test_index_on_an_empty_corpus_says_so(empty_corpus: Path, workdir: Path):
+    _says_the_corpus_is_empty(wenda("index", "--corpus", str(empty_corpus), cwd=workdir), empty_corpus)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,37 @@ def test_highlighted_quote_keeps_its_markers_balanced(text: str, data: st.DataOb
 def squeezed(text: str) -> str:
     """Text without whitespace (a run of only spaces is left unbolded: there is nothing to see)."""
     return re.sub(r"\s", "", text)
+
+
+def dated(date: str | None = None, url: str | None = None) -> Hit:
+    p = Passage(text="三号码头扩建工程今天开工。", title="港口码头扩建", file="port.md", paragraph=2, source="港城日报")
+    return hit(replace(p, date=date, url=url))
+
+
+def test_footer_shows_the_date_beside_the_source() -> None:
+    (embed,) = render_answer(answered(dated("2024-03-05"))).embeds
+    assert embed.footer.text == "港城日报 · 2024-03-05 · 第 2 段 · port.md"
+
+
+def test_footer_shows_a_dateline_date_without_a_year_in_chinese() -> None:
+    (embed,) = render_answer(answered(dated("--10-26"))).embeds
+    assert embed.footer.text.startswith("港城日报 · 10月26日 · ")
+
+
+def test_embed_title_links_to_the_articles_url() -> None:
+    (embed,) = render_answer(answered(dated(url="https://example.org/port?id=1"))).embeds
+    assert embed.url == "https://example.org/port?id=1"
+
+
+def test_dated_and_linked_hits_stay_within_the_limits() -> None:
+    hits = [
+        hit(replace(dated("2024-03-05", "https://example.org/" + "a" * 1900).passage, title="长" * 300), rank=r)
+        for r in range(1, 11)
+    ]
+    assert_within_limits(render_answer(answered(*hits)))
+
+
+def test_empty_corpus_is_one_short_embed_saying_so() -> None:
+    message = render_answer(Answer("码头什么时候开工？", Status.EMPTY_CORPUS))
+    assert [e.description for e in message.embeds] == [MESSAGES[Status.EMPTY_CORPUS]]
+    assert "资料库是空的" in message.embeds[0].description

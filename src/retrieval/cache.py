@@ -35,7 +35,8 @@ CACHE_DIR = ".wenda"
 # 3: term tables as arrays (terms.py) instead of terms.json, seals by xxh3-128.
 # 4: (never released) doc ids as one-byte gaps.
 # 5: a posting is one byte, doc gap and "tf > 1", with exceptions (postings.py).
-FORMAT = 5
+# 6: a manifest's articles carry their url and date (for `wenda sources`).
+FORMAT = 6
 # A hidden temporary file or folder in the cache older than this was left by a crashed write.
 STALE_TEMP_SECONDS = 24 * 3600
 
@@ -60,13 +61,21 @@ class ArticleEntry:
     title: str
     source: str | None
     passages: int
+    url: str | None = None
+    date: str | None = None  # as corpus.Passage stores it (citations.py)
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "source": self.source, "passages": self.passages}
+        return {
+            "title": self.title,
+            "source": self.source,
+            "passages": self.passages,
+            "url": self.url,
+            "date": self.date,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ArticleEntry:
-        return cls(data["title"], data["source"], data["passages"])
+        return cls(data["title"], data["source"], data["passages"], data["url"], data["date"])
 
 
 @dataclass(frozen=True)

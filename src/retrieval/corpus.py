@@ -14,6 +14,7 @@ from pathlib import Path
 import charset_normalizer
 import yaml
 
+from .citations import DATELINE, CitationError, dateline_date, http_url, iso_date
 from .sentences import CLOSING_QUOTES, sentence_spans
 from .text import scrub
 
@@ -23,7 +24,7 @@ SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # Bump when reading a file can give different passages (headings, bylines, splitting, including
 # where sentences.sentence_spans ends a sentence): the index cache is keyed by it, so caches built by
 # an older reader are rebuilt rather than trusted.
-READER_VERSION = 6  # 6: a Markdown # heading that repeats the front matter's title no longer heads passages
+READER_VERSION = 7  # 7: dates normalised to ISO or taken from a dateline, urls checked (citations.py)
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.
@@ -37,11 +38,6 @@ _SENTENCE_END = "。！？!?；;…"
 _HEADING_MAX_CHARS = 30
 _ORIGINAL_TITLE = re.compile(r"^原标题\s*[:：]\s*(?P<title>.+)$")
 _SOURCE_LINE = re.compile(r"^(?:来源|稿源|出处|来源于)\s*[:：]\s*(?P<src>[^\s,，。;；]{2,30})")
-# 新华社北京10月26日电 / 人民网北京10月26日讯 / 中新社香港3月1日电
-_DATELINE = re.compile(
-    r"^[(（【\[]?(?P<src>[\u4e00-\u9fff]{1,8}?(?:通讯社|电视台|社|网|报|台))"
-    r"[\u4e00-\u9fff]{0,8}?\d{1,2}月\d{1,2}日(?:电|讯)"
-)
 # (经济参考报记者 孙广见 杨柳 郝菁)
 _REPORTER = re.compile(r"[(（](?P<src>[\u4e00-\u9fff]{2,12}?)(?:特约记者|记者|通讯员)")
 _NOT_A_PUBLISHER = frozenset({"本报", "本台", "本刊", "本网", "本社"})
@@ -320,7 +316,7 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
     match = _FRONT_MATTER.match(text)
     if match:
         try:
-            loaded = yaml.safe_load(match.group("yaml"))
+            loaded = yaml.load(match.group("yaml"), Loader=_FrontMatterLoader)
             if isinstance(loaded, dict):
                 meta = loaded
             elif loaded is not None:
@@ -343,6 +339,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             problems.append(Problem(rel, "front matter has no closing --- line; read it as text", 1))
 
     title = _meta_str(meta, "title")
+    citation, citation_problems = _citation_fields(meta, rel, 1)
+    problems.extend(citation_problems)
     blocks: list[str] = []
     for block in re.split(r"\n[ \t\u3000]*\n", text):
         lines = [line for line in _clean_lines(block) if line]
@@ -369,7 +367,7 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         title,
         blocks,
         rel,
-        **_citation_fields(meta),
+        **citation,
     )
     if not article.passages:
         return [], [*problems, Problem(rel, "the article has no paragraph")]
@@ -392,7 +390,7 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_int=_json_int)
         except json.JSONDecodeError as exc:
             problems.append(Problem(rel, f"not valid JSON ({exc.msg})", number))
             continue
@@ -410,22 +408,62 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             problems.append(Problem(rel, 'needs "title" and "paragraphs" (a list of strings) or "text"', number))
             continue
         body = [line for p in paragraphs for line in _clean_lines(scrub(p)) if line]
+        citation, citation_problems = _citation_fields(record, rel, number)
         article = build_article(
             title,
             body,
             rel,
-            **_citation_fields(record),
+            **citation,
         )
         if article.passages:
             articles.append(article)
+            problems.extend(citation_problems)
         else:
             problems.append(Problem(rel, f"article {title!r} has no paragraph", number))
     return articles, problems
 
 
-def _citation_fields(meta: dict) -> dict[str, str | None]:
-    """The optional source, url and date a Markdown front matter or a JSON line may give."""
-    return {key: _meta_str(meta, key) for key in ("source", "url", "date")}
+def _citation_fields(meta: dict, rel: str, line: int) -> tuple[dict[str, str | None], list[Problem]]:
+    """The optional source, url and date a Markdown front matter or a JSON line may give, and a
+    problem for each url or date that is dropped (the article is read all the same)."""
+    fields: dict[str, str | None] = {"source": _meta_str(meta, "source")}
+    problems: list[Problem] = []
+    for key, parse in (("url", http_url), ("date", iso_date)):
+        try:
+            fields[key] = parse(meta.get(key))
+        except CitationError as exc:
+            fields[key] = None
+            problems.append(Problem(rel, str(exc), line))
+    return fields, problems
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that dates stay text for citations.iso_date to check (PyYAML's own
+    dates raise ValueError for 2024-02-30) and an integer too long for int() stays text too."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # over 4,300 digits
+            return self.construct_scalar(node)
+
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# An explicit !!timestamp still reaches the constructor: it too is kept as text.
+_FrontMatterLoader.add_constructor(_TIMESTAMP, yaml.SafeLoader.construct_yaml_str)
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:int", _FrontMatterLoader.construct_yaml_int)
+
+
+def _json_int(text: str) -> int | str:
+    """A JSON integer, or its digits as text when int() refuses them (over 4,300 digits)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _meta_str(meta: dict, key: str) -> str | None:
@@ -505,6 +543,7 @@ def build_article(
 
     all_text = [original_title or ""] + [p for p, _ in paragraphs] + bylines
     source = source or detect_source(all_text)
+    date = date or dateline_date(all_text)
     passages = tuple(
         Passage(
             text=piece,
@@ -535,7 +574,7 @@ def build_article(
 def detect_source(lines: Iterable[str]) -> str | None:
     """The publisher an article names: a 来源 line, a dateline (新华社北京…电) or a reporter byline."""
     lines = list(lines)
-    for pattern in (_SOURCE_LINE, _DATELINE):
+    for pattern in (_SOURCE_LINE, DATELINE):
         for line in lines:
             if m := pattern.search(line):
                 return m.group("src")

@@ -72,6 +72,8 @@ class ArticleSummary:
     file: str
     source: str | None
     passages: int
+    url: str | None = None
+    date: str | None = None  # as corpus.Passage stores it: citations.shown_date and json_date render it
 
 
 @dataclass(frozen=True)
@@ -491,7 +493,7 @@ class Library:
     @property
     def articles(self) -> list[ArticleSummary]:
         return [
-            ArticleSummary(a.title, rel, a.source, a.passages)
+            ArticleSummary(a.title, rel, a.source, a.passages, a.url, a.date)
             for rel in sorted(self.files)
             for a in self.files[rel].articles
         ]
@@ -514,7 +516,7 @@ def _file_entry(report: FileReport, digest: str, st: os.stat_result, first: int,
         first=first,
         count=count,
         segment=None,
-        articles=tuple(ArticleEntry(a.title, a.source, len(a.passages)) for a in report.articles),
+        articles=tuple(ArticleEntry(a.title, a.source, len(a.passages), a.url, a.date) for a in report.articles),
         problems=tuple(ProblemEntry(p.reason, p.line) for p in report.problems),
     )
 
