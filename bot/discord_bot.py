@@ -235,7 +235,8 @@ class WendaBot(discord.Client):
         if ans.answered and ans.hits:
             answer_id = await asyncio.to_thread(self.feedback.record_answer, ans, user_id)
             more = offset + self.settings.top_k if len(ans.hits) >= self.settings.top_k else None
-            kwargs["view"] = answer_view(answer_id, more)
+            if answer_id is not None:  # None: not recorded (logged); the answer goes out without buttons
+                kwargs["view"] = answer_view(answer_id, more)
         return ans, message, kwargs
 
     @guarded("/ask")

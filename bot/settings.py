@@ -32,6 +32,7 @@ class Settings:
     cooldown_rate: int = 3
     cooldown_seconds: float = 30.0
     feedback_db: Path | None = None
+    follow_links: bool = False  # follow links in the corpus folder to files outside it
 
     @property
     def feedback_path(self) -> Path:
@@ -39,7 +40,9 @@ class Settings:
 
     @property
     def store(self) -> StoreSettings:
-        return StoreSettings(params=self.params, sentence_weight=self.sentence_weight)
+        return StoreSettings(
+            params=self.params, sentence_weight=self.sentence_weight, follow_external_links=self.follow_links
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -60,6 +63,7 @@ class Settings:
             cooldown_rate=_int(values, "WENDA_COOLDOWN_RATE", 3, lo=0, hi=1000),
             cooldown_seconds=_float(values, "WENDA_COOLDOWN_SECONDS", 30.0),
             feedback_db=Path(values["WENDA_FEEDBACK_DB"]) if values.get("WENDA_FEEDBACK_DB") else None,
+            follow_links=(values.get("WENDA_FOLLOW_LINKS") or "").strip() == "1",
         )
 
 

@@ -188,6 +188,14 @@ def _body_checksum(body: Mapping[str, Any]) -> str:
     return xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))
 
 
+def has_segments(cache_dir: Path) -> bool:
+    """Whether the cache folder holds any segment (with or without a manifest naming it)."""
+    try:
+        return any(path.name.startswith("seg-") for path in cache_dir.iterdir())
+    except OSError:
+        return False
+
+
 def read_manifest(cache_dir: Path, fingerprint: str) -> Manifest | None:
     """The manifest, or None if it was written in another FORMAT or for another fingerprint.
 

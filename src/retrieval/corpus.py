@@ -143,16 +143,28 @@ def is_article_file(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES
 
 
-def corpus_files(root: Path) -> list[Path]:
-    """Article files under root, subfolders included, in a stable order."""
+def corpus_files(
+    root: Path, *, follow_external_links: bool = False, problems: list[Problem] | None = None
+) -> list[Path]:
+    """Article files under root, subfolders included, in a stable order.
+
+    A symbolic link that stays inside root is followed; one that leads out of it (to /etc/passwd,
+    say) is skipped, and reported in problems, unless follow_external_links allows it.
+    """
     if not root.is_dir():
         return []
     found = []
+    inside = root.resolve()
     for path in root.rglob("*"):
         rel_parts = path.relative_to(root).parts
         if any(part.startswith(".") for part in rel_parts[:-1]):
             continue  # hidden folders, including our own cache
         if path.is_file() and is_article_file(path):
+            if not follow_external_links and not _stays_inside(path, inside):
+                rel = path.relative_to(root).as_posix()
+                if problems is not None:
+                    problems.append(Problem(rel, "a link to a file outside the corpus folder; skipped"))
+                continue
             rel = path.relative_to(root).as_posix()
             if rel != scrub(rel):
                 # Bytes that are not UTF-8 (a GBK name from a Windows zip) decode to lone surrogates,
@@ -162,6 +174,13 @@ def corpus_files(root: Path) -> list[Path]:
                 continue
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _stays_inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
 
 
 def decode(data: bytes) -> str:
@@ -211,8 +230,21 @@ def _looks_like_text(text: str) -> bool:
 
 
 def read_file(path: Path, root: Path | None = None) -> FileReport:
-    """Read one article file; never raises for bad content, it reports problems instead."""
+    """Read one article file; never raises for bad content, it reports problems instead.
+
+    Whatever goes wrong reading one file (a bug included) becomes a problem of that file, logged
+    with its traceback, so that one file never stops the rest of the corpus, the bot or the watcher.
+    """
     rel = path.relative_to(root).as_posix() if root is not None else path.name
+    try:
+        return _read_file(path, rel)
+    except Exception as exc:
+        log.error("reading %s failed unexpectedly", rel, exc_info=True)
+        reason = f"could not be read ({type(exc).__name__}: {_first_line(exc)})"
+        return FileReport(rel, problems=(Problem(rel, reason),))
+
+
+def _read_file(path: Path, rel: str) -> FileReport:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -304,8 +336,9 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
     problems: list[Problem] = []
     match = _FRONT_MATTER.match(text)
     if match:
+        loader = _FrontMatterLoader(match.group("yaml"))
         try:
-            loaded = yaml.safe_load(match.group("yaml"))
+            loaded = loader.get_single_data()
             if isinstance(loaded, dict):
                 meta = loaded
             elif loaded is not None:
@@ -314,6 +347,12 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             problems.append(Problem(rel, f"front matter ignored, it is not valid YAML ({_first_line(exc)})", 1))
         except RecursionError:
             problems.append(Problem(rel, "front matter ignored, it is nested too deeply", 1))
+        except ValueError as exc:  # an integer of more digits than Python converts
+            problems.append(Problem(rel, f"front matter ignored, a value cannot be read ({_first_line(exc)})", 1))
+        finally:
+            loader.dispose()
+        for written in loader.impossible_dates:
+            problems.append(Problem(rel, f"front matter date {written} is not a real date; kept as written", 1))
         text = text[match.end() :]
     elif (fence := _OPENING_FENCE.match(text)) and not _CLOSING_FENCE.search(text, fence.end()):
         # A forgotten closing ---: the metadata most likely runs to the first blank line, and read
@@ -359,6 +398,26 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
     return [article], problems
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a timestamp that is no real date (2024-02-30) stays the
+    string it was written as, and is remembered, instead of failing the whole file."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.impossible_dates: list[str] = []
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> object:  # a date, a datetime, or the string
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            written = self.construct_scalar(node)
+            self.impossible_dates.append(written)
+            return written
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp)
+
+
 def _join_wrapped(lines: list[str]) -> str:
     """Join a hard-wrapped Markdown paragraph: no space between CJK characters, one between words."""
     out = lines[0]
@@ -378,6 +437,9 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             problems.append(Problem(rel, f"not valid JSON ({exc.msg})", number))
+            continue
+        except ValueError as exc:  # an integer of more digits than Python converts
+            problems.append(Problem(rel, f"a value cannot be read ({_first_line(exc)})", number))
             continue
         except RecursionError:
             problems.append(Problem(rel, "JSON nested too deeply to read", number))
@@ -416,8 +478,12 @@ def _meta_str(meta: dict, key: str) -> str | None:
     # Only scalars: a YAML list built from aliases can expand into gigabytes once made a string.
     if value is None or isinstance(value, list | dict | set | tuple):
         return None
+    try:
+        written = str(value)
+    except ValueError:  # an integer too long to print (YAML's hex integers have no digit limit)
+        return None
     # JSON and YAML escapes can spell lone surrogates, which no UTF-8 file or index can store.
-    text = scrub(str(value)).strip()
+    text = scrub(written).strip()
     return text or None
 
 

@@ -59,6 +59,8 @@ class StoreSettings:
     cache: bool = True  # False: index in memory only, write nothing beside the corpus
     workers: int | None = None  # segmentation processes for big builds (default: every core)
     sentence_weight: float = 0.0  # > 0: rerank.py's second stage (off by default)
+    # Links in the corpus folder to files outside it are skipped (and reported) unless this is set.
+    follow_external_links: bool = False
 
 
 class CorpusNotFound(Exception):
@@ -140,6 +142,8 @@ class Library:
         self._stamp: tuple[int, int, int] | None = None
         # Segments written since the manifest was last saved: removed if that save fails, not leaked.
         self._written: set[str] = set()
+        # Files the last look at the folder skipped (links out of it), reported beside the files' own problems.
+        self._scan_problems: tuple[Problem, ...] = ()
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -178,6 +182,8 @@ class Library:
         """
         self._remove_leftovers(None)
         if not cache.has_manifest(self.cache_dir):
+            if cache.has_segments(self.cache_dir):
+                log.warning("index cache unreadable (its manifest is missing); rebuilding from the corpus")
             return False
         stamp = cache.manifest_stamp(self.cache_dir)
         try:
@@ -296,7 +302,13 @@ class Library:
         if not self.root.is_dir():
             raise CorpusNotFound(f"corpus folder {self.root} does not exist any more")
         present: dict[str, os.stat_result] = {}
-        for path in corpus_files(self.root):
+        skipped: list[Problem] = []
+        files = corpus_files(self.root, follow_external_links=self.settings.follow_external_links, problems=skipped)
+        for problem in skipped:
+            if problem not in self._scan_problems:
+                log.warning("skipped %s", problem)
+        self._scan_problems = tuple(skipped)
+        for path in files:
             try:
                 present[path.relative_to(self.root).as_posix()] = path.stat()
             except OSError:
@@ -553,7 +565,8 @@ class Library:
 
     @property
     def problems(self) -> list[Problem]:
-        return [Problem(rel, p.reason, p.line) for rel in sorted(self.files) for p in self.files[rel].problems]
+        found = [Problem(rel, p.reason, p.line) for rel in sorted(self.files) for p in self.files[rel].problems]
+        return sorted([*found, *self._scan_problems], key=lambda p: p.file)
 
     @property
     def file_count(self) -> int:
