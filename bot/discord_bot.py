@@ -279,7 +279,8 @@ class WendaBot(discord.Client):
         kwargs: dict = {"content": message.content or None, "embeds": message.embeds}
         if ans.answered and ans.hits:
             answer_id = await asyncio.to_thread(self.feedback.record_answer, ans, user_id)
-            kwargs["view"] = answer_view(answer_id, offset + k if more else None)
+            if answer_id is not None:  # None: not recorded (logged); the answer goes out without buttons
+                kwargs["view"] = answer_view(answer_id, offset + k if more else None)
         return ans, message, kwargs
 
     # -- conversations --------------------------------------------------------------------------

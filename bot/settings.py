@@ -39,6 +39,7 @@ class Settings:
     threads: str = "mentions"
     # The privileged Message Content intent: every human message in a thread wenda started is then a question.
     message_content: bool = False
+    follow_links: bool = False  # follow links in the corpus folder to files outside it
 
     @property
     def reads_message_content(self) -> bool:
@@ -51,7 +52,9 @@ class Settings:
 
     @property
     def store(self) -> StoreSettings:
-        return StoreSettings(params=self.params, sentence_weight=self.sentence_weight)
+        return StoreSettings(
+            params=self.params, sentence_weight=self.sentence_weight, follow_external_links=self.follow_links
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -74,6 +77,7 @@ class Settings:
             feedback_db=Path(values["WENDA_FEEDBACK_DB"]) if values.get("WENDA_FEEDBACK_DB") else None,
             threads=_choice(values, "WENDA_THREADS", THREAD_MODES, "mentions"),
             message_content=_flag(values, "WENDA_MESSAGE_CONTENT"),
+            follow_links=(values.get("WENDA_FOLLOW_LINKS") or "").strip() == "1",
         )
 
 

@@ -155,16 +155,28 @@ def is_article_file(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES
 
 
-def corpus_files(root: Path) -> list[Path]:
-    """Article files under root, subfolders included, in a stable order."""
+def corpus_files(
+    root: Path, *, follow_external_links: bool = False, problems: list[Problem] | None = None
+) -> list[Path]:
+    """Article files under root, subfolders included, in a stable order.
+
+    A symbolic link that stays inside root is followed; one that leads out of it (to /etc/passwd,
+    say) is skipped, and reported in problems, unless follow_external_links allows it.
+    """
     if not root.is_dir():
         return []
     found = []
+    inside = root.resolve()
     for path in root.rglob("*"):
         rel_parts = path.relative_to(root).parts
         if any(part.startswith(".") for part in rel_parts[:-1]):
             continue  # hidden folders, including our own cache
         if path.is_file() and is_article_file(path):
+            if not follow_external_links and not _stays_inside(path, inside):
+                rel = path.relative_to(root).as_posix()
+                if problems is not None:
+                    problems.append(Problem(rel, "a link to a file outside the corpus folder; skipped"))
+                continue
             rel = path.relative_to(root).as_posix()
             if rel != scrub(rel):
                 # Bytes that are not UTF-8 (a GBK name from a Windows zip) decode to lone surrogates,
@@ -173,6 +185,13 @@ def corpus_files(root: Path) -> list[Path]:
                 continue
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _stays_inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
 
 
 def decode(data: bytes) -> str:
@@ -222,8 +241,21 @@ def _looks_like_text(text: str) -> bool:
 
 
 def read_file(path: Path, root: Path | None = None) -> FileReport:
-    """Read one article file; never raises for bad content, it reports problems instead."""
+    """Read one article file; never raises for bad content, it reports problems instead.
+
+    Whatever goes wrong reading one file (a bug included) becomes a problem of that file, logged
+    with its traceback, so that one file never stops the rest of the corpus, the bot or the watcher.
+    """
     rel = path.relative_to(root).as_posix() if root is not None else path.name
+    try:
+        return _read_file(path, rel)
+    except Exception as exc:
+        log.error("reading %s failed unexpectedly", rel, exc_info=True)
+        reason = f"could not be read ({type(exc).__name__}: {_first_line(exc)})"
+        return FileReport(rel, problems=(Problem(rel, reason),))
+
+
+def _read_file(path: Path, rel: str) -> FileReport:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -325,6 +357,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             problems.append(Problem(rel, f"front matter ignored, it is not valid YAML ({_first_line(exc)})", 1))
         except RecursionError:
             problems.append(Problem(rel, "front matter ignored, it is nested too deeply", 1))
+        except ValueError as exc:  # an integer of more digits than Python converts
+            problems.append(Problem(rel, f"front matter ignored, a value cannot be read ({_first_line(exc)})", 1))
         text = text[match.end() :]
     elif (fence := _OPENING_FENCE.match(text)) and not _CLOSING_FENCE.search(text, fence.end()):
         # A forgotten closing ---: the metadata most likely runs to the first blank line, and read
@@ -393,6 +427,9 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             record = json.loads(line, parse_int=_json_int)
         except json.JSONDecodeError as exc:
             problems.append(Problem(rel, f"not valid JSON ({exc.msg})", number))
+            continue
+        except ValueError as exc:  # an integer of more digits than Python converts
+            problems.append(Problem(rel, f"a value cannot be read ({_first_line(exc)})", number))
             continue
         except RecursionError:
             problems.append(Problem(rel, "JSON nested too deeply to read", number))
@@ -471,8 +508,12 @@ def _meta_str(meta: dict, key: str) -> str | None:
     # Only scalars: a YAML list built from aliases can expand into gigabytes once made a string.
     if value is None or isinstance(value, list | dict | set | tuple):
         return None
+    try:
+        written = str(value)
+    except ValueError:  # an integer too long to print (YAML's hex integers have no digit limit)
+        return None
     # JSON and YAML escapes can spell lone surrogates, which no UTF-8 file or index can store.
-    text = scrub(str(value)).strip()
+    text = scrub(written).strip()
     return text or None
 
 
