@@ -8,7 +8,7 @@ from rich.text import Text
 from wenda.retrieval.search import Hit
 from wenda.retrieval.snippet import excerpt
 
-from .answer import Answer
+from .answer import Answer, also_in
 
 # Characters of a passage shown in the terminal; longer ones are cut around the best sentence.
 TERMINAL_BUDGET = 600
@@ -57,6 +57,8 @@ def render(ans: Answer) -> Group:
         parts.append(head)
         parts.append(Text(f"    {hit.passage.file} · 得分 {hit.score:.2f}", style="dim"))
         parts.append(quote(hit))
+        if line := also_in(hit):
+            parts.append(Text(f"    {line}", style="dim"))
         parts.append(Text(""))
     return Group(*parts)
 
