@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from conftest import SEED_COPY_FILE
 
 from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, to_json
 from wenda.retrieval.search import Searcher
@@ -107,3 +108,22 @@ def test_json_shape_of_an_answer(seed_searcher: Searcher):
 def test_json_of_a_declined_answer_has_no_hits():
     data = to_json(Answer("今天上海的天气怎么样？", Status.NOT_COVERED))
     assert (data["answered"], data["hits"]) == (False, [])
+
+
+def test_json_lists_each_copy_with_its_citation(doubled_searcher: Searcher):
+    data = json.loads(json.dumps(to_json(answer(doubled_searcher, OPENING, k=1)), ensure_ascii=False))
+    (hit,) = data["hits"]
+    assert hit["duplicates"] == [
+        {
+            "title": "智慧城市建设加速释放数据要素红利",
+            "source": "经济参考报",
+            "file": SEED_COPY_FILE,
+            "paragraph": 3,
+            "url": None,
+            "date": None,
+        }
+    ]
+
+
+def test_json_of_a_text_stored_once_has_no_duplicates(seed_searcher: Searcher):
+    assert [h["duplicates"] for h in to_json(answer(seed_searcher, OPENING, k=1))["hits"]] == [[]]
