@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from wenda.retrieval.citations import json_date
+from wenda.retrieval.corpus import Passage
 from wenda.retrieval.relevance import MIN_RELEVANCE, declined, further_bar
 from wenda.retrieval.search import Hit, Searcher
 from wenda.retrieval.text import scrub
@@ -47,7 +48,7 @@ class Answer:
     status: Status
     hits: tuple[Hit, ...] = ()
     terms: tuple[str, ...] = ()
-    offset: int = 0  # how many better passages came before these (for "more")
+    offset: int = 0  # how many better texts (groups of copies) came before these (for "more")
 
     @property
     def answered(self) -> bool:
@@ -67,7 +68,10 @@ def answer(
     offset: int = 0,
     min_relevance: float = MIN_RELEVANCE,
 ) -> Answer:
-    """Answer question with the k best passages after the first `offset` ones, or decline."""
+    """Answer question with the k best texts after the first `offset` ones, or decline.
+
+    A text stored several times (a republished wire story) is quoted once, from its best-ranked
+    copy, with the others in the hit's duplicates; offset counts texts, so "more" goes past copies."""
     # The question is echoed to Discord and stored in SQLite, neither of which takes lone surrogates.
     question = scrub(question).strip()
     if not question:
@@ -76,7 +80,7 @@ def answer(
         return Answer(question, Status.TOO_LONG)
     if searcher.index.n_docs == 0:
         return Answer(question, Status.EMPTY_CORPUS)
-    result = searcher.search(question, k + offset)
+    result = searcher.search(question, k + offset, distinct=True)
     hits = result.hits
     # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
     if not hits or declined(hits[0].relevance, min_relevance):
@@ -109,7 +113,37 @@ def to_json(ans: Answer) -> dict:
                 "relevance": round(h.relevance, 4),
                 "matched": list(h.matched),
                 "sentence": list(h.sentence) if h.sentence else None,
+                "duplicates": [
+                    {
+                        "title": p.title,
+                        "source": p.source,
+                        "file": p.file,
+                        "paragraph": p.paragraph,
+                        "url": p.url,
+                        "date": p.date,
+                    }
+                    for p in h.duplicates
+                ],
             }
             for h in ans.hits
         ],
     }
+
+
+ALSO_IN = "也见于"
+
+
+def copy_citation(passage: Passage) -> str:
+    """'title · source · file 第 N 段': where a copy of a quoted text is, as both front ends list it."""
+    parts = [passage.title]
+    if passage.source:
+        parts.append(passage.source)
+    parts.append(f"{passage.file} 第 {passage.paragraph} 段")
+    return " · ".join(parts)
+
+
+def also_in(hit: Hit) -> str | None:
+    """The line shown under a quote that has copies ('也见于 a；b'), or None when it has none."""
+    if not hit.duplicates:
+        return None
+    return f"{ALSO_IN} " + "；".join(copy_citation(p) for p in hit.duplicates)

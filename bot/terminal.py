@@ -13,7 +13,7 @@ from wenda.retrieval.corpus import shown_name
 from wenda.retrieval.search import Hit
 from wenda.retrieval.snippet import excerpt
 
-from .answer import Answer, Status, empty_corpus_message
+from .answer import Answer, Status, also_in, empty_corpus_message
 
 # Characters of a passage shown in the terminal; longer ones are cut around the best sentence.
 TERMINAL_BUDGET = 600
@@ -69,6 +69,8 @@ def render(ans: Answer, folder: Path | str | None = None) -> Group:
             # Plain text that terminals which know hyperlinks also make clickable (OSC 8).
             parts.append(Text(f"    {hit.passage.url}", style=Style(dim=True, link=hit.passage.url)))
         parts.append(quote(hit))
+        if line := also_in(hit):
+            parts.append(Text(f"    {line}", style="dim"))
         parts.append(Text(""))
     return Group(*parts)
 

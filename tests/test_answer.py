@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from conftest import SEED_COPY_FILE
 
 from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, empty_corpus_message, to_json
 from wenda.retrieval.corpus import Passage
@@ -149,3 +150,22 @@ def test_searching_an_empty_corpus_finds_nothing_rather_than_failing(empty_searc
 
 def test_empty_corpus_message_names_the_folder():
     assert "/data/corpus" in empty_corpus_message("/data/corpus")
+
+
+def test_json_lists_each_copy_with_its_citation(doubled_searcher: Searcher):
+    data = json.loads(json.dumps(to_json(answer(doubled_searcher, OPENING, k=1)), ensure_ascii=False))
+    (hit,) = data["hits"]
+    assert hit["duplicates"] == [
+        {
+            "title": "智慧城市建设加速释放数据要素红利",
+            "source": "经济参考报",
+            "file": SEED_COPY_FILE,
+            "paragraph": 3,
+            "url": None,
+            "date": None,
+        }
+    ]
+
+
+def test_json_of_a_text_stored_once_has_no_duplicates(seed_searcher: Searcher):
+    assert [h["duplicates"] for h in to_json(answer(seed_searcher, OPENING, k=1))["hits"]] == [[]]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SEED_CORPUS, SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
+from conftest import SEED_COPY_FILE, SEED_CORPUS, SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 OPENING_PASSAGE_START = "2021年9月,北京城市副中心政务服务中心正式投入运行。"
@@ -81,6 +81,19 @@ def test_ask_json_quotes_the_gold_passage_first(ask_json: dict):
     hit = ask_json["hits"][0]
     assert (hit["title"], hit["source"], hit["file"], hit["paragraph"]) == (SMART_CITY, "经济参考报", SEED_FILE, 3)
     assert hit["text"].startswith(OPENING_PASSAGE_START)
+
+
+def test_ask_of_a_corpus_stored_twice_quotes_each_text_once(workdir: Path, doubled_seed: Path):
+    result = _ok(wenda("ask", "--json", "--corpus", str(doubled_seed), "学习贯彻党的二十大精神", cwd=workdir))
+    hits = json.loads(result.stdout)["hits"]
+    assert len(hits) == 3 and len({h["text"] for h in hits}) == 3
+    assert all([d["file"] for d in h["duplicates"]] == [SEED_COPY_FILE] for h in hits)
+
+
+def test_ask_lists_the_copies_under_the_quote(workdir: Path, doubled_seed: Path):
+    lines = _ok(wenda("ask", "--corpus", str(doubled_seed), OPENING, cwd=workdir)).stdout.splitlines()
+    quote = next(i for i, line in enumerate(lines) if line.startswith(OPENING_PASSAGE_START))
+    assert lines[quote + 1].strip() == f"也见于 {SMART_CITY} · 经济参考报 · {SEED_COPY_FILE} 第 3 段"
 
 
 def test_ask_k_1_gives_one_hit(workdir: Path, seed_copy: Path):

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import re
 import sqlite3
 import subprocess
@@ -210,7 +211,14 @@ async def test_long_corpus_paragraphs_are_quoted_within_discord_limits(
     standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
 ) -> None:
     sentence = "运河公园的**观鸟台**每天吸引上千名游客，[详情](https://evil.example) _欢迎_ #参观# ~~门票~~ `免费`。"
-    paragraphs = [(f"第{n}段：" + sentence * 100)[:5000] for n in range(5)]
+    # Each sentence opens differently: a paragraph repeating one sentence splits into passages that are
+    # copies of one another, and copies are quoted once (dedup.py).
+    rng = random.Random(5)
+    opening = "山水花鸟云月风雨春夏秋冬东南西北红黄蓝绿金木火土日星河湖海江石林竹松梅兰菊桥路城村"
+    paragraphs = [
+        (f"第{n}段：" + "".join("".join(rng.choices(opening, k=8)) + sentence for _ in range(100)))[:5000]
+        for n in range(5)
+    ]
     (corpus / "long.txt").write_text("运河公园观鸟台\n" + "\n".join(paragraphs) + "\n", encoding="utf-8")
     async with standin.running(make_bot(open_library(corpus), top_k=10)):
         _, reply = await ask(standin, "运河公园的观鸟台每天吸引多少游客？")
