@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
+import io
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 
+from wenda.retrieval.citations import json_date, shown_date
+from wenda.retrieval.corpus import shown_name
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.intake import add_file
 from wenda.retrieval.relevance import MIN_RELEVANCE
@@ -22,7 +28,7 @@ from wenda.retrieval.store import CorpusNotFound, Library
 from wenda.retrieval.text import TextSettings
 from wenda.retrieval.watch import CorpusWatcher
 
-from .answer import answer, to_json
+from .answer import Status, answer, empty_corpus_message, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
 from .logs import configure_logging
 from .settings import Settings, SettingsError
@@ -31,27 +37,34 @@ from .terminal import print_answer
 log = logging.getLogger("wenda")
 
 
+class _Console(Console):
+    """rich's Console, but a closed stdout raises BrokenPipeError for main, instead of rich's own exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 class UsageError(Exception):
     """A problem the user can fix by changing the command line or settings."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(corpus_help: str = "corpus folder (default: $WENDA_CORPUS or ./corpus)") -> argparse.ArgumentParser:
     # Shared options go on every subcommand, so `wenda ask --corpus X` and `wenda --corpus X ask`
     # both work. SUPPRESS keeps a subcommand's absent option from overwriting the top-level one.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--corpus",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="corpus folder (default: $WENDA_CORPUS or ./corpus)",
-    )
+    common.add_argument("--corpus", type=Path, default=argparse.SUPPRESS, help=corpus_help)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common()
 
     parser = argparse.ArgumentParser(
         prog="wenda",
         description="问答 — answer questions by quoting the passages of a Chinese article corpus.",
         parents=[common],
-        epilog="With no command, wenda opens an interactive session (Ctrl-D to leave).",
+        epilog="With no command, wenda opens an interactive session (Ctrl-D to leave); `wenda 问题` asks 问题.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -71,7 +84,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bot", parents=[common], help="run the Discord bot (DISCORD_TOKEN in .env or the environment)")
 
-    ev = sub.add_parser("eval", parents=[common], help="retrieval figures on a SQuAD-style JSON file")
+    # eval reads its articles from the SQuAD file. --corpus stays known (hidden) so that main can
+    # refuse it with a sentence rather than argparse's "unrecognized arguments".
+    ev = sub.add_parser(
+        "eval", parents=[_common(argparse.SUPPRESS)], help="retrieval figures on a SQuAD-style JSON file"
+    )
     ev.add_argument("path", type=Path, help="e.g. ../shared/eval/cmrc2018_trial.json")
     ev.add_argument(
         "--out-of-corpus",
@@ -96,23 +113,64 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options that take a value and may come before the command: `wenda --corpus X 问题` asks 问题, not X.
+_VALUE_OPTIONS = frozenset({"--corpus"})
+
+
+def _with_ask(argv: list[str]) -> list[str]:
+    """`wenda 问题` read as `wenda ask 问题`: the first word that is neither an option nor a command is a question.
+
+    A word close to a command name (`wenda sorces`) is left for argparse to refuse as a misspelt command.
+    """
+    i = 0
+    while i < len(argv) and argv[i] != "--" and argv[i].startswith("-") and argv[i] != "-":
+        i += 2 if argv[i] in _VALUE_OPTIONS else 1
+    if i >= len(argv):
+        return argv  # no word at all: the interactive session, or --help
+    word = argv[i]
+    commands = [name for name in COMMANDS if name != "interactive"]
+    if word in commands or (word.isascii() and word.isalpha() and difflib.get_close_matches(word, commands, 1, 0.75)):
+        return argv
+    return [*argv[:i], "ask", *argv[i:]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_with_ask(list(sys.argv[1:] if argv is None else argv)))
     verbose = getattr(args, "verbose", False)
     configure_logging(logging.INFO if verbose else logging.WARNING)
     # soft_wrap: let the terminal wrap long Chinese lines; rich would hard-wrap piped output at 80.
-    console = Console(highlight=False, soft_wrap=True)
+    console = _Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = Settings.from_env()
         corpus = getattr(args, "corpus", None) or settings.corpus
         command = args.command or "interactive"
-        return COMMANDS[command](args, settings, corpus, console)
+        if command == "eval" and hasattr(args, "corpus"):
+            raise UsageError("eval reads its articles from the SQuAD file; --corpus does not apply to it")
+        if command != "eval" and corpus.exists() and not corpus.is_dir():
+            raise UsageError(f"{corpus} is a file; --corpus (or WENDA_CORPUS) takes the folder of article files")
+        code = COMMANDS[command](args, settings, corpus, console)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not in Python's flush at exit
+        return code
     except (CorpusNotFound, SettingsError, BadEvalFile, UsageError) as exc:
         err.print(f"wenda: {exc}", markup=False)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`wenda ask --json … | head -1`): stop quietly, as cat or grep do, and
+        # point stdout at devnull so that Python's own flush at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what the shell reports for a C program in the same place
     except KeyboardInterrupt:
+        # Like Ctrl-D, leave the terminal on a fresh line (the shell's prompt would follow ^C or 问>);
+        # unlike it, exit 128 + SIGINT, as a shell reports an interrupted program.
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
         return 130
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 passage', '2 passages': the English count messages read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _open(corpus: Path, settings: Settings, progress: bool = False) -> Library:
@@ -153,6 +211,18 @@ def _progress_bar():
     return update
 
 
+def _spinner(description: str) -> AbstractContextManager:
+    """A spinner with the time elapsed on stderr while a long step runs, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    bar = Progress(*columns, console=Console(stderr=True), transient=True)
+    bar.add_task(description, total=None)
+    return bar
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
     k = args.k if args.k is not None else settings.top_k
     if not 1 <= k <= 50:
@@ -160,14 +230,21 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, corpus: Path, console:
     library = _open(corpus, settings)
     ans = answer(library.searcher, " ".join(args.question), k)
     if args.json:
-        print(json.dumps(to_json(ans), ensure_ascii=False, indent=2))
+        data = to_json(ans)
+        if ans.status is Status.EMPTY_CORPUS:
+            data["message"] = empty_corpus_message(corpus)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print_answer(console, ans)
+        print_answer(console, ans, corpus)
     return 0
 
 
 def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
     library = _open(corpus, settings)
+    # Bytes not in the locale's encoding (a paste from a GBK file, a stray binary line) must not end
+    # the session: they read as U+FFFD, which no index term matches.
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
     interactive = sys.stdin.isatty()
     if interactive:
         _enable_history()
@@ -184,7 +261,7 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
                 return 0
             if not line.strip():
                 continue
-            print_answer(console, answer(library.searcher, line, settings.top_k))
+            print_answer(console, answer(library.searcher, line, settings.top_k), corpus)
 
 
 def _enable_history() -> None:
@@ -219,15 +296,32 @@ def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, cons
     library = _open(corpus, settings)
     articles = library.articles
     if args.json:
-        rows = [{"title": a.title, "source": a.source, "file": a.file, "passages": a.passages} for a in articles]
+        rows = [
+            {
+                "title": a.title,
+                "source": a.source,
+                "file": a.file,
+                "passages": a.passages,
+                "url": a.url,
+                "date": json_date(a.date),
+            }
+            for a in articles
+        ]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not library.passage_count:
+        console.print(empty_corpus_message(corpus), markup=False)
         return 0
     for a in articles:
         line = Text(a.title, style="bold")
         if a.source:
             line.append(f" · {a.source}")
-        line.append(f"  {a.file} · {a.passages} 段", style="dim")
+        if a.date:
+            line.append(f" · {shown_date(a.date)}")
+        line.append(f"  {shown_name(a.file)} · {a.passages} 段", style="dim")
         console.print(line)
+        if a.url:
+            console.print(Text(f"  {a.url}", style=Style(dim=True, link=a.url)))
     console.print(Text(f"{len(articles)} 篇文章，共 {library.passage_count} 段", style="dim"))
     return 0
 
@@ -236,14 +330,16 @@ def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, consol
     library = _open(corpus, settings, progress=True)
     change = library.rebuild(progress=_progress_bar()) if args.rebuild else library.last_refresh
     console.print(
-        f"indexed {library.passage_count} passages of {len(library.articles)} articles "
-        f"from {library.file_count} files in {corpus} "
+        f"indexed {_count(library.passage_count, 'passage')} of {_count(len(library.articles), 'article')} "
+        f"from {_count(library.file_count, 'file')} in {corpus} "
         f"({len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed "
         f"in {change.seconds:.2f} s)",
         markup=False,
     )
     for problem in library.problems:
         console.print(f"skipped {problem}", markup=False, style="yellow")
+    if not library.passage_count:
+        console.print(empty_corpus_message(corpus), markup=False)
     return 0
 
 
@@ -270,13 +366,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
         check_sentence_weight(weight)
     except ValueError as exc:
         raise UsageError(f"--sentence-weight {exc}") from None
-    report = evaluate(
-        load_squad(args.path), params, text, out_of_corpus=other, threshold=threshold, sentence_weight=weight
-    )
+    eval_set = load_squad(args.path)
+    questions, passages = _count(len(eval_set.questions), "question"), _count(len(eval_set.passages), "passage")
+    with _spinner(f"evaluating {questions} over {passages}"):
+        report = evaluate(eval_set, params, text, out_of_corpus=other, threshold=threshold, sentence_weight=weight)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    console.print(f"{args.path}: {report['questions']} questions over {report['passages']} passages", markup=False)
+    console.print(f"{args.path}: {questions} over {passages}", markup=False)
     for key, value in report.items():
         if key not in ("questions", "passages", "curve"):
             console.print(f"  {key:<24} {value}", markup=False)
@@ -295,15 +392,17 @@ def cmd_add(args: argparse.Namespace, settings: Settings, corpus: Path, console:
         if r.ok:
             note = f" ({r.reason})" if r.reason else ""
             console.print(
-                f"added {r.source} as {r.added_as}: {r.articles} articles, {r.passages} passages{note}", markup=False
+                f"added {shown_name(r.source)} as {shown_name(r.added_as)}: "
+                f"{_count(r.articles, 'article')}, {_count(r.passages, 'passage')}{note}",
+                markup=False,
             )
             for problem in r.problems:
                 console.print(f"  note: {problem.reason}" + (f" (line {problem.line})" if problem.line else ""))
         else:
-            console.print(f"refused {r.source}: {r.reason}", markup=False, style="yellow")
+            console.print(f"refused {shown_name(r.source)}: {r.reason}", markup=False, style="yellow")
     if any(r.ok for r in results):
         library = _open(corpus, settings, progress=True)
-        console.print(f"the index now holds {library.passage_count} passages", markup=False)
+        console.print(f"the index now holds {_count(library.passage_count, 'passage')}", markup=False)
     return 0 if all(r.ok for r in results) else 1
 
 

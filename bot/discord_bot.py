@@ -1,26 +1,31 @@
-"""The discord.py client: /ask, /sources, /reindex, @mentions, DMs and ask-channels, all rendering one Answer."""
+"""The discord.py client: slash commands, a context menu, mentions, threads, DMs and ask-channels, one Answer."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import inspect
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import aiohttp
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
 from wenda.retrieval.intake import MAX_ADD_BYTES, SUFFIXES, add_bytes
 from wenda.retrieval.store import Library
 from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
+from .conversation import DM_WINDOW_SECONDS, Conversations
 from .cooldown import Cooldown
+from .discord_locale import WendaTranslator
 from .discord_render import DiscordMessage, neutral_clip, render_answer, render_lines
 from .discord_views import MoreButton, VoteButton, answer_view
 from .feedback import FeedbackStore
@@ -38,6 +43,25 @@ EXPIRED_TEXT = "这条回答已过期，请重新提问。"
 THANKS_TEXT = "谢谢你的反馈！"
 NO_MORE_TEXT = "没有更多相关的段落了。"
 STOPPING_TEXT = "问答机器人正在重启，请稍后再问。"
+# Discord's limit on a thread's name; a question cut to it names the thread its answer is in.
+THREAD_NAME_LIMIT = 100
+THREAD_NAME_FALLBACK = "问答"
+
+
+def thread_name(question: str) -> str:
+    """A thread's name from its question: on one line, within Discord's 100 characters, never empty."""
+    name = " ".join(question.split())
+    if len(name) > THREAD_NAME_LIMIT:
+        name = name[: THREAD_NAME_LIMIT - 1] + "…"
+    return name or THREAD_NAME_FALLBACK
+
+
+def _accepts_context(func: Callable[..., object]) -> bool:
+    """Whether answer() takes the earlier questions of a conversation (as `context`)."""
+    try:
+        return "context" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def cooldown_text(seconds: float) -> str:
@@ -79,14 +103,15 @@ class WendaBot(discord.Client):
         self, settings: Settings, library: Library, feedback: FeedbackStore, *, watch: bool = True, **options
     ) -> None:
         intents = discord.Intents.default()
-        # Slash commands, mentions and DMs need no privileged intent; only ask-channels, where every
-        # message is a question, need to read message content.
-        intents.message_content = bool(settings.ask_channels)
+        # Slash commands, mentions, DMs and context menus need no privileged intent; only ask-channels
+        # and follow-ups without a mention in wenda's threads need to read message content.
+        intents.message_content = settings.reads_message_content
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.settings = settings
         self.library = library
         self.feedback = feedback
         self.cooldown = Cooldown(settings.cooldown_rate, settings.cooldown_seconds)
+        self.conversations = Conversations()
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_app_command_error
         self._register_commands()
@@ -102,6 +127,7 @@ class WendaBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(MoreButton, VoteButton)
+        await self.tree.set_translator(WendaTranslator())
         if self.watcher is not None:
             self.watcher.start()
         # A guild sync shows commands at once; a global one can take up to an hour to appear.
@@ -144,26 +170,35 @@ class WendaBot(discord.Client):
 
     def _register_commands(self) -> None:
         # Each command only hands over to a guarded method: the one place that refuses while stopping,
-        # waits for work in flight and turns an error into a sentence for the user.
-        @self.tree.command(name="ask", description="向资料库提问，引用最相关的段落回答")
-        @app_commands.describe(question="你的问题")
+        # waits for work in flight and turns an error into a sentence for the user. Names and
+        # descriptions are localised by discord_locale's translator when the tree is synced.
+        @self.tree.command(name=locale_str("ask"), description=locale_str("向资料库提问，引用最相关的段落回答"))
+        @app_commands.describe(question=locale_str("你的问题"))
         async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, 2000]) -> None:
             await self.answer_interaction(interaction, question)
 
-        @self.tree.command(name="sources", description="列出资料库中的文章")
+        @self.tree.command(name=locale_str("sources"), description=locale_str("列出资料库中的文章"))
         async def sources(interaction: discord.Interaction) -> None:
             await self.list_sources(interaction)
 
-        @self.tree.command(name="reindex", description="重新读取资料库并重建索引（管理员）")
-        @app_commands.default_permissions(manage_guild=True)
+        # No default_permissions on the admin commands: Discord would hide them from the members of
+        # WENDA_ADMIN_ROLE until someone changed the server's Integrations settings. is_admin() decides.
+        @self.tree.command(name=locale_str("reindex"), description=locale_str("重新读取资料库并重建索引（管理员）"))
         async def reindex(interaction: discord.Interaction) -> None:
             await self.reindex(interaction)
 
-        @self.tree.command(name="add", description="上传文章文件（.txt/.md/.jsonl）加入资料库（管理员）")
-        @app_commands.describe(file="文章文件")
-        @app_commands.default_permissions(manage_guild=True)
+        @self.tree.command(
+            name=locale_str("add"), description=locale_str("上传文章文件（.txt/.md/.jsonl）加入资料库（管理员）")
+        )
+        @app_commands.describe(file=locale_str("文章文件"))
         async def add(interaction: discord.Interaction, file: discord.Attachment) -> None:
             await self.add_file(interaction, file)
+
+        # Apps → 问 wenda on any message: the interaction carries the message, so no intent is needed.
+        async def ask_about(interaction: discord.Interaction, message: discord.Message) -> None:
+            await self.answer_about(interaction, message)
+
+        self.tree.add_command(app_commands.ContextMenu(name=locale_str("问 wenda"), callback=ask_about))
 
     @guarded("/sources")
     async def list_sources(self, interaction: discord.Interaction) -> None:
@@ -220,26 +255,99 @@ class WendaBot(discord.Client):
 
     # -- answering ----------------------------------------------------------------------------
 
-    async def compute_answer(self, question: str, offset: int = 0) -> Answer:
+    async def compute_answer(
+        self, question: str, offset: int = 0, *, k: int | None = None, context: Sequence[str] = ()
+    ) -> Answer:
         """Segmentation and scoring run in a worker thread, never on the event loop."""
         searcher = self.library.searcher  # one consistent snapshot even if /reindex swaps it meanwhile
-        return await asyncio.to_thread(answer, searcher, question, self.settings.top_k, offset=offset)
+        options: dict[str, Any] = {"offset": offset}
+        # The earlier questions of a conversation go to answer() once it can use them.
+        if _accepts_context(answer):
+            options["context"] = tuple(context)
+        return await asyncio.to_thread(answer, searcher, question, k or self.settings.top_k, **options)
 
     async def prepare(
-        self, question: str, user_id: int, offset: int = 0, *, echo: bool = False
+        self, question: str, user_id: int, offset: int = 0, *, echo: bool = False, context: Sequence[str] = ()
     ) -> tuple[Answer, DiscordMessage, dict]:
         """Answer, render and store a question; returns the send() keyword arguments for the reply."""
-        ans = await self.compute_answer(question, offset)
+        k = self.settings.top_k
+        # One passage more than is shown tells whether 更多 has anything to show.
+        ans = await self.compute_answer(question, offset, k=k + 1, context=context)
+        more = len(ans.hits) > k
+        ans = dataclasses.replace(ans, hits=ans.hits[:k])
         message = render_answer(ans, echo_question=echo)
         kwargs: dict = {"content": message.content or None, "embeds": message.embeds}
         if ans.answered and ans.hits:
             answer_id = await asyncio.to_thread(self.feedback.record_answer, ans, user_id)
-            more = offset + self.settings.top_k if len(ans.hits) >= self.settings.top_k else None
-            kwargs["view"] = answer_view(answer_id, more)
+            if answer_id is not None:  # None: not recorded (logged); the answer goes out without buttons
+                kwargs["view"] = answer_view(answer_id, offset + k if more else None)
         return ans, message, kwargs
+
+    # -- conversations --------------------------------------------------------------------------
+
+    def started_by_me(self, channel: object) -> bool:
+        """A thread wenda started: Discord gives every thread its owner, so nothing needs storing."""
+        return isinstance(channel, discord.Thread) and self.user is not None and channel.owner_id == self.user.id
+
+    def _conversation_of(self, channel: object) -> tuple[int, float | None] | None:
+        """The conversation key and idle window of a channel, or None where questions stand alone."""
+        if self.started_by_me(channel):
+            return cast(discord.Thread, channel).id, None
+        if getattr(channel, "type", None) is discord.ChannelType.private:
+            return cast(discord.DMChannel, channel).id, DM_WINDOW_SECONDS
+        return None
+
+    def conversation(self, channel: object) -> list[str]:
+        """The questions asked so far in a thread wenda started or a DM, oldest first; [] elsewhere."""
+        found = self._conversation_of(channel)
+        return self.conversations.questions(found[0], window=found[1]) if found else []
+
+    def _converse(self, channel: object, question: str) -> list[str]:
+        """Record a question in its channel's conversation; returns the questions asked before it."""
+        found = self._conversation_of(channel)
+        if found is None or not question.strip():
+            return []
+        return self.conversations.add(found[0], question, window=found[1])
+
+    def _wants_thread(self, channel: object, *, mentioned: bool) -> bool:
+        """Whether a question asked in this channel is answered in a new thread (see WENDA_THREADS)."""
+        mode = self.settings.threads
+        if mode == "off" or not isinstance(channel, discord.TextChannel):
+            return False  # threads start from text channels only: not in a thread, a DM or a forum
+        return mode == "always" or mentioned
+
+    async def _start_thread(
+        self, channel: discord.TextChannel, message: discord.abc.Snowflake, question: str
+    ) -> discord.Thread | None:
+        """A public thread on message named after question, its first question; None (and one log line)
+        if Discord refuses."""
+        # A thread started on a message has the message's id, so the conversation exists before the
+        # thread does: a follow-up that arrives before Discord's answer already finds its first question.
+        self.conversations.add(message.id, question)
+        try:
+            return await channel.create_thread(name=thread_name(question), message=message)
+        except discord.HTTPException as error:
+            self.conversations.forget(message.id)
+            log.warning(
+                "cannot start a thread in channel %s (HTTP %s, %s): answering in place; the bot needs "
+                "Create Public Threads and Send Messages in Threads there",
+                channel.id,
+                error.status,
+                error.text or "no detail",
+            )
+            return None
+
+    # -- answering ----------------------------------------------------------------------------
 
     @guarded("/ask")
     async def answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
+        await self._answer_interaction(interaction, question)
+
+    @guarded("问 wenda")
+    async def answer_about(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        await self._answer_interaction(interaction, message.content)
+
+    async def _answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
         wait = self.cooldown.retry_after(interaction.user.id)
         if wait:
             await interaction.response.send_message(cooldown_text(wait), ephemeral=True)
@@ -247,8 +355,14 @@ class WendaBot(discord.Client):
         # Defer first: Discord drops an interaction not acknowledged within 3 seconds, and a cold
         # index or a busy machine can take longer than that to answer.
         await interaction.response.defer(thinking=True)
-        _, _, reply = await self.prepare(question, interaction.user.id, echo=True)
-        await interaction.followup.send(**reply)
+        channel = interaction.channel
+        context = self._converse(channel, question)
+        _, _, reply = await self.prepare(question, interaction.user.id, echo=True, context=context)
+        threaded = self._wants_thread(channel, mentioned=False) and bool(question.strip())
+        sent = await interaction.followup.send(wait=threaded, **reply)
+        if threaded and sent is not None:
+            # The answer is already posted where it was asked; the thread on it is for follow-ups.
+            await self._start_thread(cast(discord.TextChannel, channel), sent, question)
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or self.user is None or message.author.id == self.user.id:
@@ -263,18 +377,32 @@ class WendaBot(discord.Client):
         if wait:
             await message.reply(cooldown_text(wait), mention_author=False)
             return
-        async with message.channel.typing():
-            _, _, reply = await self.prepare(question, message.author.id)
+        channel = message.channel
+        thread = None
+        if question.strip() and self._wants_thread(channel, mentioned=self._mentions_me(message)):
+            thread = await self._start_thread(cast(discord.TextChannel, channel), message, question)
+        if thread is not None:
+            async with thread.typing():
+                _, _, reply = await self.prepare(question, message.author.id)
+            await thread.send(**reply)
+            return
+        context = self._converse(channel, question)
+        async with channel.typing():
+            _, _, reply = await self.prepare(question, message.author.id, context=context)
         await message.reply(mention_author=False, **reply)
+
+    def _mentions_me(self, message: discord.Message) -> bool:
+        return self.user is not None and any(u.id == self.user.id for u in message.mentions)
 
     def question_in(self, message: discord.Message) -> str | None:
         """The question a message asks the bot, or None if it is not addressed to the bot."""
         assert self.user is not None
         if message.guild is None:
             return message.content.strip()
-        mentioned = any(u.id == self.user.id for u in message.mentions)
-        if mentioned:
+        if self._mentions_me(message):
             return re.sub(rf"<@!?{self.user.id}>", " ", message.content).strip()
+        if self.started_by_me(message.channel) and self.intents.message_content:
+            return message.content.strip() or None  # a follow-up in wenda's thread
         if message.channel.id in self.settings.ask_channels:
             return message.content.strip() or None
         return None
@@ -368,8 +496,8 @@ async def serve(settings: Settings) -> None:
         ) from None
     except discord.PrivilegedIntentsRequired:
         raise BotError(
-            "WENDA_ASK_CHANNELS needs the Message Content intent: enable it in the Developer Portal "
-            "(Bot → Privileged Gateway Intents) or remove WENDA_ASK_CHANNELS"
+            "WENDA_MESSAGE_CONTENT and WENDA_ASK_CHANNELS need the Message Content intent: enable it in the "
+            "Developer Portal (Bot → Privileged Gateway Intents) or turn both off"
         ) from None
     except (aiohttp.ClientConnectionError, OSError) as exc:
         raise BotError(f"cannot reach Discord ({type(exc).__name__}): check the network and try again") from None

@@ -9,10 +9,11 @@ from urllib.parse import quote
 
 import discord
 
+from wenda.retrieval.citations import shown_date
 from wenda.retrieval.search import Hit
 from wenda.retrieval.snippet import excerpt
 
-from .answer import Answer
+from .answer import ALSO_IN, Answer, copy_citation
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -129,9 +130,11 @@ def _runs(flags: list[bool], start: int, end: int) -> list[tuple[int, int]]:
 
 
 def citation(hit: Hit) -> str:
-    """'source · heading · 第 N 段 · file' for the footer; the title is the embed's title."""
+    """'source · date · heading · 第 N 段 · file' for the footer; the title is the embed's title, linked to the url."""
     p = hit.passage
     parts = [p.source] if p.source else []
+    if p.date:
+        parts.append(shown_date(p.date))
     if p.heading:
         parts.append(p.heading)
     parts.append(f"第 {p.paragraph} 段")
@@ -168,10 +171,13 @@ def render_answer(ans: Answer, *, echo_question: bool = False) -> DiscordMessage
 
 
 def _hit_embed(hit: Hit, share: int) -> discord.Embed:
-    """One quoted passage in at most `share` characters."""
+    """One quoted passage in at most `share` characters (its copies' places included)."""
     title = neutral_clip(f"{hit.rank}. {hit.passage.title}", min(EMBED_TITLE_LIMIT, share // 5))
     footer = clip(citation(hit), min(EMBED_FOOTER_LIMIT, share // 5))
-    room = min(EMBED_DESCRIPTION_LIMIT, share - len(title) - len(footer))
+    # Field values are markdown, and copies' titles and paths come from the corpus: escaped like titles.
+    copies = neutral_clip("；".join(copy_citation(p) for p in hit.duplicates), min(EMBED_FIELD_VALUE_LIMIT, share // 5))
+    also = len(ALSO_IN) + len(copies) if hit.duplicates else 0
+    room = min(EMBED_DESCRIPTION_LIMIT, share - len(title) - len(footer) - also)
     budget = QUOTE_BUDGET
     description = highlighted_quote(hit, budget)
     while len(description) > room and budget > 0:
@@ -179,6 +185,8 @@ def _hit_embed(hit: Hit, share: int) -> discord.Embed:
         description = highlighted_quote(hit, budget)
     embed = discord.Embed(title=title, description=description, colour=ANSWER_COLOUR)
     embed.url = embed_link(hit.passage.url)
+    if hit.duplicates:
+        embed.add_field(name=ALSO_IN, value=copies, inline=False)
     embed.set_footer(text=footer)
     return embed
 

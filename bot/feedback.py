@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -10,6 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .answer import Answer
+
+log = logging.getLogger(__name__)
+
+# How long a statement waits for another process's write lock before it gives up (sqlite's busy timeout).
+BUSY_TIMEOUT_SECONDS = 10.0
+# Switching a fresh database to WAL takes a lock the busy timeout does not wait on: retry it.
+WAL_ATTEMPTS = 50
+WAL_RETRY_SECONDS = 0.1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -37,28 +46,51 @@ class StoredAnswer:
 
 
 class FeedbackStore:
-    """A small SQLite database; one connection guarded by a lock, used from worker threads."""
+    """A small SQLite database; one connection guarded by a lock, used from worker threads.
 
-    def __init__(self, path: Path) -> None:
+    Several processes (two bots, a bot and a script) may create and write it at once: every
+    statement waits up to BUSY_TIMEOUT_SECONDS for another's lock, and switching to WAL is retried.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False, isolation_level=None)
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._use_wal()
         self._db.executescript(_SCHEMA)
 
-    def record_answer(self, ans: Answer, asked_by: int | None) -> int:
-        """Store the question and the passages shown; the id goes into the buttons' custom ids."""
+    def _use_wal(self) -> None:
+        for attempt in range(WAL_ATTEMPTS):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                    raise
+                time.sleep(WAL_RETRY_SECONDS)
+
+    def record_answer(self, ans: Answer, asked_by: int | None) -> int | None:
+        """Store the question and the passages shown; the id goes into the buttons' custom ids.
+
+        None (logged) if the database refuses: a slow or broken feedback store must never cost the
+        user the answer, only its vote buttons.
+        """
         passages = [
             {"file": h.passage.file, "title": h.passage.title, "paragraph": h.passage.paragraph, "score": h.score}
             for h in ans.hits
         ]
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO answers (question, passages, asked_by, created) VALUES (?, ?, ?, ?)",
-                (ans.question, json.dumps(passages, ensure_ascii=False), asked_by, time.time()),
-            )
-            return int(cur.lastrowid)
+        try:
+            with self._lock:
+                cur = self._db.execute(
+                    "INSERT INTO answers (question, passages, asked_by, created) VALUES (?, ?, ?, ?)",
+                    (ans.question, json.dumps(passages, ensure_ascii=False), asked_by, time.time()),
+                )
+                return int(cur.lastrowid)
+        except sqlite3.Error as exc:
+            log.warning("could not record an answer in %s: %s", self.path, exc)
+            return None
 
     def answer(self, answer_id: int) -> StoredAnswer | None:
         with self._lock:

@@ -13,6 +13,8 @@ from wenda.retrieval.index import TUNED_PARAMS, BM25Params
 from wenda.retrieval.rerank import SENTENCE_WEIGHT, check_sentence_weight
 from wenda.retrieval.store import StoreSettings
 
+THREAD_MODES = ("off", "mentions", "always")
+
 
 class SettingsError(Exception):
     """A setting has a value wenda cannot use; the message names the variable."""
@@ -32,6 +34,17 @@ class Settings:
     cooldown_rate: int = 3
     cooldown_seconds: float = 30.0
     feedback_db: Path | None = None
+    # off: answer in place; mentions: an @mention in a text channel is answered in a new thread;
+    # always: every question asked in a text channel (mention, /ask, context menu) gets a thread.
+    threads: str = "mentions"
+    # The privileged Message Content intent: every human message in a thread wenda started is then a question.
+    message_content: bool = False
+    follow_links: bool = False  # follow links in the corpus folder to files outside it
+
+    @property
+    def reads_message_content(self) -> bool:
+        """Whether the bot must ask for the Message Content intent (ask-channels need it too)."""
+        return self.message_content or bool(self.ask_channels)
 
     @property
     def feedback_path(self) -> Path:
@@ -39,7 +52,9 @@ class Settings:
 
     @property
     def store(self) -> StoreSettings:
-        return StoreSettings(params=self.params, sentence_weight=self.sentence_weight)
+        return StoreSettings(
+            params=self.params, sentence_weight=self.sentence_weight, follow_external_links=self.follow_links
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -60,6 +75,9 @@ class Settings:
             cooldown_rate=_int(values, "WENDA_COOLDOWN_RATE", 3, lo=0, hi=1000),
             cooldown_seconds=_float(values, "WENDA_COOLDOWN_SECONDS", 30.0),
             feedback_db=Path(values["WENDA_FEEDBACK_DB"]) if values.get("WENDA_FEEDBACK_DB") else None,
+            threads=_choice(values, "WENDA_THREADS", THREAD_MODES, "mentions"),
+            message_content=_flag(values, "WENDA_MESSAGE_CONTENT"),
+            follow_links=(values.get("WENDA_FOLLOW_LINKS") or "").strip() == "1",
         )
 
 
@@ -124,3 +142,21 @@ def _float(values: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _choice(values: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (values.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
+def _flag(values: Mapping[str, str], name: str) -> bool:
+    raw = (values.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be on or off (1/0, true/false), not {raw!r}")

@@ -67,6 +67,24 @@ def seed_searcher(seed_library: Library) -> Searcher:
     return seed_library.searcher
 
 
+SEED_COPY_FILE = "copy_of_seed.txt"
+
+
+@pytest.fixture(scope="session")
+def doubled_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temp corpus holding the seed file twice, as a second file: every passage has an exact copy."""
+    root = tmp_path_factory.mktemp("doubled") / "corpus"
+    root.mkdir()
+    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
+    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_COPY_FILE)
+    return root
+
+
+@pytest.fixture(scope="session")
+def doubled_searcher(doubled_seed: Path) -> Searcher:
+    return Library.open(doubled_seed, StoreSettings(cache=False)).searcher
+
+
 @pytest.fixture(scope="session")
 def analyzer(seed_searcher: Searcher) -> Analyzer:
     """An analyzer with the default settings (the seed library's: building another costs a second)."""

@@ -28,7 +28,10 @@ API_PREFIX = "/api/v10"
 MANAGE_GUILD = 0x20
 # View channel, send messages, embed links, attach files, read history, use application commands.
 EVERYONE_PERMISSIONS = 0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x80000000
-BOT_PERMISSIONS = EVERYONE_PERMISSIONS | 0x40  # and add reactions
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
+# And add reactions, and what README's invite asks for threads.
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | 0x40 | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
 INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DM_MESSAGES = 1 << 12
@@ -38,6 +41,15 @@ FLAG_LOADING = 1 << 7
 FLAG_COMPONENTS_V2 = 1 << 15
 # PONG, message, deferred message, deferred update, update, autocomplete result, modal.
 CALLBACK_TYPES = frozenset({1, 4, 5, 6, 7, 8, 9})
+CHANNEL_TEXT = 0
+CHANNEL_DM = 1
+CHANNEL_PUBLIC_THREAD = 11
+COMMAND_CHAT_INPUT = 1
+COMMAND_MESSAGE = 3
+# Locales a command may be localised to (a sample of Discord's list: the ones tests meet).
+LOCALES = frozenset({"zh-CN", "zh-TW", "en-US", "en-GB", "ja", "ko", "fr", "de", "es-ES"})
+# Discord's rule for a slash command's name, in each language (context menus may use spaces and case).
+SLASH_NAME = re.compile(r"[-_\w]{1,32}")
 MENTION_RE = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION_RE = re.compile(r"<@&(\d+)>")
 # What Discord certainly refuses as an embed link: no http(s) scheme, no host, or whitespace in it.
@@ -266,17 +278,47 @@ def _is_empty(payload: Mapping[str, Any], files: tuple[str, ...]) -> bool:
     return not files and not any(payload.get(key) for key in keys)
 
 
+def _name_is_valid(name: str, is_slash: bool) -> bool:
+    if not name or len(name) > 32:
+        return False
+    return not is_slash or (name == name.lower() and SLASH_NAME.fullmatch(name) is not None)
+
+
+def _localization_errors(
+    errors: dict[str, Any], key: str, localizations: Any, check: Callable[[str], bool], message: str
+) -> None:
+    """Discord checks each localised name or description as it checks the default one."""
+    if localizations is None:
+        return
+    found: dict[str, Any] = {}
+    for locale, text in dict(localizations).items():
+        if locale not in LOCALES:
+            found[locale] = {"_errors": [{"code": "LOCALE_INVALID", "message": "Invalid locale"}]}
+        elif not isinstance(text, str) or not check(text):
+            found[locale] = {"_errors": [{"code": "INVALID", "message": message}]}
+    if found:
+        errors[key] = found
+
+
 def _command_errors(command: Mapping[str, Any], is_option: bool = False) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     name = command.get("name") or ""
     is_slash = is_option or command.get("type", 1) == 1
-    if not name or len(name) > 32 or (is_slash and (name != name.lower() or " " in name)):
-        message = "Command name is invalid"
-        errors["name"] = {"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": message}]}
+    invalid_name = "Command name is invalid"
+    if not _name_is_valid(name, is_slash):
+        errors["name"] = {"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME", "message": invalid_name}]}
+    _localization_errors(
+        errors, "name_localizations", command.get("name_localizations"),
+        lambda text: _name_is_valid(text, is_slash), invalid_name,
+    )  # fmt: skip
     if is_slash:
         if not command.get("description"):
             errors["description"] = _required()
         _check_text(errors, "description", command.get("description"), 100)
+        _localization_errors(
+            errors, "description_localizations", command.get("description_localizations"),
+            lambda text: 1 <= len(text) <= 100, "Must be between 1 and 100 in length.",
+        )  # fmt: skip
     options = command.get("options") or []
     if len(options) > 25:
         errors["options"] = _too_long(25)
@@ -335,6 +377,7 @@ class DiscordStandin:
         self._interactions: dict[int, _Interaction] = {}
         self._by_token: dict[str, _Interaction] = {}
         self._dm_channels: dict[int, int] = {}
+        self.threads: dict[int, dict[str, Any]] = {}  # channel payloads of the threads, by id
         self.attachments: dict[int, StandinAttachment] = {}
         self.downloads: list[int] = []  # ids of the attachments fetched, in order
         self._changed = asyncio.Condition()
@@ -359,6 +402,7 @@ class DiscordStandin:
             ("GET", commands, self._get_commands),
             ("GET", channel, self._get_channel),
             ("POST", channel + "/messages", self._post_message),
+            ("POST", message + "/threads", self._start_thread_with_message),
             ("GET", message, self._get_message),
             ("PATCH", message, self._patch_message),
             ("DELETE", message, self._delete_message),
@@ -456,9 +500,15 @@ class DiscordStandin:
 
     # -- state helpers -------------------------------------------------------------------
 
-    def add_member(self, name: str, *, manager: bool = False) -> FakeUser:
-        """A further member of the guild (a plain one, or one with Manage Server)."""
-        roles = (self.manager_role_id,) if manager else ()
+    def add_role(self, permissions: int = EVERYONE_PERMISSIONS) -> int:
+        """A further role of the guild (by default with @everyone's permissions); add it before the bot connects."""
+        role_id = self.snowflake()
+        self.role_permissions[role_id] = permissions
+        return role_id
+
+    def add_member(self, name: str, *, manager: bool = False, roles: Iterable[int] = ()) -> FakeUser:
+        """A further member of the guild (a plain one, or one with Manage Server), with any further roles."""
+        roles = ((self.manager_role_id,) if manager else ()) + tuple(roles)
         user = FakeUser(self.snowflake(), name, roles=roles)
         self.users[user.id] = user
         return user
@@ -511,6 +561,8 @@ class DiscordStandin:
         return payload
 
     def _channel_payload(self, channel_id: int) -> dict[str, Any] | None:
+        if channel_id in self.threads:
+            return copy.deepcopy(self.threads[channel_id])
         if channel_id == self.channel_id:
             return {
                 "id": str(self.channel_id),
@@ -566,7 +618,7 @@ class DiscordStandin:
             "features": [],
             "emojis": [],
             "stickers": [],
-            "threads": [],
+            "threads": [copy.deepcopy(thread) for thread in self.threads.values()],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
@@ -748,16 +800,55 @@ class DiscordStandin:
         author: FakeUser | None = None,
         guild: bool = True,
         mentions: Iterable[FakeUser] = (),
+        channel: int | None = None,
     ) -> InjectedMessage:
-        """A user (or `other_bot`) posts `content` in the guild channel or their DM with the bot."""
+        """A user (or `other_bot`) posts `content` in the guild channel (or `channel`, e.g. a thread) or their DM."""
         author = author or self.member
-        channel_id = self.channel_id if guild else self.dm_channel_id(author)
+        channel_id = channel or (self.channel_id if guild else self.dm_channel_id(author))
         message = self._new_message(channel_id, author, {"content": content})
         pinged = " ".join([content, *(user.mention for user in mentions)])
         message.update(self._pings({}, pinged))
         mark = len(self.requests)
         await self._publish_message(message)
         return InjectedMessage(int(message["id"]), channel_id, self.guild_id if guild else None, author, mark)
+
+    async def start_thread(self, message: InjectedMessage, name: str, *, owner: FakeUser | None = None) -> int:
+        """A member starts a public thread on a message in the guild channel; returns the thread's id."""
+        starter = self.messages[message.id]
+        thread = self._new_thread(starter, name, owner or self.member)
+        await self.dispatch("THREAD_CREATE", copy.deepcopy(thread) | {"newly_created": True})
+        return int(thread["id"])
+
+    def thread_of(self, message_id: int) -> dict[str, Any] | None:
+        """The thread started on a message, if any (its id is the message's)."""
+        return self.threads.get(message_id)
+
+    async def invoke_message_command(
+        self, name: str, message_id: int, *, user: FakeUser | None = None, member_permissions: int | None = None
+    ) -> InjectedInteraction:
+        """A user picks Apps → `name` on a message: a message command, the message resolved in its data."""
+        user = user or self.member
+        target = self.messages[message_id]
+        guild = "guild_id" in target
+        scope = [self.guild_id, None] if guild else [None]
+        synced = next(
+            (c for g in scope for c in self.commands.get(g, []) if c["name"] == name and c["type"] == COMMAND_MESSAGE),
+            None,
+        )
+        data: dict[str, Any] = {
+            "id": (synced or {}).get("id") or str(self.snowflake()),
+            "name": name,
+            "type": COMMAND_MESSAGE,
+            "target_id": str(message_id),
+            # Discord resolves the target with its content, whatever intents the app has.
+            "resolved": {"messages": {str(message_id): copy.deepcopy(target)}},
+        }
+        if synced is not None and synced.get("guild_id"):
+            data["guild_id"] = synced["guild_id"]
+        channel_id = int(target["channel_id"]) if guild else None
+        payload = self._interaction_payload(2, user, guild, member_permissions, channel_id)
+        payload["data"] = data
+        return await self._dispatch_interaction(payload, user)
 
     async def invoke_slash(
         self,
@@ -767,6 +858,7 @@ class DiscordStandin:
         user: FakeUser | None = None,
         guild: bool = True,
         member_permissions: int | None = None,
+        channel: int | None = None,
     ) -> InjectedInteraction:
         """A user runs `/name` ("group sub" for subcommands) with scalar `options`.
 
@@ -804,7 +896,7 @@ class DiscordStandin:
             data["guild_id"] = synced["guild_id"]
         if attached:
             data["resolved"] = {"attachments": attached}
-        payload = self._interaction_payload(2, user, guild, member_permissions)
+        payload = self._interaction_payload(2, user, guild, member_permissions, channel)
         payload["data"] = data
         return await self._dispatch_interaction(payload, user)
 
@@ -828,13 +920,15 @@ class DiscordStandin:
         if component.get("disabled"):
             raise ValueError(f"component {custom_id!r} is disabled and cannot be clicked")
         guild = "guild_id" in message
-        payload = self._interaction_payload(3, user, guild, member_permissions)
+        payload = self._interaction_payload(
+            3, user, guild, member_permissions, int(message["channel_id"]) if guild else None
+        )
         payload["data"] = {"custom_id": custom_id, "component_type": component["type"]}
         payload["message"] = copy.deepcopy(message)
         return await self._dispatch_interaction(payload, user, source_message_id=message_id)
 
     def _interaction_payload(
-        self, kind: int, user: FakeUser, guild: bool, member_permissions: int | None
+        self, kind: int, user: FakeUser, guild: bool, member_permissions: int | None, channel_id: int | None = None
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "id": str(self.snowflake()),
@@ -853,8 +947,8 @@ class DiscordStandin:
                 "guild_id": str(self.guild_id),
                 "guild": {"id": str(self.guild_id), "locale": "zh-CN", "features": []},
                 "guild_locale": "zh-CN",
-                "channel_id": str(self.channel_id),
-                "channel": self._channel_payload(self.channel_id),
+                "channel_id": str(channel_id or self.channel_id),
+                "channel": self._channel_payload(channel_id or self.channel_id),
                 "member": self._member_payload(user) | {"permissions": str(permissions)},
                 "authorizing_integration_owners": {"0": str(self.guild_id)},
                 "context": 0,
@@ -1073,9 +1167,67 @@ class DiscordStandin:
             return _error(400, 50006, "Cannot send an empty message")
         if channel["type"] == 1 and channel["recipients"][0]["bot"]:
             return _error(403, 50007, "Cannot send messages to this user")
+        threaded = channel["type"] == CHANNEL_PUBLIC_THREAD
+        if threaded and not self.permissions_of(self.bot_user) & SEND_MESSAGES_IN_THREADS:
+            return _error(403, 50013, "Missing Permissions")
         message = self._new_message(int(channel_id), self.bot_user, payload, files=call.files)
         await self._publish_message(message)
         return 200, message
+
+    async def _start_thread_with_message(self, call: _Call, channel_id: str, message_id: str) -> Reply:
+        channel = self._channel_payload(int(channel_id))
+        if channel is None:
+            return _error(404, 10003, "Unknown Channel")
+        message = self._channel_message(channel_id, message_id)
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        if channel["type"] != CHANNEL_TEXT:
+            return _error(400, 50024, "Cannot execute action on this channel type")
+        needed = CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
+        if self.permissions_of(self.bot_user) & needed != needed:
+            return _error(403, 50013, "Missing Permissions")
+        if int(message_id) in self.threads:
+            return _error(400, 160004, "A thread has already been created for this message")
+        payload = call.json or {}
+        name = payload.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            message_text = "Must be between 1 and 100 in length."
+            return _invalid_form({"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": message_text}]}})
+        archive = payload.get("auto_archive_duration") or 4320
+        thread = self._new_thread(message, name, self.bot_user, archive)
+        # Discord tells the gateway before it answers the request.
+        await self.dispatch("THREAD_CREATE", copy.deepcopy(thread) | {"newly_created": True})
+        return 201, thread
+
+    def _new_thread(
+        self, starter: dict[str, Any], name: str, owner: FakeUser, auto_archive_duration: int = 4320
+    ) -> dict[str, Any]:
+        """A public thread on starter: as on Discord, the thread's id is its starter message's id."""
+        now = _now_iso()
+        thread = {
+            "id": starter["id"],
+            "type": CHANNEL_PUBLIC_THREAD,
+            "guild_id": str(self.guild_id),
+            "parent_id": starter["channel_id"],
+            "owner_id": str(owner.id),
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": auto_archive_duration,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
+            },
+        }
+        self.threads[int(thread["id"])] = thread
+        starter["thread"] = copy.deepcopy(thread)
+        return thread
 
     async def _get_message(self, _: _Call, channel_id: str, message_id: str) -> Reply:
         message = self._channel_message(channel_id, message_id)

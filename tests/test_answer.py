@@ -6,9 +6,12 @@ import json
 import re
 
 import pytest
+from conftest import SEED_COPY_FILE
 
-from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, to_json
-from wenda.retrieval.search import Searcher
+from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, empty_corpus_message, to_json
+from wenda.retrieval.corpus import Passage
+from wenda.retrieval.search import Hit, Searcher
+from wenda.retrieval.store import Library, StoreSettings
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 PARTY = "学习贯彻党的二十大精神"
@@ -107,3 +110,62 @@ def test_json_shape_of_an_answer(seed_searcher: Searcher):
 def test_json_of_a_declined_answer_has_no_hits():
     data = to_json(Answer("今天上海的天气怎么样？", Status.NOT_COVERED))
     assert (data["answered"], data["hits"]) == (False, [])
+
+
+def _dated_hit(date: str | None, url: str | None) -> Hit:
+    p = Passage(text="三号码头扩建工程今天开工。", title="港口码头扩建", file="a.md", paragraph=1, url=url, date=date)
+    return Hit(p, 1.0, 1, ("码头",), 1.0, (), None)
+
+
+def test_json_hit_carries_the_articles_url_and_date():
+    ans = Answer("码头什么时候开工？", Status.ANSWERED, (_dated_hit("2024-03-05", "https://example.org/port"),))
+    (hit,) = to_json(ans)["hits"]
+    assert (hit["url"], hit["date"]) == ("https://example.org/port", "2024-03-05")
+
+
+def test_json_hit_without_url_and_date_has_nulls():
+    (hit,) = to_json(Answer("问题", Status.ANSWERED, (_dated_hit(None, None),)))["hits"]
+    assert (hit["url"], hit["date"]) == (None, None)
+
+
+def test_json_date_of_a_dateline_without_a_year_is_null():
+    (hit,) = to_json(Answer("问题", Status.ANSWERED, (_dated_hit("--10-26", None),)))["hits"]
+    assert hit["date"] is None
+
+
+@pytest.fixture
+def empty_searcher(tmp_path) -> Searcher:
+    return Library.open(tmp_path, StoreSettings(cache=False)).searcher
+
+
+def test_question_to_an_empty_corpus_gets_its_status_and_a_chinese_message(empty_searcher: Searcher):
+    ans = answer(empty_searcher, "码头什么时候开工？")
+    assert (ans.status, ans.hits) == (Status.EMPTY_CORPUS, ())
+    assert ans.message is not None and "资料库是空的" in ans.message
+
+
+def test_searching_an_empty_corpus_finds_nothing_rather_than_failing(empty_searcher: Searcher):
+    assert empty_searcher.search("码头什么时候开工？", 3).hits == ()
+
+
+def test_empty_corpus_message_names_the_folder():
+    assert "/data/corpus" in empty_corpus_message("/data/corpus")
+
+
+def test_json_lists_each_copy_with_its_citation(doubled_searcher: Searcher):
+    data = json.loads(json.dumps(to_json(answer(doubled_searcher, OPENING, k=1)), ensure_ascii=False))
+    (hit,) = data["hits"]
+    assert hit["duplicates"] == [
+        {
+            "title": "智慧城市建设加速释放数据要素红利",
+            "source": "经济参考报",
+            "file": SEED_COPY_FILE,
+            "paragraph": 3,
+            "url": None,
+            "date": None,
+        }
+    ]
+
+
+def test_json_of_a_text_stored_once_has_no_duplicates(seed_searcher: Searcher):
+    assert [h["duplicates"] for h in to_json(answer(seed_searcher, OPENING, k=1))["hits"]] == [[]]

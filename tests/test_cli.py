@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import random
+import select
+import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
+from conftest import SEED_COPY_FILE, SEED_CORPUS, SEED_FILE, SMART_CITY, XI_TITLE_START, wenda
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 OPENING_PASSAGE_START = "2021年9月,北京城市副中心政务服务中心正式投入运行。"
@@ -74,6 +81,19 @@ def test_ask_json_quotes_the_gold_passage_first(ask_json: dict):
     hit = ask_json["hits"][0]
     assert (hit["title"], hit["source"], hit["file"], hit["paragraph"]) == (SMART_CITY, "经济参考报", SEED_FILE, 3)
     assert hit["text"].startswith(OPENING_PASSAGE_START)
+
+
+def test_ask_of_a_corpus_stored_twice_quotes_each_text_once(workdir: Path, doubled_seed: Path):
+    result = _ok(wenda("ask", "--json", "--corpus", str(doubled_seed), "学习贯彻党的二十大精神", cwd=workdir))
+    hits = json.loads(result.stdout)["hits"]
+    assert len(hits) == 3 and len({h["text"] for h in hits}) == 3
+    assert all([d["file"] for d in h["duplicates"]] == [SEED_COPY_FILE] for h in hits)
+
+
+def test_ask_lists_the_copies_under_the_quote(workdir: Path, doubled_seed: Path):
+    lines = _ok(wenda("ask", "--corpus", str(doubled_seed), OPENING, cwd=workdir)).stdout.splitlines()
+    quote = next(i for i, line in enumerate(lines) if line.startswith(OPENING_PASSAGE_START))
+    assert lines[quote + 1].strip() == f"也见于 {SMART_CITY} · 经济参考报 · {SEED_COPY_FILE} 第 3 段"
 
 
 def test_ask_k_1_gives_one_hit(workdir: Path, seed_copy: Path):
@@ -237,3 +257,296 @@ def test_bad_setting_is_one_clean_error(workdir: Path):
 def test_out_of_range_bm25_setting_is_one_clean_error(workdir: Path, seed_copy: Path):
     result = wenda("sources", "--corpus", str(seed_copy), cwd=workdir, env={"WENDA_BM25_K1": "0"})
     assert "WENDA_BM25_K1" in _one_clean_error_line(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line as people first type it
+
+
+def test_a_question_without_a_command_is_answered_like_ask(workdir: Path, seed_copy: Path, ask_json: dict):
+    result = _ok(wenda("--corpus", str(seed_copy), OPENING, "--json", cwd=workdir))
+    assert json.loads(result.stdout) == ask_json
+
+
+def test_a_misspelt_command_is_still_refused_rather_than_asked(workdir: Path, seed_copy: Path):
+    result = wenda("--corpus", str(seed_copy), "sorces", cwd=workdir)
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_corpus_that_is_a_file_is_one_clean_error_saying_it_takes_the_folder(tmp_path: Path, workdir: Path):
+    article = tmp_path / "article.txt"
+    article.write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    line = _one_clean_error_line(wenda("ask", "--corpus", str(article), OPENING, cwd=workdir))
+    assert str(article) in line
+    assert "is a file" in line and "folder" in line
+
+
+@pytest.mark.parametrize("before_command", [True, False])
+def test_eval_refuses_the_corpus_option(tmp_path: Path, workdir: Path, seed_copy: Path, before_command: bool):
+    squad = str(_squad(tmp_path / "tiny_squad.json"))
+    corpus = ["--corpus", str(seed_copy)]
+    args = [*corpus, "eval", squad] if before_command else ["eval", *corpus, squad]
+    line = _one_clean_error_line(wenda(*args, cwd=workdir))
+    assert "--corpus" in line and "eval" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts read as English
+
+
+def test_index_report_of_one_file_says_1_passage_of_1_article_from_1_file(tmp_path: Path, workdir: Path):
+    (tmp_path / "park.txt").write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    stdout = _ok(wenda("index", "--corpus", str(tmp_path), cwd=workdir)).stdout
+    assert "indexed 1 passage of 1 article from 1 file in" in stdout
+
+
+def test_add_report_of_a_one_paragraph_article_says_1_article_1_passage(tmp_path: Path, workdir: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    new = tmp_path / "park.txt"
+    new.write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    stdout = _ok(wenda("add", "--corpus", str(corpus), str(new), cwd=workdir)).stdout
+    assert "1 article, 1 passage" in stdout
+    assert "the index now holds 1 passage\n" in stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminals, pipes and bytes
+
+
+def _environ(**extra: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_") and k not in ("COLUMNS", "LINES")}
+    environ.update(PYTHONIOENCODING="utf-8", TERM="xterm", **extra)
+    return environ
+
+
+def _read_terminal(fd: int, until: bytes | None = None, timeout: float = 120) -> bytes:
+    """What the program writes to a pseudo-terminal: up to `until`, or all of it until the program closes it."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while until is None or until not in out:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"nothing more on the terminal after {timeout} s: {out!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _output_within(fd: int, timeout: float) -> bytes | None:
+    """The next output on a pseudo-terminal: None if none came within timeout, b"" if the program closed it."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: closed
+        return b""
+
+
+def test_eval_shows_progress_when_stderr_is_a_terminal_and_keeps_json_clean(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "wenda", "eval", "--json", str(squad)],
+        cwd=workdir,
+        env=_environ(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        try:
+            terminal = _read_terminal(master)
+            stdout = proc.stdout.read()
+            assert proc.wait(timeout=120) == 0
+        finally:
+            proc.kill()
+    os.close(master)
+    assert b"evaluating" in terminal
+    assert json.loads(stdout)["questions"] == 4
+
+
+def test_eval_writes_nothing_to_stderr_when_piped(tmp_path: Path, workdir: Path):
+    squad = _squad(tmp_path / "tiny_squad.json")
+    assert _ok(wenda("eval", "--json", str(squad), cwd=workdir)).stderr == ""
+
+
+def test_ctrl_c_at_the_interactive_prompt_ends_the_line_and_exits_130(small_corpus: Path, tmp_path: Path):
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "wenda", "--corpus", str(small_corpus)],
+        cwd=tmp_path,
+        env=_environ(XDG_STATE_HOME=str(tmp_path / "state")),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        try:
+            _read_terminal(master, until="问> ".encode())
+            # A SIGINT landing between the prompt and readline's wait for a key is only noticed at the
+            # next signal or key (a person never presses Ctrl-C that fast): send it until it is.
+            proc.send_signal(signal.SIGINT)
+            while (rest := _output_within(master, 5)) is None:
+                proc.send_signal(signal.SIGINT)
+            rest += _read_terminal(master)
+            assert proc.wait(timeout=120) == 130
+        finally:
+            proc.kill()
+    os.close(master)
+    assert rest.replace(b"\r", b"") == b"\n"
+
+
+@pytest.mark.parametrize("command", [["ask", "--json", OPENING], ["sources"]], ids=["json", "rich"])
+def test_a_closed_stdout_ends_quietly_with_exit_code_141(workdir: Path, seed_copy: Path, command: list[str]):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` once head has exited: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "wenda", "--corpus", str(seed_copy), *command],
+            cwd=workdir,
+            env=_environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr.decode() == ""
+    assert result.returncode == 141
+
+
+def test_undecodable_bytes_on_stdin_do_not_end_the_session(workdir: Path, seed_copy: Path):
+    questions = b"\xff\xfe" + "是谁？\n衢州市副市长是谁？\n".encode()  # not UTF-8, then a real question
+    result = subprocess.run(
+        [sys.executable, "-m", "wenda", "--corpus", str(seed_copy)],
+        cwd=workdir,
+        env=_environ(),
+        input=questions,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert "田俊" in result.stdout.decode()
+
+
+def test_jieba_keeps_its_cache_in_our_cache_folder_not_the_shared_temp_folder(small_corpus: Path, tmp_path: Path):
+    # A jieba.cache in the temp folder that cannot be replaced, as when another user's /tmp/jieba.cache is there.
+    shared_tmp = tmp_path / "tmp"
+    (shared_tmp / "jieba.cache").mkdir(parents=True)
+    env = _environ(TMPDIR=str(shared_tmp), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    result = subprocess.run(
+        [sys.executable, "-m", "wenda", "sources", "--corpus", str(small_corpus)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert (tmp_path / "cache" / "wenda" / "jieba.cache").is_file()
+
+
+# dates and links in citations
+
+PORT_MD = """\
+---
+title: 港口码头扩建
+source: 港城日报
+date: 2024年3月5日
+url: https://example.org/port
+---
+
+三号码头扩建工程今天开工，预计两年后投入使用。
+
+码头扩建后年吞吐能力将增加五百万吨。
+
+港区同步建设一条疏港铁路专用线。
+"""
+PORT_QUESTION = "三号码头扩建工程什么时候开工？"
+
+
+@pytest.fixture(scope="module")
+def dated_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dated") / "corpus"
+    root.mkdir()
+    (root / "port.md").write_text(PORT_MD, encoding="utf-8")
+    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
+    return root
+
+
+def test_ask_shows_the_date_beside_the_source_and_the_url(dated_corpus: Path, workdir: Path):
+    lines = _ok(wenda("ask", "--corpus", str(dated_corpus), PORT_QUESTION, cwd=workdir)).stdout.splitlines()
+    assert lines[0] == "[1] 港口码头扩建 · 港城日报 · 2024-03-05 · 第 1 段"
+    assert "    https://example.org/port" in lines
+
+
+def test_ask_json_hits_carry_url_and_date(dated_corpus: Path, workdir: Path):
+    out = _ok(wenda("ask", "--json", "--corpus", str(dated_corpus), PORT_QUESTION, cwd=workdir)).stdout
+    top = json.loads(out)["hits"][0]
+    assert (top["url"], top["date"]) == ("https://example.org/port", "2024-03-05")
+
+
+def test_sources_shows_dates_and_urls(dated_corpus: Path, workdir: Path):
+    lines = _ok(wenda("sources", "--corpus", str(dated_corpus), cwd=workdir)).stdout.splitlines()
+    (port,) = [line for line in lines if line.startswith("港口码头扩建")]
+    assert port.startswith("港口码头扩建 · 港城日报 · 2024-03-05")
+    assert lines[lines.index(port) + 1].strip() == "https://example.org/port"
+    (xi,) = [line for line in lines if line.startswith(XI_TITLE_START)]
+    assert "新华社 · 10月26日" in xi  # its dateline gives no year
+
+
+def test_sources_json_has_url_and_iso_date_or_null(dated_corpus: Path, workdir: Path):
+    rows = json.loads(_ok(wenda("sources", "--json", "--corpus", str(dated_corpus), cwd=workdir)).stdout)
+    by_title = {r["title"][:6]: (r["url"], r["date"]) for r in rows}
+    assert by_title["港口码头扩建"] == ("https://example.org/port", "2024-03-05")
+    assert by_title[XI_TITLE_START[:6]] == (None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# an empty corpus
+
+
+@pytest.fixture(params=["no_files", "every_file_skipped"])
+def empty_corpus(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    if request.param == "every_file_skipped":
+        (root / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(2048))
+    return root
+
+
+def _says_the_corpus_is_empty(result: subprocess.CompletedProcess, folder: Path) -> None:
+    _ok(result)
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "资料库是空的" in line]
+    assert str(folder) in line
+
+
+def test_ask_on_an_empty_corpus_says_so_and_names_the_folder(empty_corpus: Path, workdir: Path):
+    result = wenda("ask", "--corpus", str(empty_corpus), "码头什么时候开工？", cwd=workdir)
+    _says_the_corpus_is_empty(result, empty_corpus)
+
+
+def test_ask_json_on_an_empty_corpus_has_its_status(empty_corpus: Path, workdir: Path):
+    result = _ok(wenda("ask", "--json", "--corpus", str(empty_corpus), "码头什么时候开工？", cwd=workdir))
+    data = json.loads(result.stdout)
+    assert (data["status"], data["answered"], data["hits"]) == ("empty_corpus", False, [])
+    assert str(empty_corpus) in data["message"]
+
+
+def test_sources_on_an_empty_corpus_says_so(empty_corpus: Path, workdir: Path):
+    _says_the_corpus_is_empty(wenda("sources", "--corpus", str(empty_corpus), cwd=workdir), empty_corpus)
+
+
+def test_index_on_an_empty_corpus_says_so(empty_corpus: Path, workdir: Path):
+    _says_the_corpus_is_empty(wenda("index", "--corpus", str(empty_corpus), cwd=workdir), empty_corpus)

@@ -208,6 +208,14 @@ def test_markdown_hash_heading_is_the_title(tmp_path: Path):
     assert _texts(article) == ["试点项目于本月启动。"]
 
 
+def test_markdown_heading_that_repeats_the_front_matter_title_is_not_shown_again(tmp_path: Path):
+    text = "---\ntitle: 城市更新试点启动\nsource: 北京日报\n---\n\n# 城市更新试点启动\n\n试点项目于本月启动。\n"
+    (tmp_path / "a.md").write_text(text, encoding="utf-8")
+    article = _only_article(tmp_path, "a.md")
+    assert article.title == "城市更新试点启动"
+    assert [(p.text, p.heading) for p in article.passages] == [("试点项目于本月启动。", None)]
+
+
 def test_markdown_hard_wrapped_chinese_lines_are_joined_without_space(tmp_path: Path):
     (tmp_path / "a.md").write_text(MARKDOWN, encoding="utf-8")
     article = _only_article(tmp_path, "a.md")
@@ -462,3 +470,14 @@ def test_byline_in_parentheses_is_kept_out_of_the_passages(tmp_path: Path):
     article = _only_article(tmp_path, "a.txt")
     assert article.bylines == ("（责任编辑：张三）",)
     assert len(article.passages) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# File names in reports
+
+
+def test_a_problem_with_a_newline_in_its_file_name_is_reported_on_one_line(tmp_path: Path):
+    (tmp_path / "bad\nname.txt").write_text("只有标题\n", encoding="utf-8")
+    (problem,) = load_corpus(tmp_path).problems
+    assert "\n" not in str(problem)
+    assert str(problem).startswith("bad\\nname.txt: ")

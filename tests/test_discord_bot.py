@@ -6,18 +6,19 @@ import asyncio
 import json
 import logging
 import os
+import random
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bot_fixtures import SEED, feedback_path_fixture, make_bot_fixture, open_library, seed_library_fixture  # noqa: F401  (fixtures)
 from discord_standin import INTENT_MESSAGE_CONTENT, DiscordStandin, InjectedInteraction, RecordedRequest
 from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
 
@@ -32,11 +33,9 @@ from wenda.bot.discord_bot import (
     WendaBot,
     serve,
 )
-from wenda.bot.feedback import FeedbackStore
 from wenda.bot.settings import Settings
-from wenda.retrieval.store import Library, StoreSettings
+from wenda.retrieval.store import Library
 
-SEED = Path(__file__).resolve().parents[1] / "corpus" / "000_7b005711537558e1.txt"
 SMART_CITY = "智慧城市建设加速释放数据要素红利"
 XI_TITLE = "习近平:全面学习把握落实党的二十大精神 奋力夺取全面建设社会主义现代化国家新胜利"
 BEIJING = "北京城市副中心政务服务中心什么时候投入运行？"
@@ -54,43 +53,6 @@ FORBIDDEN = re.compile(r"@everyone|@here|<[@#]|(?<!\\)\]\(|\w://", re.IGNORECASE
 @pytest.fixture
 def corpus(seed_corpus: Path) -> Path:
     return seed_corpus
-
-
-@pytest.fixture(scope="module")
-def seed_library(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    """A copy of the seed corpus indexed once for the tests that only read it: indexing takes a second."""
-    root = tmp_path_factory.mktemp("seed")
-    shutil.copy(SEED, root / SEED.name)
-    return open_library(root)
-
-
-def open_library(root: Path) -> Library:
-    return Library.open(root, StoreSettings(cache=False))
-
-
-@pytest.fixture
-def feedback_path(tmp_path: Path) -> Path:
-    return tmp_path / "feedback.sqlite3"
-
-
-@pytest.fixture
-def make_bot(seed_library: Library, feedback_path: Path) -> Iterator[Callable[..., WendaBot]]:
-    """Build a WendaBot (over the seed library unless given one); keywords override Settings.
-
-    There is no cooldown unless a test sets one.
-    """
-    stores: list[FeedbackStore] = []
-
-    def make(library: Library | None = None, **overrides: Any) -> WendaBot:
-        library = library or seed_library
-        settings = Settings(corpus=library.root, **{"cooldown_rate": 0, **overrides})
-        stores.append(FeedbackStore(feedback_path))
-        # No corpus watcher: its refresh at start-up would race the tests that change the folder.
-        return WendaBot(settings, library, stores[-1], watch=False, guild_ready_timeout=0.05)
-
-    yield make
-    for store in stores:
-        store.close()
 
 
 async def ask(standin: DiscordStandin, question: str, **kwargs: Any) -> tuple[RecordedRequest, RecordedRequest]:
@@ -249,7 +211,14 @@ async def test_long_corpus_paragraphs_are_quoted_within_discord_limits(
     standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
 ) -> None:
     sentence = "运河公园的**观鸟台**每天吸引上千名游客，[详情](https://evil.example) _欢迎_ #参观# ~~门票~~ `免费`。"
-    paragraphs = [(f"第{n}段：" + sentence * 100)[:5000] for n in range(5)]
+    # Each sentence opens differently: a paragraph repeating one sentence splits into passages that are
+    # copies of one another, and copies are quoted once (dedup.py).
+    rng = random.Random(5)
+    opening = "山水花鸟云月风雨春夏秋冬东南西北红黄蓝绿金木火土日星河湖海江石林竹松梅兰菊桥路城村"
+    paragraphs = [
+        (f"第{n}段：" + "".join("".join(rng.choices(opening, k=8)) + sentence for _ in range(100)))[:5000]
+        for n in range(5)
+    ]
     (corpus / "long.txt").write_text("运河公园观鸟台\n" + "\n".join(paragraphs) + "\n", encoding="utf-8")
     async with standin.running(make_bot(open_library(corpus), top_k=10)):
         _, reply = await ask(standin, "运河公园的观鸟台每天吸引多少游客？")
@@ -276,16 +245,47 @@ async def test_more_button_shows_the_next_passages(standin: DiscordStandin, make
     assert [plain(e["description"])[: len(BEIJING_NEXT)] for e in page.json["embeds"]] == [BEIJING_NEXT]
 
 
-async def test_more_after_the_last_passage_says_so(standin: DiscordStandin, make_bot: Callable[..., WendaBot]) -> None:
+async def test_more_after_the_last_passage_says_so(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], corpus: Path
+) -> None:
+    # 更多 is shown only when there is a next passage, so the last one must vanish after it is shown:
+    # the corpus loses the next passage, and 更多 is clicked on the answer from before.
+    bot = make_bot(open_library(corpus), top_k=1)
+    async with standin.running(bot):
+        _, reply = await ask(standin, BEIJING)
+        more = f"wenda:more:{answer_id(reply.json)}:1"
+        assert more in custom_ids(reply.json)
+        seed = corpus / SEED.name
+        kept = [line for line in seed.read_text(encoding="utf-8").splitlines() if BEIJING_NEXT not in line]
+        seed.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        await asyncio.to_thread(bot.library.rebuild)
+        clicked = await standin.click_button(int(reply.response["id"]), more)
+        last = await follow_up(standin, clicked)
+    assert last.json["content"] == NO_MORE_TEXT
+    assert last.json["flags"] & EPHEMERAL
+
+
+async def test_more_is_shown_only_when_there_is_a_next_passage(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    # BEIJING has two credible passages: one per page shows 更多 once, and never on the last page.
     async with standin.running(make_bot(top_k=1)):
         _, reply = await ask(standin, BEIJING)
         clicked = await standin.click_button(int(reply.response["id"]), f"wenda:more:{answer_id(reply.json)}:1")
         page = await follow_up(standin, clicked)
-        more = next(custom_id for custom_id in custom_ids(page.json) if custom_id.startswith("wenda:more:"))
-        clicked = await standin.click_button(int(page.response["id"]), more)
-        last = await follow_up(standin, clicked)
-    assert last.json["content"] == NO_MORE_TEXT
-    assert last.json["flags"] & EPHEMERAL
+    assert [c for c in custom_ids(reply.json) if c.startswith("wenda:more:")]
+    assert plain(page.json["embeds"][0]["description"]).startswith(BEIJING_NEXT)
+    assert not [c for c in custom_ids(page.json) if c.startswith("wenda:more:")]
+    assert len([c for c in custom_ids(page.json) if c.startswith("wenda:vote:")]) == 2
+
+
+async def test_more_is_absent_when_every_credible_passage_is_shown(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot]
+) -> None:
+    async with standin.running(make_bot(top_k=2)):
+        _, reply = await ask(standin, BEIJING)
+    assert len(reply.json["embeds"]) == 2
+    assert not [c for c in custom_ids(reply.json) if c.startswith("wenda:more:")]
 
 
 async def test_votes_are_stored_with_question_passages_and_time(

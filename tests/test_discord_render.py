@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import SEED_COPY_FILE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wenda.bot.answer import MESSAGES, Answer, Status, answer
+from wenda.bot.answer import ALSO_IN, MESSAGES, Answer, Status, answer
 from wenda.bot.discord_render import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
+    EMBED_FIELD_VALUE_LIMIT,
     EMBED_FOOTER_LIMIT,
     EMBED_TITLE_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -106,12 +109,15 @@ def assert_within_limits(message: DiscordMessage) -> None:
         assert len(embed.title or "") <= EMBED_TITLE_LIMIT
         assert len(embed.description or "") <= EMBED_DESCRIPTION_LIMIT
         assert len(embed.footer.text or "") <= EMBED_FOOTER_LIMIT
+        for f in embed.fields:
+            assert len(f.name or "") <= EMBED_TITLE_LIMIT and len(f.value or "") <= EMBED_FIELD_VALUE_LIMIT
     assert sum(len(embed) for embed in message.embeds) <= EMBED_TOTAL_LIMIT
 
 
 def shown_text(message: DiscordMessage) -> list[str]:
-    """Every piece of text Discord renders with markdown: content, titles and descriptions."""
-    return [message.content] + [part for e in message.embeds for part in (e.title or "", e.description or "")]
+    """Every piece of text Discord renders with markdown: content, titles, descriptions and fields."""
+    parts = [message.content] + [part for e in message.embeds for part in (e.title or "", e.description or "")]
+    return parts + [part for e in message.embeds for f in e.fields for part in (f.name or "", f.value or "")]
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +251,65 @@ def test_highlighted_quote_keeps_its_markers_balanced(text: str, data: st.DataOb
 def squeezed(text: str) -> str:
     """Text without whitespace (a run of only spaces is left unbolded: there is nothing to see)."""
     return re.sub(r"\s", "", text)
+
+
+def dated(date: str | None = None, url: str | None = None) -> Hit:
+    p = Passage(text="三号码头扩建工程今天开工。", title="港口码头扩建", file="port.md", paragraph=2, source="港城日报")
+    return hit(replace(p, date=date, url=url))
+
+
+def test_footer_shows_the_date_beside_the_source() -> None:
+    (embed,) = render_answer(answered(dated("2024-03-05"))).embeds
+    assert embed.footer.text == "港城日报 · 2024-03-05 · 第 2 段 · port.md"
+
+
+def test_footer_shows_a_dateline_date_without_a_year_in_chinese() -> None:
+    (embed,) = render_answer(answered(dated("--10-26"))).embeds
+    assert embed.footer.text.startswith("港城日报 · 10月26日 · ")
+
+
+def test_embed_title_links_to_the_articles_url() -> None:
+    (embed,) = render_answer(answered(dated(url="https://example.org/port?id=1"))).embeds
+    assert embed.url == "https://example.org/port?id=1"
+
+
+def test_dated_and_linked_hits_stay_within_the_limits() -> None:
+    hits = [
+        hit(replace(dated("2024-03-05", "https://example.org/" + "a" * 1900).passage, title="长" * 300), rank=r)
+        for r in range(1, 11)
+    ]
+    assert_within_limits(render_answer(answered(*hits)))
+
+
+def test_empty_corpus_is_one_short_embed_saying_so() -> None:
+    message = render_answer(Answer("码头什么时候开工？", Status.EMPTY_CORPUS))
+    assert [e.description for e in message.embeds] == [MESSAGES[Status.EMPTY_CORPUS]]
+    assert "资料库是空的" in message.embeds[0].description
+
+
+def test_copies_are_listed_under_the_quote(doubled_searcher: Searcher) -> None:
+    message = render_answer(answer(doubled_searcher, "北京城市副中心政务服务中心什么时候投入运行？"))
+    assert_within_limits(message)
+    (field,) = message.embeds[0].fields
+    assert field.name == ALSO_IN
+    assert visible(field.value) == f"智慧城市建设加速释放数据要素红利 · 经济参考报 · {SEED_COPY_FILE} 第 3 段"
+
+
+def test_a_hit_without_copies_has_no_field(seed_searcher: Searcher) -> None:
+    message = render_answer(answer(seed_searcher, "北京城市副中心政务服务中心什么时候投入运行？"))
+    assert all(not e.fields for e in message.embeds)
+
+
+def test_ten_hits_with_many_hostile_copies_stay_within_limits_and_never_ping() -> None:
+    text = ("*_~`|>#[]-\\" * 500)[:5000]
+    title = f"@everyone {ROLE} [标题](https://evil.example) " * 20
+    file = "/".join(["很长的目录名称" * 10] * 5) + "/文章.txt"
+    copies = tuple(passage(text, title=title, file=file, number=n) for n in range(1, 31))
+    hits = [
+        replace(hit(passage(text, title=title, file=file, number=n), rank=n), duplicates=copies) for n in range(1, 11)
+    ]
+    message = render_answer(answered(*hits), echo_question=True)
+    assert_within_limits(message)
+    assert all(e.fields for e in message.embeds)
+    for shown in shown_text(message):
+        assert not FORBIDDEN.search(shown), shown

@@ -239,7 +239,7 @@ def test_wenda_add_reports_each_file_fails_if_any_is_refused_and_the_good_one_is
     assert added.returncode == 1, added.stderr
     lines = added.stdout.splitlines()
     assert lines[:3] == [
-        "added park.txt as park.txt: 1 articles, 3 passages",
+        "added park.txt as park.txt: 1 article, 3 passages",
         "refused photo.png: unsupported file type .png; use one of .txt, .md, .markdown, .jsonl",
         "refused empty.txt: the file is empty",
     ]

@@ -80,3 +80,22 @@ def test_unusable_value_is_a_settings_error_naming_the_variable(name: str, value
 def test_out_of_range_bm25_parameter_is_a_settings_error_naming_the_variable(name: str, value: str):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value}, dotenv=None)
+
+
+def test_threads_default_to_mentions_and_accept_each_mode():
+    assert Settings.from_env({}, dotenv=None).threads == "mentions"
+    for mode in ("off", "mentions", "always", "ALWAYS"):
+        assert Settings.from_env({"WENDA_THREADS": mode}, dotenv=None).threads == mode.lower()
+
+
+def test_unknown_threads_mode_names_the_variable():
+    with pytest.raises(SettingsError, match="WENDA_THREADS"):
+        Settings.from_env({"WENDA_THREADS": "sometimes"}, dotenv=None)
+
+
+def test_message_content_is_off_unless_asked_for_or_needed_by_ask_channels():
+    assert not Settings.from_env({}, dotenv=None).reads_message_content
+    assert Settings.from_env({"WENDA_MESSAGE_CONTENT": "1"}, dotenv=None).reads_message_content
+    assert Settings.from_env({"WENDA_ASK_CHANNELS": "123"}, dotenv=None).reads_message_content
+    with pytest.raises(SettingsError, match="WENDA_MESSAGE_CONTENT"):
+        Settings.from_env({"WENDA_MESSAGE_CONTENT": "maybe"}, dotenv=None)

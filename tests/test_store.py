@@ -635,3 +635,42 @@ def test_batches_never_grow_past_the_largest_size(corpus: Path, monkeypatch: pyt
 
     assert len(library.searcher.index.segments) >= NEWS
     assert_scores_are_rank_bm25s(library.searcher)
+
+
+# ---------------------------------------------------------------------------------------------
+# citations: url and date kept beside the index
+
+DATED_MD = (
+    "---\ntitle: 港口码头扩建\ndate: 2024/3/5\nurl: https://example.org/port\n---\n\n三号码头扩建工程今天开工。\n"
+)
+
+
+def test_a_reopened_cache_keeps_each_passages_url_and_date(corpus: Path, reads: list[str]):
+    (corpus / "port.md").write_text(DATED_MD, encoding="utf-8")
+    Library.open(corpus)
+    reads.clear()
+
+    library = Library.open(corpus)
+
+    assert reads == []
+    (port,) = [p for p in library.searcher.passages if p.file == "port.md"]
+    assert (port.url, port.date) == ("https://example.org/port", "2024-03-05")
+    (article,) = [a for a in library.articles if a.file == "port.md"]
+    assert (article.url, article.date) == ("https://example.org/port", "2024-03-05")
+
+
+def test_a_cache_of_the_format_before_dates_is_rebuilt(corpus: Path, reads: list[str]):
+    (corpus / "port.md").write_text(DATED_MD, encoding="utf-8")
+    Library.open(corpus)
+    old = manifest(corpus)
+    old["format"] = cache.FORMAT - 1
+    for entry in old["files"].values():
+        for article in entry["articles"]:
+            del article["url"], article["date"]
+    (cache_dir(corpus) / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
+    reads.clear()
+
+    library = Library.open(corpus)
+
+    assert len(reads) == 2 + NEWS
+    assert [a.date for a in library.articles if a.file == "port.md"] == ["2024-03-05"]

@@ -3,14 +3,19 @@
 The cache (`<corpus>/.wenda/index/`) holds immutable segment folders, deletion masks beside them,
 and a manifest naming both and every file they came from, with its content hash. Every write is a
 new hidden temporary file or folder renamed into place, so a crash leaves the previous cache intact.
-Nothing here logs or decides what to do when the disk refuses: the functions raise, and the
-Library (store.py) that keeps the cache in step with the folder decides.
+Nothing is served unverified: the manifest carries a checksum of its own canonical body, and names
+with each segment the checksum of its seal (which holds the checksum of every file of the segment)
+and of its deletion mask. Nothing here logs or decides what to do when the disk refuses or a check
+fails: the functions raise, and the Library (store.py) that keeps the cache in step with the folder
+decides.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -35,8 +40,11 @@ CACHE_DIR = ".wenda"
 # 3: term tables as arrays (terms.py) instead of terms.json, seals by xxh3-128.
 # 4: (never released) doc ids as one-byte gaps.
 # 5: a posting is one byte, doc gap and "tf > 1", with exceptions (postings.py).
-FORMAT = 5
-# A hidden temporary file or folder in the cache older than this was left by a crashed write.
+# 6: the manifest carries its own checksum and those of every seal and deletion mask.
+# 7: a manifest's articles carry their url and date (for `wenda sources`).
+FORMAT = 7
+# A hidden temporary file or folder in the cache whose writer is unknown (no pid in its name) and
+# that is older than this was left by a crashed write. One whose writer's pid is gone is removed at once.
 STALE_TEMP_SECONDS = 24 * 3600
 
 MANIFEST_NAME = "manifest.json"
@@ -60,13 +68,21 @@ class ArticleEntry:
     title: str
     source: str | None
     passages: int
+    url: str | None = None
+    date: str | None = None  # as corpus.Passage stores it (citations.py)
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "source": self.source, "passages": self.passages}
+        return {
+            "title": self.title,
+            "source": self.source,
+            "passages": self.passages,
+            "url": self.url,
+            "date": self.date,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ArticleEntry:
-        return cls(data["title"], data["source"], data["passages"])
+        return cls(data["title"], data["source"], data["passages"], data["url"], data["date"])
 
 
 @dataclass(frozen=True)
@@ -126,17 +142,20 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class SegmentEntry:
-    """A segment folder of the cache, and the file of its deletion mask if it has deleted passages."""
+    """A segment folder of the cache, and the file of its deletion mask if it has deleted passages,
+    with the checksums of the segment's seal and of the mask."""
 
     name: str
     deleted: str | None
+    seal: str = ""
+    deleted_sum: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "deleted": self.deleted}
+        return {"name": self.name, "deleted": self.deleted, "seal": self.seal, "deleted_xxh3_128": self.deleted_sum}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SegmentEntry:
-        return cls(data["name"], data.get("deleted"))
+        return cls(data["name"], data["deleted"], data["seal"], data["deleted_xxh3_128"])
 
 
 @dataclass(frozen=True)
@@ -148,12 +167,13 @@ class Manifest:
     files: Mapping[str, FileEntry]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "format": FORMAT,
             "fingerprint": self.fingerprint,
             "segments": [s.to_json() for s in self.segments],
             "files": {rel: entry.to_json() for rel, entry in self.files.items()},
         }
+        return {**body, "checksum": _body_checksum(body)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
@@ -171,23 +191,58 @@ def has_manifest(cache_dir: Path) -> bool:
     return (cache_dir / MANIFEST_NAME).exists()
 
 
+def _body_checksum(body: Mapping[str, Any]) -> str:
+    """The checksum of a manifest's body in a canonical form, so it does not depend on key order or spacing."""
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))
+
+
+def has_segments(cache_dir: Path) -> bool:
+    """Whether the cache folder holds any segment (with or without a manifest naming it)."""
+    try:
+        return any(path.name.startswith("seg-") for path in cache_dir.iterdir())
+    except OSError:
+        return False
+
+
 def read_manifest(cache_dir: Path, fingerprint: str) -> Manifest | None:
     """The manifest, or None if it was written in another FORMAT or for another fingerprint.
 
-    Raises OSError if it cannot be read, ValueError (KeyError, TypeError) if it is damaged.
+    Raises OSError if it cannot be read, ValueError (KeyError, TypeError) if it is damaged: any
+    change to its body (a digit of an entry, a key) breaks its checksum.
     """
     data = json.loads((cache_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("manifest.json is not a JSON object")
-    if data.get("format") != FORMAT or data.get("fingerprint") != fingerprint:
+    if data.get("format") != FORMAT:
+        return None
+    body = {key: value for key, value in data.items() if key != "checksum"}
+    if data.get("checksum") != _body_checksum(body):
+        raise ValueError("manifest.json does not match its checksum")
+    if data["fingerprint"] != fingerprint:
         return None
     return Manifest.from_json(data)
 
 
 def write_manifest(cache_dir: Path, manifest: Manifest) -> None:
-    """Replace the manifest atomically: a crash leaves the old one or the new one, never half of one."""
+    """Replace the manifest atomically: a crash leaves the old one or the new one, never half of one.
+
+    A folder in its place (nothing wenda writes) is removed first, or no manifest could ever be saved.
+    """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    _fsync_write(cache_dir / MANIFEST_NAME, json.dumps(manifest.to_json(), ensure_ascii=False).encode("utf-8"))
+    path = cache_dir / MANIFEST_NAME
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    _fsync_write(path, json.dumps(manifest.to_json(), ensure_ascii=False).encode("utf-8"))
+
+
+def manifest_stamp(cache_dir: Path) -> tuple[int, int, int] | None:
+    """What tells one write of the manifest from another (each write is a new file renamed into place)."""
+    try:
+        st = (cache_dir / MANIFEST_NAME).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 # -- segments and deletion masks ------------------------------------------------------------------
@@ -210,10 +265,10 @@ def segment_name() -> str:
 def load_segment(cache_dir: Path, entry: SegmentEntry) -> LoadedSegment:
     """A segment the manifest names; raises ValueError (or OSError) if any part of it is damaged or they disagree."""
     folder = cache_dir / entry.name
-    _verify(folder)
+    _verify(folder, entry.seal)
     segment = Segment.load(folder)
     table = PassageTable.load(folder)
-    deleted = np.load(cache_dir / entry.deleted) if entry.deleted else None
+    deleted = _read_mask(cache_dir / entry.deleted, entry.deleted_sum) if entry.deleted else None
     if segment.n_docs != len(table):
         raise ValueError(f"segment {entry.name} and its passages disagree")
     if deleted is not None and (deleted.dtype != np.bool_ or deleted.shape != (segment.n_docs,)):
@@ -224,54 +279,148 @@ def load_segment(cache_dir: Path, entry: SegmentEntry) -> LoadedSegment:
 def write_segment(cache_dir: Path, name: str, segment: Segment, table: PassageTable) -> tuple[Segment, PassageTable]:
     """Write a segment and its passages atomically, sealed; returns them memory-mapped from disk. Raises OSError."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    segment.save(tmp)
-    table.save(tmp)
-    _seal(tmp)
-    os.replace(tmp, cache_dir / name)
+    tmp = _temp_path(cache_dir, name)
+    try:
+        segment.save(tmp)
+        table.save(tmp)
+        _seal(tmp)
+        os.replace(tmp, cache_dir / name)
+    except BaseException:
+        # A full disk must not leave a segment-sized leftover behind each attempt.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return Segment.load(cache_dir / name), PassageTable.load(cache_dir / name)
 
 
-def write_deletion_mask(cache_dir: Path, segment: str, deleted: np.ndarray) -> str:
-    """Write a segment's deletion mask under a new name (the manifest in use still names the old); returns it."""
-    name = f"{segment}.deleted-{time.time_ns():x}.npy"
-    tmp = cache_dir / f".{name}.tmp"
-    with open(tmp, "wb") as fh:
-        np.save(fh, deleted)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, cache_dir / name)
-    return name
+def segment_entry(cache_dir: Path, name: str, deleted: np.ndarray | None) -> SegmentEntry:
+    """The manifest's entry of a segment on disk: its seal's checksum, and its deletion mask (if any
+    passage is deleted) written under a new name, since the manifest in use still names the old one."""
+    with open(cache_dir / name / "seal.json", "rb") as fh:
+        seal = _checksum(fh)
+    if deleted is None or not deleted.any():
+        return SegmentEntry(name, None, seal, None)
+    mask = f"{name}.deleted-{time.time_ns():x}.npy"
+    buffer = io.BytesIO()
+    np.save(buffer, deleted)
+    data = buffer.getvalue()
+    tmp = _temp_path(cache_dir, mask)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, cache_dir / mask)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return SegmentEntry(name, mask, seal, xxhash.xxh3_128_hexdigest(data))
+
+
+def _read_mask(path: Path, expected: str | None) -> np.ndarray:
+    data = path.read_bytes()
+    if xxhash.xxh3_128_hexdigest(data) != expected:
+        raise ValueError(f"deletion mask {path.name} does not match its checksum")
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def remove_segment(cache_dir: Path, name: str) -> None:
+    """Remove a segment folder no manifest names (one written for a manifest that could not be saved)."""
+    shutil.rmtree(cache_dir / name, ignore_errors=True)
 
 
 # -- clean-up and the lock ------------------------------------------------------------------------
 
 
-def collect_garbage(cache_dir: Path) -> None:
-    """Remove segments and deletion masks the manifest no longer names, and stale temporaries."""
-    manifest = json.loads((cache_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+def collect_garbage(cache_dir: Path, manifest: Manifest | None) -> None:
+    """Remove segments and deletion masks the manifest (the one just written) no longer names, and
+    temporaries left by crashed writes. Call with the lock held; without a manifest, only temporaries go."""
     keep = {MANIFEST_NAME}
-    for entry in map(SegmentEntry.from_json, manifest["segments"]):
+    for entry in manifest.segments if manifest is not None else ():
         keep.add(entry.name)
         if entry.deleted:
             keep.add(entry.deleted)
-    now = time.time()
     for path in cache_dir.iterdir():
         if path.name in keep:
             continue
         if path.name.startswith("."):
-            # A hidden .tmp is a write in progress, perhaps by another wenda process; one that
-            # nobody touched for a day was left by a crash, and may be as big as a segment.
-            try:
-                if not path.name.endswith(".tmp") or now - path.lstat().st_mtime < STALE_TEMP_SECONDS:
-                    continue
-            except OSError:
+            if not is_leftover(path):
                 continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        elif manifest is None:
+            continue
+        _remove(path)
+
+
+def remove_leftovers(folder: Path, prefix: str = ".") -> None:
+    """Remove the temporaries of crashed writes in folder (e.g. `.adding-` files in the corpus). Lock held."""
+    with contextlib.suppress(OSError):
+        for path in folder.iterdir():
+            if path.name.startswith(prefix) and is_leftover(path):
+                _remove(path)
+
+
+def is_leftover(path: Path) -> bool:
+    """Whether a hidden temporary was left by a write that will never finish: its writer (the pid in
+    its name) is gone, or, without a pid, nobody touched it for STALE_TEMP_SECONDS.
+
+    Every writer holds the lock, so the one holding it finds no write of another in progress; the
+    pid keeps a writer of an older wenda, or of another corpus sharing the folder, safe all the same.
+    """
+    name = path.name
+    if not (name.endswith(".tmp") or name.startswith((".adding-", ".adding."))):
+        return False
+    pid = _pid_in(name)
+    if pid is not None:
+        # Our own pid: another thread of this process may be writing it (an /add beside a refresh).
+        return not _alive(pid)
+    try:
+        return time.time() - path.lstat().st_mtime >= STALE_TEMP_SECONDS
+    except OSError:
+        return False
+
+
+def temp_prefix(kind: str) -> str:
+    """The start of a temporary's name that says which process writes it (see is_leftover)."""
+    return f".{kind}.{os.getpid()}-"
+
+
+def _temp_path(folder: Path, name: str) -> Path:
+    return folder / f".{name}.{os.getpid()}-{time.time_ns():x}.tmp"
+
+
+def _pid_in(name: str) -> int | None:
+    # .<name>.<pid>-<hex>.tmp, .manifest.json.<pid>.tmp, .adding.<pid>-<random>
+    for part in name.split(".")[1:]:
+        head = part.split("-", 1)[0]
+        if head.isdigit() and (part == head or "-" in part) and len(head) <= 10:
+            return int(head)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def describe_os_error(exc: OSError, folder: Path) -> str:
+    """One sentence for an OSError writing into folder, saying plainly when the disk is full or read-only."""
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        return f"disk full: cannot write in {folder} ({exc.strerror or exc})"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"read-only: cannot write in {folder} ({exc.strerror or exc})"
+    return f"cannot write in {folder}: {exc.strerror or exc}"
 
 
 class _FileLock:
@@ -325,15 +474,19 @@ def _seal(folder: Path) -> None:
     _fsync_write(folder / "seal.json", json.dumps(sums).encode())
 
 
-def _verify(folder: Path) -> None:
-    """Raise ValueError unless every file of a segment is there with the size and checksum it was sealed with."""
+def _verify(folder: Path, seal: str) -> None:
+    """Raise ValueError unless the seal is the one the manifest names, and every file of the segment
+    is there with the size and checksum it was sealed with."""
     try:
-        sums = json.loads((folder / "seal.json").read_text())
+        raw = (folder / "seal.json").read_bytes()
+        sums = json.loads(raw)
     except (OSError, ValueError) as exc:
         raise ValueError(f"segment {folder.name} has no valid seal") from exc
+    if xxhash.xxh3_128_hexdigest(raw) != seal or not isinstance(sums, dict):
+        raise ValueError(f"the seal of segment {folder.name} does not match the manifest")
     for name, expected in sums.items():
         path = folder / name
-        if not path.exists() or path.stat().st_size != expected["size"]:
+        if not isinstance(expected, dict) or not path.is_file() or path.stat().st_size != expected.get("size"):
             raise ValueError(f"{folder.name}/{name} is missing or truncated")
         with open(path, "rb") as fh:
             if _checksum(fh) != expected.get("xxh3_128"):
@@ -342,8 +495,12 @@ def _verify(folder: Path) -> None:
 
 def _fsync_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

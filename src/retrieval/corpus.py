@@ -14,6 +14,7 @@ from pathlib import Path
 import charset_normalizer
 import yaml
 
+from .citations import DATELINE, CitationError, dateline_date, http_url, iso_date
 from .sentences import CLOSING_QUOTES, sentence_spans
 from .text import scrub
 
@@ -23,7 +24,7 @@ SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # Bump when reading a file can give different passages (headings, bylines, splitting, including
 # where sentences.sentence_spans ends a sentence): the index cache is keyed by it, so caches built by
 # an older reader are rebuilt rather than trusted.
-READER_VERSION = 5  # 5: 《》〈〉 protect their ！。 like quotes, so long paragraphs may split elsewhere
+READER_VERSION = 7  # 7: dates normalised to ISO or taken from a dateline, urls checked (citations.py)
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.
@@ -37,11 +38,6 @@ _SENTENCE_END = "。！？!?；;…"
 _HEADING_MAX_CHARS = 30
 _ORIGINAL_TITLE = re.compile(r"^原标题\s*[:：]\s*(?P<title>.+)$")
 _SOURCE_LINE = re.compile(r"^(?:来源|稿源|出处|来源于)\s*[:：]\s*(?P<src>[^\s,，。;；]{2,30})")
-# 新华社北京10月26日电 / 人民网北京10月26日讯 / 中新社香港3月1日电
-_DATELINE = re.compile(
-    r"^[(（【\[]?(?P<src>[\u4e00-\u9fff]{1,8}?(?:通讯社|电视台|社|网|报|台))"
-    r"[\u4e00-\u9fff]{0,8}?\d{1,2}月\d{1,2}日(?:电|讯)"
-)
 # (经济参考报记者 孙广见 杨柳 郝菁)
 _REPORTER = re.compile(r"[(（](?P<src>[\u4e00-\u9fff]{2,12}?)(?:特约记者|记者|通讯员)")
 _NOT_A_PUBLISHER = frozenset({"本报", "本台", "本刊", "本网", "本社"})
@@ -51,6 +47,8 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re
 _OPENING_FENCE = re.compile(r"\A---[ \t]*\n")
 _CLOSING_FENCE = re.compile(r"^---[ \t]*$", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t\u3000]*\n")
+# Characters a file name is not shown with: controls, format characters (bidi overrides), line breaks.
+_UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,8 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        file = shown_name(self.file)
+        where = f"{file}:{self.line}" if self.line is not None else file
         return f"{where}: {self.reason}"
 
 
@@ -134,6 +133,18 @@ class UnreadableFile(Exception):
 # Files and encodings
 
 
+def shown_name(name: str) -> str:
+    """A file name as a log line or report shows it: one line, undecodable bytes and controls escaped.
+
+    A name may hold a newline or an escape sequence; written raw it would split a record in two or
+    drive the terminal. Chinese and every other printable character are kept as they are.
+    """
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNSHOWN else ch for ch in name
+    )
+
+
 def is_article_file(path: Path) -> bool:
     """Whether a path in the corpus folder is one wenda reads (not hidden, temporary or reserved)."""
     name = path.name
@@ -144,25 +155,43 @@ def is_article_file(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES
 
 
-def corpus_files(root: Path) -> list[Path]:
-    """Article files under root, subfolders included, in a stable order."""
+def corpus_files(
+    root: Path, *, follow_external_links: bool = False, problems: list[Problem] | None = None
+) -> list[Path]:
+    """Article files under root, subfolders included, in a stable order.
+
+    A symbolic link that stays inside root is followed; one that leads out of it (to /etc/passwd,
+    say) is skipped, and reported in problems, unless follow_external_links allows it.
+    """
     if not root.is_dir():
         return []
     found = []
+    inside = root.resolve()
     for path in root.rglob("*"):
         rel_parts = path.relative_to(root).parts
         if any(part.startswith(".") for part in rel_parts[:-1]):
             continue  # hidden folders, including our own cache
         if path.is_file() and is_article_file(path):
+            if not follow_external_links and not _stays_inside(path, inside):
+                rel = path.relative_to(root).as_posix()
+                if problems is not None:
+                    problems.append(Problem(rel, "a link to a file outside the corpus folder; skipped"))
+                continue
             rel = path.relative_to(root).as_posix()
             if rel != scrub(rel):
                 # Bytes that are not UTF-8 (a GBK name from a Windows zip) decode to lone surrogates,
                 # which no index, log line or Discord message can carry.
-                shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                log.warning("skipped %s: the file name is not UTF-8; rename the file to read it", shown)
+                log.warning("skipped %s: the file name is not UTF-8; rename the file to read it", shown_name(rel))
                 continue
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _stays_inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
 
 
 def decode(data: bytes) -> str:
@@ -212,8 +241,21 @@ def _looks_like_text(text: str) -> bool:
 
 
 def read_file(path: Path, root: Path | None = None) -> FileReport:
-    """Read one article file; never raises for bad content, it reports problems instead."""
+    """Read one article file; never raises for bad content, it reports problems instead.
+
+    Whatever goes wrong reading one file (a bug included) becomes a problem of that file, logged
+    with its traceback, so that one file never stops the rest of the corpus, the bot or the watcher.
+    """
     rel = path.relative_to(root).as_posix() if root is not None else path.name
+    try:
+        return _read_file(path, rel)
+    except Exception as exc:
+        log.error("reading %s failed unexpectedly", rel, exc_info=True)
+        reason = f"could not be read ({type(exc).__name__}: {_first_line(exc)})"
+        return FileReport(rel, problems=(Problem(rel, reason),))
+
+
+def _read_file(path: Path, rel: str) -> FileReport:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -306,7 +348,7 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
     match = _FRONT_MATTER.match(text)
     if match:
         try:
-            loaded = yaml.safe_load(match.group("yaml"))
+            loaded = yaml.load(match.group("yaml"), Loader=_FrontMatterLoader)
             if isinstance(loaded, dict):
                 meta = loaded
             elif loaded is not None:
@@ -315,6 +357,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             problems.append(Problem(rel, f"front matter ignored, it is not valid YAML ({_first_line(exc)})", 1))
         except RecursionError:
             problems.append(Problem(rel, "front matter ignored, it is nested too deeply", 1))
+        except ValueError as exc:  # an integer of more digits than Python converts
+            problems.append(Problem(rel, f"front matter ignored, a value cannot be read ({_first_line(exc)})", 1))
         text = text[match.end() :]
     elif (fence := _OPENING_FENCE.match(text)) and not _CLOSING_FENCE.search(text, fence.end()):
         # A forgotten closing ---: the metadata most likely runs to the first blank line, and read
@@ -329,6 +373,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             problems.append(Problem(rel, "front matter has no closing --- line; read it as text", 1))
 
     title = _meta_str(meta, "title")
+    citation, citation_problems = _citation_fields(meta, rel, 1)
+    problems.extend(citation_problems)
     blocks: list[str] = []
     for block in re.split(r"\n[ \t\u3000]*\n", text):
         lines = [line for line in _clean_lines(block) if line]
@@ -339,6 +385,8 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             level, words = len(heading.group(1)), heading.group(2)
             if level == 1 and title is None:
                 title = words
+            elif level == 1 and words == title:
+                pass  # the front matter's title again, as many editors add it: not a section heading
             else:
                 blocks.append(Heading(words))
             continue
@@ -353,7 +401,7 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         title,
         blocks,
         rel,
-        **_citation_fields(meta),
+        **citation,
     )
     if not article.passages:
         return [], [*problems, Problem(rel, "the article has no paragraph")]
@@ -376,9 +424,12 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_int=_json_int)
         except json.JSONDecodeError as exc:
             problems.append(Problem(rel, f"not valid JSON ({exc.msg})", number))
+            continue
+        except ValueError as exc:  # an integer of more digits than Python converts
+            problems.append(Problem(rel, f"a value cannot be read ({_first_line(exc)})", number))
             continue
         except RecursionError:
             problems.append(Problem(rel, "JSON nested too deeply to read", number))
@@ -394,22 +445,62 @@ def _read_jsonl(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
             problems.append(Problem(rel, 'needs "title" and "paragraphs" (a list of strings) or "text"', number))
             continue
         body = [line for p in paragraphs for line in _clean_lines(scrub(p)) if line]
+        citation, citation_problems = _citation_fields(record, rel, number)
         article = build_article(
             title,
             body,
             rel,
-            **_citation_fields(record),
+            **citation,
         )
         if article.passages:
             articles.append(article)
+            problems.extend(citation_problems)
         else:
             problems.append(Problem(rel, f"article {title!r} has no paragraph", number))
     return articles, problems
 
 
-def _citation_fields(meta: dict) -> dict[str, str | None]:
-    """The optional source, url and date a Markdown front matter or a JSON line may give."""
-    return {key: _meta_str(meta, key) for key in ("source", "url", "date")}
+def _citation_fields(meta: dict, rel: str, line: int) -> tuple[dict[str, str | None], list[Problem]]:
+    """The optional source, url and date a Markdown front matter or a JSON line may give, and a
+    problem for each url or date that is dropped (the article is read all the same)."""
+    fields: dict[str, str | None] = {"source": _meta_str(meta, "source")}
+    problems: list[Problem] = []
+    for key, parse in (("url", http_url), ("date", iso_date)):
+        try:
+            fields[key] = parse(meta.get(key))
+        except CitationError as exc:
+            fields[key] = None
+            problems.append(Problem(rel, str(exc), line))
+    return fields, problems
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that dates stay text for citations.iso_date to check (PyYAML's own
+    dates raise ValueError for 2024-02-30) and an integer too long for int() stays text too."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # over 4,300 digits
+            return self.construct_scalar(node)
+
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# An explicit !!timestamp still reaches the constructor: it too is kept as text.
+_FrontMatterLoader.add_constructor(_TIMESTAMP, yaml.SafeLoader.construct_yaml_str)
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:int", _FrontMatterLoader.construct_yaml_int)
+
+
+def _json_int(text: str) -> int | str:
+    """A JSON integer, or its digits as text when int() refuses them (over 4,300 digits)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _meta_str(meta: dict, key: str) -> str | None:
@@ -417,8 +508,12 @@ def _meta_str(meta: dict, key: str) -> str | None:
     # Only scalars: a YAML list built from aliases can expand into gigabytes once made a string.
     if value is None or isinstance(value, list | dict | set | tuple):
         return None
+    try:
+        written = str(value)
+    except ValueError:  # an integer too long to print (YAML's hex integers have no digit limit)
+        return None
     # JSON and YAML escapes can spell lone surrogates, which no UTF-8 file or index can store.
-    text = scrub(str(value)).strip()
+    text = scrub(written).strip()
     return text or None
 
 
@@ -489,6 +584,7 @@ def build_article(
 
     all_text = [original_title or ""] + [p for p, _ in paragraphs] + bylines
     source = source or detect_source(all_text)
+    date = date or dateline_date(all_text)
     passages = tuple(
         Passage(
             text=piece,
@@ -519,7 +615,7 @@ def build_article(
 def detect_source(lines: Iterable[str]) -> str | None:
     """The publisher an article names: a 来源 line, a dateline (新华社北京…电) or a reporter byline."""
     lines = list(lines)
-    for pattern in (_SOURCE_LINE, _DATELINE):
+    for pattern in (_SOURCE_LINE, DATELINE):
         for line in lines:
             if m := pattern.search(line):
                 return m.group("src")

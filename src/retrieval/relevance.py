@@ -66,6 +66,8 @@ def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[
 def unseen_idf(index: BM25Index) -> float:
     """What max_score counts for a term the corpus has never seen: twice a once-seen term's idf."""
     n = index.n_docs
+    if n == 0:  # an empty corpus: no passage can score, and log(n - 0.5) is not defined
+        return 0.0
     once = math.log(n - 1 + 0.5) - math.log(1 + 0.5)
     if once < 0:  # rank-bm25's floor, on corpora of one or two passages
         once = index.params.epsilon * index.average_idf

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .corpus import Passage
+from .dedup import group, shingles
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .relevance import asides, coverage, hit_relevance, idf_is_blind, question_max_score, top_relevance
@@ -27,6 +29,8 @@ class Hit:
     relevance: float
     term_spans: tuple[tuple[int, int], ...]
     sentence: tuple[int, int] | None
+    # Worse-ranked copies of this passage's text (dedup.py), when the search asked for distinct texts.
+    duplicates: tuple[Passage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,15 @@ def indexed_text(passage: Passage, title_repeat: int = 2) -> str:
     return "\n".join([passage.title[:INDEXED_TITLE_CHARS]] * title_repeat + [passage.text])
 
 
+# Candidates compared for copies when k distinct texts are asked for: at least this many, or this many
+# per text asked for, so that a story stored two or three times still yields k texts from one fetch
+# (more are fetched only when it does not). A few dozen keeps the comparisons to microseconds.
+DISTINCT_CANDIDATES = 20
+DISTINCT_CANDIDATES_PER_TEXT = 3
+# Shingle sets kept per searcher: the candidates of the last few hundred questions.
+SHINGLE_CACHE = 8192
+
+
 class Searcher:
     """Holds passages, the analyzer that made their terms and the index over those terms.
 
@@ -69,6 +82,11 @@ class Searcher:
         self.analyzer = analyzer
         self.index = index
         self.sentence_weight = sentence_weight
+        # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
+        self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
+
+    def _shingles_of(self, slot: int) -> frozenset[str]:
+        return shingles(self.passages[slot].text)
 
     @classmethod
     def build(
@@ -134,19 +152,44 @@ class Searcher:
         query = self.analyzer.query_tokens(question)
         return top_relevance(self.index, query, self.analyzer.query_clauses(question), self.top_k(query, 1))
 
-    def search(self, question: str, k: int = 3) -> SearchResult:
+    def distinct(
+        self, query: Sequence[str], k: int, idf: Mapping[str, float] | None = None
+    ) -> tuple[list[tuple[int, float]], list[list[int]], dict[int, Sentences]]:
+        """The k best (slot, score) pairs whose texts differ (dedup.py), each with the slots of its
+        worse-ranked copies, and _top_k's sentence cuts.
+
+        Candidates are fetched beyond k and grouped in rank order, so a group's quote is its best
+        passage and the i-th group is the same whatever k: page 2 of an answer never shows a text of
+        page 1 or a copy of one."""
+        depth = max(DISTINCT_CANDIDATES, DISTINCT_CANDIDATES_PER_TEXT * k)
+        while True:
+            ranked, cuts = self._top_k(query, depth, idf)
+            groups = group([self._shingles(slot) for slot, _ in ranked])
+            if len(groups) >= k or len(ranked) < depth:  # enough texts, or the corpus has no more
+                break
+            depth *= 2
+        groups = groups[:k]
+        return [ranked[g[0]] for g in groups], [[ranked[i][0] for i in g[1:]] for g in groups], cuts
+
+    def search(self, question: str, k: int = 3, *, distinct: bool = False) -> SearchResult:
+        """The k best passages for question as hits. distinct: k different texts instead, each hit
+        listing its copies (what an answer quotes; the ranking itself, and eval, keep every copy)."""
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
         query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
         terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}
-        ranked, cuts = self._top_k(query, k, idf)
+        if distinct:
+            ranked, copies, cuts = self.distinct(query, k, idf)
+        else:
+            ranked, cuts = self._top_k(query, k, idf)
+            copies = [[] for _ in ranked]
         clauses = self.analyzer.query_clauses(question)
         best = question_max_score(self.index, query, clauses, ranked)
         left_out = asides(self.index, clauses, ranked[0][0]) if ranked else frozenset()
         asked = Asked.of(question, terms, idf)
         wanted = set(terms)
         hits = []
-        for rank, (slot, score) in enumerate(ranked, start=1):
+        for rank, ((slot, score), others) in enumerate(zip(ranked, copies, strict=True), start=1):
             passage = self.passages[slot]
             # The passage's own text (the index also holds its title), read once: its words, what to
             # highlight and its sentences' terms.
@@ -163,6 +206,7 @@ class Searcher:
                     relevance=hit_relevance(self.index, query, slot, score, best, left_out),
                     term_spans=tuple(spans),
                     sentence=best_sentence(self.analyzer, passage, asked, sentences),
+                    duplicates=tuple(self.passages[other] for other in others),
                 )
             )
         return SearchResult(question, tuple(terms), tuple(hits), best)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cache
-from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry, SegmentEntry
+from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry
 from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
@@ -61,6 +61,8 @@ class StoreSettings:
     cache: bool = True  # False: index in memory only, write nothing beside the corpus
     workers: int | None = None  # segmentation processes for big builds (default: every core)
     sentence_weight: float = SENTENCE_WEIGHT  # rerank.py's second stage; 0 turns it off
+    # Links in the corpus folder to files outside it are skipped (and reported) unless this is set.
+    follow_external_links: bool = False
 
 
 class CorpusNotFound(Exception):
@@ -73,6 +75,8 @@ class ArticleSummary:
     file: str
     source: str | None
     passages: int
+    url: str | None = None
+    date: str | None = None  # as corpus.Passage stores it: citations.shown_date and json_date render it
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,13 @@ class Library:
         # One refresh at a time (the watcher, /reindex and `wenda add` may all ask at once).
         self._lock = threading.Lock()
         self.last_refresh = Refresh()
+        # The manifest as this library last read or wrote it (cache.manifest_stamp): another process
+        # wrote the cache if it differs, and the next refresh loads that before it changes anything.
+        self._stamp: tuple[int, int, int] | None = None
+        # Segments written since the manifest was last saved: removed if that save fails, not leaked.
+        self._written: set[str] = set()
+        # Files the last look at the folder skipped (links out of it), reported beside the files' own problems.
+        self._scan_problems: tuple[Problem, ...] = ()
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -148,7 +159,9 @@ class Library:
             raise CorpusNotFound(f"corpus folder {root} does not exist (set --corpus or WENDA_CORPUS)")
         library = cls(root, settings, _analyzer_for(root, settings))
         if settings.cache:
-            library._load_cache()
+            # Under the lock, so a manifest and the segments it names are read as one process left them.
+            with library._lock, library._cache_lock():
+                library._load_cache()
         library.refresh(progress=progress)
         return library
 
@@ -160,26 +173,48 @@ class Library:
             self.analyzer = fresh.analyzer
             self.files = fresh.files
             self._segment_names = fresh._segment_names
+            self._stamp = fresh._stamp
             self._publish(fresh._index, fresh._tables)
             self.last_refresh = result
         return result
 
-    def _load_cache(self) -> None:
+    def _load_cache(self) -> bool:
+        """Load the cache, verified whole (cache.py), in place of what the library holds; False if
+        there is none to load or it cannot be trusted, and the library is left as it was.
+
+        Call with the cache lock held. Leftovers of interrupted writes go at the same time.
+        """
+        self._remove_leftovers(None)
         if not cache.has_manifest(self.cache_dir):
-            return
+            if cache.has_segments(self.cache_dir):
+                log.warning("index cache unreadable (its manifest is missing); rebuilding from the corpus")
+            return False
+        stamp = cache.manifest_stamp(self.cache_dir)
         try:
             manifest = cache.read_manifest(self.cache_dir, self._cache_key)
             if manifest is None:
                 log.info("index cache is for other settings; rebuilding")
-                return
+                return False
             loaded = [cache.load_segment(self.cache_dir, entry) for entry in manifest.segments]
+            _check_ranges(manifest, [s.segment.n_docs for s in loaded])
             index = BM25Index([s.segment for s in loaded], self.settings.params, [s.deleted for s in loaded])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("index cache unreadable (%s); rebuilding from the corpus", exc)
-            return
+        except Exception as exc:  # whatever the damage, the corpus is there to rebuild from
+            reason = (str(exc).strip().splitlines() or [""])[0]
+            log.warning("index cache unreadable (%s: %s); rebuilding from the corpus", type(exc).__name__, reason)
+            return False
         self.files = dict(manifest.files)
         self._segment_names = [entry.name for entry in manifest.segments]
+        self._stamp = stamp
         self._publish(index, [s.table for s in loaded])
+        self._remove_leftovers(manifest)
+        return True
+
+    def _remove_leftovers(self, manifest: Manifest | None) -> None:
+        """Remove what interrupted writes left (and, given the manifest, what it does not name). Lock held."""
+        with contextlib.suppress(OSError):
+            if self.cache_dir.is_dir():
+                cache.collect_garbage(self.cache_dir, manifest)
+        cache.remove_leftovers(self.root, ".adding")
 
     @contextlib.contextmanager
     def _cache_lock(self) -> Iterator[None]:
@@ -236,6 +271,11 @@ class Library:
 
     def _refresh(self, progress: Progress | None) -> Refresh:
         """One look at the folder: what changed is read into a draft of the next snapshot, then published."""
+        if self.settings.cache and self._stamp is not None and cache.manifest_stamp(self.cache_dir) != self._stamp:
+            # Another process (`wenda index --rebuild`, `wenda add`) saved the cache since: start from
+            # what it saved, or our save would name segments its clean-up removed.
+            log.info("index cache was updated by another process; loading it")
+            self._load_cache()
         present = self._scan()
         changes = self._changes(present)
         self._remember_touched(changes.touched)
@@ -257,6 +297,8 @@ class Library:
         self._publish(draft.index, list(draft.tables))
         if draft.saving:
             self._save(draft.unsaved)
+        else:
+            self._discard_written()
         return Refresh(changes.added, changes.changed, changes.removed, draft.problems)
 
     def _scan(self) -> dict[str, os.stat_result]:
@@ -264,7 +306,13 @@ class Library:
         if not self.root.is_dir():
             raise CorpusNotFound(f"corpus folder {self.root} does not exist any more")
         present: dict[str, os.stat_result] = {}
-        for path in corpus_files(self.root):
+        skipped: list[Problem] = []
+        files = corpus_files(self.root, follow_external_links=self.settings.follow_external_links, problems=skipped)
+        for problem in skipped:
+            if problem not in self._scan_problems:
+                log.warning("skipped %s", problem)
+        self._scan_problems = tuple(skipped)
+        for path in files:
             try:
                 present[path.relative_to(self.root).as_posix()] = path.stat()
             except OSError:
@@ -357,6 +405,7 @@ class Library:
             saving = False  # logged once; the manifest must not name a segment not on disk
         else:
             segment, table = written
+            self._written.add(name)
         return dataclasses.replace(
             draft,
             index=draft.index.with_segment(segment),
@@ -459,29 +508,50 @@ class Library:
             return cache.write_segment(self.cache_dir, name, segment, table)
         except OSError as exc:
             # Serving goes on from memory; the next start rebuilds what could not be saved.
-            log.warning("could not save the index cache in %s: %s", self.cache_dir, exc)
+            log.warning("could not save the index cache: %s", cache.describe_os_error(exc, self.cache_dir))
             return None
 
     def _save(self, unsaved: Mapping[str, tuple[Segment, PassageTable]]) -> None:
-        """Write the segments not on disk yet, then the manifest, then remove what it no longer names."""
+        """Write the segments not on disk yet, then the manifest, then remove what it no longer names.
+
+        A segment the manifest names but the folder lacks (removed by another process's clean-up
+        while this one served it, memory-mapped) is written again from memory.
+        """
+        pending = dict(unsaved)
+        for name, segment, table in zip(self._segment_names, self._index.segments, self._tables, strict=True):
+            if name not in pending and not (self.cache_dir / name).is_dir():
+                pending[name] = (segment, table)
         try:
-            for name, (segment, table) in unsaved.items():
-                if not (self.cache_dir / name).exists() and self._write_segment(name, segment, table) is None:
-                    return
-            self._save_manifest()
-            cache.collect_garbage(self.cache_dir)
+            for name, (segment, table) in pending.items():
+                if not (self.cache_dir / name).exists():
+                    if self._write_segment(name, segment, table) is None:
+                        self._discard_written()
+                        return
+                    self._written.add(name)
+            manifest = self._save_manifest()
         except OSError as exc:
             # Serving goes on from memory; the next start rebuilds what could not be saved.
-            log.warning("could not save the index cache in %s: %s", self.cache_dir, exc)
-
-    def _save_manifest(self) -> None:
-        if not self.settings.cache:
+            log.warning("could not save the index cache: %s", cache.describe_os_error(exc, self.cache_dir))
+            self._discard_written()
             return
-        segments = []
-        for name, dead in zip(self._segment_names, self._index.deleted, strict=True):
-            mask = cache.write_deletion_mask(self.cache_dir, name, dead) if dead is not None and dead.any() else None
-            segments.append(SegmentEntry(name, mask))
-        cache.write_manifest(self.cache_dir, Manifest(self._cache_key, tuple(segments), self.files))
+        self._written.clear()
+        self._remove_leftovers(manifest)
+
+    def _discard_written(self) -> None:
+        """Remove the segments written for a manifest that was never saved: no manifest names them."""
+        for name in self._written:
+            cache.remove_segment(self.cache_dir, name)
+        self._written.clear()
+
+    def _save_manifest(self) -> Manifest:
+        segments = [
+            cache.segment_entry(self.cache_dir, name, dead)
+            for name, dead in zip(self._segment_names, self._index.deleted, strict=True)
+        ]
+        manifest = Manifest(self._cache_key, tuple(segments), self.files)
+        cache.write_manifest(self.cache_dir, manifest)
+        self._stamp = cache.manifest_stamp(self.cache_dir)
+        return manifest
 
     # -- what is in it ------------------------------------------------------------------------
 
@@ -492,18 +562,28 @@ class Library:
     @property
     def articles(self) -> list[ArticleSummary]:
         return [
-            ArticleSummary(a.title, rel, a.source, a.passages)
+            ArticleSummary(a.title, rel, a.source, a.passages, a.url, a.date)
             for rel in sorted(self.files)
             for a in self.files[rel].articles
         ]
 
     @property
     def problems(self) -> list[Problem]:
-        return [Problem(rel, p.reason, p.line) for rel in sorted(self.files) for p in self.files[rel].problems]
+        found = [Problem(rel, p.reason, p.line) for rel in sorted(self.files) for p in self.files[rel].problems]
+        return sorted([*found, *self._scan_problems], key=lambda p: p.file)
 
     @property
     def file_count(self) -> int:
         return sum(1 for e in self.files.values() if e.count)
+
+
+def _check_ranges(manifest: Manifest, sizes: list[int]) -> None:
+    """Raise ValueError unless every file's passages lie within the segment its entry names."""
+    by_name = {entry.name: n for entry, n in zip(manifest.segments, sizes, strict=True)}
+    for rel, e in manifest.files.items():
+        fits = e.count == 0 or (e.segment in by_name and e.first >= 0 and e.first + e.count <= by_name[e.segment])
+        if e.count < 0 or not fits:
+            raise ValueError(f"the manifest's entry of {rel} does not fit its segment")
 
 
 def _file_entry(report: FileReport, digest: str, st: os.stat_result, first: int, count: int) -> FileEntry:
@@ -515,7 +595,7 @@ def _file_entry(report: FileReport, digest: str, st: os.stat_result, first: int,
         first=first,
         count=count,
         segment=None,
-        articles=tuple(ArticleEntry(a.title, a.source, len(a.passages)) for a in report.articles),
+        articles=tuple(ArticleEntry(a.title, a.source, len(a.passages), a.url, a.date) for a in report.articles),
         problems=tuple(ProblemEntry(p.reason, p.line) for p in report.problems),
     )
 

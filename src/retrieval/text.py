@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import os
 import re
 import threading
 import unicodedata
@@ -198,6 +199,16 @@ class Analyzer:
         # A private jieba tokenizer, so a user dictionary affects this analyzer only and not the
         # process-wide default one.
         self._jieba = jieba.Tokenizer()
+        # jieba's dictionary cache defaults to /tmp/jieba.cache, which may belong to another user:
+        # then every start prints a "Dump cache file failed" traceback. Keep ours in the user's cache
+        # folder; where that cannot be made, jieba's default it is.
+        try:
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wenda"
+            cache.mkdir(parents=True, exist_ok=True)
+            if os.access(cache, os.W_OK):
+                self._jieba.tmp_dir = str(cache)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: no home folder to be found
+            log.info("jieba's cache stays in the temp folder: %s", exc)
         self._tagger: jieba.posseg.POSTokenizer | None = None
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
         self._userdict_digest = ""
