@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from .corpus import Passage
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
-from .relevance import max_score, relevance, top_relevance
+from .relevance import relevance
 from .rerank import RERANK_DEPTH, best_sentence_score, rerank
 from .sentences import Sentences
+from .synonyms import Query, Synonyms, expand
 from .text import Analyzer
 
 
@@ -53,11 +54,17 @@ def indexed_text(passage: Passage, title_repeat: int = 2) -> str:
 class Searcher:
     """Holds passages, the analyzer that made their terms and the index over those terms.
 
-    sentence_weight > 0 turns on the second stage of rerank.py (off by default).
+    sentence_weight > 0 turns on the second stage of rerank.py (off by default); synonyms are the
+    corpus's synonyms.txt (synonyms.py), applied to every question.
     """
 
     def __init__(
-        self, passages: Sequence[Passage], analyzer: Analyzer, index: BM25Index, sentence_weight: float = 0.0
+        self,
+        passages: Sequence[Passage],
+        analyzer: Analyzer,
+        index: BM25Index,
+        sentence_weight: float = 0.0,
+        synonyms: Synonyms | None = None,
     ) -> None:
         if len(passages) != index.n_slots:
             raise ValueError(f"{len(passages)} passages but {index.n_slots} index slots")
@@ -65,6 +72,7 @@ class Searcher:
         self.analyzer = analyzer
         self.index = index
         self.sentence_weight = sentence_weight
+        self.synonyms = synonyms or Synonyms()
 
     @classmethod
     def build(
@@ -73,6 +81,7 @@ class Searcher:
         analyzer: Analyzer | None = None,
         params: BM25Params | None = None,
         sentence_weight: float = 0.0,
+        synonyms: Synonyms | None = None,
     ) -> Searcher:
         """Index passages in memory. Without params, wenda's tuned ones (TUNED_PARAMS), as the library
         uses: a bare BM25Index keeps rank-bm25's own defaults, which score differently (k1 1.5)."""
@@ -80,11 +89,16 @@ class Searcher:
         params = params or TUNED_PARAMS
         repeat = analyzer.settings.title_repeat
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
-        return cls(passages, analyzer, index, sentence_weight)
+        return cls(passages, analyzer, index, sentence_weight, synonyms)
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""
-        return self.top_k(self.analyzer.query_tokens(question), k)
+        return self.top_k(self.query(question).tokens, k)
+
+    def query(self, question: str) -> Query:
+        """The question's query tokens (with repeats: a repeat weighs twice), with what the synonyms add,
+        and its max_score."""
+        return expand(self.synonyms, self.analyzer, self.index, question)
 
     def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The k best (passage number, BM25 score) pairs for query tokens, through the second stage
@@ -122,16 +136,17 @@ class Searcher:
     def top_relevance(self, question: str) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
         without building hits."""
-        query = self.analyzer.query_tokens(question)
-        return top_relevance(self.index, query, self.top_k(query, 1))
+        query = self.query(question)
+        ranked = self.top_k(query.tokens, 1)
+        return relevance(ranked[0][1], query.max_score) if ranked else 0.0
 
     def search(self, question: str, k: int = 3) -> SearchResult:
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
-        query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
-        terms = list(dict.fromkeys(query))
+        query = self.query(question)
+        terms = list(dict.fromkeys(query.tokens))
         idf = {t: self.index.idf(t) for t in terms}
-        ranked, cuts = self._top_k(query, k, idf)
-        best = max_score(self.index, query)
+        ranked, cuts = self._top_k(query.tokens, k, idf)
+        best = query.max_score
         asked = Asked.of(question, terms, idf)
         wanted = set(terms)
         hits = []
