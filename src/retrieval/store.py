@@ -86,6 +86,7 @@ class Refresh:
     removed: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
     seconds: float = 0.0
+    synonyms: bool = False  # synonyms.txt's rules changed (the index did not: questions are read anew)
 
     @property
     def touched(self) -> bool:
@@ -227,11 +228,12 @@ class Library:
             return self.rebuild(progress)
         with self._lock, self._cache_lock():
             started = time.perf_counter()
-            if self._reload_synonyms():
+            reloaded = self._reload_synonyms()
+            if reloaded:
                 self._publish(self._index, self._tables)
             result = self._refresh(progress)
             result = Refresh(
-                result.added, result.changed, result.removed, result.problems, time.perf_counter() - started
+                result.added, result.changed, result.removed, result.problems, time.perf_counter() - started, reloaded
             )
             self.last_refresh = result
             if result.touched:
