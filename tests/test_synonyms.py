@@ -140,6 +140,16 @@ def test_the_typed_word_outweighs_its_expansion(corpus: Path):
     ]
 
 
+def test_a_long_expansion_does_not_outweigh_a_short_typed_word(corpus: Path):
+    # 中国信息通信研究院 has far more tokens than 信通院; counted once each they would still outscore
+    # the typed word's (measured: without scaling the typed tokens, long.txt came first).
+    (corpus / "short.txt").write_text("行业报告\n\n信通院今天发布了一份行业报告。", encoding="utf-8")
+    (corpus / "long.txt").write_text("行业报告\n\n中国信息通信研究院今天发布了一份行业报告。", encoding="utf-8")
+    library = open_with(corpus, "信通院, 中国信息通信研究院\n")
+    hits = library.searcher.search("信通院发布了什么报告").hits
+    assert [h.passage.file for h in hits[:2]] == ["short.txt", "long.txt"]
+
+
 @pytest.mark.parametrize(
     "question",
     [
