@@ -32,13 +32,15 @@ class Synonyms:
     count: int = 0  # lines that made a rule
     problems: tuple[Problem, ...] = ()
     digest: str = ""  # sha256 of the file's bytes ('' for no file)
+    _by_first: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Terms by their first character, longest first: the longest rule at each position of a question.
         by_first: dict[str, list[str]] = {}
         for term in self.rules:
             by_first.setdefault(term[0], []).append(term)
-        object.__setattr__(self, "_by_first", {ch: sorted(ts, key=len, reverse=True) for ch, ts in by_first.items()})
+        longest_first = {ch: tuple(sorted(ts, key=len, reverse=True)) for ch, ts in by_first.items()}
+        object.__setattr__(self, "_by_first", longest_first)  # frozen: set once, here
 
     @classmethod
     def parse(cls, text: str, file: str = SYNONYMS_NAME, digest: str = "") -> Synonyms:
@@ -93,7 +95,7 @@ class Synonyms:
     def find(self, normalised: str) -> list[tuple[int, int, str]]:
         """(start, end, term) of the rules' terms in a normalised question: the longest term at each
         position, then the longest first of those, leaving out any that overlaps one taken."""
-        by_first: dict[str, list[str]] = self._by_first  # type: ignore[attr-defined]
+        by_first = self._by_first
         found = []
         for i, ch in enumerate(normalised):
             for term in by_first.get(ch, ()):
