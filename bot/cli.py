@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from wenda.retrieval.intake import add_file
 from wenda.retrieval.relevance import MIN_RELEVANCE
 from wenda.retrieval.rerank import check_sentence_weight
 from wenda.retrieval.store import CorpusNotFound, Library
+from wenda.retrieval.synonyms import SYNONYMS_NAME
 from wenda.retrieval.text import TextSettings
 from wenda.retrieval.watch import CorpusWatcher
 
@@ -177,6 +178,17 @@ def _open(corpus: Path, settings: Settings, progress: bool = False) -> Library:
     return Library.open(corpus, settings.store, progress=_progress_bar() if progress else None)
 
 
+def _synonym_report(library: Library, console: Console, loaded: Callable[[int], str]) -> None:
+    """What synonyms.txt gave, if the corpus has one: its rule count (as loaded says it) and every
+    line it skipped, by file and line number."""
+    synonyms = library.synonyms
+    if not synonyms.digest:
+        return
+    console.print(loaded(synonyms.count), markup=False, style="dim")
+    for problem in synonyms.problems:
+        console.print(f"skipped {problem}", markup=False, style="yellow")
+
+
 def _progress_bar():
     """A progress callback drawing a rate-and-ETA bar on stderr, only when stderr is a terminal."""
     if not sys.stderr.isatty():
@@ -323,6 +335,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings, corpus: Path, cons
         if a.url:
             console.print(Text(f"  {a.url}", style=Style(dim=True, link=a.url)))
     console.print(Text(f"{len(articles)} 篇文章，共 {library.passage_count} 段", style="dim"))
+    _synonym_report(library, console, lambda n: f"{SYNONYMS_NAME}：{n} 条同义词规则")
     return 0
 
 
@@ -338,6 +351,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, consol
     )
     for problem in library.problems:
         console.print(f"skipped {problem}", markup=False, style="yellow")
+    _synonym_report(library, console, lambda n: f"loaded {_count(n, 'synonym rule')} from {SYNONYMS_NAME}")
     if not library.passage_count:
         console.print(empty_corpus_message(corpus), markup=False)
     return 0

@@ -291,6 +291,27 @@ def test_eval_refuses_the_corpus_option(tmp_path: Path, workdir: Path, seed_copy
     assert "--corpus" in line and "eval" in line
 
 
+SYNONYMS = "燕园, 北京大学\n番茄 => 西红柿\na =>\n, ,\n"
+
+
+def test_index_reports_the_synonym_rules_and_names_each_bad_line(tmp_path: Path, workdir: Path):
+    (tmp_path / "park.txt").write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    (tmp_path / "synonyms.txt").write_text(SYNONYMS, encoding="utf-8")
+    stdout = _ok(wenda("index", "--corpus", str(tmp_path), cwd=workdir)).stdout
+    assert "loaded 2 synonym rules from synonyms.txt" in stdout
+    assert "synonyms.txt:3: nothing after =>" in stdout
+    assert "synonyms.txt:4: no terms" in stdout
+    assert "from 1 file in" in stdout  # the rules are not an article
+
+
+def test_sources_reports_the_synonym_rules_and_names_each_bad_line(tmp_path: Path, workdir: Path):
+    (tmp_path / "park.txt").write_text("运河公园改造完成\n新增了三条骑行步道。\n", encoding="utf-8")
+    (tmp_path / "synonyms.txt").write_text(SYNONYMS, encoding="utf-8")
+    stdout = _ok(wenda("sources", "--corpus", str(tmp_path), cwd=workdir)).stdout
+    assert "synonyms.txt：2 条同义词规则" in stdout
+    assert "synonyms.txt:3: nothing after =>" in stdout
+
+
 # ---------------------------------------------------------------------------------------------
 # Counts read as English
 

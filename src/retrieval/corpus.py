@@ -26,7 +26,7 @@ SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # an older reader are rebuilt rather than trusted.
 READER_VERSION = 7  # 7: dates normalised to ISO or taken from a dateline, urls checked (citations.py)
 # Files in the corpus folder that are not articles.
-RESERVED_NAMES = frozenset({"userdict.txt", "readme.md"})
+RESERVED_NAMES = frozenset({"userdict.txt", "synonyms.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # A paragraph longer than this is split at sentence ends: one huge passage would dominate nothing

@@ -75,8 +75,12 @@ def unseen_idf(index: BM25Index) -> float:
 
 
 def relevance(score: float, best: float) -> float:
-    """A passage's relevance: its score over best, the question's max_score (0 when nothing can score)."""
-    return score / best if best > 0 else 0.0
+    """A passage's relevance: its score over best, the question's max_score (0 when nothing can score).
+
+    Never above 1: a score is below max_score except with synonyms, whose added words max_score does
+    not count (synonyms.expand says why).
+    """
+    return min(1.0, score / best) if best > 0 else 0.0
 
 
 def idf_is_blind(index: BM25Index) -> bool:

@@ -11,9 +11,10 @@ from .corpus import Passage
 from .dedup import group, shingles
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
-from .relevance import asides, coverage, hit_relevance, idf_is_blind, question_max_score, top_relevance
+from .relevance import asides, coverage, hit_relevance, idf_is_blind, question_max_score
 from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .sentences import Sentences
+from .synonyms import Query, Synonyms, expand
 from .text import Analyzer
 
 
@@ -66,7 +67,8 @@ SHINGLE_CACHE = 8192
 class Searcher:
     """Holds passages, the analyzer that made their terms and the index over those terms.
 
-    sentence_weight > 0 turns on the second stage of rerank.py (on by default; 0 leaves rank-bm25's order).
+    sentence_weight > 0 turns on the second stage of rerank.py (on by default; 0 leaves rank-bm25's order);
+    synonyms are the corpus's synonyms.txt (synonyms.py), applied to every question.
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Searcher:
         analyzer: Analyzer,
         index: BM25Index,
         sentence_weight: float = SENTENCE_WEIGHT,
+        synonyms: Synonyms | None = None,
     ) -> None:
         if len(passages) != index.n_slots:
             raise ValueError(f"{len(passages)} passages but {index.n_slots} index slots")
@@ -82,6 +85,7 @@ class Searcher:
         self.analyzer = analyzer
         self.index = index
         self.sentence_weight = sentence_weight
+        self.synonyms = synonyms or Synonyms()
         # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
         self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
 
@@ -95,6 +99,7 @@ class Searcher:
         analyzer: Analyzer | None = None,
         params: BM25Params | None = None,
         sentence_weight: float = SENTENCE_WEIGHT,
+        synonyms: Synonyms | None = None,
     ) -> Searcher:
         """Index passages in memory. Without params, wenda's tuned ones (TUNED_PARAMS), as the library
         uses: a bare BM25Index keeps rank-bm25's own defaults, which score differently (k1 1.5)."""
@@ -102,11 +107,16 @@ class Searcher:
         params = params or TUNED_PARAMS
         repeat = analyzer.settings.title_repeat
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
-        return cls(passages, analyzer, index, sentence_weight)
+        return cls(passages, analyzer, index, sentence_weight, synonyms)
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""
-        return self.top_k(self.analyzer.query_tokens(question), k)
+        return self.top_k(self.query(question).tokens, k)
+
+    def query(self, question: str) -> Query:
+        """The question's query tokens (with repeats: a repeat weighs twice), with what the synonyms add,
+        and its max_score."""
+        return expand(self.synonyms, self.analyzer, self.index, question)
 
     def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The k best (passage number, BM25 score) pairs for query tokens, through the second stage
@@ -149,8 +159,21 @@ class Searcher:
     def top_relevance(self, question: str) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
         without building hits."""
-        query = self.analyzer.query_tokens(question)
-        return top_relevance(self.index, query, self.analyzer.query_clauses(question), self.top_k(query, 1))
+        query = self.query(question)
+        ranked = self.top_k(query.tokens, 1)
+        if not ranked:
+            return 0.0
+        best, left_out = self._most(question, query, ranked)
+        slot, score = ranked[0]
+        return hit_relevance(self.index, query.tokens, slot, score, best, left_out)
+
+    def _most(self, question: str, query: Query, ranked: Sequence[tuple[int, float]]) -> tuple[float, frozenset[str]]:
+        """The question's max_score, and the asides left out of it (relevance.asides). With synonyms
+        found, expand() has weighed the maximum already, over the typed words alone."""
+        if query.tokens != query.typed or not ranked:
+            return query.max_score, frozenset()
+        clauses = self.analyzer.query_clauses(question)
+        return question_max_score(self.index, query.tokens, clauses, ranked), asides(self.index, clauses, ranked[0][0])
 
     def distinct(
         self, query: Sequence[str], k: int, idf: Mapping[str, float] | None = None
@@ -175,17 +198,15 @@ class Searcher:
         """The k best passages for question as hits. distinct: k different texts instead, each hit
         listing its copies (what an answer quotes; the ranking itself, and eval, keep every copy)."""
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
-        query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
-        terms = list(dict.fromkeys(query))
+        query = self.query(question)
+        terms = list(dict.fromkeys(query.tokens))
         idf = {t: self.index.idf(t) for t in terms}
         if distinct:
-            ranked, copies, cuts = self.distinct(query, k, idf)
+            ranked, copies, cuts = self.distinct(query.tokens, k, idf)
         else:
-            ranked, cuts = self._top_k(query, k, idf)
+            ranked, cuts = self._top_k(query.tokens, k, idf)
             copies = [[] for _ in ranked]
-        clauses = self.analyzer.query_clauses(question)
-        best = question_max_score(self.index, query, clauses, ranked)
-        left_out = asides(self.index, clauses, ranked[0][0]) if ranked else frozenset()
+        best, left_out = self._most(question, query, ranked)
         asked = Asked.of(question, terms, idf)
         wanted = set(terms)
         hits = []
@@ -203,7 +224,7 @@ class Searcher:
                     score=score,
                     rank=rank,
                     matched=tuple(t for t in terms if t in words),
-                    relevance=hit_relevance(self.index, query, slot, score, best, left_out),
+                    relevance=hit_relevance(self.index, query.tokens, slot, score, best, left_out),
                     term_spans=tuple(spans),
                     sentence=best_sentence(self.analyzer, passage, asked, sentences),
                     duplicates=tuple(self.passages[other] for other in others),

@@ -31,6 +31,7 @@ from .passages import PassageTable, SlotPassages
 from .rerank import SENTENCE_WEIGHT
 from .search import Searcher, indexed_text
 from .segment import Segment
+from .synonyms import SYNONYMS_NAME, Synonyms
 from .text import Analyzer, TextSettings
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Refresh:
     removed: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
     seconds: float = 0.0
+    synonyms: bool = False  # synonyms.txt's rules changed (the index did not: questions are read anew)
 
     @property
     def touched(self) -> bool:
@@ -137,6 +139,9 @@ class Library:
         self._segment_names: list[str] = []
         self._tables: list[PassageTable] = []
         self._index = BM25Index([], settings.params)
+        # synonyms.txt's rules, and the (size, mtime) they were read at: checked by every refresh.
+        self.synonyms = Synonyms()
+        self._synonyms_stamp: tuple[int, int] | None = None
         self.searcher = Searcher(SlotPassages([]), analyzer, self._index, settings.sentence_weight)
         # One refresh at a time (the watcher, /reindex and `wenda add` may all ask at once).
         self._lock = threading.Lock()
@@ -171,6 +176,7 @@ class Library:
         result = fresh.refresh(progress=progress)
         with self._lock:
             self.analyzer = fresh.analyzer
+            self.synonyms, self._synonyms_stamp = fresh.synonyms, fresh._synonyms_stamp
             self.files = fresh.files
             self._segment_names = fresh._segment_names
             self._stamp = fresh._stamp
@@ -239,23 +245,29 @@ class Library:
         self._index = index
         self._tables = tables
         # One assignment: a query holding the old searcher keeps a consistent old snapshot.
-        self.searcher = Searcher(SlotPassages(tables), self.analyzer, index, self.settings.sentence_weight)
+        self.searcher = Searcher(
+            SlotPassages(tables), self.analyzer, index, self.settings.sentence_weight, self.synonyms
+        )
 
     # -- keeping in step with the folder ------------------------------------------------------
 
     def refresh(self, progress: Progress | None = None) -> Refresh:
         """Re-read the files whose content changed since the last look; returns what changed.
 
-        A changed user dictionary changes how every passage is segmented, so it means a rebuild.
+        A changed user dictionary changes how every passage is segmented, so it means a rebuild; a
+        changed synonyms.txt changes only how questions are read, so the index stays as it is.
         """
         if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
             log.info("user dictionary changed; re-reading the whole corpus")
             return self.rebuild(progress)
         with self._lock, self._cache_lock():
             started = time.perf_counter()
+            reloaded = self._reload_synonyms()
+            if reloaded:
+                self._publish(self._index, self._tables)
             result = self._refresh(progress)
             result = Refresh(
-                result.added, result.changed, result.removed, result.problems, time.perf_counter() - started
+                result.added, result.changed, result.removed, result.problems, time.perf_counter() - started, reloaded
             )
             self.last_refresh = result
             if result.touched:
@@ -268,6 +280,35 @@ class Library:
                     self.passage_count,
                 )
             return result
+
+    def _reload_synonyms(self) -> bool:
+        """Read synonyms.txt again if its size or mtime moved (a stat per refresh); whether its rules changed."""
+        path = self.root / SYNONYMS_NAME
+        try:
+            st = path.stat()
+            stamp: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        except OSError as exc:
+            log.warning("cannot read %s: %s", SYNONYMS_NAME, exc.strerror or exc)
+            return False
+        if stamp == self._synonyms_stamp:
+            return False
+        try:
+            synonyms = Synonyms.read(path.read_bytes()) if stamp is not None else Synonyms()
+        except FileNotFoundError:
+            synonyms, stamp = Synonyms(), None
+        except OSError as exc:
+            log.warning("cannot read %s: %s", SYNONYMS_NAME, exc.strerror or exc)
+            return False  # the stamp stays old, so the next refresh tries again
+        self._synonyms_stamp = stamp
+        if synonyms.digest == self.synonyms.digest:
+            return False
+        self.synonyms = synonyms
+        log.info("%d synonym rules loaded from %s", synonyms.count, SYNONYMS_NAME)
+        for problem in synonyms.problems:
+            log.warning("skipped %s", problem)
+        return True
 
     def _refresh(self, progress: Progress | None) -> Refresh:
         """One look at the folder: what changed is read into a draft of the next snapshot, then published."""

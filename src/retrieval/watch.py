@@ -13,6 +13,7 @@ import watchfiles
 from .cache import CACHE_DIR
 from .corpus import is_article_file
 from .store import USERDICT_NAME, Library, Refresh
+from .synonyms import SYNONYMS_NAME
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def _relevant(change: watchfiles.Change, path: str) -> bool:
     p = Path(path)
     if CACHE_DIR in p.parts:
         return False
-    return p.name == USERDICT_NAME or is_article_file(p) or change == watchfiles.Change.deleted
+    return p.name in (USERDICT_NAME, SYNONYMS_NAME) or is_article_file(p) or change == watchfiles.Change.deleted
 
 
 class CorpusWatcher:
@@ -114,7 +115,7 @@ class CorpusWatcher:
         except Exception:
             log.exception("refreshing the index failed; the previous index stays in service")
             return
-        if result.touched and self.on_refresh is not None:
+        if (result.touched or result.synonyms) and self.on_refresh is not None:
             self.on_refresh(result)
 
 
