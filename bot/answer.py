@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -64,10 +65,15 @@ def answer(
     question: str,
     k: int = 3,
     *,
+    context: Sequence[str] = (),
     offset: int = 0,
     min_relevance: float = MIN_RELEVANCE,
 ) -> Answer:
-    """Answer question with the k best passages after the first `offset` ones, or decline."""
+    """Answer question with the k best passages after the first `offset` ones, or decline.
+
+    context: the earlier questions of the conversation, oldest first; a follow-up that leaves its
+    subject out (它, 该市, 那北京呢？) is read with them (wenda.retrieval.followup).
+    """
     # The question is echoed to Discord and stored in SQLite, neither of which takes lone surrogates.
     question = scrub(question).strip()
     if not question:
@@ -76,7 +82,7 @@ def answer(
         return Answer(question, Status.TOO_LONG)
     if searcher.index.n_docs == 0:
         return Answer(question, Status.EMPTY_CORPUS)
-    result = searcher.search(question, k + offset)
+    result = searcher.search(question, k + offset, context=context)
     hits = result.hits
     # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
     if not hits or declined(hits[0].relevance, min_relevance):

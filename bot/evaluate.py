@@ -24,6 +24,8 @@ class Question:
     text: str
     gold: int  # index of the passage it was asked on
     answers: tuple[str, ...]
+    # The earlier questions of its conversation, oldest first: it is asked after them.
+    context: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ def load_squad(path: Path) -> EvalSet:
                 for qa in paragraph.get("qas", []):
                     if qa["question"].strip():  # CMRC's trial set has one empty question
                         answers = tuple(a["text"] for a in qa.get("answers", []) if a.get("text"))
-                        questions.append(Question(qa["question"], gold, answers))
+                        earlier = qa.get("context") or ()
+                        context = (earlier,) if isinstance(earlier, str) else tuple(str(c) for c in earlier)
+                        questions.append(Question(qa["question"], gold, answers, context))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadEvalFile(f"{path} is not a readable SQuAD-style JSON file ({exc})") from exc
     if not questions:
@@ -82,7 +86,7 @@ def evaluate(
     marked = baseline_marked = top_gold = 0
     relevance_in: list[float] = []
     for q in eval_set.questions:
-        terms = searcher.analyzer.query_tokens(q.text)
+        terms = searcher.query(q.text, q.context)
         ranked = searcher.top_k(terms, max(CUTOFFS))
         relevance_in.append(top_relevance(searcher.index, terms, ranked))
         docs = [doc for doc, _ in ranked]
@@ -111,7 +115,7 @@ def evaluate(
     report["declined_in_corpus"] = round(declined_share(relevance_in, threshold), 4)
     relevance_out: list[float] = []
     if out_of_corpus is not None:
-        relevance_out = [searcher.top_relevance(q.text) for q in out_of_corpus.questions]
+        relevance_out = [searcher.top_relevance(q.text, q.context) for q in out_of_corpus.questions]
         report["declined_out_of_corpus"] = round(declined_share(relevance_out, threshold), 4)
     report["curve"] = [
         {

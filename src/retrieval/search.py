@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .corpus import Passage
+from .followup import query_with_context
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .relevance import max_score, relevance, top_relevance
@@ -82,9 +83,16 @@ class Searcher:
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
         return cls(passages, analyzer, index, sentence_weight)
 
-    def rank(self, question: str, k: int) -> list[tuple[int, float]]:
+    def query(self, question: str, context: Sequence[str] = ()) -> list[str]:
+        """question's query tokens (with repeats), read with the earlier questions of its conversation
+        (oldest first) when it leaves its subject to them: followup.py."""
+        if not context:
+            return self.analyzer.query_tokens(question)
+        return query_with_context(self.analyzer, question, context)
+
+    def rank(self, question: str, k: int, context: Sequence[str] = ()) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""
-        return self.top_k(self.analyzer.query_tokens(question), k)
+        return self.top_k(self.query(question, context), k)
 
     def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The k best (passage number, BM25 score) pairs for query tokens, through the second stage
@@ -119,15 +127,16 @@ class Searcher:
         ]
         return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k], cuts
 
-    def top_relevance(self, question: str) -> float:
+    def top_relevance(self, question: str, context: Sequence[str] = ()) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
         without building hits."""
-        query = self.analyzer.query_tokens(question)
+        query = self.query(question, context)
         return top_relevance(self.index, query, self.top_k(query, 1))
 
-    def search(self, question: str, k: int = 3) -> SearchResult:
+    def search(self, question: str, k: int = 3, context: Sequence[str] = ()) -> SearchResult:
+        """question's k best passages; context: the earlier questions of its conversation, oldest first."""
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
-        query = self.analyzer.query_tokens(question)  # with repeats: a repeat weighs twice
+        query = self.query(question, context)  # with repeats: a repeat weighs twice
         terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}
         ranked, cuts = self._top_k(query, k, idf)
