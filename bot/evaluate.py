@@ -86,8 +86,7 @@ def evaluate(
     marked = baseline_marked = top_gold = 0
     relevance_in: list[float] = []
     for q in eval_set.questions:
-        terms = searcher.query(q.text, q.context)
-        ranked = searcher.top_k(terms, max(CUTOFFS))
+        terms, ranked = searcher.ranked(q.text, max(CUTOFFS), q.context)
         relevance_in.append(top_relevance(searcher.index, terms, ranked))
         docs = [doc for doc, _ in ranked]
         if q.gold not in docs:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .corpus import Passage
-from .followup import query_with_context
+from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .relevance import max_score, relevance, top_relevance
@@ -83,16 +83,30 @@ class Searcher:
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
         return cls(passages, analyzer, index, sentence_weight)
 
-    def query(self, question: str, context: Sequence[str] = ()) -> list[str]:
-        """question's query tokens (with repeats), read with the earlier questions of its conversation
-        (oldest first) when it leaves its subject to them: followup.py."""
-        if not context:
-            return self.analyzer.query_tokens(question)
-        return query_with_context(self.analyzer, question, context)
+    def ranked(self, question: str, k: int, context: Sequence[str] = ()) -> tuple[list[str], list[tuple[int, float]]]:
+        """question's query tokens (with repeats) and its k best (passage number, score) pairs.
+
+        context: the earlier questions of its conversation, oldest first; a follow-up that leaves its
+        subject to them is read with them (followup.py). Without context, exactly
+        analyzer.query_tokens(question) and top_k of it.
+        """
+        query, first = self._conversation(question, context, k)
+        return query, self._top_k(query, k, first=first)[0]
+
+    def _conversation(
+        self, question: str, context: Sequence[str], k: int
+    ) -> tuple[list[str], list[tuple[int, float]] | None]:
+        """The query tokens to score with and, for a follow-up, its first-stage ranking."""
+        follow_up = read_follow_up(self.analyzer, question, context) if context else None
+        if follow_up is not None:
+            first = supported_top_k(self.index, follow_up, max(k, RERANK_DEPTH))
+            if first is not None:
+                return follow_up.tokens, first
+        return self.analyzer.query_tokens(question), None
 
     def rank(self, question: str, k: int, context: Sequence[str] = ()) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""
-        return self.top_k(self.query(question, context), k)
+        return self.ranked(question, k, context)[1]
 
     def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The k best (passage number, BM25 score) pairs for query tokens, through the second stage
@@ -100,14 +114,19 @@ class Searcher:
         return self._top_k(query, k)[0]
 
     def _top_k(
-        self, query: Sequence[str], k: int, idf: Mapping[str, float] | None = None
+        self,
+        query: Sequence[str],
+        k: int,
+        idf: Mapping[str, float] | None = None,
+        first: list[tuple[int, float]] | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, Sentences]]:
         """top_k, and the passages the second stage cut into sentences (by number), which the
         highlighter then reads instead of cutting them again. idf: of each query term, if the
-        caller has it already."""
+        caller has it already. first: the first stage's ranking (at least max(k, RERANK_DEPTH)
+        deep), when it is not the index's top_k of query (a follow-up's)."""
         if self.sentence_weight <= 0:
-            return self.index.top_k(query, k), {}
-        ranked = self.index.top_k(query, max(k, RERANK_DEPTH))
+            return (self.index.top_k(query, k) if first is None else first[:k]), {}
+        ranked = self.index.top_k(query, max(k, RERANK_DEPTH)) if first is None else first
         # Only the first RERANK_DEPTH are re-ordered, whatever k: the bot's top 3 and eval's top 10
         # then begin alike.
         head, tail = ranked[:RERANK_DEPTH], ranked[RERANK_DEPTH:]
@@ -130,16 +149,16 @@ class Searcher:
     def top_relevance(self, question: str, context: Sequence[str] = ()) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
         without building hits."""
-        query = self.query(question, context)
-        return top_relevance(self.index, query, self.top_k(query, 1))
+        query, ranked = self.ranked(question, 1, context)
+        return top_relevance(self.index, query, ranked)
 
     def search(self, question: str, k: int = 3, context: Sequence[str] = ()) -> SearchResult:
         """question's k best passages; context: the earlier questions of its conversation, oldest first."""
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
-        query = self.query(question, context)  # with repeats: a repeat weighs twice
+        query, first = self._conversation(question, context, k)  # with repeats: a repeat weighs twice
         terms = list(dict.fromkeys(query))
         idf = {t: self.index.idf(t) for t in terms}
-        ranked, cuts = self._top_k(query, k, idf)
+        ranked, cuts = self._top_k(query, k, idf, first)
         best = max_score(self.index, query)
         asked = Asked.of(question, terms, idf)
         wanted = set(terms)
