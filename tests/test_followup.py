@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+from conftest import wenda
 
 from wenda.bot.answer import Status, answer
+from wenda.bot.cli import NEW_CONVERSATION
+from wenda.bot.evaluate import evaluate, load_squad
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.followup import is_follow_up, read_follow_up, references
 from wenda.retrieval.search import Searcher
@@ -122,3 +128,46 @@ def test_questions_that_leave_their_subject_out_are_follow_ups(searcher: Searche
 
 def test_a_question_with_its_own_subject_is_not_a_follow_up(searcher: Searcher):
     assert not is_follow_up(searcher.analyzer, "西湖博物馆什么时候开放？")
+
+
+def test_eval_asks_a_question_after_its_context(tmp_path: Path):
+    passages = [
+        {"context": text, "qas": [{"id": f"{title}{n}", "question": "它什么时候开放？", "answers": []}]}
+        for title, texts in ARTICLES.items()
+        for n, text in enumerate(texts)
+        if text in (BRIDGE_OPENING, MUSEUM_OPENING)
+    ]
+    passages[0]["qas"][0]["context"] = ["黄河大桥有多长？"]
+    passages[1]["qas"][0]["context"] = ["西湖博物馆收藏了多少文物？"]
+    filler = [
+        {"context": t, "qas": []} for title, texts in ARTICLES.items() for t in texts if t not in ARTICLES["黄河大桥"]
+    ]
+    path = tmp_path / "followups.json"
+    data = {
+        "data": [{"title": "黄河大桥", "paragraphs": passages[:1]}, {"title": "西湖博物馆", "paragraphs": passages[1:]}]
+    }
+    data["data"].append({"title": "其他", "paragraphs": filler})
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    eval_set = load_squad(path)
+    assert [q.context for q in eval_set.questions] == [("黄河大桥有多长？",), ("西湖博物馆收藏了多少文物？",)]
+    assert evaluate(eval_set)["recall@1"] == 1.0
+
+
+def _session(corpus: Path, lines: list[str]) -> str:
+    return wenda("--corpus", str(corpus), cwd=corpus.parent, stdin="".join(f"{line}\n" for line in lines)).stdout
+
+
+def test_new_starts_a_fresh_conversation_in_the_interactive_session(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n, (title, texts) in enumerate(ARTICLES.items()):
+        (corpus / f"{n}.txt").write_text("\n".join([title, *texts]) + "\n", encoding="utf-8")
+    first = _session(corpus, ["黄河大桥有多长？"])
+    follow_up = _session(corpus, ["黄河大桥有多长？", "它什么时候开放？"])[len(first) :]
+    openings = [texts[1] for texts in ARTICLES.values()]
+    quoted = sorted((follow_up.find(t), t) for t in openings if t in follow_up)
+    assert quoted[0][1] == BRIDGE_OPENING
+    fresh = _session(corpus, ["黄河大桥有多长？", NEW_CONVERSATION, "它什么时候开放？"])
+    assert "已开始新的对话" in fresh
+    alone = _session(corpus, ["它什么时候开放？"])
+    assert fresh.endswith(alone)
