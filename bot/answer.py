@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -65,13 +66,17 @@ def answer(
     question: str,
     k: int = 3,
     *,
+    context: Sequence[str] = (),
     offset: int = 0,
     min_relevance: float = MIN_RELEVANCE,
 ) -> Answer:
     """Answer question with the k best texts after the first `offset` ones, or decline.
 
     A text stored several times (a republished wire story) is quoted once, from its best-ranked
-    copy, with the others in the hit's duplicates; offset counts texts, so "more" goes past copies."""
+    copy, with the others in the hit's duplicates; offset counts texts, so "more" goes past copies.
+    context: the earlier questions of the conversation, oldest first; a follow-up that leaves its
+    subject out (它, 该市, 那北京呢？) is read with them (wenda.retrieval.followup).
+    """
     # The question is echoed to Discord and stored in SQLite, neither of which takes lone surrogates.
     question = scrub(question).strip()
     if not question:
@@ -80,7 +85,7 @@ def answer(
         return Answer(question, Status.TOO_LONG)
     if searcher.index.n_docs == 0:
         return Answer(question, Status.EMPTY_CORPUS)
-    result = searcher.search(question, k + offset, distinct=True)
+    result = searcher.search(question, k + offset, distinct=True, context=context)
     hits = result.hits
     # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
     if not hits or declined(hits[0].relevance, min_relevance):

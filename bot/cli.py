@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.text import Text
 
 from wenda.retrieval.citations import json_date, shown_date
 from wenda.retrieval.corpus import shown_name
+from wenda.retrieval.followup import RECENT_QUESTIONS
 from wenda.retrieval.index import BM25Params
 from wenda.retrieval.intake import add_file
 from wenda.retrieval.relevance import MIN_RELEVANCE
@@ -36,6 +38,9 @@ from .settings import Settings, SettingsError
 from .terminal import print_answer
 
 log = logging.getLogger("wenda")
+
+# Typed at the interactive prompt, starts a fresh conversation: the next question stands alone.
+NEW_CONVERSATION = ":new"
 
 
 class _Console(Console):
@@ -65,7 +70,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="wenda",
         description="问答 — answer questions by quoting the passages of a Chinese article corpus.",
         parents=[common],
-        epilog="With no command, wenda opens an interactive session (Ctrl-D to leave); `wenda 问题` asks 问题.",
+        epilog=(
+            "With no command, wenda opens an interactive session: consecutive questions are one conversation, "
+            f"{NEW_CONVERSATION} starts a new one, Ctrl-D leaves. `wenda 问题` asks 问题."
+        ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -261,7 +269,11 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
     if interactive:
         _enable_history()
         n = library.passage_count
-        console.print(f"wenda · {corpus} · {n} 段 · 输入问题后回车，Ctrl-D 退出", style="dim")
+        console.print(
+            f"wenda · {corpus} · {n} 段 · 输入问题后回车，{NEW_CONVERSATION} 开始新对话，Ctrl-D 退出", style="dim"
+        )
+    # Consecutive questions are one conversation: a follow-up (它呢？) is read with the ones before it.
+    earlier: deque[str] = deque(maxlen=RECENT_QUESTIONS)
     # Files dropped into the corpus while the session runs are answered from within seconds.
     with CorpusWatcher(library):
         while True:
@@ -273,7 +285,12 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
                 return 0
             if not line.strip():
                 continue
-            print_answer(console, answer(library.searcher, line, settings.top_k), corpus)
+            if line.strip().lower() == NEW_CONVERSATION:
+                earlier.clear()
+                console.print("已开始新的对话：下一个问题不再接着前面的问题理解。", style="dim")
+                continue
+            print_answer(console, answer(library.searcher, line, settings.top_k, context=tuple(earlier)), corpus)
+            earlier.append(line)
 
 
 def _enable_history() -> None:

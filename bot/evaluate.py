@@ -10,7 +10,7 @@ from pathlib import Path
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.highlight import Asked, best_sentence
 from wenda.retrieval.index import BM25Params
-from wenda.retrieval.relevance import MIN_RELEVANCE, declined_share, top_relevance
+from wenda.retrieval.relevance import MIN_RELEVANCE, declined_share
 from wenda.retrieval.rerank import SENTENCE_WEIGHT
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.sentences import sentence_spans
@@ -25,6 +25,8 @@ class Question:
     text: str
     gold: int  # index of the passage it was asked on
     answers: tuple[str, ...]
+    # The earlier questions of its conversation, oldest first: it is asked after them.
+    context: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ def load_squad(path: Path) -> EvalSet:
                 for qa in paragraph.get("qas", []):
                     if qa["question"].strip():  # CMRC's trial set has one empty question
                         answers = tuple(a["text"] for a in qa.get("answers", []) if a.get("text"))
-                        questions.append(Question(qa["question"], gold, answers))
+                        earlier = qa.get("context") or ()
+                        context = (earlier,) if isinstance(earlier, str) else tuple(str(c) for c in earlier)
+                        questions.append(Question(qa["question"], gold, answers, context))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadEvalFile(f"{path} is not a readable SQuAD-style JSON file ({exc})") from exc
     if not questions:
@@ -83,9 +87,9 @@ def evaluate(
     marked = baseline_marked = top_gold = 0
     relevance_in: list[float] = []
     for q in eval_set.questions:
-        terms = searcher.analyzer.query_tokens(q.text)
-        ranked = searcher.top_k(terms, max(CUTOFFS))
-        relevance_in.append(top_relevance(searcher.index, terms, searcher.analyzer.query_clauses(q.text), ranked))
+        query, ranked = searcher.ranked(q.text, max(CUTOFFS), q.context)
+        terms = list(query.tokens)
+        relevance_in.append(searcher.relevance_of(q.text, query, ranked))
         docs = [doc for doc, _ in ranked]
         if q.gold not in docs:
             continue
@@ -112,7 +116,7 @@ def evaluate(
     report["declined_in_corpus"] = round(declined_share(relevance_in, threshold), 4)
     relevance_out: list[float] = []
     if out_of_corpus is not None:
-        relevance_out = [searcher.top_relevance(q.text) for q in out_of_corpus.questions]
+        relevance_out = [searcher.top_relevance(q.text, q.context) for q in out_of_corpus.questions]
         report["declined_out_of_corpus"] = round(declined_share(relevance_out, threshold), 4)
     report["curve"] = [
         {

@@ -9,9 +9,10 @@ from functools import lru_cache
 
 from .corpus import Passage
 from .dedup import group, shingles
+from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
-from .relevance import asides, coverage, hit_relevance, idf_is_blind, question_max_score
+from .relevance import asides, coverage, hit_relevance, idf_is_blind, max_score, question_max_score
 from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .sentences import Sentences
 from .synonyms import Query, Synonyms, expand
@@ -45,6 +46,11 @@ class SearchResult:
 # A title is indexed with every passage of its article, so only its head: a file whose "title" is
 # really a long first paragraph would otherwise swamp every passage and the segmenter.
 INDEXED_TITLE_CHARS = 100
+
+
+def distinct_depth(k: int) -> int:
+    """How many passages to rank, at first, to find k different texts."""
+    return max(DISTINCT_CANDIDATES, DISTINCT_CANDIDATES_PER_TEXT * k)
 
 
 def indexed_text(passage: Passage, title_repeat: int = 2) -> str:
@@ -109,9 +115,32 @@ class Searcher:
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
         return cls(passages, analyzer, index, sentence_weight, synonyms)
 
-    def rank(self, question: str, k: int) -> list[tuple[int, float]]:
+    def ranked(self, question: str, k: int, context: Sequence[str] = ()) -> tuple[Query, list[tuple[int, float]]]:
+        """question's query and its k best (passage number, score) pairs.
+
+        context: the earlier questions of its conversation, oldest first; a follow-up that leaves its
+        subject to them is read with them (followup.py). Without context, exactly query(question)
+        and top_k of its tokens.
+        """
+        query, first = self._conversation(question, context, k)
+        return query, self._top_k(query.tokens, k, first=first, typed=query.typed)[0]
+
+    def _conversation(
+        self, question: str, context: Sequence[str], depth: int
+    ) -> tuple[Query, list[tuple[int, float]] | None]:
+        """The query to score with and, for a follow-up, its first-stage ranking (depth deep at least)."""
+        follow_up = read_follow_up(self.analyzer, question, context) if context else None
+        if follow_up is not None:
+            first = supported_top_k(self.index, follow_up, max(depth, RERANK_DEPTH))
+            if first is not None:
+                tokens = tuple(follow_up.tokens)
+                # Relevance is a share of what the typed and the borrowed tokens together could score.
+                return Query(tokens, tuple(follow_up.typed), (), max_score(self.index, tokens)), first
+        return self.query(question), None
+
+    def rank(self, question: str, k: int, context: Sequence[str] = ()) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""
-        return self.top_k(self.query(question).tokens, k)
+        return self.ranked(question, k, context)[1]
 
     def query(self, question: str) -> Query:
         """The question's query tokens (with repeats: a repeat weighs twice), with what the synonyms add,
@@ -124,23 +153,31 @@ class Searcher:
         return self._top_k(query, k)[0]
 
     def _top_k(
-        self, query: Sequence[str], k: int, idf: Mapping[str, float] | None = None
+        self,
+        query: Sequence[str],
+        k: int,
+        idf: Mapping[str, float] | None = None,
+        first: list[tuple[int, float]] | None = None,
+        typed: Sequence[str] | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, Sentences]]:
         """top_k, and the passages the second stage cut into sentences (by number), which the
         highlighter then reads instead of cutting them again. idf: of each query term, if the
-        caller has it already."""
+        caller has it already. first: the first stage's ranking when it is not the index's top_k of
+        query (a follow-up's). typed: the tokens the second stage looks for in one sentence, when not
+        all of query (a follow-up's borrowed subject, a synonym's words, are the passage's, not the
+        answer sentence's)."""
         if idf_is_blind(self.index):
             # One or two passages: BM25Okapi scores them all 0 or below, so the one holding more of the
             # question comes first.
             ranked = self.index.top_k(query, k)
             return sorted(ranked, key=lambda pair: -coverage(self.index, query, pair[0])), {}
         if self.sentence_weight <= 0:
-            return self.index.top_k(query, k), {}
-        ranked = self.index.top_k(query, max(k, RERANK_DEPTH))
+            return (self.index.top_k(query, k) if first is None else first[:k]), {}
+        ranked = self.index.top_k(query, max(k, RERANK_DEPTH)) if first is None else first
         # Only the first RERANK_DEPTH are re-ordered, whatever k: the bot's top 3 and eval's top 10
         # then begin alike.
         head, tail = ranked[:RERANK_DEPTH], ranked[RERANK_DEPTH:]
-        weights = Counter(query)
+        weights = Counter(query if typed is None else typed)
         if idf is None:
             idf = {term: self.index.idf(term) for term in weights}
         cuts = {slot: Sentences.of(self.analyzer, self.passages[slot].text) for slot, _ in head}
@@ -156,11 +193,13 @@ class Searcher:
         ]
         return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k], cuts
 
-    def top_relevance(self, question: str) -> float:
+    def top_relevance(self, question: str, context: Sequence[str] = ()) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
         without building hits."""
-        query = self.query(question)
-        ranked = self.top_k(query.tokens, 1)
+        return self.relevance_of(question, *self.ranked(question, 1, context))
+
+    def relevance_of(self, question: str, query: Query, ranked: Sequence[tuple[int, float]]) -> float:
+        """The relevance of the first of ranked, the (slot, score) pairs question's query ranked."""
         if not ranked:
             return 0.0
         best, left_out = self._most(question, query, ranked)
@@ -176,7 +215,12 @@ class Searcher:
         return question_max_score(self.index, query.tokens, clauses, ranked), asides(self.index, clauses, ranked[0][0])
 
     def distinct(
-        self, query: Sequence[str], k: int, idf: Mapping[str, float] | None = None
+        self,
+        query: Sequence[str],
+        k: int,
+        idf: Mapping[str, float] | None = None,
+        first: list[tuple[int, float]] | None = None,
+        typed: Sequence[str] | None = None,
     ) -> tuple[list[tuple[int, float]], list[list[int]], dict[int, Sentences]]:
         """The k best (slot, score) pairs whose texts differ (dedup.py), each with the slots of its
         worse-ranked copies, and _top_k's sentence cuts.
@@ -184,9 +228,9 @@ class Searcher:
         Candidates are fetched beyond k and grouped in rank order, so a group's quote is its best
         passage and the i-th group is the same whatever k: page 2 of an answer never shows a text of
         page 1 or a copy of one."""
-        depth = max(DISTINCT_CANDIDATES, DISTINCT_CANDIDATES_PER_TEXT * k)
+        depth = distinct_depth(k)
         while True:
-            ranked, cuts = self._top_k(query, depth, idf)
+            ranked, cuts = self._top_k(query, depth, idf, first, typed)
             groups = group([self._shingles(slot) for slot, _ in ranked])
             if len(groups) >= k or len(ranked) < depth:  # enough texts, or the corpus has no more
                 break
@@ -194,17 +238,18 @@ class Searcher:
         groups = groups[:k]
         return [ranked[g[0]] for g in groups], [[ranked[i][0] for i in g[1:]] for g in groups], cuts
 
-    def search(self, question: str, k: int = 3, *, distinct: bool = False) -> SearchResult:
+    def search(self, question: str, k: int = 3, *, distinct: bool = False, context: Sequence[str] = ()) -> SearchResult:
         """The k best passages for question as hits. distinct: k different texts instead, each hit
-        listing its copies (what an answer quotes; the ranking itself, and eval, keep every copy)."""
+        listing its copies (what an answer quotes; the ranking itself, and eval, keep every copy).
+        context: the earlier questions of its conversation, oldest first (see ranked)."""
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
-        query = self.query(question)
+        query, first = self._conversation(question, context, distinct_depth(k) if distinct else k)
         terms = list(dict.fromkeys(query.tokens))
         idf = {t: self.index.idf(t) for t in terms}
         if distinct:
-            ranked, copies, cuts = self.distinct(query.tokens, k, idf)
+            ranked, copies, cuts = self.distinct(query.tokens, k, idf, first, query.typed)
         else:
-            ranked, cuts = self._top_k(query.tokens, k, idf)
+            ranked, cuts = self._top_k(query.tokens, k, idf, first, query.typed)
             copies = [[] for _ in ranked]
         best, left_out = self._most(question, query, ranked)
         asked = Asked.of(question, terms, idf)

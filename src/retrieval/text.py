@@ -268,6 +268,11 @@ class Analyzer:
                 out.append(Term(word, offset + start, offset + end))
         return out
 
+    def segments(self, text: str) -> list[str]:
+        """jieba's cut of the normalised text with nothing left out (stop words, punctuation kept):
+        joined, the pieces are normalise(text). What a reading of the question's grammar needs."""
+        return [w for _, piece in _pieces(normalise(text)) for w in self._jieba.lcut(piece)]
+
     def words(self, text: str) -> list[str]:
         """jieba's words of text (no punctuation, no stop words), in order, repeats kept."""
         return [t.text for t in self.terms(text)]
