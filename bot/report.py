@@ -206,7 +206,7 @@ def summary_line(report: Report) -> str:
     )
 
 
-def gap_line(gap: Gap, example_chars: int = 60) -> str:
+def gap_line(gap: Gap, example_chars: int = 80) -> str:
     """One gap on one line of plain text (not yet escaped for Discord)."""
     terms = "、".join(gap.terms) or "（无关键词）"
     first, last = iso(gap.first)[:10], iso(gap.last)[:10]
