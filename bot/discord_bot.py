@@ -46,8 +46,9 @@ EXPIRED_TEXT = "这条回答已过期，请重新提问。"
 THANKS_TEXT = "谢谢你的反馈！"
 NO_MORE_TEXT = "没有更多相关的段落了。"
 STOPPING_TEXT = "问答机器人正在重启，请稍后再问。"
-# The gaps /report lists at most; the rest are counted in one line.
-REPORT_GAPS = 25
+# The gaps /report lists at most, the rest counted in one line: 15 lines of at most 300 characters
+# (render_lines' clip) leave room for that line within the 6,000 characters of a message's embeds.
+REPORT_GAPS = 15
 # Discord's limit on a thread's name; a question cut to it names the thread its answer is in.
 THREAD_NAME_LIMIT = 100
 THREAD_NAME_FALLBACK = "问答"

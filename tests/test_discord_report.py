@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,3 +139,16 @@ async def test_report_command_and_its_option_are_localised(
 @pytest.fixture
 def corpus(seed_corpus: Path) -> Path:
     return seed_corpus
+
+
+async def test_a_long_report_stays_inside_discords_limits(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], feedback_path: Path
+) -> None:
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+    rng = random.Random(7)
+    questions = ["".join(rng.choice(chars) for _ in range(200)) for _ in range(40)]
+    seed(feedback_path, *((q, Status.NOT_COVERED) for q in questions))
+    sent = await report(standin, make_bot())
+    assert 1 <= len(sent["embeds"]) <= 10
+    assert sum(len(e["title"]) + len(e["description"]) for e in sent["embeds"]) <= 6000
+    assert plain(sent["embeds"][-1]["description"]).splitlines()[-1].startswith("另有 25 组未列出")
