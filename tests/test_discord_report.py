@@ -18,6 +18,7 @@ from test_discord_bot import (
     WEATHER,
     ask,
     assert_mentions_nobody,
+    custom_ids,
     follow_up,
     plain,
     sent_by_bot,
@@ -112,8 +113,10 @@ async def test_report_days_leaves_out_older_questions(
 async def test_every_question_asked_is_counted_once_with_its_outcome(
     standin: DiscordStandin, make_bot: Callable[..., WendaBot], feedback_path: Path
 ) -> None:
-    async with standin.running(make_bot()):
-        await ask(standin, BEIJING)
+    async with standin.running(make_bot(top_k=1)):
+        _, reply = await ask(standin, BEIJING)
+        more = next(c for c in custom_ids(reply.json) if c.startswith("wenda:more:"))
+        await follow_up(standin, await standin.click_button(int(reply.response["id"]), more))  # not a new question
         await ask(standin, WEATHER)
     store = FeedbackStore(feedback_path)
     try:
