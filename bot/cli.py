@@ -1,9 +1,10 @@
-"""The terminal harness: `wenda ask`, an interactive session, `sources`, `index` and `eval`."""
+"""The terminal harness: `wenda ask`, an interactive session, `sources`, `index`, `eval` and `report`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import difflib
 import io
 import json
@@ -26,14 +27,17 @@ from wenda.retrieval.index import BM25Params
 from wenda.retrieval.intake import add_file
 from wenda.retrieval.relevance import MIN_RELEVANCE
 from wenda.retrieval.rerank import check_sentence_weight
-from wenda.retrieval.store import CorpusNotFound, Library
+from wenda.retrieval.store import USERDICT_NAME, CorpusNotFound, Library
 from wenda.retrieval.synonyms import SYNONYMS_NAME
-from wenda.retrieval.text import TextSettings
+from wenda.retrieval.text import Analyzer, TextSettings
 from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import Status, answer, empty_corpus_message, to_json
 from .evaluate import BadEvalFile, evaluate, load_squad
+from .feedback import FeedbackStore
 from .logs import configure_logging
+from .report import DEFAULT_SINCE, BadSince, build_report, iso, parse_since
+from .report import to_json as report_json
 from .settings import Settings, SettingsError
 from .terminal import print_answer
 
@@ -92,6 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("files", nargs="+", type=Path, help=".txt, .md or .jsonl files")
 
     sub.add_parser("bot", parents=[common], help="run the Discord bot (DISCORD_TOKEN in .env or the environment)")
+
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="questions asked, votes, and what the corpus does not cover; or purge stored records",
+        description="Read from the feedback database ($WENDA_FEEDBACK_DB or <corpus>/.wenda/feedback.sqlite3).",
+    )
+    report.add_argument(
+        "--since", default=None, help=f"how far back: 7d, 24h, 30m or a date like 2024-05-01 (default {DEFAULT_SINCE})"
+    )
+    report.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    purge = report.add_mutually_exclusive_group()
+    purge.add_argument("--purge-before", metavar="DATE", help="delete every record older than DATE (or 90d, …)")
+    purge.add_argument("--purge-user", metavar="ID", help="delete every record of the Discord user with this id")
 
     # eval reads its articles from the SQuAD file. --corpus stays known (hidden) so that main can
     # refuse it with a sentence rather than argparse's "unrecognized arguments".
@@ -452,6 +470,72 @@ def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console:
     return 0
 
 
+def _feedback(settings: Settings) -> FeedbackStore:
+    """The bot's feedback database; a report must not create an empty one where the bot never wrote."""
+    path = settings.feedback_path
+    if not path.is_file():
+        raise UsageError(
+            f"no feedback database at {path}: the bot has recorded nothing yet, or WENDA_FEEDBACK_DB "
+            "(or --corpus) names another place"
+        )
+    return FeedbackStore(path)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    settings = dataclasses.replace(settings, corpus=corpus)
+    purging = args.purge_before is not None or args.purge_user is not None
+    if purging and args.since is not None:
+        raise UsageError("--since chooses what a report covers; it does not apply to --purge-before or --purge-user")
+    try:
+        if args.purge_before is not None:
+            before = parse_since(args.purge_before)
+        since = parse_since(args.since or DEFAULT_SINCE)
+    except BadSince as exc:
+        option = "--purge-before" if args.purge_before is not None else "--since"
+        raise UsageError(f"{option}: {exc}") from None
+    if args.purge_user is not None and not args.purge_user.strip().isdigit():
+        raise UsageError(f"--purge-user takes a Discord user id (digits only), not {args.purge_user!r}")
+    store = _feedback(settings)
+    try:
+        if purging:
+            if args.purge_before is not None:
+                purged, what = store.purge_before(before.timestamp()), f"made before {iso(before)}"
+            else:
+                purged, what = store.purge_user(int(args.purge_user)), f"of user {int(args.purge_user)}"
+            if args.json:
+                counts = {"questions": purged.questions, "answers": purged.answers, "votes": purged.votes}
+                print(json.dumps({"deleted": purged.total, **counts}))
+            else:
+                console.print(
+                    f"deleted {_count(purged.total, 'record')} {what}: {_count(purged.questions, 'question')}, "
+                    f"{_count(purged.answers, 'answer')}, {_count(purged.votes, 'vote')}",
+                    markup=False,
+                )
+            return 0
+        text = TextSettings(userdict=corpus / USERDICT_NAME if (corpus / USERDICT_NAME).is_file() else None)
+        found = build_report(store, Analyzer(text), since)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report_json(found), ensure_ascii=False, indent=2))
+        return 0
+    console.print(
+        f"since {iso(found.since)}: {_count(found.questions, 'question')}, {found.answered} answered, "
+        f"{found.declined} declined; votes 👍 {found.up} 👎 {found.down}",
+        markup=False,
+    )
+    if not found.gaps:
+        console.print("no gaps: every question was answered and no answer got a 👎", markup=False)
+        return 0
+    console.print("gaps (declined questions and 👎 answers by topic, largest first):", markup=False)
+    for gap in found.gaps:
+        terms = " ".join(gap.terms) or "(no topic words)"
+        console.print(f"  {gap.count}× {terms}  {iso(gap.first)} … {iso(gap.last)}", markup=False)
+        for example in gap.examples:
+            console.print(Text(f"      {example}", style="dim"))
+    return 0
+
+
 COMMANDS = {
     "add": cmd_add,
     "bot": cmd_bot,
@@ -460,6 +544,7 @@ COMMANDS = {
     "sources": cmd_sources,
     "index": cmd_index,
     "eval": cmd_eval,
+    "report": cmd_report,
 }
 
 

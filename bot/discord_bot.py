@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import functools
 import inspect
 import logging
 import re
 import signal
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -29,6 +31,7 @@ from .discord_locale import WendaTranslator
 from .discord_render import DiscordMessage, neutral_clip, render_answer, render_lines
 from .discord_views import MoreButton, VoteButton, answer_view
 from .feedback import FeedbackStore
+from .report import build_report, gap_line, summary_line
 from .settings import Settings
 
 log = logging.getLogger("wenda.discord")
@@ -43,6 +46,9 @@ EXPIRED_TEXT = "这条回答已过期，请重新提问。"
 THANKS_TEXT = "谢谢你的反馈！"
 NO_MORE_TEXT = "没有更多相关的段落了。"
 STOPPING_TEXT = "问答机器人正在重启，请稍后再问。"
+# The gaps /report lists at most, the rest counted in one line: 15 lines of at most 300 characters
+# (render_lines' clip) leave room for that line within the 6,000 characters of a message's embeds.
+REPORT_GAPS = 15
 # Discord's limit on a thread's name; a question cut to it names the thread its answer is in.
 THREAD_NAME_LIMIT = 100
 THREAD_NAME_FALLBACK = "问答"
@@ -194,6 +200,13 @@ class WendaBot(discord.Client):
         async def add(interaction: discord.Interaction, file: discord.Attachment) -> None:
             await self.add_file(interaction, file)
 
+        @self.tree.command(
+            name=locale_str("report"), description=locale_str("提问、反馈和资料库未覆盖的问题汇总（管理员）")
+        )
+        @app_commands.describe(days=locale_str("统计最近几天（默认 7 天）"))
+        async def report(interaction: discord.Interaction, days: app_commands.Range[int, 1, 366] = 7) -> None:
+            await self.report(interaction, days)
+
         # Apps → 问 wenda on any message: the interaction carries the message, so no intent is needed.
         async def ask_about(interaction: discord.Interaction, message: discord.Message) -> None:
             await self.answer_about(interaction, message)
@@ -246,6 +259,24 @@ class WendaBot(discord.Client):
             text += "\n" + neutral_clip(result.reason, 300)
         await interaction.followup.send(text, ephemeral=True)
 
+    @guarded("/report")
+    async def report(self, interaction: discord.Interaction, days: int = 7) -> None:
+        if not self.is_admin(interaction.user):
+            await interaction.response.send_message(NOT_ALLOWED_TEXT, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        since = discord.utils.utcnow() - datetime.timedelta(days=days)
+        found = await asyncio.to_thread(build_report, self.feedback, self.library.analyzer, since)
+        # Stored questions are whatever people typed: render_lines escapes and clips every line.
+        lines = [summary_line(found)]
+        if found.gaps:
+            lines.append("未覆盖或得到 👎 的问题，按话题归组：")
+            lines.extend(gap_line(gap) for gap in found.gaps[:REPORT_GAPS])
+            if len(found.gaps) > REPORT_GAPS:
+                lines.append(f"另有 {len(found.gaps) - REPORT_GAPS} 组未列出（wenda report 可看全部）。")
+        title = f"问答报告：最近 {days} 天"
+        await interaction.followup.send(embeds=render_lines(title, lines), ephemeral=True)
+
     def is_admin(self, user: discord.abc.User) -> bool:
         if not isinstance(user, discord.Member):
             return False  # no server, no server permissions
@@ -277,11 +308,20 @@ class WendaBot(discord.Client):
         ans = dataclasses.replace(ans, hits=ans.hits[:k])
         message = render_answer(ans, echo_question=echo)
         kwargs: dict = {"content": message.content or None, "embeds": message.embeds}
+        if offset == 0:  # a new question, not 更多 on an earlier one
+            await self._record_question(ans, user_id)
         if ans.answered and ans.hits:
             answer_id = await asyncio.to_thread(self.feedback.record_answer, ans, user_id)
             if answer_id is not None:  # None: not recorded (logged); the answer goes out without buttons
                 kwargs["view"] = answer_view(answer_id, offset + k if more else None)
         return ans, message, kwargs
+
+    async def _record_question(self, ans: Answer, user_id: int) -> None:
+        """Count the question for /report; a store that cannot take it costs the report a line, not the answer."""
+        try:
+            await asyncio.to_thread(self.feedback.record_question, ans, user_id)
+        except sqlite3.Error:
+            log.warning("question of user %s not recorded for the report", user_id, exc_info=True)
 
     # -- conversations --------------------------------------------------------------------------
 

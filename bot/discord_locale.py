@@ -37,6 +37,13 @@ TRANSLATIONS: dict[str, dict[discord.Locale, str]] = {
     },
     "file": {ZH: "文件", EN: "file"},
     "文章文件": {ZH: "文章文件", EN: "The article file"},
+    "report": {ZH: "报告", EN: "report"},
+    "提问、反馈和资料库未覆盖的问题汇总（管理员）": {
+        ZH: "提问、反馈和资料库未覆盖的问题汇总（管理员）",
+        EN: "Questions, votes and what the library does not cover (admins)",
+    },
+    "days": {ZH: "天数", EN: "days"},
+    "统计最近几天（默认 7 天）": {ZH: "统计最近几天（默认 7 天）", EN: "How many days back (default 7)"},
     "问 wenda": {ZH: "问 wenda", EN: "Ask wenda"},
 }
 

@@ -1,4 +1,4 @@
-"""The feedback store: every answer the bot shows, and the 👍/👎 votes on it, in SQLite beside the index."""
+"""The feedback store: every question asked, the answers the bot shows and the 👍/👎 votes on them, in SQLite."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answer import Answer
+from .answer import Answer, Status
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,45 @@ CREATE TABLE IF NOT EXISTS votes (
 );
 """
 
+# Every question asked and what became of it. `answers` only holds the questions answered with quotes
+# (their passages are what the buttons need), so a question the corpus does not cover left no trace
+# before this table; the report's gaps are made of those. Created by _migrate, not _SCHEMA, so that
+# an older database gets it together with its history of answered questions, once.
+_QUESTIONS = """
+CREATE TABLE questions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    question TEXT NOT NULL,
+    status TEXT NOT NULL,            -- answer.Status: answered, not_covered or empty_corpus
+    asked_by INTEGER,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS questions_created ON questions (created);
+"""
+
+# The outcomes worth counting: an empty or overlong question is refused before the corpus is asked.
+RECORDED = frozenset({Status.ANSWERED, Status.NOT_COVERED, Status.EMPTY_CORPUS})
+DECLINED = frozenset({Status.NOT_COVERED, Status.EMPTY_CORPUS})
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    question: str
+    status: str
+    created: float  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class Purged:
+    """How many records a purge deleted, by table."""
+
+    questions: int
+    answers: int
+    votes: int
+
+    @property
+    def total(self) -> int:
+        return self.questions + self.answers + self.votes
+
 
 @dataclass(frozen=True)
 class StoredAnswer:
@@ -60,6 +99,7 @@ class FeedbackStore:
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         self._use_wal()
         self._db.executescript(_SCHEMA)
+        self._migrate()
 
     def _use_wal(self) -> None:
         for attempt in range(WAL_ATTEMPTS):
@@ -112,6 +152,113 @@ class FeedbackStore:
         with self._lock:
             rows = self._db.execute("SELECT user_id, vote FROM votes WHERE answer_id = ?", (answer_id,)).fetchall()
         return dict(rows)
+
+    # -- every question, for the report ---------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Add the questions table to a database made before it, seeded with the answers it holds.
+
+        BEGIN IMMEDIATE: the bot and `wenda report` may open the same old database at once; only
+        one of them creates and seeds the table.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                exists = self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'questions'"
+                ).fetchone()
+                if not exists:
+                    for statement in _QUESTIONS.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(
+                        "INSERT INTO questions (question, status, asked_by, created) "
+                        "SELECT question, ?, asked_by, created FROM answers ORDER BY id",
+                        (Status.ANSWERED.value,),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def record_question(self, ans: Answer, asked_by: int | None, when: float | None = None) -> bool:
+        """Store a question and whether it was answered; False if its outcome is not one the report counts."""
+        if ans.status not in RECORDED:
+            return False
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO questions (question, status, asked_by, created) VALUES (?, ?, ?, ?)",
+                (ans.question, ans.status.value, asked_by, time.time() if when is None else when),
+            )
+        return True
+
+    def questions_since(self, since: float) -> list[AskedQuestion]:
+        """The questions asked at or after `since`, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT question, status, created FROM questions WHERE created >= ? ORDER BY created, id", (since,)
+            ).fetchall()
+        return [AskedQuestion(*row) for row in rows]
+
+    def vote_totals(self, since: float) -> tuple[int, int]:
+        """(👍, 👎) votes cast or changed at or after `since`."""
+        with self._lock:
+            up, down = self._db.execute(
+                "SELECT COALESCE(SUM(vote = 1), 0), COALESCE(SUM(vote = -1), 0) FROM votes WHERE created >= ?",
+                (since,),
+            ).fetchone()
+        return up, down
+
+    def downvoted_since(self, since: float) -> list[AskedQuestion]:
+        """The answers given a 👎 at or after `since`, once each, timed by their latest 👎, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.question, MAX(v.created) AS last FROM votes v JOIN answers a ON a.id = v.answer_id "
+                "WHERE v.vote = -1 AND v.created >= ? GROUP BY a.id ORDER BY last, a.id",
+                (since,),
+            ).fetchall()
+        return [AskedQuestion(question, "downvoted", created) for question, created in rows]
+
+    def purge_before(self, before: float) -> Purged:
+        """Delete every record made before `before`, and the votes on the answers deleted."""
+        return self._purge(
+            ("DELETE FROM questions WHERE created < ?", (before,)),
+            (
+                "DELETE FROM votes WHERE created < ? OR answer_id IN (SELECT id FROM answers WHERE created < ?)",
+                (before, before),
+            ),
+            ("DELETE FROM answers WHERE created < ?", (before,)),
+        )
+
+    def purge_user(self, user_id: int) -> Purged:
+        """Delete everything of one user: their questions, their answers (with anyone's votes on them), their votes."""
+        return self._purge(
+            ("DELETE FROM questions WHERE asked_by = ?", (user_id,)),
+            (
+                "DELETE FROM votes WHERE user_id = ? OR answer_id IN (SELECT id FROM answers WHERE asked_by = ?)",
+                (user_id, user_id),
+            ),
+            ("DELETE FROM answers WHERE asked_by = ?", (user_id,)),
+        )
+
+    def _purge(self, *statements: tuple[str, tuple]) -> Purged:
+        """Run the deletes for questions, votes and answers (in that order) as one transaction.
+
+        secure_delete overwrites the deleted rows in the file, and the checkpoint empties the
+        write-ahead log, so what a purge deletes does not linger on disk.
+        """
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete = ON")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                counts = [self._db.execute(sql, args).rowcount for sql, args in statements]
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        questions, votes, answers = counts
+        return Purged(questions=questions, answers=answers, votes=votes)
 
     def close(self) -> None:
         with self._lock:
