@@ -86,6 +86,9 @@ def answer(
     if searcher.index.n_docs == 0:
         return Answer(question, Status.EMPTY_CORPUS)
     result = searcher.search(question, k + offset, distinct=True, context=context)
+    if not result.terms:
+        # Nothing to search for: punctuation (？？？) or chat alone (你好！谢谢): ask for a question.
+        return Answer(question, Status.EMPTY)
     hits = result.hits
     # Whether the corpus covers the question is decided on the best passage, whatever page is shown.
     if not hits or declined(hits[0].relevance, min_relevance):

@@ -8,7 +8,7 @@ import re
 import pytest
 from conftest import SEED_COPY_FILE
 
-from wenda.bot.answer import MAX_QUESTION_CHARS, Answer, Status, answer, empty_corpus_message, to_json
+from wenda.bot.answer import MAX_QUESTION_CHARS, MESSAGES, Answer, Status, answer, empty_corpus_message, to_json
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.search import Hit, Searcher
 from wenda.retrieval.store import Library, StoreSettings
@@ -169,3 +169,10 @@ def test_json_lists_each_copy_with_its_citation(doubled_searcher: Searcher):
 
 def test_json_of_a_text_stored_once_has_no_duplicates(seed_searcher: Searcher):
     assert [h["duplicates"] for h in to_json(answer(seed_searcher, OPENING, k=1))["hits"]] == [[]]
+
+
+@pytest.mark.parametrize("message", ["？？？", "……", "你好！", "谢谢大家", "请问"])
+def test_a_message_with_nothing_to_search_for_gets_the_ask_a_question_prompt(seed_searcher: Searcher, message: str):
+    ans = answer(seed_searcher, message)
+    assert ans.status is Status.EMPTY
+    assert ans.message == MESSAGES[Status.EMPTY] and "请输入一个问题" in ans.message
