@@ -18,6 +18,7 @@ from wenda.bot.answer import answer
 from wenda.bot.channels import channel_scope
 from wenda.bot.discord_bot import WendaBot
 from wenda.bot.settings import Settings, SettingsError
+from wenda.retrieval import maxscore
 from wenda.retrieval.index import BM25Index
 from wenda.retrieval.scope import ScopeError, normalise_scope
 from wenda.retrieval.store import Library, StoreSettings
@@ -52,10 +53,14 @@ def two_folders(tmp_path: Path) -> Library:
     return Library.open(root, StoreSettings(cache=False))
 
 
-def test_masked_top_k_equals_filtered_scores() -> None:
+@pytest.mark.parametrize("pruned", [False, True])
+def test_masked_top_k_equals_filtered_scores(monkeypatch: pytest.MonkeyPatch, pruned: bool) -> None:
+    if pruned:  # every query takes MaxScore's pruning path, not the few-postings one
+        monkeypatch.setattr(maxscore, "_SMALL_QUERY", 0)
+        monkeypatch.setattr(maxscore, "_FIRST_BATCH", 64)
     rng = random.Random(7)
     vocab = [f"w{i}" for i in range(60)]
-    docs = [[rng.choice(vocab[: rng.randint(5, 60)]) for _ in range(rng.randint(1, 30))] for _ in range(400)]
+    docs = [[rng.choice(vocab[: rng.randint(5, 60)]) for _ in range(rng.randint(1, 30))] for _ in range(2000)]
     index = BM25Index.build(docs)
     allowed = np.array([rng.random() < 0.1 for _ in docs])
     within = index.restrict(allowed)
