@@ -69,6 +69,7 @@ def answer(
     context: Sequence[str] = (),
     offset: int = 0,
     min_relevance: float = MIN_RELEVANCE,
+    scope: str | None = None,
 ) -> Answer:
     """Answer question with the k best texts after the first `offset` ones, or decline.
 
@@ -76,6 +77,8 @@ def answer(
     copy, with the others in the hit's duplicates; offset counts texts, so "more" goes past copies.
     context: the earlier questions of the conversation, oldest first; a follow-up that leaves its
     subject out (它, 该市, 那北京呢？) is read with them (wenda.retrieval.followup).
+    scope: a subfolder of the corpus to quote from alone (a channel's, WENDA_CHANNEL_CORPORA); relevance
+    keeps the whole corpus's statistics, so the decline rule holds there unchanged.
     """
     # The question is echoed to Discord and stored in SQLite, neither of which takes lone surrogates.
     question = scrub(question).strip()
@@ -85,7 +88,7 @@ def answer(
         return Answer(question, Status.TOO_LONG)
     if searcher.index.n_docs == 0:
         return Answer(question, Status.EMPTY_CORPUS)
-    result = searcher.search(question, k + offset, distinct=True, context=context)
+    result = searcher.search(question, k + offset, distinct=True, context=context, scope=scope)
     if not result.terms:
         # Nothing to search for: punctuation (？？？) or chat alone (你好！谢谢): ask for a question.
         return Answer(question, Status.EMPTY)

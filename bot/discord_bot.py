@@ -25,6 +25,7 @@ from wenda.retrieval.store import Library
 from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
+from .channels import channel_scope
 from .conversation import DM_WINDOW_SECONDS, Conversations
 from .cooldown import Cooldown
 from .discord_locale import WendaTranslator
@@ -213,9 +214,16 @@ class WendaBot(discord.Client):
 
         self.tree.add_command(app_commands.ContextMenu(name=locale_str("问 wenda"), callback=ask_about))
 
+    def scope_of(self, channel: object) -> str | None:
+        """The corpus subfolder questions asked in channel search (WENDA_CHANNEL_CORPORA); None: all of it."""
+        return channel_scope(self.settings.channel_corpora, channel)
+
     @guarded("/sources")
     async def list_sources(self, interaction: discord.Interaction) -> None:
         articles = self.library.articles
+        scope = self.scope_of(interaction.channel)
+        if scope is not None:  # only what questions asked here can quote
+            articles = [a for a in articles if a.file.startswith(scope + "/")]
         lines = [f"{a.title}" + (f" · {a.source}" if a.source else "") + f" · {a.passages} 段" for a in articles]
         title = f"资料库：{len(articles)} 篇文章"
         await interaction.response.send_message(embeds=render_lines(title, lines), ephemeral=True)
@@ -287,23 +295,39 @@ class WendaBot(discord.Client):
     # -- answering ----------------------------------------------------------------------------
 
     async def compute_answer(
-        self, question: str, offset: int = 0, *, k: int | None = None, context: Sequence[str] = ()
+        self,
+        question: str,
+        offset: int = 0,
+        *,
+        k: int | None = None,
+        context: Sequence[str] = (),
+        scope: str | None = None,
     ) -> Answer:
-        """Segmentation and scoring run in a worker thread, never on the event loop."""
+        """Segmentation and scoring run in a worker thread, never on the event loop. scope: the corpus
+        subfolder of the channel asked in (scope_of), None for all of it."""
         searcher = self.library.searcher  # one consistent snapshot even if /reindex swaps it meanwhile
         options: dict[str, Any] = {"offset": offset}
         # The earlier questions of a conversation go to answer() once it can use them.
         if _accepts_context(answer):
             options["context"] = tuple(context)
+        if scope is not None:
+            options["scope"] = scope
         return await asyncio.to_thread(answer, searcher, question, k or self.settings.top_k, **options)
 
     async def prepare(
-        self, question: str, user_id: int, offset: int = 0, *, echo: bool = False, context: Sequence[str] = ()
+        self,
+        question: str,
+        user_id: int,
+        offset: int = 0,
+        *,
+        echo: bool = False,
+        context: Sequence[str] = (),
+        scope: str | None = None,
     ) -> tuple[Answer, DiscordMessage, dict]:
         """Answer, render and store a question; returns the send() keyword arguments for the reply."""
         k = self.settings.top_k
         # One passage more than is shown tells whether 更多 has anything to show.
-        ans = await self.compute_answer(question, offset, k=k + 1, context=context)
+        ans = await self.compute_answer(question, offset, k=k + 1, context=context, scope=scope)
         more = len(ans.hits) > k
         ans = dataclasses.replace(ans, hits=ans.hits[:k])
         message = render_answer(ans, echo_question=echo)
@@ -397,7 +421,8 @@ class WendaBot(discord.Client):
         await interaction.response.defer(thinking=True)
         channel = interaction.channel
         context = self._converse(channel, question)
-        _, _, reply = await self.prepare(question, interaction.user.id, echo=True, context=context)
+        scope = self.scope_of(channel)
+        _, _, reply = await self.prepare(question, interaction.user.id, echo=True, context=context, scope=scope)
         threaded = self._wants_thread(channel, mentioned=False) and bool(question.strip())
         sent = await interaction.followup.send(wait=threaded, **reply)
         if threaded and sent is not None:
@@ -418,17 +443,18 @@ class WendaBot(discord.Client):
             await message.reply(cooldown_text(wait), mention_author=False)
             return
         channel = message.channel
+        scope = self.scope_of(channel)  # a thread started below inherits the channel's
         thread = None
         if question.strip() and self._wants_thread(channel, mentioned=self._mentions_me(message)):
             thread = await self._start_thread(cast(discord.TextChannel, channel), message, question)
         if thread is not None:
             async with thread.typing():
-                _, _, reply = await self.prepare(question, message.author.id)
+                _, _, reply = await self.prepare(question, message.author.id, scope=scope)
             await thread.send(**reply)
             return
         context = self._converse(channel, question)
         async with channel.typing():
-            _, _, reply = await self.prepare(question, message.author.id, context=context)
+            _, _, reply = await self.prepare(question, message.author.id, context=context, scope=scope)
         await message.reply(mention_author=False, **reply)
 
     def _mentions_me(self, message: discord.Message) -> bool:
@@ -454,7 +480,8 @@ class WendaBot(discord.Client):
             await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        ans, _, reply = await self.prepare(stored.question, interaction.user.id, offset)
+        scope = self.scope_of(interaction.channel)  # the button is under the answer, in its channel
+        ans, _, reply = await self.prepare(stored.question, interaction.user.id, offset, scope=scope)
         if not (ans.answered and ans.hits):
             await interaction.followup.send(NO_MORE_TEXT, ephemeral=True)
             return

@@ -11,6 +11,7 @@ from dotenv import dotenv_values
 
 from wenda.retrieval.index import TUNED_PARAMS, BM25Params
 from wenda.retrieval.rerank import SENTENCE_WEIGHT, check_sentence_weight
+from wenda.retrieval.scope import ScopeError, normalise_scope
 from wenda.retrieval.store import StoreSettings
 
 THREAD_MODES = ("off", "mentions", "always")
@@ -40,6 +41,8 @@ class Settings:
     # The privileged Message Content intent: every human message in a thread wenda started is then a question.
     message_content: bool = False
     follow_links: bool = False  # follow links in the corpus folder to files outside it
+    # Channel or category id -> the corpus subfolder questions asked there search (WENDA_CHANNEL_CORPORA).
+    channel_corpora: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def reads_message_content(self) -> bool:
@@ -78,6 +81,7 @@ class Settings:
             threads=_choice(values, "WENDA_THREADS", THREAD_MODES, "mentions"),
             message_content=_flag(values, "WENDA_MESSAGE_CONTENT"),
             follow_links=(values.get("WENDA_FOLLOW_LINKS") or "").strip() == "1",
+            channel_corpora=_channel_corpora(values, "WENDA_CHANNEL_CORPORA"),
         )
 
 
@@ -132,6 +136,26 @@ def _snowflakes(values: Mapping[str, str], name: str) -> list[int]:
     if bad:
         raise SettingsError(f"{name} must be comma-separated Discord channel ids, and {bad[0]!r} is not one")
     return [int(part) for part in ids]
+
+
+def _channel_corpora(values: Mapping[str, str], name: str) -> dict[int, str]:
+    """`123=economy,456=politics`: a channel or category id, then the corpus subfolder asked there."""
+    found: dict[int, str] = {}
+    for entry in (values.get(name) or "").replace(";", ",").split(","):
+        if not entry.strip():
+            continue
+        key, sep, folder = entry.partition("=")
+        key = key.strip()
+        if not sep or not key.isdigit():
+            raise SettingsError(f"{name} must be channel-id=subfolder pairs (123=economy,456=politics), not {entry!r}")
+        try:
+            scope = normalise_scope(folder)
+        except ScopeError:
+            raise SettingsError(f"{name}: {folder.strip()!r} (for {key}) is not a subfolder of the corpus") from None
+        if int(key) in found:
+            raise SettingsError(f"{name} names {key} twice")
+        found[int(key)] = scope
+    return found
 
 
 def _float(values: Mapping[str, str], name: str, default: float) -> float:

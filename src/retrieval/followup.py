@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .index import BM25Index
+from .maxscore import SlotFilter
 from .text import Analyzer, normalise
 
 # How many earlier questions a follow-up may borrow from, the most recent last.
@@ -118,7 +119,9 @@ def read_follow_up(analyzer: Analyzer, question: str, context: Sequence[str]) ->
     return FollowUp(typed, borrowed)
 
 
-def supported_top_k(index: BM25Index, follow_up: FollowUp, k: int) -> list[tuple[int, float]] | None:
+def supported_top_k(
+    index: BM25Index, follow_up: FollowUp, k: int, within: SlotFilter | None = None
+) -> list[tuple[int, float]] | None:
     """The k best (slot, score) pairs for a follow-up's tokens among the passages its typed words
     support, then the rest; None when no passage the borrowed words favour is supported.
 
@@ -128,8 +131,8 @@ def supported_top_k(index: BM25Index, follow_up: FollowUp, k: int) -> list[tuple
     happens to say 这个计划): the question is then searched alone.
     """
     depth = max(k, SUPPORT_DEPTH)
-    own = dict(index.top_k(follow_up.typed, depth))
-    ranked = index.top_k(follow_up.tokens, depth)
+    own = dict(index.top_k(follow_up.typed, depth, within))
+    ranked = index.top_k(follow_up.tokens, depth, within)
     if not own:  # nothing typed matches anything (还有呢？): the borrowed words alone decide
         return ranked[:k]
     bar = SUPPORT_SHARE * max(own.values())

@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .maxscore import MaxScore, best_of
+from .maxscore import MaxScore, SlotFilter, best_of
 from .postings import csr_offsets
 from .segment import Segment, entries_of, first_live_order, number_by_first_occurrence
 from .terms import term_keys
@@ -259,8 +259,18 @@ class BM25Index:
         self._accumulate(query, scores)
         return scores[self.live]
 
-    def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
+    def restrict(self, allowed: np.ndarray) -> SlotFilter:
+        """A filter for top_k keeping only the live slots where allowed (a boolean per slot) is True.
+
+        Only which slots may be returned changes: scores keep the whole index's statistics (idf, avgdl).
+        """
+        if len(allowed) != self.n_slots:
+            raise ValueError(f"{len(allowed)} flags for {self.n_slots} slots")
+        return self._maxscore.restrict(allowed)
+
+    def top_k(self, query: Sequence[str], k: int, within: SlotFilter | None = None) -> list[tuple[int, float]]:
         """The k best live slots holding a query term, best first; ties go to the lower slot.
+        within: only the slots of this filter (restrict()).
 
         Exact MaxScore: terms are taken rarest-bound first and only until the k-th best partial
         score beats what the remaining terms could still add; their long posting lists are then only
@@ -271,13 +281,15 @@ class BM25Index:
             return []
         plan = self._maxscore.plan(query)
         if plan is None:
-            return self._dense_top_k(query, k)
-        return self._maxscore.top_k(query, plan, k)
+            return self._dense_top_k(query, k, within)
+        return self._maxscore.top_k(query, plan, k, within)
 
-    def _dense_top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
+    def _dense_top_k(self, query: Sequence[str], k: int, within: SlotFilter | None = None) -> list[tuple[int, float]]:
         """Score every posting of every query term (the reference top_k, and the fallback)."""
         scores = np.zeros(self.n_slots)
         candidates = self._accumulate(query, scores)
+        if within is not None:
+            candidates = candidates[within.allowed[candidates]]
         if k <= 0 or len(candidates) == 0:
             return []
         return best_of(candidates, scores[candidates], k)

@@ -54,6 +54,18 @@ _FORWARD_MAX = 32
 _UNKNOWN: Any = object()  # a term not yet in MaxScore._stats (where None means: not in the index)
 
 
+@dataclass(frozen=True, eq=False)
+class SlotFilter:
+    """The slots a search may return (a channel's subfolder): made once per subset and index, then reused.
+
+    norms are the index's length norms with +inf outside allowed: a slot outside scores 0 and never
+    prunes, exactly as a deleted document does, so MaxScore's bounds and exact scores hold unchanged.
+    """
+
+    allowed: np.ndarray  # a boolean per slot: live and in the subset
+    norms: np.ndarray
+
+
 def _kth_largest(values: np.ndarray, k: int) -> float:
     """The k-th largest value. Selected at the front of the negated array: numpy 2.4's partition
     with kth near the end of an array full of equal values is ~30x slower."""
@@ -114,28 +126,39 @@ class MaxScore:
             plan[term] = _QueryTerm(stats.idf, stats.lists, stats.spans, stats.best, stats.length)
         return plan
 
-    def top_k(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> list[tuple[int, float]]:
-        """The k best live slots holding a plan term (k > 0), best first; ties go to the lower slot."""
+    def restrict(self, allowed: np.ndarray) -> SlotFilter:
+        """A filter keeping only the live slots where allowed is True."""
+        allowed = np.asarray(allowed, dtype=bool) & self.index.live
+        return SlotFilter(allowed, np.where(allowed, self._slot_norms, np.inf))
+
+    def top_k(
+        self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, within: SlotFilter | None = None
+    ) -> list[tuple[int, float]]:
+        """The k best live slots holding a plan term (k > 0), best first; ties go to the lower slot.
+        within: only its allowed slots (the others score 0 throughout, like deleted documents)."""
         if not plan:
             return []
+        norms, allowed = (self._slot_norms, self.index.live) if within is None else (within.norms, within.allowed)
         if sum(q.length for q in plan.values()) <= _SMALL_QUERY:
-            return self._small_top_k(query, plan, k)
-        candidates = self.candidates(query, plan, k)
-        return best_of(candidates, self._exact_scores(query, plan, candidates), k)
+            return self._small_top_k(query, plan, k, norms, allowed)
+        candidates = self.candidates(query, plan, k, norms, allowed)
+        return best_of(candidates, self._exact_scores(query, plan, candidates, norms), k)
 
-    def _small_top_k(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> list[tuple[int, float]]:
+    def _small_top_k(
+        self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
+    ) -> list[tuple[int, float]]:
         """Few postings in all: score them all, exactly, with a handful of numpy calls.
 
         Each occurrence of a term in the query adds its own contributions, in query order, as
         rank-bm25's loop does; np.add.at adds them in that order, so the sums are its bits.
         """
-        slots, values = self._gather(plan, [term for term in query if term in plan], per_occurrence=True)
+        slots, values = self._gather(plan, [term for term in query if term in plan], norms, per_occurrence=True)
         with self._scratch() as (acc, owner):
             np.add.at(acc, slots, values)
             candidates = slots[_firsts(slots, owner)]
             scores = acc[candidates]
             acc[slots] = 0.0
-        live = self.index.live[candidates]
+        live = allowed[candidates]
         return best_of(candidates[live].astype(np.int64), scores[live], k)
 
     def _term_stats(self, terms: Sequence[str]) -> dict[str, _QueryTerm | None]:
@@ -203,7 +226,14 @@ class MaxScore:
         """Per plan term, at least the most it can add to any score (weight times its best)."""
         return np.array([q.idf * q.count * q.best for q in plan.values()]) * (1 + _SAFETY)
 
-    def candidates(self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int) -> np.ndarray:
+    def candidates(
+        self,
+        query: Sequence[str],
+        plan: dict[str, _QueryTerm],
+        k: int,
+        norms: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Sorted slots that hold every top-k document (and usually few others).
 
         Terms are accumulated highest bound first, in batches of growing size, each batch with a
@@ -211,7 +241,10 @@ class MaxScore:
         k-th best (theta) is a score the top k must reach. Once the terms left could not add theta
         together, no document outside those seen can reach the top k, and their long posting lists
         (common words, single characters) are only probed for the few candidates still in the race.
+        norms and allowed: a SlotFilter's (by default the index's own norms and live slots).
         """
+        norms = self._slot_norms if norms is None else norms
+        allowed = self.index.live if allowed is None else allowed
         terms = list(plan)
         bounds = self.upper_bounds(plan)
         lengths = np.array([plan[term].length for term in terms])
@@ -227,7 +260,7 @@ class MaxScore:
             while done < len(order) and not theta * (1 - _SAFETY) > rest[done]:
                 # The next batch: terms up to `budget` postings in all, at least one.
                 stop = max(done + 1, int(np.searchsorted(reach, budget, side="right")))
-                slots, values = self._gather(plan, [terms[i] for i in order[done:stop].tolist()])
+                slots, values = self._gather(plan, [terms[i] for i in order[done:stop].tolist()], norms)
                 np.add.at(acc, slots, values)
                 parts.append(slots)
                 done = stop
@@ -245,7 +278,7 @@ class MaxScore:
                     # Not enough to stop: the exact scores of those k documents are (a few pages
                     # of forward lists against another batch of long posting lists).
                     top = np.sort(distinct[np.argpartition(-partial, k - 1)[:k]]).astype(np.int64)
-                    theta = max(theta, _kth_largest(self._exact_scores(query, plan, top), k))
+                    theta = max(theta, _kth_largest(self._exact_scores(query, plan, top, norms), k))
             keep = partial + rest[done] >= theta * (1 - _SAFETY)
             candidates = np.sort(distinct[keep])
             partial = acc[candidates]
@@ -260,11 +293,12 @@ class MaxScore:
             if j == len(order) or len(candidates) <= _FORWARD_MAX:
                 break
             query_term = plan[terms[order[j]]]
-            partial = partial + query_term.idf * query_term.count * self._contributions(query_term.spans, candidates)
-        return candidates[self.index.live[candidates]]
+            contributions = self._contributions(query_term.spans, candidates, norms)
+            partial = partial + query_term.idf * query_term.count * contributions
+        return candidates[allowed[candidates]]
 
     def _gather(
-        self, plan: dict[str, _QueryTerm], terms: list[str], per_occurrence: bool = False
+        self, plan: dict[str, _QueryTerm], terms: list[str], norms: np.ndarray, per_occurrence: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every posting of terms as (slot, weight * tf * (k1 + 1) / (tf + norm)): one array each.
 
@@ -280,7 +314,7 @@ class MaxScore:
         slot, codes, tf_exceptions, lengths = self.decode(spans)
         tf = decode_tfs(codes, tf_exceptions)
         k1 = self.index.params.k1
-        return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + self._slot_norms[slot]))
+        return slot, np.repeat(weights, lengths) * (tf * (k1 + 1) / (tf + norms[slot]))
 
     def span(self, seg_no: int, term_id: int) -> _Span:
         seg = self.index.segments[seg_no]
@@ -334,14 +368,16 @@ class MaxScore:
         finally:
             self._scratch_lock.release()
 
-    def _exact_scores(self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
+    def _exact_scores(
+        self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray, norms: np.ndarray
+    ) -> np.ndarray:
         """get_scores' values for sorted slots: contributions added in query order, as get_scores adds them."""
         if len(slots) > _FORWARD_MAX:
-            columns = [self._contributions(q.spans, slots) for q in plan.values()]
+            columns = [self._contributions(q.spans, slots, norms) for q in plan.values()]
         else:
             tf = self._forward_tfs(plan, slots)
             # Elementwise the same operations as _contributions: the same bits.
-            matrix = tf * (self.index.params.k1 + 1) / (tf + self._slot_norms[slots][:, None])
+            matrix = tf * (self.index.params.k1 + 1) / (tf + norms[slots][:, None])
             columns = list(matrix.T)
         column = {term: c for term, c in zip(plan, columns, strict=True)}
         scores = np.zeros(len(slots))
@@ -376,7 +412,7 @@ class MaxScore:
             tf[rows, cols[at[hit]]] = seg.fwd_tfs[entries[hit]]
         return tf
 
-    def _contributions(self, spans: list[_Span], candidates: np.ndarray) -> np.ndarray:
+    def _contributions(self, spans: list[_Span], candidates: np.ndarray, norms: np.ndarray) -> np.ndarray:
         """tf * (k1 + 1) / (tf + norm) of a term for each sorted candidate slot; 0.0 where absent."""
         slots, codes, tf_exceptions, _ = self.decode(spans)
         # A term's lists are in segment order, so their slots ascend across all of them.
@@ -385,4 +421,4 @@ class MaxScore:
         hit = slots[at] == candidates if len(slots) else np.zeros(len(candidates), dtype=bool)
         tf = np.zeros(len(candidates))
         tf[hit] = tfs_at(codes, tf_exceptions, at[hit])
-        return tf * (self.index.params.k1 + 1) / (tf + self._slot_norms[candidates])
+        return tf * (self.index.params.k1 + 1) / (tf + norms[candidates])

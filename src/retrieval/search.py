@@ -12,8 +12,10 @@ from .dedup import group, shingles
 from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
+from .maxscore import SlotFilter
 from .relevance import asides, coverage, hit_relevance, idf_is_blind, max_score, question_max_score
 from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
+from .scope import in_scope, normalise_scope
 from .sentences import Sentences
 from .synonyms import Query, Synonyms, expand
 from .text import Analyzer
@@ -94,6 +96,22 @@ class Searcher:
         self.synonyms = synonyms or Synonyms()
         # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
         self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
+        # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
+        self._filters: dict[str, SlotFilter] = {}
+
+    def within(self, scope: str | None) -> SlotFilter | None:
+        """The filter keeping scope's passages (those whose file is in that subfolder); None for the whole corpus.
+
+        Only which passages may rank changes: scores keep the whole corpus's statistics (idf, avgdl),
+        so a score, and the relevance threshold, mean the same in every scope.
+        """
+        if scope is None:
+            return None
+        key = normalise_scope(scope)
+        found = self._filters.get(key)
+        if found is None:
+            found = self._filters[key] = self.index.restrict(in_scope(self.passages, key))
+        return found
 
     def _shingles_of(self, slot: int) -> frozenset[str]:
         return shingles(self.passages[slot].text)
@@ -115,23 +133,26 @@ class Searcher:
         index = BM25Index.build((analyzer.tokens(indexed_text(p, repeat)) for p in passages), params)
         return cls(passages, analyzer, index, sentence_weight, synonyms)
 
-    def ranked(self, question: str, k: int, context: Sequence[str] = ()) -> tuple[Query, list[tuple[int, float]]]:
+    def ranked(
+        self, question: str, k: int, context: Sequence[str] = (), scope: str | None = None
+    ) -> tuple[Query, list[tuple[int, float]]]:
         """question's query and its k best (passage number, score) pairs.
 
         context: the earlier questions of its conversation, oldest first; a follow-up that leaves its
         subject to them is read with them (followup.py). Without context, exactly query(question)
-        and top_k of its tokens.
+        and top_k of its tokens. scope: a subfolder of the corpus to keep to (within()).
         """
-        query, first = self._conversation(question, context, k)
-        return query, self._top_k(query.tokens, k, first=first)[0]
+        within = self.within(scope)
+        query, first = self._conversation(question, context, k, within)
+        return query, self._top_k(query.tokens, k, first=first, within=within)[0]
 
     def _conversation(
-        self, question: str, context: Sequence[str], depth: int
+        self, question: str, context: Sequence[str], depth: int, within: SlotFilter | None = None
     ) -> tuple[Query, list[tuple[int, float]] | None]:
         """The query to score with and, for a follow-up, its first-stage ranking (depth deep at least)."""
         follow_up = read_follow_up(self.analyzer, question, context) if context else None
         if follow_up is not None:
-            first = supported_top_k(self.index, follow_up, max(depth, RERANK_DEPTH))
+            first = supported_top_k(self.index, follow_up, max(depth, RERANK_DEPTH), within)
             if first is not None:
                 tokens = tuple(follow_up.tokens)
                 # Relevance is a share of what the typed and the borrowed tokens together could score.
@@ -158,23 +179,25 @@ class Searcher:
         k: int,
         idf: Mapping[str, float] | None = None,
         first: list[tuple[int, float]] | None = None,
+        within: SlotFilter | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, Sentences]]:
         """top_k, and the passages the second stage cut into sentences (by number), which the
         highlighter then reads instead of cutting them again. idf: of each query term, if the
         caller has it already. first: a follow-up's ranking (typed and borrowed tokens, with the
         typed words' veto, followup.py), which is final: the second stage would look for the borrowed
         subject in the answer's sentence, where it rarely is (follow-ups' Recall@1 0.943 / 0.983
-        without the stage on them, 0.935 / 0.983 with it, docs/quality.md)."""
+        without the stage on them, 0.935 / 0.983 with it, docs/quality.md). within: the slots to keep
+        to (a scope's), when not all."""
         if first is not None:
             return first[:k], {}
         if idf_is_blind(self.index):
             # One or two passages: BM25Okapi scores them all 0 or below, so the one holding more of the
             # question comes first.
-            ranked = self.index.top_k(query, k)
+            ranked = self.index.top_k(query, k, within)
             return sorted(ranked, key=lambda pair: -coverage(self.index, query, pair[0])), {}
         if self.sentence_weight <= 0:
-            return self.index.top_k(query, k), {}
-        ranked = self.index.top_k(query, max(k, RERANK_DEPTH))
+            return self.index.top_k(query, k, within), {}
+        ranked = self.index.top_k(query, max(k, RERANK_DEPTH), within)
         # Only the first RERANK_DEPTH are re-ordered, whatever k: the bot's top 3 and eval's top 10
         # then begin alike.
         head, tail = ranked[:RERANK_DEPTH], ranked[RERANK_DEPTH:]
@@ -194,10 +217,10 @@ class Searcher:
         ]
         return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k], cuts
 
-    def top_relevance(self, question: str, context: Sequence[str] = ()) -> float:
+    def top_relevance(self, question: str, context: Sequence[str] = (), scope: str | None = None) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
         without building hits."""
-        return self.relevance_of(question, *self.ranked(question, 1, context))
+        return self.relevance_of(question, *self.ranked(question, 1, context, scope))
 
     def relevance_of(self, question: str, query: Query, ranked: Sequence[tuple[int, float]]) -> float:
         """The relevance of the first of ranked, the (slot, score) pairs question's query ranked."""
@@ -221,6 +244,7 @@ class Searcher:
         k: int,
         idf: Mapping[str, float] | None = None,
         first: list[tuple[int, float]] | None = None,
+        within: SlotFilter | None = None,
     ) -> tuple[list[tuple[int, float]], list[list[int]], dict[int, Sentences]]:
         """The k best (slot, score) pairs whose texts differ (dedup.py), each with the slots of its
         worse-ranked copies, and _top_k's sentence cuts.
@@ -230,7 +254,7 @@ class Searcher:
         page 1 or a copy of one."""
         depth = distinct_depth(k)
         while True:
-            ranked, cuts = self._top_k(query, depth, idf, first)
+            ranked, cuts = self._top_k(query, depth, idf, first, within)
             groups = group([self._shingles(slot) for slot, _ in ranked])
             if len(groups) >= k or len(ranked) < depth:  # enough texts, or the corpus has no more
                 break
@@ -238,18 +262,28 @@ class Searcher:
         groups = groups[:k]
         return [ranked[g[0]] for g in groups], [[ranked[i][0] for i in g[1:]] for g in groups], cuts
 
-    def search(self, question: str, k: int = 3, *, distinct: bool = False, context: Sequence[str] = ()) -> SearchResult:
+    def search(
+        self,
+        question: str,
+        k: int = 3,
+        *,
+        distinct: bool = False,
+        context: Sequence[str] = (),
+        scope: str | None = None,
+    ) -> SearchResult:
         """The k best passages for question as hits. distinct: k different texts instead, each hit
         listing its copies (what an answer quotes; the ranking itself, and eval, keep every copy).
-        context: the earlier questions of its conversation, oldest first (see ranked)."""
+        context: the earlier questions of its conversation, oldest first (see ranked). scope: only
+        passages of that subfolder of the corpus, scored with the whole corpus's statistics (within())."""
+        within = self.within(scope)
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
-        query, first = self._conversation(question, context, distinct_depth(k) if distinct else k)
+        query, first = self._conversation(question, context, distinct_depth(k) if distinct else k, within)
         terms = list(dict.fromkeys(query.tokens))
         idf = {t: self.index.idf(t) for t in terms}
         if distinct:
-            ranked, copies, cuts = self.distinct(query.tokens, k, idf, first)
+            ranked, copies, cuts = self.distinct(query.tokens, k, idf, first, within)
         else:
-            ranked, cuts = self._top_k(query.tokens, k, idf, first)
+            ranked, cuts = self._top_k(query.tokens, k, idf, first, within)
             copies = [[] for _ in ranked]
         best, left_out = self._most(question, query, ranked)
         asked = Asked.of(question, terms, idf)
