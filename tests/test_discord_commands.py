@@ -10,7 +10,7 @@ import pytest
 from bot_fixtures import SEED, feedback_path_fixture, make_bot_fixture, open_library, seed_library_fixture  # noqa: F401  (fixtures)
 from discord_standin import COMMAND_MESSAGE, DiscordStandin
 from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
-from test_discord_bot import BEIJING, BEIJING_GOLD, custom_ids, follow_up, plain
+from test_discord_bot import BEIJING, BEIJING_GOLD, REBUILD_SECONDS, custom_ids, follow_up, plain
 
 from wenda.bot.discord_bot import WendaBot
 
@@ -78,7 +78,7 @@ async def test_admin_role_member_may_reindex(
     async with standin.running(bot):
         invoked = await standin.invoke_slash("reindex", user=editor)
         deferred = await standin.wait_for_reply(invoked)
-        report = await follow_up(standin, invoked)
+        report = await follow_up(standin, invoked, timeout=REBUILD_SECONDS)
     assert deferred.json["type"] == 5
     assert report.json["content"] == "已重建索引：3 篇文章，27 段。"
 

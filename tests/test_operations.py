@@ -95,8 +95,8 @@ def open_library(root: Path) -> Library:
     return Library.open(root, StoreSettings())
 
 
-async def follow_up(standin: DiscordStandin, injected: InjectedInteraction) -> RecordedRequest:
-    return await standin.wait_for_request(method="POST", path=injected.webhook_path, after=injected)
+async def follow_up(standin: DiscordStandin, injected: InjectedInteraction, timeout: float = 5.0) -> RecordedRequest:
+    return await standin.wait_for_request(method="POST", path=injected.webhook_path, after=injected, timeout=timeout)
 
 
 def plain(markdown: str) -> str:
