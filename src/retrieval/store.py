@@ -177,7 +177,7 @@ class Library:
         return library
 
     def rebuild(self, progress: Progress | None = None) -> Refresh:
-        """Re-read every file with a fresh analyzer (e.g. after editing userdict.txt), then swap it in."""
+        """Re-read every file with a fresh analyzer (`wenda index --rebuild`), then swap it in."""
         fresh = Library(self.root, self.settings, _analyzer_for(self.root, self.settings))
         result = fresh.refresh(progress=progress)
         with self._lock:
