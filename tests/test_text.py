@@ -136,14 +136,23 @@ def test_user_dictionary_in_the_corpus_folder_is_used(tmp_path: Path):
     assert "城市副中心" in library.searcher.analyzer.tokens("北京城市副中心政务服务中心")
 
 
-def test_user_dictionary_changes_the_fingerprint(analyzer: Analyzer, taught: Analyzer):
-    assert taught.fingerprint != analyzer.fingerprint
+def test_user_dictionary_changes_the_user_words_not_the_fingerprint(analyzer: Analyzer, taught: Analyzer):
+    # The index records its user words and re-reads only what a changed word concerns (store.py).
+    assert taught.fingerprint == analyzer.fingerprint
+    assert taught.user_words and not analyzer.user_words
 
 
-def test_edited_user_dictionary_changes_the_fingerprint(tmp_path: Path, taught: Analyzer):
+def test_edited_user_dictionary_changes_the_user_words(tmp_path: Path, taught: Analyzer):
     edited = tmp_path / "userdict.txt"
     edited.write_text(USERDICT + "数据要素 20 n\n", encoding="utf-8")
-    assert Analyzer(TextSettings(userdict=edited)).fingerprint != taught.fingerprint
+    words = Analyzer(TextSettings(userdict=edited)).user_words
+    assert words == {**taught.user_words, "数据要素": "20 n"}
+
+
+def test_a_user_word_does_not_change_the_cut_of_a_text_without_it(taught: Analyzer, analyzer: Analyzer):
+    # jieba's frequency total is kept, so only texts holding a user word are cut differently.
+    text = "研究生命起源的学者在南京市长江大桥上讨论和服务的质量"
+    assert taught.tokens(text) == analyzer.tokens(text)
 
 
 def test_stop_word_setting_changes_the_fingerprint(analyzer: Analyzer):

@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,7 +42,8 @@ CACHE_DIR = ".wenda"
 # 5: a posting is one byte, doc gap and "tf > 1", with exceptions (postings.py).
 # 6: the manifest carries its own checksum and those of every seal and deletion mask.
 # 7: a manifest's articles carry their url and date (for `wenda sources`).
-FORMAT = 7
+# 8: the manifest records the user dictionary's words its segments were cut with, out of the fingerprint.
+FORMAT = 8
 # A hidden temporary file or folder in the cache whose writer is unknown (no pid in its name) and
 # that is older than this was left by a crashed write. One whose writer's pid is gone is removed at once.
 STALE_TEMP_SECONDS = 24 * 3600
@@ -165,11 +166,14 @@ class Manifest:
     fingerprint: str  # everything that decides what a file's passages and terms are
     segments: tuple[SegmentEntry, ...]
     files: Mapping[str, FileEntry]
+    # The user dictionary's words the segments were cut with, as Analyzer.user_words gives them.
+    user_words: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         body = {
             "format": FORMAT,
             "fingerprint": self.fingerprint,
+            "user_words": dict(self.user_words),
             "segments": [s.to_json() for s in self.segments],
             "files": {rel: entry.to_json() for rel, entry in self.files.items()},
         }
@@ -184,7 +188,14 @@ class Manifest:
             data["fingerprint"],
             tuple(SegmentEntry.from_json(s) for s in data["segments"]),
             {rel: FileEntry.from_json(entry) for rel, entry in files.items()},
+            _user_words(data["user_words"]),
         )
+
+
+def _user_words(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValueError("the manifest's user words are not a JSON object of strings")
+    return dict(data)
 
 
 def has_manifest(cache_dir: Path) -> bool:

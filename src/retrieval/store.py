@@ -2,7 +2,8 @@
 
 Opening a corpus loads the cache (cache.py: `<corpus>/.wenda/index/`) and its segments
 memory-mapped, then re-reads only the files whose content changed; a changed analyzer setting
-(user dictionary, stop words, wenda version) invalidates the whole cache. A refresh builds the
+(stop words, wenda version) invalidates the whole cache. An edited user dictionary re-reads only the
+files holding a word it added, removed or re-weighed (userwords.py). A refresh builds the
 next index aside and publishes it whole, so a query sees the old snapshot or the new, never half.
 """
 
@@ -33,6 +34,7 @@ from .search import Searcher, indexed_text
 from .segment import Segment
 from .synonyms import SYNONYMS_NAME, Synonyms
 from .text import Analyzer, TextSettings
+from .userwords import changed_words, files_holding
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,8 @@ class Refresh:
     problems: tuple[Problem, ...] = ()
     seconds: float = 0.0
     synonyms: bool = False  # synonyms.txt's rules changed (the index did not: questions are read anew)
+    # The user words added, removed or re-weighed; the files holding them are among `changed`.
+    user_words: tuple[str, ...] = ()
 
     @property
     def touched(self) -> bool:
@@ -153,6 +157,8 @@ class Library:
         self._written: set[str] = set()
         # Files the last look at the folder skipped (links out of it), reported beside the files' own problems.
         self._scan_problems: tuple[Problem, ...] = ()
+        # The user words the index's passages were cut with (the analyzer's, once a refresh caught up).
+        self._user_words: dict[str, str] = analyzer.user_words
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -171,13 +177,14 @@ class Library:
         return library
 
     def rebuild(self, progress: Progress | None = None) -> Refresh:
-        """Re-read every file with a fresh analyzer (e.g. after editing userdict.txt), then swap it in."""
+        """Re-read every file with a fresh analyzer (`wenda index --rebuild`), then swap it in."""
         fresh = Library(self.root, self.settings, _analyzer_for(self.root, self.settings))
         result = fresh.refresh(progress=progress)
         with self._lock:
             self.analyzer = fresh.analyzer
             self.synonyms, self._synonyms_stamp = fresh.synonyms, fresh._synonyms_stamp
             self.files = fresh.files
+            self._user_words = fresh._user_words
             self._segment_names = fresh._segment_names
             self._stamp = fresh._stamp
             self._publish(fresh._index, fresh._tables)
@@ -209,6 +216,7 @@ class Library:
             log.warning("index cache unreadable (%s: %s); rebuilding from the corpus", type(exc).__name__, reason)
             return False
         self.files = dict(manifest.files)
+        self._user_words = dict(manifest.user_words)
         self._segment_names = [entry.name for entry in manifest.segments]
         self._stamp = stamp
         self._publish(index, [s.table for s in loaded])
@@ -254,21 +262,20 @@ class Library:
     def refresh(self, progress: Progress | None = None) -> Refresh:
         """Re-read the files whose content changed since the last look; returns what changed.
 
-        A changed user dictionary changes how every passage is segmented, so it means a rebuild; a
-        changed synonyms.txt changes only how questions are read, so the index stays as it is.
+        A changed user dictionary means a new analyzer (jieba cannot forget a word) and re-reading
+        the files that hold a word it added, removed or re-weighed; a changed synonyms.txt changes
+        only how questions are read, so the index stays as it is.
         """
-        if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
-            log.info("user dictionary changed; re-reading the whole corpus")
-            return self.rebuild(progress)
         with self._lock, self._cache_lock():
             started = time.perf_counter()
+            if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
+                self.analyzer = _analyzer_for(self.root, self.settings)
+                log.info("user dictionary changed: %d words", len(self.analyzer.user_words))
             reloaded = self._reload_synonyms()
             if reloaded:
                 self._publish(self._index, self._tables)
             result = self._refresh(progress)
-            result = Refresh(
-                result.added, result.changed, result.removed, result.problems, time.perf_counter() - started, reloaded
-            )
+            result = dataclasses.replace(result, seconds=time.perf_counter() - started, synonyms=reloaded)
             self.last_refresh = result
             if result.touched:
                 log.info(
@@ -319,13 +326,20 @@ class Library:
             self._load_cache()
         present = self._scan()
         changes = self._changes(present)
+        words = tuple(sorted(changed_words(self._user_words, self.analyzer.user_words)))
+        if words:
+            changes = self._with_user_words(changes, words, present)
         self._remember_touched(changes.touched)
         if not changes.to_read and not changes.removed:
-            if changes.touched and self.settings.cache:
+            if words:
+                # No passage holds a changed word: only questions are cut with the new dictionary.
+                self._user_words = self.analyzer.user_words
+                self._publish(self._index, self._tables)
+            if (changes.touched or words) and self.settings.cache:
                 # Through _save: a full disk must not stop serving, and the masks the manifest
                 # rewrites under new names leave their old copies to be collected.
                 self._save({})
-            return Refresh()
+            return Refresh(user_words=words)
         draft = self._without((*changes.changed, *changes.removed))
         # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
         # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
@@ -334,13 +348,46 @@ class Library:
             _release_freed_memory()
         draft = self._compact(draft)
         self.files = dict(draft.files)
+        self._user_words = self.analyzer.user_words
         self._segment_names = list(draft.names)
         self._publish(draft.index, list(draft.tables))
         if draft.saving:
             self._save(draft.unsaved)
         else:
             self._discard_written()
-        return Refresh(changes.added, changes.changed, changes.removed, draft.problems)
+        return Refresh(changes.added, changes.changed, changes.removed, draft.problems, user_words=words)
+
+    def _with_user_words(
+        self, changes: _Changes, words: tuple[str, ...], present: dict[str, os.stat_result]
+    ) -> _Changes:
+        """changes with the files that hold a changed user word read again too (as changed files).
+
+        The other files' passages hold none of the words, and jieba cuts them alike with either
+        dictionary (text.Analyzer keeps its frequency total): their segments stay as they are.
+        """
+        started = time.perf_counter()
+        holding = files_holding(words, self._index, SlotPassages(self._tables), self.analyzer)
+        reading = {rel for rel, _ in changes.to_read}
+        extra = {rel for rel in holding if rel in present and rel not in reading and rel not in changes.removed}
+        log.info(
+            "user words changed (%s): %d files hold them, found in %.2fs",
+            ", ".join(words[:5]) + (" ..." if len(words) > 5 else ""),
+            len(holding),
+            time.perf_counter() - started,
+        )
+        if not extra:
+            return changes
+        digests = dict(changes.to_read)
+        digests.update((rel, self.files[rel].sha256) for rel in extra)
+        # Folder order, as a first build would read them.
+        to_read = tuple((rel, digests[rel]) for rel in present if rel in digests)
+        return _Changes(
+            to_read=to_read,
+            added=changes.added,
+            changed=tuple(rel for rel, _ in to_read if rel in self.files),
+            removed=changes.removed,
+            touched={rel: st for rel, st in changes.touched.items() if rel not in extra},
+        )
 
     def _scan(self) -> dict[str, os.stat_result]:
         """Every article file in the folder now, by relative path, with its stat."""
@@ -589,7 +636,7 @@ class Library:
             cache.segment_entry(self.cache_dir, name, dead)
             for name, dead in zip(self._segment_names, self._index.deleted, strict=True)
         ]
-        manifest = Manifest(self._cache_key, tuple(segments), self.files)
+        manifest = Manifest(self._cache_key, tuple(segments), self.files, self._user_words)
         cache.write_manifest(self.cache_dir, manifest)
         self._stamp = cache.manifest_stamp(self.cache_dir)
         return manifest

@@ -212,11 +212,42 @@ class Analyzer:
         self._tagger: jieba.posseg.POSTokenizer | None = None
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
         self._userdict_digest = ""
+        self._user_words: dict[str, str] = {}
         if self.settings.userdict is not None and self.settings.userdict.is_file():
             data = self.settings.userdict.read_bytes()
             self._userdict_digest = hashlib.sha256(data).hexdigest()
-            self._jieba.load_userdict(str(self.settings.userdict))
+            self._load_userdict(data)
             log.info("loaded user dictionary %s", self.settings.userdict)
+
+    def _load_userdict(self, data: bytes) -> None:
+        """Add the user dictionary's words as jieba's load_userdict does, but keep jieba's frequency total.
+
+        add_word adds each word's frequency to the total every word's probability is divided by, so
+        a new word would shift the cut of texts that do not hold it. With the total kept, a text
+        without any user word is cut alike whatever the dictionary holds: a changed dictionary only
+        means re-reading the passages that hold a word it added, removed or re-weighed (store.py).
+        """
+        self._jieba.check_initialized()
+        total = self._jieba.total
+        tags: dict[str, str] = {}
+        try:
+            lines = data.decode("utf-8").lstrip("\ufeff").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"user dictionary {self.settings.userdict} must be UTF-8") from exc
+        for raw in lines:
+            line = raw.strip()
+            if not line:
+                continue
+            word, freq, tag = jieba.re_userdict.match(line).groups()
+            self._jieba.add_word(word, freq.strip() if freq else None, tag.strip() if tag else None)
+            self._jieba.total = total
+            if tag:
+                tags[word] = tag.strip()
+        # What each word is to jieba once all are loaded (a later line overrides an earlier one).
+        self._user_words = {
+            w: f"{self._jieba.FREQ[w]} {tags.get(w, '')}".rstrip()
+            for w in dict.fromkeys(jieba.re_userdict.match(raw.strip()).group(1) for raw in lines if raw.strip())
+        }
 
     def proper_names(self, text: str) -> list[tuple[str, str]]:
         """The person and place names in text, as jieba's part-of-speech tagger finds them.
@@ -242,13 +273,22 @@ class Analyzer:
         return self._userdict_digest
 
     @property
+    def user_words(self) -> dict[str, str]:
+        """The user dictionary's words, each with what jieba holds of it ("frequency tag"): a word
+        whose entry differs between two analyzers cuts the texts that hold it differently."""
+        return dict(self._user_words)
+
+    @property
     def fingerprint(self) -> str:
-        """A short hash of everything that decides the terms; a different one invalidates an index."""
+        """A short hash of everything that decides the terms; a different one invalidates an index.
+
+        The user dictionary is not part of it: an index records the user words it was built with,
+        and a change re-reads only the passages holding a changed word (store.py).
+        """
         parts = [
-            "v5",  # v5: Latin and digit words in the n-gram namespaces too
+            "v6",  # v6: the user dictionary leaves jieba's frequency total alone, and is out of the key
             jieba.__version__,
             f"stopwords={self.settings.stopwords}",
-            f"userdict={self._userdict_digest}",
             f"ngrams={self.settings.ngrams}",
             f"title_repeat={self.settings.title_repeat}",
         ]

@@ -115,7 +115,7 @@ class CorpusWatcher:
         except Exception:
             log.exception("refreshing the index failed; the previous index stays in service")
             return
-        if (result.touched or result.synonyms) and self.on_refresh is not None:
+        if (result.touched or result.synonyms or result.user_words) and self.on_refresh is not None:
             self.on_refresh(result)
 
 

@@ -1,0 +1,194 @@
+"""An edited userdict.txt takes effect without a full re-index: only the files holding a changed word are read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import news_article
+
+from wenda.retrieval import store
+from wenda.retrieval.cache import CACHE_DIR
+from wenda.retrieval.search import Searcher
+from wenda.retrieval.store import USERDICT_NAME, Library, Refresh, StoreSettings
+from wenda.retrieval.text import BIGRAM, UNIGRAM
+from wenda.retrieval.watch import CorpusWatcher
+
+pytestmark = pytest.mark.usefixtures("fast_jieba")
+
+WORD = "运河公园"  # jieba cuts it 运河 / 公园 by default
+# news_article(n) is about PLACES[n % 10]: news00 and news10 hold the word, the others do not.
+HOLDING = ["news00.txt", "news10.txt", "notes.txt"]
+QUESTIONS = ("运河公园什么时候完工", "运河公园", "公园", "本市图书馆第2期工程", "kx003p1", "运河的历史")
+TIMEOUT = 10.0
+
+
+def news_name(n: int) -> str:
+    return f"news{n:02d}.txt"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for n in range(12):
+        (root / news_name(n)).write_text(news_article(n), encoding="utf-8")
+    # The word only in a passage's text, not its title; and in a sub-folder.
+    (root / "notes.txt").write_text("城市笔记\n周末去了运河公园散步。\n运河的历史很长。\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = store.read_file
+
+    def counting(path: Path, root: Path | None = None):
+        seen.append(path.relative_to(root).as_posix() if root else path.name)
+        return real(path, root)
+
+    monkeypatch.setattr(store, "read_file", counting)
+    return seen
+
+
+def teach(root: Path, lines: str) -> None:
+    (root / USERDICT_NAME).write_text(lines, encoding="utf-8")
+
+
+def segments_by_file(root: Path) -> dict[str, str | None]:
+    data = json.loads((root / CACHE_DIR / "index" / "manifest.json").read_text(encoding="utf-8"))
+    return {rel: entry["segment"] for rel, entry in data["files"].items()}
+
+
+def scores_by_passage(searcher: Searcher, tokens: list[str]) -> dict[tuple[str, int, str], float]:
+    """get_scores keyed by passage (file, paragraph, text), so slot order does not matter."""
+    live = np.flatnonzero(searcher.index.live)
+    scores = searcher.index.get_scores(tokens)
+    out = {}
+    for slot, score in zip(live.tolist(), scores.tolist(), strict=True):
+        p = searcher.passages[slot]
+        out[(p.file, p.paragraph, p.text)] = score
+    return out
+
+
+def assert_scores_like_a_clean_rebuild(library: Library, tmp_path: Path) -> None:
+    """Every question scores every passage as a library built from nothing, with the same userdict, does.
+
+    Re-read files move to the end of the slot order, which changes the order of a few float sums
+    (the average idf), so scores agree to rounding: a single token more or less in a passage
+    moves its score by far more than that.
+    """
+    copy = tmp_path / "clean"
+    shutil.copytree(library.root, copy, ignore=shutil.ignore_patterns(CACHE_DIR))
+    clean = Library.open(copy, StoreSettings(cache=False))
+    assert library.analyzer.user_words == clean.analyzer.user_words
+    queries = [clean.analyzer.tokens(q) for q in QUESTIONS]
+    assert [library.analyzer.tokens(q) for q in QUESTIONS] == queries
+    for tokens in [*queries, *([t] for t in (WORD, "运河", "公园", UNIGRAM + "园", BIGRAM + "河公"))]:
+        ours, theirs = scores_by_passage(library.searcher, tokens), scores_by_passage(clean.searcher, tokens)
+        assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-12), tokens
+
+
+def test_a_new_user_word_makes_a_question_find_it_as_one_word(corpus: Path):
+    library = Library.open(corpus)
+    assert WORD not in library.searcher.search("周末去运河公园", k=1).hits[0].matched
+    teach(corpus, f"{WORD} 1000 n\n")
+
+    library.refresh()
+
+    hit = library.searcher.search("周末去运河公园", k=1).hits[0]
+    assert hit.passage.file == "notes.txt" and WORD in hit.matched
+
+
+def test_only_the_files_holding_a_new_user_word_are_read_again(corpus: Path, reads: list[str]):
+    library = Library.open(corpus)
+    before = segments_by_file(corpus)
+    reads.clear()
+    teach(corpus, f"{WORD} 1000 n\n")
+
+    result = library.refresh()
+
+    assert sorted(reads) == sorted(result.changed) == HOLDING
+    assert result.user_words == (WORD,) and not result.added and not result.removed
+    after = segments_by_file(corpus)
+    assert {rel for rel in before if after[rel] != before[rel]} == set(HOLDING)
+
+
+def test_an_index_updated_for_a_new_word_scores_like_a_clean_rebuild(corpus: Path, tmp_path: Path):
+    library = Library.open(corpus)
+    teach(corpus, f"{WORD} 1000 n\n城市笔记\n")
+
+    library.refresh()
+
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_removing_a_user_word_reverts_its_passages(corpus: Path, tmp_path: Path, reads: list[str]):
+    teach(corpus, f"{WORD} 1000 n\n")
+    library = Library.open(corpus)
+    assert library.analyzer.words(WORD) == [WORD]
+    reads.clear()
+    (corpus / USERDICT_NAME).unlink()
+
+    result = library.refresh()
+
+    assert sorted(reads) == HOLDING and result.user_words == (WORD,)
+    assert library.analyzer.words(WORD) == ["运河", "公园"]
+    assert WORD not in library.searcher.search("周末去运河公园", k=1).hits[0].matched
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_a_changed_frequency_rereads_the_files_holding_the_word(corpus: Path, reads: list[str]):
+    teach(corpus, f"{WORD} 1000 n\n")
+    library = Library.open(corpus)
+    reads.clear()
+    teach(corpus, f"{WORD} 3 n\n")
+
+    assert sorted(library.refresh().changed) == HOLDING
+
+
+def test_a_user_dictionary_edited_between_runs_is_caught_up_at_open(corpus: Path, tmp_path: Path, reads: list[str]):
+    Library.open(corpus)
+    teach(corpus, f"{WORD} 1000 n\n")
+    reads.clear()
+
+    library = Library.open(corpus)
+
+    assert sorted(reads) == HOLDING
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_a_user_word_no_passage_holds_reads_nothing_but_cuts_questions(corpus: Path, reads: list[str]):
+    library = Library.open(corpus)
+    reads.clear()
+    teach(corpus, "量子纠缠态 1000 n\n")
+
+    result = library.refresh()
+
+    assert reads == [] and result.user_words == ("量子纠缠态",)
+    assert library.searcher.analyzer.words("量子纠缠态") == ["量子纠缠态"]
+    reads.clear()
+    assert Library.open(corpus).analyzer.user_words == {"量子纠缠态": "1000 n"}
+    assert reads == []  # the manifest recorded the new words
+
+
+def test_a_user_dictionary_saved_while_watching_is_searchable(corpus: Path):
+    library = Library.open(corpus)
+    refreshed = threading.Event()
+    seen: list[Refresh] = []
+
+    def on_refresh(result: Refresh) -> None:
+        seen.append(result)
+        if result.user_words:
+            refreshed.set()
+
+    with CorpusWatcher(library, on_refresh=on_refresh) as watcher:
+        assert watcher.ready.wait(TIMEOUT)
+        teach(corpus, f"{WORD} 1000 n\n")
+        assert refreshed.wait(TIMEOUT)
+
+    assert WORD in library.searcher.search("周末去运河公园", k=1).hits[0].matched
