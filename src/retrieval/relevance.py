@@ -114,26 +114,9 @@ def hit_relevance(
     return relevance(score, best)
 
 
-def question_max_score(
-    index: BM25Index, terms: Sequence[str], clauses: Sequence[Clause], ranked: Sequence[tuple[int, float]]
-) -> float:
-    """max_score of a question's query terms (with repeats) less its asides, given what top_k ranked."""
-    if ranked:
-        left_out = asides(index, clauses, ranked[0][0])
-        terms = [t for t in terms if t not in left_out]
-    return max_score(index, terms)
-
-
-def top_relevance(
-    index: BM25Index, terms: Sequence[str], clauses: Sequence[Clause], ranked: Sequence[tuple[int, float]]
-) -> float:
-    """The relevance of the passage a question would be answered with, from its query terms, its
-    clauses and the (slot, score) pairs top_k ranked: what the decline rule reads (0 when nothing ranked)."""
-    if not ranked:
-        return 0.0
-    slot, score = ranked[0]
-    left_out = asides(index, clauses, slot)
-    return hit_relevance(index, terms, slot, score, question_max_score(index, terms, clauses, ranked), left_out)
+def question_max_score(index: BM25Index, terms: Sequence[str], left_out: frozenset[str]) -> float:
+    """max_score of a question's query terms (with repeats) less its asides (left_out, from asides())."""
+    return max_score(index, [t for t in terms if t not in left_out])
 
 
 def declined(top: float, threshold: float = MIN_RELEVANCE) -> bool:

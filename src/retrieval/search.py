@@ -236,7 +236,8 @@ class Searcher:
         if query.tokens != query.typed or not ranked:
             return query.max_score, frozenset()
         clauses = self.analyzer.query_clauses(question)
-        return question_max_score(self.index, query.tokens, clauses, ranked), asides(self.index, clauses, ranked[0][0])
+        left_out = asides(self.index, clauses, ranked[0][0])
+        return question_max_score(self.index, query.tokens, left_out), left_out
 
     def distinct(
         self,
