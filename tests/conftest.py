@@ -11,6 +11,7 @@ from pathlib import Path
 import jieba
 import pytest
 
+from wenda.retrieval import store
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.store import Library, StoreSettings
 from wenda.retrieval.text import Analyzer
@@ -178,3 +179,17 @@ def seed_corpus(tmp_path: Path) -> Path:
     root.mkdir()
     shutil.copy(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
     return root
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the library reads from now on, by relative path, in order."""
+    seen: list[str] = []
+    real = store.read_file
+
+    def counting(path: Path, root: Path | None = None):
+        seen.append(path.relative_to(root).as_posix() if root else path.name)
+        return real(path, root)
+
+    monkeypatch.setattr(store, "read_file", counting)
+    return seen

@@ -56,20 +56,6 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files the library reads from now on, by relative path, in order."""
-    seen: list[str] = []
-    real = store.read_file
-
-    def counting(path: Path, root: Path | None = None):
-        seen.append(path.relative_to(root).as_posix() if root else path.name)
-        return real(path, root)
-
-    monkeypatch.setattr(store, "read_file", counting)
-    return seen
-
-
 def cache_dir(root: Path) -> Path:
     return root / CACHE_DIR / "index"
 

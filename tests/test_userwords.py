@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from conftest import news_article
 
-from wenda.retrieval import store
 from wenda.retrieval.cache import CACHE_DIR
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.store import USERDICT_NAME, Library, Refresh, StoreSettings
@@ -40,19 +39,6 @@ def corpus(tmp_path: Path) -> Path:
     # The word only in a passage's text, not its title; and in a sub-folder.
     (root / "notes.txt").write_text("城市笔记\n周末去了运河公园散步。\n运河的历史很长。\n", encoding="utf-8")
     return root
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = store.read_file
-
-    def counting(path: Path, root: Path | None = None):
-        seen.append(path.relative_to(root).as_posix() if root else path.name)
-        return real(path, root)
-
-    monkeypatch.setattr(store, "read_file", counting)
-    return seen
 
 
 def teach(root: Path, lines: str) -> None:
