@@ -43,7 +43,8 @@ CACHE_DIR = ".wenda"
 # 6: the manifest carries its own checksum and those of every seal and deletion mask.
 # 7: a manifest's articles carry their url and date (for `wenda sources`).
 # 8: the manifest records the user dictionary's words its segments were cut with, out of the fingerprint.
-FORMAT = 8
+# 9: each passage keeps jieba's cut of its text (passages.py), so an answer need not cut it again.
+FORMAT = 9
 # A hidden temporary file or folder in the cache whose writer is unknown (no pid in its name) and
 # that is older than this was left by a crashed write. One whose writer's pid is gone is removed at once.
 STALE_TEMP_SECONDS = 24 * 3600

@@ -104,12 +104,30 @@ def best_sentence(
                 score *= NUMBER_BONUS
         scores.append(score)
     if asked.name:
-        # Tagging is slow (jieba's HMM, in Python), so only sentences the bonus could make the
-        # best are tagged; the others cannot win with it or without it.
-        top = max(scores)
-        for i, (start, end) in enumerate(spans):
-            if scores[i] > 0 and scores[i] * NAME_BONUS >= top:
-                names = analyzer.proper_names(passage.text[start:end])
-                if any(kind == asked.name and name not in asked.normalised for name, kind in names):
-                    scores[i] *= NAME_BONUS
+        return spans[_with_name_bonus(analyzer, passage.text, spans, scores, asked)]
     return spans[max(range(len(spans)), key=scores.__getitem__)]  # max keeps the first of ties
+
+
+def _with_name_bonus(
+    analyzer: Analyzer, text: str, spans: list[tuple[int, int]], scores: list[float], asked: Asked
+) -> int:
+    """The best sentence once those naming a person or place the question asks for, and does not
+    name itself, weigh NAME_BONUS times more (the first of ties).
+
+    Tagging is slow (jieba's HMM, in Python), so sentences are tagged best first and only while one
+    could still win: one whose score, with the bonus, stays below the best found cannot.
+    """
+    best, best_score = None, 0.0
+    for i in sorted(range(len(spans)), key=lambda i: (-scores[i], i)):
+        bound = scores[i] * NAME_BONUS
+        if best is not None and (bound < best_score or (bound == best_score and i > best)):
+            break  # every later sentence is bounded lower still
+        final = scores[i]
+        if final > 0:
+            start, end = spans[i]
+            names = analyzer.proper_names(text[start:end])
+            if any(kind == asked.name and name not in asked.normalised for name, kind in names):
+                final *= NAME_BONUS
+        if best is None or final > best_score or (final == best_score and i < best):
+            best, best_score = i, final
+    return best if best is not None else 0

@@ -1,4 +1,8 @@
-"""Segment many passages into an index segment, on every core when the work is worth a process pool."""
+"""Segment many passages into an index segment, on every core when the work is worth a process pool.
+
+A passage is given as its (title, text): the title is cut once per article, not twice for each of
+its paragraphs, and each text's cut comes back with the segment, to be stored with the passage.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,16 @@ from collections.abc import Callable, Sequence
 
 from .index import BM25Index
 from .segment import Segment
-from .text import Analyzer, TextSettings
+from .text import Analyzer, TextParts, TextSettings
+
+# (title as indexed, text) of one passage; search.indexed_text says how the two are joined.
+TitledText = tuple[str, str]
 
 # Below this many characters a pool costs more (worker start-up, jieba's dictionary load) than it saves.
 POOL_MIN_CHARS = 2_000_000
 CHUNK_PASSAGES = 2_000
+# Titles whose parts a build keeps at a time (they come article by article).
+TITLES_KEPT = 1_000
 
 # One analyzer per worker process, made by the pool's initializer: jieba's dictionary is loaded
 # once per worker rather than once per chunk.
@@ -24,38 +33,51 @@ def _init_worker(settings: TextSettings) -> None:
     _worker_analyzer = Analyzer(settings)
 
 
-def _segment_chunk(texts: Sequence[str]) -> Segment:
+def _segment_chunk(passages: Sequence[TitledText]) -> tuple[Segment, list[bytes | None]]:
     assert _worker_analyzer is not None
-    return Segment.build(_worker_analyzer.tokens(t) for t in texts)
+    return _segment(passages, _worker_analyzer)
+
+
+def _segment(
+    passages: Sequence[TitledText], analyzer: Analyzer, progress: Callable[[int], None] | None = None
+) -> tuple[Segment, list[bytes | None]]:
+    titles: dict[str, TextParts] = {}
+    tokens, cuts = [], []
+    for i, (title, text) in enumerate(passages, start=1):
+        if len(titles) > TITLES_KEPT:
+            titles.clear()  # passages come article by article: the titles before are done with
+        terms, cut = analyzer.passage_tokens(title, text, titles)
+        tokens.append(terms)
+        cuts.append(cut)
+        if progress and i % CHUNK_PASSAGES == 0:
+            progress(CHUNK_PASSAGES)
+    if progress and len(passages) % CHUNK_PASSAGES:
+        progress(len(passages) % CHUNK_PASSAGES)
+    return Segment.build(tokens), cuts
 
 
 def build_segment(
-    texts: Sequence[str],
+    passages: Sequence[TitledText],
     analyzer: Analyzer,
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> Segment:
-    """The segment of texts in order. `progress` is called with the number of texts just finished."""
+) -> tuple[Segment, list[bytes | None]]:
+    """The segment of passages in order, and each text's cut (Analyzer.passage_tokens). `progress` is
+    called with the number of passages just finished."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or sum(len(t) for t in texts) < POOL_MIN_CHARS:
-        tokens = []
-        for i, text in enumerate(texts, start=1):
-            tokens.append(analyzer.tokens(text))
-            if progress and i % CHUNK_PASSAGES == 0:
-                progress(CHUNK_PASSAGES)
-        if progress and len(texts) % CHUNK_PASSAGES:
-            progress(len(texts) % CHUNK_PASSAGES)
-        return Segment.build(tokens)
-    chunks = [texts[i : i + CHUNK_PASSAGES] for i in range(0, len(texts), CHUNK_PASSAGES)]
+    if workers <= 1 or sum(len(title) + len(text) for title, text in passages) < POOL_MIN_CHARS:
+        return _segment(passages, analyzer, progress)
+    chunks = [passages[i : i + CHUNK_PASSAGES] for i in range(0, len(passages), CHUNK_PASSAGES)]
     # spawn, not fork: the bot calls this from a worker thread of a running event loop, and forking
     # a multi-threaded process can deadlock the child on a lock some other thread held.
     ctx = multiprocessing.get_context("spawn")
-    segments = []
+    segments, cuts = [], []
     with ctx.Pool(workers, initializer=_init_worker, initargs=(analyzer.settings,)) as pool:
-        for chunk, segment in zip(chunks, pool.imap(_segment_chunk, chunks), strict=True):
+        for chunk, (segment, chunk_cuts) in zip(chunks, pool.imap(_segment_chunk, chunks), strict=True):
             segments.append(segment)
+            cuts.extend(chunk_cuts)
             if progress:
                 progress(len(chunk))
     merged, _ = BM25Index(segments).merged()
-    return merged.segments[0]
+    return merged.segments[0], cuts

@@ -2,6 +2,10 @@
 
 A million passages as Python objects would take gigabytes; on disk they are one UTF-8 blob with
 offsets plus small integer columns, memory-mapped, and a Passage is made only for a hit.
+
+Each passage also keeps the cut jieba made of its text when it was indexed (Analyzer.passage_tokens):
+the highlighter and the sentence stage read a quoted passage's words from it instead of running
+jieba over the passage again at every question, which was most of an answer's time.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import numpy as np
 from .corpus import Passage
 from .mapped import load_array
 
-_COLUMNS = ("text_offsets", "article", "paragraph", "heading")
+_COLUMNS = ("text_offsets", "article", "paragraph", "heading", "cut_offsets")
+# A passage whose cut was not stored (Analyzer.passage_tokens gave None): no piece is 0 long.
+_NO_CUT = b"\x00"
 
 
 class PassageTable(Sequence[Passage]):
@@ -30,8 +36,12 @@ class PassageTable(Sequence[Passage]):
         heading: np.ndarray,
         articles: list[dict],
         headings: list[str],
+        cut_offsets: np.ndarray,
+        cuts: bytes | np.ndarray,
     ) -> None:
         self._blob = blob
+        self.cut_offsets = cut_offsets
+        self._cuts = cuts
         self.text_offsets = text_offsets
         self.article = article
         self.paragraph = paragraph
@@ -40,8 +50,12 @@ class PassageTable(Sequence[Passage]):
         self.headings = headings
 
     @classmethod
-    def from_passages(cls, passages: Iterable[Passage]) -> PassageTable:
+    def from_passages(cls, passages: Iterable[Passage], cuts: Iterable[bytes | None] | None = None) -> PassageTable:
+        """A table of passages in order, each with its stored cut (none stored where cuts is None)."""
         parts: list[bytes] = []
+        cut_parts: list[bytes] = []
+        cut_offsets = [0]
+        cut_of = iter(cuts) if cuts is not None else None
         offsets = [0]
         article_col: list[int] = []
         paragraph_col: list[int] = []
@@ -60,6 +74,9 @@ class PassageTable(Sequence[Passage]):
             article_col.append(article_ids[key])
             paragraph_col.append(p.paragraph)
             heading_col.append(-1 if p.heading is None else headings.setdefault(p.heading, len(headings)))
+            cut = next(cut_of) if cut_of is not None else None
+            cut_parts.append(_NO_CUT if cut is None else cut)
+            cut_offsets.append(cut_offsets[-1] + len(cut_parts[-1]))
         return cls(
             b"".join(parts),
             np.asarray(offsets, dtype=np.int64),
@@ -68,6 +85,8 @@ class PassageTable(Sequence[Passage]):
             np.asarray(heading_col, dtype=np.int32),
             articles,
             list(headings),
+            np.asarray(cut_offsets, dtype=np.int64),
+            b"".join(cut_parts),
         )
 
     def __len__(self) -> int:
@@ -96,9 +115,15 @@ class PassageTable(Sequence[Passage]):
         for i in range(len(self)):
             yield self[i]
 
+    def cut(self, i: int) -> bytes | None:
+        """Passage i's text as jieba cut it when it was indexed (Analyzer.read takes it), or None."""
+        cut = bytes(self._cuts[int(self.cut_offsets[i]) : int(self.cut_offsets[i + 1])])
+        return None if cut == _NO_CUT else cut
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "texts.bin").write_bytes(bytes(self._blob))
+        (folder / "cuts.bin").write_bytes(bytes(self._cuts))
         for name in _COLUMNS:
             np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
         with open(folder / "articles.json", "w", encoding="utf-8") as fh:
@@ -108,11 +133,15 @@ class PassageTable(Sequence[Passage]):
     def load(cls, folder: Path) -> PassageTable:
         blob_path = folder / "texts.bin"
         blob = np.memmap(blob_path, dtype=np.uint8, mode="r") if blob_path.stat().st_size else b""
+        cuts_path = folder / "cuts.bin"
+        cuts = np.memmap(cuts_path, dtype=np.uint8, mode="r") if cuts_path.stat().st_size else b""
         columns = {name: load_array(folder / f"{name}.npy") for name in _COLUMNS}
         with open(folder / "articles.json", encoding="utf-8") as fh:
             meta = json.load(fh)
-        table = cls(blob, articles=meta["articles"], headings=meta["headings"], **columns)
-        if int(table.text_offsets[-1]) != len(blob):
+        table = cls(blob, articles=meta["articles"], headings=meta["headings"], cuts=cuts, **columns)
+        if int(table.text_offsets[-1]) != len(blob) or int(table.cut_offsets[-1]) != len(cuts):
+            raise ValueError(f"stored passages in {folder} are inconsistent")
+        if len(table.cut_offsets) != len(table.text_offsets):
             raise ValueError(f"stored passages in {folder} are inconsistent")
         return table
 
@@ -120,7 +149,7 @@ class PassageTable(Sequence[Passage]):
         """A table of the given documents only, in that order (for merging segments)."""
         if len(docs) == len(self) and np.array_equal(docs, np.arange(len(self))):
             return self
-        return PassageTable.from_passages(self[int(i)] for i in docs)
+        return PassageTable.from_passages((self[int(i)] for i in docs), (self.cut(int(i)) for i in docs))
 
     @staticmethod
     def concat(tables: Sequence[PassageTable]) -> PassageTable:
@@ -128,6 +157,8 @@ class PassageTable(Sequence[Passage]):
         if len(tables) == 1:
             return tables[0]
         blobs, offsets, article, paragraph, heading = [], [np.zeros(1, np.int64)], [], [], []
+        cut_blobs, cut_offsets = [], [np.zeros(1, np.int64)]
+        cut_base = 0
         articles: list[dict] = []
         headings: list[str] = []
         blob_base = 0
@@ -135,6 +166,9 @@ class PassageTable(Sequence[Passage]):
             blobs.append(bytes(t._blob))
             offsets.append(np.asarray(t.text_offsets[1:], dtype=np.int64) + blob_base)
             blob_base += len(blobs[-1])
+            cut_blobs.append(bytes(t._cuts))
+            cut_offsets.append(np.asarray(t.cut_offsets[1:], dtype=np.int64) + cut_base)
+            cut_base += len(cut_blobs[-1])
             article.append(np.asarray(t.article) + len(articles))
             paragraph.append(np.asarray(t.paragraph))
             h = np.asarray(t.heading)
@@ -149,6 +183,8 @@ class PassageTable(Sequence[Passage]):
             np.concatenate(heading).astype(np.int32),
             articles,
             headings,
+            np.concatenate(cut_offsets),
+            b"".join(cut_blobs),
         )
 
 
@@ -167,3 +203,9 @@ class SlotPassages(Sequence[Passage]):
             raise IndexError(slot)
         t = int(np.searchsorted(self.bases, slot, side="right")) - 1
         return self.tables[t][slot - int(self.bases[t])]
+
+    def cut(self, slot: int) -> bytes | None:
+        """The stored cut of the passage in slot (PassageTable.cut); None where a table keeps none."""
+        t = int(np.searchsorted(self.bases, slot, side="right")) - 1
+        table = self.tables[t]
+        return table.cut(slot - int(self.bases[t])) if isinstance(table, PassageTable) else None

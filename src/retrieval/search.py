@@ -96,6 +96,8 @@ class Searcher:
         self.synonyms = synonyms or Synonyms()
         # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
         self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
+        # A title is shared by its article's paragraphs, which often rank together.
+        self._title_tokens = lru_cache(maxsize=SHINGLE_CACHE)(analyzer.tokens)
         # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
         self._filters: dict[str, SlotFilter] = {}
 
@@ -112,6 +114,12 @@ class Searcher:
         if found is None:
             found = self._filters[key] = self.index.restrict(in_scope(self.passages, key))
         return found
+
+    def _sentences(self, slot: int, passage: Passage | None = None) -> Sentences:
+        """The passage in slot cut into sentences, from the cut stored with it where there is one."""
+        cut = getattr(self.passages, "cut", None)
+        text = (passage or self.passages[slot]).text
+        return Sentences.of(self.analyzer, text, cut(slot) if cut is not None else None)
 
     def _shingles_of(self, slot: int) -> frozenset[str]:
         return shingles(self.passages[slot].text)
@@ -204,11 +212,11 @@ class Searcher:
         weights = Counter(query)
         if idf is None:
             idf = {term: self.index.idf(term) for term in weights}
-        cuts = {slot: Sentences.of(self.analyzer, self.passages[slot].text) for slot, _ in head}
+        cuts = {slot: self._sentences(slot) for slot, _ in head}
         sentence_scores = [
             best_sentence_score(
                 cuts[slot],
-                self.analyzer.tokens(self.passages[slot].title[:INDEXED_TITLE_CHARS]),
+                self._title_tokens(self.passages[slot].title[:INDEXED_TITLE_CHARS]),
                 weights,
                 idf,
                 self.index.params,
@@ -296,7 +304,7 @@ class Searcher:
             # highlight and its sentences' terms.
             sentences = cuts.get(slot)
             if sentences is None:
-                sentences = Sentences.of(self.analyzer, passage.text)
+                sentences = self._sentences(slot, passage)
             words, spans = self.analyzer.matches(sentences.reading, wanted)
             hits.append(
                 Hit(

@@ -74,7 +74,8 @@ class Sentences:
     tokens: list[list[str]]  # Analyzer.tokens of each sentence
 
     @classmethod
-    def of(cls, analyzer: Analyzer, text: str) -> Sentences:
-        reading = analyzer.read(text)
+    def of(cls, analyzer: Analyzer, text: str, cut: bytes | None = None) -> Sentences:
+        """text cut into sentences; cut: the cut stored with text when it was indexed (Analyzer.read)."""
+        reading = analyzer.read(text, cut)
         spans = list(sentence_spans(text))
         return cls(reading, spans, analyzer.tokens_within(reading, spans))

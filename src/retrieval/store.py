@@ -30,7 +30,7 @@ from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
 from .rerank import SENTENCE_WEIGHT
-from .search import Searcher, indexed_text
+from .search import INDEXED_TITLE_CHARS, Searcher
 from .segment import Segment
 from .synonyms import SYNONYMS_NAME, Synonyms
 from .text import Analyzer, TextSettings
@@ -454,11 +454,9 @@ class Library:
         self, draft: _Draft, batch: list[tuple[str, str]], present: dict[str, os.stat_result], progress: Progress | None
     ) -> _Draft:
         """Read a batch of files into one new segment at the end of the draft."""
-        texts: list[str] = []
         passages = []
         entries: dict[str, FileEntry] = {}
         problems: list[Problem] = []
-        repeat = self.analyzer.settings.title_repeat
         for rel, digest in batch:
             report = read_file(self.root / rel, self.root)
             for problem in report.problems:
@@ -467,19 +465,17 @@ class Library:
             file_passages = report.passages
             entries[rel] = _file_entry(report, digest, present[rel], first=len(passages), count=len(file_passages))
             passages.extend(file_passages)
-            texts.extend(indexed_text(p, repeat) for p in file_passages)
         if passages:
             if progress:
-                progress("segmenting", 0, len(texts))
-            segment = build_segment(
-                texts,
+                progress("segmenting", 0, len(passages))
+            segment, cuts = build_segment(
+                [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in passages],
                 self.analyzer,
                 workers=self.settings.workers,
                 progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
             )
-            del texts  # segmented; the passages' own text goes into the table next
             name = cache.segment_name()
-            draft = self._with_segment(draft, name, segment, PassageTable.from_passages(passages))
+            draft = self._with_segment(draft, name, segment, PassageTable.from_passages(passages, cuts))
             entries = {rel: dataclasses.replace(e, segment=name) if e.count else e for rel, e in entries.items()}
         return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))
 

@@ -11,7 +11,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jieba
@@ -34,6 +34,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # took 40 s). Text reaches jieba in pieces of at most this many characters; prose has punctuation
 # far more often, so only runs no real text has are ever cut.
 MAX_JIEBA_RUN = 500
+# A run this long without a character jieba splits at makes _pieces cut it where jieba would not.
+_HARD_CUT = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]{" + str(MAX_JIEBA_RUN // 2) + ",}")
+# A stored cut gives each of jieba's pieces' length in one byte (Analyzer.passage_tokens).
+_MAX_PIECE = 255
 # What jieba's own default mode treats as a block boundary (the complement of its re_han_default).
 _JIEBA_BREAK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]")
 # Character n-grams live in their own namespaces, so the unigram 国 never merges with the
@@ -137,13 +141,17 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     mapped back to the characters the reader sees.
     """
     text = scrub(text)
-    pieces: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        out = ch.lower() if ch.isascii() else unicodedata.normalize("NFKC", ch).lower()
-        pieces.append(out)
-        origin.extend([i] * len(out))
-    folded = "".join(pieces)
+    folded = _fold_one_for_one(text)
+    if folded is not None:
+        origin = list(range(len(text)))
+    else:
+        pieces: list[str] = []
+        origin = []
+        for i, ch in enumerate(text):
+            out = ch.lower() if ch.isascii() else unicodedata.normalize("NFKC", ch).lower()
+            pieces.append(out)
+            origin.extend([i] * len(out))
+        folded = "".join(pieces)
     simplified = _to_simplified(folded)
     if len(simplified) != len(folded):
         # OpenCC converted a phrase into one of another length; redo it character by character so
@@ -152,6 +160,24 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     return simplified, origin
 
 
+def _fold_one_for_one(text: str) -> str | None:
+    """NFKC and lower-case of text when every character folds to exactly one (the usual case, so the
+    offsets are the identity and the slow character-by-character fold is not needed); else None.
+
+    Whole-text NFKC equals the characters' own NFKC unless a character composes with a neighbour
+    (_composing), and NFKC never drops a character, so equal lengths mean one for one. str.lower()
+    looks at context only for a final capital sigma.
+    """
+    if "\u03a3" in text or _composing().search(text):
+        return None
+    nfkc = unicodedata.normalize("NFKC", text)
+    if len(nfkc) != len(text) or "\u03a3" in nfkc:
+        return None
+    lowered = nfkc.lower()
+    return lowered if len(lowered) == len(text) else None
+
+
+@lru_cache(maxsize=1 << 16)  # the same words recur in every passage read
 def _is_word(token: str) -> bool:
     """A token that carries meaning: it has at least one letter or digit (so no punctuation or space)."""
     return any(unicodedata.category(ch)[0] in "LN" for ch in token)
@@ -178,6 +204,29 @@ class Reading:
     normalised: str
     origin: list[int]  # for each character of normalised, the original character it came from
     terms: list[Term]  # jieba's words (no stop words or punctuation), spans in normalised
+
+
+@dataclass(frozen=True)
+class TextParts:
+    """A normalised text's index terms by kind: jieba's words, CJK unigrams, bigrams, and the Latin or
+    digit words (which also go into both n-gram namespaces)."""
+
+    normalised: str
+    words: list[str]
+    unigrams: list[str]
+    bigrams: list[str]
+    latin: list[str]
+
+
+def _joined(texts: Sequence[TextParts]) -> list[str]:
+    """The index terms of texts joined by newlines (no word or n-gram crosses one), in tokens()' order:
+    every word, then every unigram, every bigram, and the Latin words as unigrams, then as bigrams."""
+    out = [w for t in texts for w in t.words]
+    out.extend(u for t in texts for u in t.unigrams)
+    out.extend(b for t in texts for b in t.bigrams)
+    out.extend(UNIGRAM + w for t in texts for w in t.latin)
+    out.extend(BIGRAM + w for t in texts for w in t.latin)
+    return out
 
 
 @dataclass(frozen=True)
@@ -300,13 +349,73 @@ class Analyzer:
         return self._terms_of_normalised(normalised)
 
     def _terms_of_normalised(self, normalised: str) -> list[Term]:
+        return self._cut_normalised(normalised)[0]
+
+    def _cut_normalised(self, normalised: str) -> tuple[list[Term], bytes | None]:
+        """The index words of normalised text and its cut: the length of every piece jieba cut it
+        into (words, punctuation and spaces alike), one byte each; None if a piece is too long."""
         out: list[Term] = []
+        lengths = bytearray()
+        fits = True
         for offset, piece in _pieces(normalised):
             for word, start, end in self._jieba.tokenize(piece):
+                if end - start > _MAX_PIECE:
+                    fits = False
+                elif fits:
+                    lengths.append(end - start)
                 if word in self._stopwords or not _is_word(word):
                     continue
                 out.append(Term(word, offset + start, offset + end))
+        return out, bytes(lengths) if fits else None
+
+    def _terms_of_cut(self, normalised: str, cut: bytes) -> list[Term] | None:
+        """_terms_of_normalised of a text whose cut was stored when it was indexed: no jieba.
+        None if the cut does not fit the text."""
+        if sum(cut) != len(normalised):
+            return None
+        out: list[Term] = []
+        stop = self._stopwords
+        start = 0
+        for n in cut:
+            word = normalised[start : start + n]
+            if word not in stop and _is_word(word):
+                out.append(Term(word, start, start + n))
+            start += n
         return out
+
+    def passage_tokens(
+        self, title: str, text: str, titles: dict[str, TextParts] | None = None
+    ) -> tuple[list[str], bytes | None]:
+        """tokens() of a passage's indexed text (its title title_repeat times, then its text, joined by
+        newlines; search.indexed_text) and the cut of its text to store (read() takes it back), from
+        one jieba pass over the text. titles: parts of titles cut before, filled in as it goes, so an
+        article's title is cut once and not twice for each of its paragraphs.
+
+        The tokens are tokens(indexed text)'s, in the same order, whenever cutting the parts alone
+        cuts them as the whole would; where that is not certain (characters that normalise with a
+        neighbour, a run _pieces would cut), the whole is cut and no cut is stored, as for a text
+        that read() normalises otherwise.
+        """
+        repeat = self.settings.title_repeat
+        joined = "\n".join([title] * repeat + [text])
+        plain = scrub(text)
+        text_norm = _normalise_plain(plain)
+        parts = None if titles is None else titles.get(title)
+        if parts is None:
+            title_norm = normalise(title)
+            parts = self._parts(title_norm, [t.text for t in self._terms_of_normalised(title_norm)])
+            if titles is not None:
+                titles[title] = parts
+        whole = normalise(joined)
+        if whole != "\n".join([parts.normalised] * repeat + [text_norm]) or _HARD_CUT.search(whole):
+            return self._tokens(whole), None
+        terms, cut = self._cut_normalised(text_norm)
+        own = self._parts(text_norm, [t.text for t in terms])
+        # The cut is of the text read() normalises, which is this one but for rare characters.
+        same = (len(text_norm) == len(plain) and _fold_one_for_one(plain) is not None) or (
+            normalise_with_offsets(text)[0] == text_norm
+        )
+        return _joined([parts] * repeat + [own]), cut if same else None
 
     def segments(self, text: str) -> list[str]:
         """jieba's cut of the normalised text with nothing left out (stop words, punctuation kept):
@@ -330,27 +439,29 @@ class Analyzer:
         return self._tokens_of_words(normalised, [t.text for t in self._terms_of_normalised(normalised)], masked)
 
     def _tokens_of_words(self, normalised: str, words: list[str], masked: frozenset[int] = frozenset()) -> list[str]:
-        """tokens() of normalised text whose jieba words are known already: the one place that
-        says what a text's index terms are, for tokens() and tokens_within() alike."""
-        out = list(words)
-        if self.settings.ngrams:
-            stop = self._stopwords
-            runs = [(m.start(), m.group()) for m in _CJK_RUN.finditer(normalised)]
-            out.extend(
-                UNIGRAM + ch for o, run in runs for i, ch in enumerate(run) if ch not in stop and o + i not in masked
-            )
-            out.extend(
-                BIGRAM + run[i : i + 2]
-                for o, run in runs
-                for i in range(len(run) - 1)
-                if run[i : i + 2] not in stop and o + i not in masked and o + i + 1 not in masked
-            )
-            # A Latin or digit word (agg01, 1887) would count once where a CJK term counts as word +
-            # bigrams + unigrams; in both n-gram namespaces too, it weighs alike.
-            latin = [w for w in words if not _CJK_RUN.search(w)]
-            out.extend(UNIGRAM + w for w in latin)
-            out.extend(BIGRAM + w for w in latin)
-        return out
+        """tokens() of normalised text whose jieba words are known already, for tokens() and
+        tokens_within() alike."""
+        return _joined([self._parts(normalised, words, masked)])
+
+    def _parts(self, normalised: str, words: list[str], masked: frozenset[int] = frozenset()) -> TextParts:
+        """The one place that says what a text's index terms are, by kind (_joined puts them in order)."""
+        if not self.settings.ngrams:
+            return TextParts(normalised, list(words), [], [], [])
+        stop = self._stopwords
+        runs = [(m.start(), m.group()) for m in _CJK_RUN.finditer(normalised)]
+        unigrams = [
+            UNIGRAM + ch for o, run in runs for i, ch in enumerate(run) if ch not in stop and o + i not in masked
+        ]
+        bigrams = [
+            BIGRAM + run[i : i + 2]
+            for o, run in runs
+            for i in range(len(run) - 1)
+            if run[i : i + 2] not in stop and o + i not in masked and o + i + 1 not in masked
+        ]
+        # A Latin or digit word (agg01, 1887) would count once where a CJK term counts as word +
+        # bigrams + unigrams; in both n-gram namespaces too, it weighs alike.
+        latin = [w for w in words if not _CJK_RUN.search(w)]
+        return TextParts(normalised, list(words), unigrams, bigrams, latin)
 
     def query_tokens(self, question: str) -> list[str]:
         """A question's index terms, weighted by repetition: each distinct term twice, but once if it
@@ -384,10 +495,15 @@ class Analyzer:
             for _ in range(1 if t.startswith(BIGRAM) and not _FUNCTION_CHARS.isdisjoint(t[len(BIGRAM) :]) else 2)
         ]
 
-    def read(self, text: str) -> Reading:
-        """text normalised with offsets back to the original, and its jieba words."""
+    def read(self, text: str, cut: bytes | None = None) -> Reading:
+        """text normalised with offsets back to the original, and its jieba words. cut: text's cut as
+        passage_tokens stored it when text was indexed, which spares jieba (and is ignored if it
+        does not fit)."""
         normalised, origin = normalise_with_offsets(text)
-        return Reading(text, normalised, origin, self._terms_of_normalised(normalised))
+        terms = None if cut is None else self._terms_of_cut(normalised, cut)
+        if terms is None:
+            terms = self._terms_of_normalised(normalised)
+        return Reading(text, normalised, origin, terms)
 
     def tokens_within(self, reading: Reading, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
         """tokens() of each span (sorted, not overlapping, in the original text) of a text read once.
