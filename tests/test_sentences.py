@@ -1,6 +1,11 @@
 """Cutting a passage into sentences: where a sentence ends, and where it does not."""
 
-from wenda.retrieval.sentences import sentence_spans
+from collections import Counter
+
+import pytest
+
+from wenda.retrieval.sentences import Sentences, sentence_spans
+from wenda.retrieval.text import Analyzer
 
 
 def test_sentence_spans_keep_closing_quotes_with_their_sentence():
@@ -18,3 +23,37 @@ def test_a_semicolon_does_not_end_a_sentence():
     # The items of a list stay in one sentence, so the highlighter can mark the whole answer.
     text = "其职能有两个方面：一是教化；二是管理户籍。后来废止!"
     assert [text[s:e] for s, e in sentence_spans(text)] == ["其职能有两个方面：一是教化；二是管理户籍。", "后来废止!"]
+
+
+# Texts of every kind the counting must agree on: prose, Latin and digit words, a bigram repeated
+# over itself (的的的), stop words, characters NFKC changes, a mark that joins its neighbour, an
+# empty sentence's worth of punctuation.
+_COUNTED_TEXTS = [
+    "北京城市副中心政务服务中心于2024年1月投入运行。市民可以办理1887项业务！",
+    "哈哈哈哈，的的的的。他说：“我们的iPhone 15和AGG01型号都很好。”然后呢？",
+    "气温３０℃……ＡＢＣ公司的ＣＥＯ表示，将在Q3发布。",
+    "cafe\u0301 的咖啡很好。中國的蘋果公司發佈了新產品。",
+    "。。。！！",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", _COUNTED_TEXTS)
+def test_counts_within_are_the_counts_of_the_sentences_tokens(analyzer: Analyzer, text: str):
+    sentences = Sentences.of(analyzer, text)
+    tokens = sentences.tokens
+    every = frozenset(t for ts in tokens for t in ts)
+    # What no sentence holds is asked for too: a question's terms are mostly absent.
+    wanted = every | {"\x011鲸", "\x012鲸鱼", "不存在的词", "\x011的", "\x012的的"}
+    counted = sentences.counts(frozenset(wanted))
+    assert [length for _, length in counted] == [len(ts) for ts in tokens]
+    for (counts, _), ts in zip(counted, tokens, strict=True):
+        assert counts == {t: n for t, n in Counter(ts).items() if t in wanted}
+
+
+def test_counts_read_from_a_stored_cut_equal_those_read_by_jieba(analyzer: Analyzer):
+    for text in _COUNTED_TEXTS:
+        _, cut = analyzer.passage_tokens("标题", text)
+        wanted = frozenset(analyzer.tokens(text))
+        stored = Sentences.of(analyzer, text, cut).counts(wanted)
+        assert stored == Sentences.of(analyzer, text).counts(wanted)

@@ -76,7 +76,7 @@ def best_sentence(
     spans = sentences.spans
     if not spans:
         return None
-    sentence_terms = [set(tokens) & asked.terms for tokens in sentences.tokens]
+    sentence_terms = [set(counts) for counts, _ in sentences.counts(asked.terms)]
     title_terms = set(analyzer.tokens(passage.title))
     title_chars = set(normalise(passage.title))
 

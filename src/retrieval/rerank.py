@@ -48,20 +48,24 @@ def best_sentence_score(
     Sentence lengths are normalised by the passage's own mean sentence length: the corpus's mean
     would need a statistic the index does not keep, and measured within 0.001 of it.
     """
-    # The title is its own line, so its tokens never join a sentence's: count them once for all.
+    # The title is its own line, so its tokens never join a sentence's: count them once for all,
+    # and add them to a sentence's only for the question's terms.
     title_counts = Counter(title_tokens)
-    with_title = [title_counts + Counter(tokens) for tokens in sentences.tokens]
-    if not with_title:
+    counted = sentences.counts(frozenset(weights))
+    if not counted:
         return 0.0
     k1, b = params.k1, params.b
-    mean_length = sum(c.total() for c in with_title) / len(with_title)
+    mean_length = sum(len(title_tokens) + length for _, length in counted) / len(counted)
+    in_title = {term: n for term in weights if (n := title_counts[term])}
     best = 0.0
-    for counts in with_title:
-        norm = k1 * (1 - b + b * counts.total() / mean_length) if mean_length else k1
+    for counts, length in counted:
+        norm = k1 * (1 - b + b * (len(title_tokens) + length) / mean_length) if mean_length else k1
+        # The question's terms the sentence or the title holds (counts has only the question's terms).
+        found = counts.keys() | in_title.keys() if in_title else counts.keys()
         score = math.fsum(
-            weight * idf[term] * counts[term] * (k1 + 1) / (counts[term] + norm)
-            for term, weight in weights.items()
-            if term in counts
+            weights[term] * idf[term] * tf * (k1 + 1) / (tf + norm)
+            for term in found
+            if (tf := in_title.get(term, 0) + counts.get(term, 0))
         )
         best = max(best, score)
     return best

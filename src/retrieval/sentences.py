@@ -8,7 +8,8 @@ sentence ends changes the passages an index holds: bump corpus.READER_VERSION wi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from .text import Analyzer, Reading
 
@@ -66,16 +67,28 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Sentences:
-    """A passage cut into sentences, with each sentence's index terms: what the highlighter and the
-    sentence stage both read, from one jieba pass over the passage, which also gives the words to mark."""
+    """A passage cut into sentences, with what each sentence holds: what the highlighter and the
+    sentence stage both read, from one reading of the passage, which also gives the words to mark."""
 
+    analyzer: Analyzer
     reading: Reading  # the passage read once (Analyzer.read)
     spans: list[tuple[int, int]]  # into the passage's original text
-    tokens: list[list[str]]  # Analyzer.tokens of each sentence
+    _counts: dict[frozenset[str], list[tuple[dict[str, int], int]]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, analyzer: Analyzer, text: str, cut: bytes | None = None) -> Sentences:
         """text cut into sentences; cut: the cut stored with text when it was indexed (Analyzer.read)."""
-        reading = analyzer.read(text, cut)
-        spans = list(sentence_spans(text))
-        return cls(reading, spans, analyzer.tokens_within(reading, spans))
+        return cls(analyzer, analyzer.read(text, cut), list(sentence_spans(text)))
+
+    @cached_property
+    def tokens(self) -> list[list[str]]:
+        """Analyzer.tokens of each sentence."""
+        return self.analyzer.tokens_within(self.reading, self.spans)
+
+    def counts(self, wanted: frozenset[str]) -> list[tuple[dict[str, int], int]]:
+        """For each sentence, how often it holds each of the wanted terms (those it holds) and its
+        number of tokens (Analyzer.counts_within); worked out once per set of terms."""
+        found = self._counts.get(wanted)
+        if found is None:
+            found = self._counts[wanted] = self.analyzer.counts_within(self.reading, self.spans, wanted)
+        return found

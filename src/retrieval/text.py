@@ -12,7 +12,9 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import accumulate
 from pathlib import Path
+from typing import NamedTuple
 
 import jieba
 import jieba.posseg
@@ -183,9 +185,9 @@ def _is_word(token: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in token)
 
 
-@dataclass(frozen=True)
-class Term:
-    """One index term found in a text, with its span in that (normalised) text."""
+class Term(NamedTuple):
+    """One index term found in a text, with its span in that (normalised) text. (A tuple: a passage
+    read at a question makes a hundred of them.)"""
 
     text: str
     start: int
@@ -259,6 +261,9 @@ class Analyzer:
         except (OSError, RuntimeError) as exc:  # RuntimeError: no home folder to be found
             log.info("jieba's cache stays in the temp folder: %s", exc)
         self._tagger: jieba.posseg.POSTokenizer | None = None
+        self._stop_pattern: re.Pattern[str] | bool | None = None
+        self._pair_pattern: re.Pattern[str] | bool | None = None
+        self._stop_pairs: frozenset[str] = frozenset()
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
         self._userdict_digest = ""
         self._user_words: dict[str, str] = {}
@@ -371,17 +376,17 @@ class Analyzer:
     def _terms_of_cut(self, normalised: str, cut: bytes) -> list[Term] | None:
         """_terms_of_normalised of a text whose cut was stored when it was indexed: no jieba.
         None if the cut does not fit the text."""
-        if sum(cut) != len(normalised):
+        ends = list(accumulate(cut))
+        if (ends[-1] if ends else 0) != len(normalised):
             return None
-        out: list[Term] = []
+        if not ends:
+            return []
         stop = self._stopwords
-        start = 0
-        for n in cut:
-            word = normalised[start : start + n]
-            if word not in stop and _is_word(word):
-                out.append(Term(word, start, start + n))
-            start += n
-        return out
+        return [
+            Term(word, start, end)
+            for start, end in zip([0, *ends[:-1]], ends, strict=True)
+            if (word := normalised[start:end]) not in stop and _is_word(word)
+        ]
 
     def passage_tokens(
         self, title: str, text: str, titles: dict[str, TextParts] | None = None
@@ -448,16 +453,22 @@ class Analyzer:
         if not self.settings.ngrams:
             return TextParts(normalised, list(words), [], [], [])
         stop = self._stopwords
-        runs = [(m.start(), m.group()) for m in _CJK_RUN.finditer(normalised)]
-        unigrams = [
-            UNIGRAM + ch for o, run in runs for i, ch in enumerate(run) if ch not in stop and o + i not in masked
-        ]
-        bigrams = [
-            BIGRAM + run[i : i + 2]
-            for o, run in runs
-            for i in range(len(run) - 1)
-            if run[i : i + 2] not in stop and o + i not in masked and o + i + 1 not in masked
-        ]
+        if masked:
+            runs = [(m.start(), m.group()) for m in _CJK_RUN.finditer(normalised)]
+            unigrams = [
+                UNIGRAM + ch for o, run in runs for i, ch in enumerate(run) if ch not in stop and o + i not in masked
+            ]
+            bigrams = [
+                BIGRAM + run[i : i + 2]
+                for o, run in runs
+                for i in range(len(run) - 1)
+                if run[i : i + 2] not in stop and o + i not in masked and o + i + 1 not in masked
+            ]
+        else:  # every passage: the same n-grams without the offsets a question's mask needs
+            plain = _CJK_RUN.findall(normalised)
+            unigrams = [UNIGRAM + ch for run in plain for ch in run if ch not in stop]
+            pairs = (run[i : i + 2] for run in plain for i in range(len(run) - 1))
+            bigrams = [BIGRAM + pair for pair in pairs if pair not in stop]
         # A Latin or digit word (agg01, 1887) would count once where a CJK term counts as word +
         # bigrams + unigrams; in both n-gram namespaces too, it weighs alike.
         latin = [w for w in words if not _CJK_RUN.search(w)]
@@ -530,6 +541,88 @@ class Analyzer:
             out.append(self._tokens_of_words(reading.normalised[lo:hi], words))
         return out
 
+    def counts_within(
+        self, reading: Reading, spans: Sequence[tuple[int, int]], wanted: frozenset[str]
+    ) -> list[tuple[dict[str, int], int]]:
+        """For each span of tokens_within: how often each wanted term is among its tokens (terms it
+        holds only) and how many tokens it has, without making the tokens: what the sentence stage
+        and the highlighter read of a quoted passage at every question.
+
+        Equal to Counter(tokens) and len(tokens) of tokens_within's lists for every wanted term.
+        """
+        if _composing().search(reading.text) or not self.settings.ngrams:
+            return [_counted(tokens, wanted) for tokens in self.tokens_within(reading, spans)]
+        stop = self._stopwords
+        stop_chars = self._stop_chars()
+        normalised = reading.normalised
+        # Only the wanted n-grams the passage holds at all are looked for sentence by sentence.
+        chars = [
+            t[len(UNIGRAM) :]
+            for t in wanted
+            if t.startswith(UNIGRAM) and _CJK_RUN.fullmatch(t[len(UNIGRAM) :]) and t[len(UNIGRAM) :] in normalised
+        ]
+        pairs = [
+            t[len(BIGRAM) :]
+            for t in wanted
+            if t.startswith(BIGRAM) and len(t) == len(BIGRAM) + 2 and _CJK_RUN.fullmatch(t[len(BIGRAM) :])
+        ]
+        pairs = [pair for pair in pairs if pair not in stop and pair in normalised]
+        chars = [ch for ch in chars if ch not in stop]
+        terms, out = reading.terms, []
+        j = 0
+        for start, end in spans:
+            lo, hi = bisect.bisect_left(reading.origin, start), bisect.bisect_left(reading.origin, end)
+            while j < len(terms) and terms[j].start < lo:
+                j += 1
+            counts: dict[str, int] = {}
+            length = 0
+            while j < len(terms) and terms[j].start < hi:
+                word = terms[j].text
+                j += 1
+                length += 1
+                if word in wanted:
+                    counts[word] = counts.get(word, 0) + 1
+                if not _CJK_RUN.search(word):  # a Latin or digit word is in both n-gram namespaces too
+                    length += 2
+                    for term in (UNIGRAM + word, BIGRAM + word):
+                        if term in wanted:
+                            counts[term] = counts.get(term, 0) + 1
+            text = normalised[lo:hi]
+            runs = _CJK_RUN.findall(text)
+            # Every CJK character is a unigram and every two neighbours a bigram, but stop words.
+            cjk = sum(map(len, runs))
+            length += cjk - (len(stop_chars.findall(text)) if stop_chars else 0)
+            length += cjk - len(runs) - self._stop_pairs_in(text)
+            for ch in chars:
+                if n := text.count(ch):
+                    counts[UNIGRAM + ch] = n
+            for pair in pairs:
+                if n := _overlapping(text, pair):
+                    counts[BIGRAM + pair] = n
+            out.append((counts, length))
+        return out
+
+    def _stop_pairs_in(self, text: str) -> int:
+        """How many of text's CJK bigrams are stop words (left out of the n-grams), overlaps counted."""
+        if self._pair_pattern is None:
+            twos = [w for w in self._stopwords if len(w) == 2 and _CJK_RUN.fullmatch(w)]
+            self._stop_pairs = frozenset(twos)
+            # Only where a stop word's first character stands before one's second need looking at.
+            firsts = "".join(sorted({w[0] for w in twos}))
+            seconds = "".join(sorted({w[1] for w in twos}))
+            self._pair_pattern = re.compile(f"(?=([{firsts}][{seconds}]))") if twos else False
+        if not self._pair_pattern:
+            return 0
+        pairs = self._stop_pairs
+        return sum(1 for pair in self._pair_pattern.findall(text) if pair in pairs)
+
+    def _stop_chars(self) -> re.Pattern[str] | None:
+        """A pattern finding the stop words a CJK unigram may be (left out of the n-grams)."""
+        if self._stop_pattern is None:
+            ones = sorted(w for w in self._stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
+            self._stop_pattern = re.compile("[" + "".join(map(re.escape, ones)) + "]") if ones else False
+        return self._stop_pattern or None
+
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
         """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
 
@@ -575,6 +668,25 @@ def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
         start = end
     if start < len(text):
         yield start, text[start:]
+
+
+def _counted(tokens: list[str], wanted: frozenset[str]) -> tuple[dict[str, int], int]:
+    counts: dict[str, int] = {}
+    for token in tokens:
+        if token in wanted:
+            counts[token] = counts.get(token, 0) + 1
+    return counts, len(tokens)
+
+
+def _overlapping(text: str, pair: str) -> int:
+    """How often pair occurs in text, overlaps counted (的的 twice in 的的的), as bigrams are."""
+    if pair[0] != pair[1]:
+        return text.count(pair)
+    n, i = 0, text.find(pair)
+    while i >= 0:
+        n += 1
+        i = text.find(pair, i + 1)
+    return n
 
 
 def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
