@@ -19,6 +19,7 @@ reaches MIN_SIMILARITY. Why 3-grams at 0.8:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .text import normalise
@@ -27,13 +28,17 @@ SHINGLE_CHARS = 3
 MIN_SIMILARITY = 0.8
 
 
+# Everything but letters and digits: a str pattern's \w is exactly str.isalnum() and the underscore.
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def shingles(text: str, n: int = SHINGLE_CHARS) -> frozenset[str]:
     """The character n-grams of text once normalised and stripped of punctuation and whitespace."""
-    kept = "".join(ch for ch in normalise(text) if ch.isalnum())
+    kept = _NOT_ALNUM.sub("", normalise(text))
     if len(kept) <= n:
         # A passage shorter than one shingle is its own only shingle (or none, if all punctuation).
         return frozenset([kept]) if kept else frozenset()
-    return frozenset(kept[i : i + n] for i in range(len(kept) - n + 1))
+    return frozenset({kept[i : i + n] for i in range(len(kept) - n + 1)})
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .corpus import Passage
@@ -58,7 +58,11 @@ class Asked:
 
 
 def best_sentence(
-    analyzer: Analyzer, passage: Passage, asked: Asked, sentences: Sentences | None = None
+    analyzer: Analyzer,
+    passage: Passage,
+    asked: Asked,
+    sentences: Sentences | None = None,
+    title_tokens: Sequence[str] | None = None,
 ) -> tuple[int, int] | None:
     """The sentence of passage most likely to hold the answer (the highlighter of docs/quality.md).
 
@@ -69,7 +73,7 @@ def best_sentence(
     naming a person or place it does not. Ties go to the earlier sentence, so a question naming
     only the article marks its first sentence. asked: the question, analysed once for all the
     passages of a search. sentences: the passage already cut, as the sentence stage leaves it;
-    cut here when None.
+    cut here when None. title_tokens: analyzer.tokens(passage.title), if the caller keeps them.
     """
     if sentences is None:
         sentences = Sentences.of(analyzer, passage.text)
@@ -77,7 +81,7 @@ def best_sentence(
     if not spans:
         return None
     sentence_terms = [set(counts) for counts, _ in sentences.counts(asked.terms)]
-    title_terms = set(analyzer.tokens(passage.title))
+    title_terms = set(analyzer.tokens(passage.title) if title_tokens is None else title_tokens)
     title_chars = set(normalise(passage.title))
 
     def names_article(term: str) -> bool:

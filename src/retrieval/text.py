@@ -36,6 +36,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # took 40 s). Text reaches jieba in pieces of at most this many characters; prose has punctuation
 # far more often, so only runs no real text has are ever cut.
 MAX_JIEBA_RUN = 500
+# Sentences whose proper names an analyzer remembers (Analyzer.proper_names).
+NAMES_KEPT = 4096
 # A run this long without a character jieba splits at makes _pieces cut it where jieba would not.
 _HARD_CUT = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]{" + str(MAX_JIEBA_RUN // 2) + ",}")
 # A stored cut gives each of jieba's pieces' length in one byte (Analyzer.passage_tokens).
@@ -261,6 +263,7 @@ class Analyzer:
         except (OSError, RuntimeError) as exc:  # RuntimeError: no home folder to be found
             log.info("jieba's cache stays in the temp folder: %s", exc)
         self._tagger: jieba.posseg.POSTokenizer | None = None
+        self._names = lru_cache(maxsize=NAMES_KEPT)(self._proper_names)
         self._stop_pattern: re.Pattern[str] | bool | None = None
         self._pair_pattern: re.Pattern[str] | bool | None = None
         self._stop_pairs: frozenset[str] = frozenset()
@@ -303,13 +306,22 @@ class Analyzer:
             for w in dict.fromkeys(jieba.re_userdict.match(raw.strip()).group(1) for raw in lines if raw.strip())
         }
 
-    def proper_names(self, text: str) -> list[tuple[str, str]]:
+    def proper_names(self, text: str) -> tuple[tuple[str, str], ...]:
         """The person and place names in text, as jieba's part-of-speech tagger finds them.
 
         (name, "person" | "place") pairs of the normalised text, in order; single characters are
         left out (the tagger calls a lone 张 or 京 a name). The tagger shares this analyzer's
         dictionary, user words included, and is loaded on first use (it reads the dictionary's tags).
+        The last NAMES_KEPT sentences' names are kept: tagging takes milliseconds (an HMM in Python),
+        and the passages a bot quotes recur.
         """
+        return self._names(text)
+
+    def forget_names(self) -> None:
+        """Empty proper_names' memory (benchmarks time the tagging itself)."""
+        self._names.cache_clear()
+
+    def _proper_names(self, text: str) -> tuple[tuple[str, str], ...]:
         with _tagger_lock:
             if self._tagger is None:
                 self._tagger = jieba.posseg.POSTokenizer(self._jieba)
@@ -319,7 +331,7 @@ class Analyzer:
                 kind = _NAME_KINDS.get(pair.flag[:2])
                 if kind and len(pair.word) > 1:
                     out.append((pair.word, kind))
-        return out
+        return tuple(out)
 
     @property
     def userdict_digest(self) -> str:
