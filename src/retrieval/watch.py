@@ -15,7 +15,7 @@ from pathlib import Path
 
 import watchfiles
 
-from .cache import CACHE_DIR, MANIFEST_NAME, index_folder
+from .cache import CACHE_DIR, MANIFEST_NAME
 from .corpus import is_article_file
 from .store import USERDICT_NAME, Library, Refresh
 from .synonyms import SYNONYMS_NAME
@@ -32,10 +32,14 @@ SETTLE_SECONDS = 0.2
 READY_MS = 300
 
 
+def _is_manifest(path: Path) -> bool:
+    return CACHE_DIR in path.parts and path.name == MANIFEST_NAME
+
+
 def _relevant(change: watchfiles.Change, path: str) -> bool:
     p = Path(path)
     if CACHE_DIR in p.parts:
-        return p.name == MANIFEST_NAME  # another process saved the index: see CorpusWatcher._take_up
+        return _is_manifest(p)  # another process saved the index: see CorpusWatcher._take_up
     return p.name in (USERDICT_NAME, SYNONYMS_NAME) or is_article_file(p) or change == watchfiles.Change.deleted
 
 
@@ -74,7 +78,6 @@ class CorpusWatcher:
 
     def _run(self) -> None:
         root = self.library.root
-        manifest = index_folder(root) / MANIFEST_NAME
         try:
             # A first refresh catches what changed between opening the library and watching.
             self._refresh()
@@ -94,7 +97,7 @@ class CorpusWatcher:
             ):
                 if self._stop.is_set():
                     break
-                files = {Path(p) for _, p in changes} - {manifest}
+                files = {path for _, p in changes if not _is_manifest(path := Path(p))}
                 if files:
                     self._wait_until_settled(files)
                 if files or not self.ready.is_set():
