@@ -462,6 +462,8 @@ def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console:
 
     configure_logging(logging.INFO, secrets=[settings.discord_token])
     logging.getLogger("discord").setLevel(logging.WARNING)
+    # "1 change detected" for each file and each manifest another process saves: the index logs what it did.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     try:
         asyncio.run(serve(replace(settings, corpus=corpus)))
     except BotError as exc:

@@ -137,6 +137,9 @@ class WendaBot(discord.Client):
         await self.tree.set_translator(WendaTranslator())
         if self.watcher is not None:
             self.watcher.start()
+        if not self.settings.syncs_commands:  # several processes run the bot's shards: one syncs (shards.py)
+            log.info("application commands are synced by the process running shard 0")
+            return
         # A guild sync shows commands at once; a global one can take up to an hour to appear.
         if self.settings.guild_id:
             guild = discord.Object(id=self.settings.guild_id)
@@ -544,9 +547,11 @@ async def serve(settings: Settings) -> None:
     """Run the bot until it is stopped by SIGINT or SIGTERM, then close everything cleanly."""
     if not settings.discord_token:
         raise BotError("DISCORD_TOKEN is not set: put your bot's token in .env (see .env.example) or the environment")
+    from .shards import make_bot  # shards.py builds on WendaBot, so it cannot be imported before it
+
     library = await asyncio.to_thread(Library.open, settings.corpus, settings.store)
     feedback = FeedbackStore(settings.feedback_path)
-    bot = WendaBot(settings, library, feedback)
+    bot = make_bot(settings, library, feedback)
     loop = asyncio.get_running_loop()
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):

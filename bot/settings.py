@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -15,6 +16,8 @@ from wenda.retrieval.scope import ScopeError, normalise_scope
 from wenda.retrieval.store import StoreSettings
 
 THREAD_MODES = ("off", "mentions", "always")
+# No bot needs more shards than this (Discord asks for one per 1,000 to 2,500 servers).
+MAX_SHARDS = 65_536
 
 
 class SettingsError(Exception):
@@ -43,6 +46,20 @@ class Settings:
     follow_links: bool = False  # follow links in the corpus folder to files outside it
     # Channel or category id -> the corpus subfolder questions asked there search (WENDA_CHANNEL_CORPORA).
     channel_corpora: Mapping[int, str] = field(default_factory=dict)
+    # WENDA_SHARD_COUNT: the shards of the whole bot, over every process; None runs one plain connection.
+    shard_count: int | None = None
+    # WENDA_SHARD_IDS: the shards this process runs (None: all of shard_count).
+    shard_ids: tuple[int, ...] | None = None
+
+    @property
+    def sharded(self) -> bool:
+        return self.shard_count is not None
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this process syncs the slash commands: the one running shard 0 (every unsharded one),
+        so that processes sharing the bot's shards sync them once, not once each."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
     @property
     def reads_message_content(self) -> bool:
@@ -82,6 +99,7 @@ class Settings:
             message_content=_flag(values, "WENDA_MESSAGE_CONTENT"),
             follow_links=(values.get("WENDA_FOLLOW_LINKS") or "").strip() == "1",
             channel_corpora=_channel_corpora(values, "WENDA_CHANNEL_CORPORA"),
+            **_shards(values),
         )
 
 
@@ -156,6 +174,35 @@ def _channel_corpora(values: Mapping[str, str], name: str) -> dict[int, str]:
             raise SettingsError(f"{name} names {key} twice")
         found[int(key)] = scope
     return found
+
+
+def _shards(values: Mapping[str, str]) -> dict[str, Any]:
+    """WENDA_SHARD_COUNT and WENDA_SHARD_IDS (`0,1`, `0-3`, `4-7,9`), checked against each other."""
+    count = _int(values, "WENDA_SHARD_COUNT", 0, lo=1, hi=MAX_SHARDS) or None
+    raw = (values.get("WENDA_SHARD_IDS") or "").strip()
+    if not raw:
+        return {"shard_count": count, "shard_ids": None}
+    if count is None:
+        raise SettingsError("WENDA_SHARD_IDS needs WENDA_SHARD_COUNT, the number of shards over every process")
+    ids: list[int] = []
+    for part in raw.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        first, dash, last = part.strip().partition("-")
+        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+            raise SettingsError(f"WENDA_SHARD_IDS must be shard numbers or ranges such as 0,1 or 0-3, not {part!r}")
+        start, stop = int(first), int(last) if dash else int(first)
+        if stop < start:
+            raise SettingsError(f"WENDA_SHARD_IDS: the range {part.strip()!r} runs backwards")
+        for shard in range(start, stop + 1):
+            if shard >= count:
+                raise SettingsError(
+                    f"WENDA_SHARD_IDS names shard {shard}, but WENDA_SHARD_COUNT={count} numbers them 0 to {count - 1}"
+                )
+            if shard in ids:
+                raise SettingsError(f"WENDA_SHARD_IDS names shard {shard} twice")
+            ids.append(shard)
+    return {"shard_count": count, "shard_ids": tuple(sorted(ids)) or None}  # "," alone: all of them
 
 
 def _float(values: Mapping[str, str], name: str, default: float) -> float:

@@ -104,6 +104,36 @@ class RecordedRequest:
     status: int
     response: Any
     at: float = 0.0  # time.monotonic() when the stand-in answered it
+    token: str | None = None  # the bot token it was sent with (None: unauthenticated, e.g. a webhook)
+
+
+@dataclass(frozen=True)
+class StandinGuild:
+    """A further guild (add_guild), with its one text channel; its @everyone role has the guild's id."""
+
+    id: int
+    channel_id: int
+    name: str
+
+    def shard(self, count: int) -> int:
+        """The shard that receives this guild's events: Discord's (guild_id >> 22) % shard count."""
+        return (self.id >> 22) % count
+
+
+@dataclass
+class _Session:
+    """One gateway connection: a client, or one shard of a sharded client (IDENTIFY's `shard: [id, count]`)."""
+
+    ws: web.WebSocketResponse
+    identify: dict[str, Any] | None = None
+    shard: tuple[int, int] = (0, 1)
+    sequence: int = 0
+    ready: bool = False
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether Discord sends this connection a guild's events: DMs (no guild) go to shard 0 only."""
+        shard_id, count = self.shard
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % count)
 
 
 @dataclass(frozen=True)
@@ -113,6 +143,7 @@ class InjectedMessage:
     guild_id: int | None
     author: FakeUser
     mark: int  # len(standin.requests) when the event was dispatched
+    shard: int | None = None  # the shard it was dispatched to (None: no client receives it)
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,7 @@ class InjectedInteraction:
     user: FakeUser
     mark: int
     dispatched_at: float = 0.0  # time.monotonic() when INTERACTION_CREATE was sent
+    shard: int | None = None  # the shard it was dispatched to
 
     @property
     def callback_path(self) -> str:
@@ -340,7 +372,10 @@ def _walk_components(components: Iterable[dict[str, Any]]) -> Iterator[dict[str,
 
 
 class DiscordStandin:
-    """One guild with one text channel, its users and the bot, served over a real socket.
+    """One guild with one text channel (add_guild adds more), its users and the bot, served over a real socket.
+
+    Any number of clients may connect, each IDENTIFYing as a shard (`shard: [id, count]`) or unsharded
+    ([0, 1]); a guild's events go to the connection of its shard, (guild_id >> 22) % count, and DMs to shard 0.
 
     async with DiscordStandin() as standin:
         standin.patch_discord(monkeypatch)  # or: with standin.patched():
@@ -373,7 +408,10 @@ class DiscordStandin:
         self.requests: list[RecordedRequest] = []
         self.messages: dict[int, dict[str, Any]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # by guild id, None = global
-        self.identify: dict[str, Any] | None = None
+        self.identify: dict[str, Any] | None = None  # the last IDENTIFY; every one is in `identified`
+        self.identified: list[dict[str, Any]] = []
+        self.recommended_shards = 1  # what GET /gateway/bot tells a client that asks how many shards to run
+        self.guilds: dict[int, StandinGuild] = {}  # the further guilds, by id
         self._interactions: dict[int, _Interaction] = {}
         self._by_token: dict[str, _Interaction] = {}
         self._dm_channels: dict[int, int] = {}
@@ -381,10 +419,9 @@ class DiscordStandin:
         self.attachments: dict[int, StandinAttachment] = {}
         self.downloads: list[int] = []  # ids of the attachments fetched, in order
         self._changed = asyncio.Condition()
-        self._session_ready = asyncio.Event()
-        self._ws: web.WebSocketResponse | None = None
+        self._sessions: list[_Session] = []
+        self._resumable: dict[str, _Session] = {}  # by session_id, for RESUME
         self._send_lock = asyncio.Lock()
-        self._sequence = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Awaitable[Reply]]]] = []
@@ -450,8 +487,8 @@ class DiscordStandin:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._ws is not None:
-            await self._ws.close(code=1000)
+        for session in list(self._sessions):
+            await session.ws.close(code=1000)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -474,8 +511,16 @@ class DiscordStandin:
 
     async def wait_ready(self, timeout: float = 5.0) -> None:
         """Wait until a client has identified and been sent READY and GUILD_CREATE."""
-        async with asyncio.timeout(timeout):
-            await self._session_ready.wait()
+        await self.wait_until(lambda: any(s.ready for s in self._sessions), timeout=timeout)
+
+    async def wait_shards_ready(self, count: int, *, timeout: float = 5.0) -> None:
+        """Wait until shards 0 to count - 1 of a bot of count shards are connected and sent their guilds."""
+        wanted = {(shard, count) for shard in range(count)}
+        await self.wait_until(lambda: wanted <= {s.shard for s in self._sessions if s.ready}, timeout=timeout)
+
+    def session_tokens(self) -> dict[int, str]:
+        """The token each connected shard identified with, by shard id."""
+        return {s.shard[0]: s.identify["token"] for s in self._sessions if s.identify is not None}
 
     @contextlib.asynccontextmanager
     async def running(
@@ -499,6 +544,29 @@ class DiscordStandin:
             await task
 
     # -- state helpers -------------------------------------------------------------------
+
+    def add_guild(self, name: str = "另一个服务器", *, shard: int | None = None, of: int = 1) -> StandinGuild:
+        """A further guild with a text channel and every member; add it before the bot connects.
+
+        shard and of: give it an id whose events go to that shard of a bot of `of` shards.
+        """
+        guild_id = self.snowflake()
+        if shard is not None:
+            # The shard is (id >> 22) % of, the id's timestamp: move that forward (by under `of` ms) to it.
+            stamp = guild_id >> 22
+            guild_id = ((stamp + (shard - stamp) % of) << 22) | (guild_id & 0x3FFFFF)
+        guild = StandinGuild(guild_id, self.snowflake(), name)
+        self.guilds[guild.id] = guild
+        self.role_permissions[guild.id] = EVERYONE_PERMISSIONS
+        return guild
+
+    def _guild_of(self, channel_id: int) -> int | None:
+        """The guild a channel or thread is in; None for a DM or an unknown channel."""
+        channel = self._channel_payload(channel_id) or {}
+        return int(channel["guild_id"]) if "guild_id" in channel else None
+
+    def _guild_ids(self) -> list[int]:
+        return [self.guild_id, *self.guilds]
 
     def add_role(self, permissions: int = EVERYONE_PERMISSIONS) -> int:
         """A further role of the guild (by default with @everyone's permissions); add it before the bot connects."""
@@ -531,8 +599,8 @@ class DiscordStandin:
         content_type = attachment.content_type or "application/octet-stream"
         return web.Response(body=attachment.data, headers={"Content-Type": content_type})
 
-    def permissions_of(self, user: FakeUser) -> int:
-        permissions = self.role_permissions[self.guild_id]
+    def permissions_of(self, user: FakeUser, guild_id: int | None = None) -> int:
+        permissions = self.role_permissions[guild_id or self.guild_id]  # @everyone's, then the user's roles
         for role in user.roles:
             permissions |= self.role_permissions[role]
         return permissions
@@ -563,12 +631,15 @@ class DiscordStandin:
     def _channel_payload(self, channel_id: int) -> dict[str, Any] | None:
         if channel_id in self.threads:
             return copy.deepcopy(self.threads[channel_id])
-        if channel_id == self.channel_id:
+        guilds = {self.channel_id: (self.guild_id, "general")}
+        guilds.update({g.channel_id: (g.id, "general") for g in self.guilds.values()})
+        if channel_id in guilds:
+            guild_id, name = guilds[channel_id]
             return {
-                "id": str(self.channel_id),
+                "id": str(channel_id),
                 "type": 0,
-                "guild_id": str(self.guild_id),
-                "name": "general",
+                "guild_id": str(guild_id),
+                "name": name,
                 "position": 0,
                 "permission_overwrites": [],
                 "nsfw": False,
@@ -583,11 +654,13 @@ class DiscordStandin:
                 return {"id": str(dm_id), "type": 1, "recipients": [recipient], "flags": 0}
         return None
 
-    def _guild_payload(self) -> dict[str, Any]:
+    def _guild_payload(self, guild_id: int, intents: int) -> dict[str, Any]:
+        others = set(self._guild_ids()) - {guild_id}  # their @everyone roles are theirs
+        channel_id = self.guilds[guild_id].channel_id if guild_id in self.guilds else self.channel_id
         roles = [
             {
                 "id": str(role_id),
-                "name": "@everyone" if role_id == self.guild_id else f"role-{position}",
+                "name": "@everyone" if role_id == guild_id else f"role-{position}",
                 "permissions": str(permissions),
                 "position": position,
                 "color": 0,
@@ -597,18 +670,19 @@ class DiscordStandin:
                 "flags": 0,
             }
             for position, (role_id, permissions) in enumerate(self.role_permissions.items())
+            if role_id not in others
         ]
         # Without the members intent Discord sends only the bot's own member.
         everyone = self._guild_members()
-        visible = everyone if self._intents() & INTENT_GUILD_MEMBERS else [self.bot_user]
+        visible = everyone if intents & INTENT_GUILD_MEMBERS else [self.bot_user]
         members = [self._member_payload(user) for user in visible]
         return {
-            "id": str(self.guild_id),
-            "name": "问答测试",
+            "id": str(guild_id),
+            "name": self.guilds[guild_id].name if guild_id in self.guilds else "问答测试",
             "icon": None,
             "owner_id": str(self.owner.id),
             "roles": roles,
-            "channels": [self._channel_payload(self.channel_id)],
+            "channels": [self._channel_payload(channel_id)],
             "members": members,
             "member_count": len(everyone),
             "large": False,
@@ -618,7 +692,7 @@ class DiscordStandin:
             "features": [],
             "emojis": [],
             "stickers": [],
-            "threads": [copy.deepcopy(thread) for thread in self.threads.values()],
+            "threads": [copy.deepcopy(t) for t in self.threads.values() if int(t["guild_id"]) == guild_id],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
@@ -714,8 +788,8 @@ class DiscordStandin:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
-        self._sequence = 0
+        session = _Session(ws)
+        self._sessions.append(session)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}))
         try:
             async for frame in ws:
@@ -727,57 +801,87 @@ class DiscordStandin:
                     async with self._send_lock:
                         await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
                 elif op == 2:
-                    await self._on_identify(packet["d"])
-                elif op == 6:  # RESUME: there is nothing missed to replay
-                    await self.dispatch("RESUMED", {})
+                    await self._on_identify(session, packet["d"])
+                elif op == 6:  # RESUME: the session's shard goes on; there is nothing missed to replay
+                    resumed = self._resumable.get(packet["d"].get("session_id", ""))
+                    if resumed is not None:
+                        session.identify, session.shard, session.ready = resumed.identify, resumed.shard, True
+                    await self._send(session, "RESUMED", {})
                 elif op == 8:
                     members = [self._member_payload(u) for u in self._guild_members()]
-                    chunk = {"guild_id": str(self.guild_id), "members": members, "chunk_index": 0,
+                    chunk = {"guild_id": packet["d"]["guild_id"], "members": members, "chunk_index": 0,
                              "chunk_count": 1, "nonce": packet["d"].get("nonce")}  # fmt: skip
-                    await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+                    await self._send(session, "GUILD_MEMBERS_CHUNK", chunk)
         finally:
-            if self._ws is ws:
-                self._ws = None
-                self._session_ready.clear()
+            self._sessions.remove(session)
+            async with self._changed:
+                self._changed.notify_all()
         return ws
 
-    async def _on_identify(self, data: dict[str, Any]) -> None:
+    async def _on_identify(self, session: _Session, data: dict[str, Any]) -> None:
+        shard_id, count = data.get("shard") or (0, 1)
+        if not (isinstance(shard_id, int) and isinstance(count, int) and 0 <= shard_id < count):
+            await session.ws.close(code=4010, message=b"Invalid shard")  # Discord's close code for it
+            return
+        session.identify, session.shard = data, (shard_id, count)
         self.identify = data
+        self.identified.append(data)
         me = self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0}
+        guilds = [guild_id for guild_id in self._guild_ids() if session.receives(guild_id)]
+        session_id = secrets.token_hex(16)
+        self._resumable[session_id] = session
         ready = {
             "v": 10,
             "user": me,
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-            "session_id": secrets.token_hex(16),
+            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in guilds],
+            "session_id": session_id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": 0},
             "private_channels": [],
             "relationships": [],
             "presences": [],
         }
-        await self.dispatch("READY", ready)
-        await self.dispatch("GUILD_CREATE", self._guild_payload())
-        self._session_ready.set()
+        if "shard" in data:
+            ready["shard"] = [shard_id, count]
+        await self._send(session, "READY", ready)
+        for guild_id in guilds:
+            await self._send(session, "GUILD_CREATE", self._guild_payload(guild_id, self._intents(session)))
+        session.ready = True
+        async with self._changed:
+            self._changed.notify_all()
 
-    async def dispatch(self, event: str, data: Any) -> None:
-        """Send one DISPATCH (op 0) to the connected client."""
-        if self._ws is None or self._ws.closed:
-            raise RuntimeError("no discord.py client is connected to the stand-in")
+    def _receiver(self, guild_id: int | None) -> _Session | None:
+        """The connection Discord sends a guild's events to (a DM's, with guild_id None: shard 0's)."""
+        return next((s for s in self._sessions if s.identify is not None and s.receives(guild_id)), None)
+
+    async def dispatch(self, event: str, data: Any) -> int:
+        """Send one DISPATCH (op 0) to the client (or shard) that receives it; returns that shard's id."""
+        guild_id = int(data["guild_id"]) if isinstance(data, dict) and data.get("guild_id") else None
+        session = self._receiver(guild_id)
+        if session is None:
+            where = "a DM" if guild_id is None else f"guild {guild_id}"
+            raise RuntimeError(f"no discord.py client connected to the stand-in receives the events of {where}")
+        await self._send(session, event, data)
+        return session.shard[0]
+
+    async def _send(self, session: _Session, event: str, data: Any) -> None:
         async with self._send_lock:
-            self._sequence += 1
-            packet = {"op": 0, "t": event, "s": self._sequence, "d": data}
-            await self._ws.send_str(json.dumps(packet, ensure_ascii=False))
+            session.sequence += 1
+            packet = {"op": 0, "t": event, "s": session.sequence, "d": data}
+            await session.ws.send_str(json.dumps(packet, ensure_ascii=False))
 
-    def _intents(self) -> int:
-        return int((self.identify or {}).get("intents", 0))
+    @staticmethod
+    def _intents(session: _Session | None) -> int:
+        return int(((session and session.identify) or {}).get("intents", 0))
 
-    async def _publish_message(self, message: dict[str, Any]) -> None:
-        """MESSAGE_CREATE as Discord filters it by the client's intents."""
+    async def _publish_message(self, message: dict[str, Any]) -> int | None:
+        """MESSAGE_CREATE as Discord filters it by the receiving client's intents; returns the shard it went to."""
         author_id = int(message["author"]["id"])
         in_guild = "guild_id" in message
+        session = self._receiver(int(message["guild_id"]) if in_guild else None)
         needed = INTENT_GUILD_MESSAGES if in_guild else INTENT_DM_MESSAGES
-        if self._ws is None or not self._intents() & needed:
-            return
+        if session is None or not self._intents(session) & needed:
+            return None
         event = copy.deepcopy(message)
         if in_guild:
             event["member"] = self._member_payload(self.users[author_id], with_user=False)
@@ -786,10 +890,10 @@ class DiscordStandin:
                 if user is not None:
                     mention["member"] = self._member_payload(user, with_user=False)
             mentioned = any(int(m["id"]) == self.bot_user.id for m in event["mentions"])
-            privileged = self._intents() & INTENT_MESSAGE_CONTENT
+            privileged = self._intents(session) & INTENT_MESSAGE_CONTENT
             if not (privileged or mentioned or author_id == self.bot_user.id):
                 event.update(content="", embeds=[], attachments=[], components=[])
-        await self.dispatch("MESSAGE_CREATE", event)
+        return await self.dispatch("MESSAGE_CREATE", event)
 
     # -- injecting user actions ----------------------------------------------------------
 
@@ -802,15 +906,17 @@ class DiscordStandin:
         mentions: Iterable[FakeUser] = (),
         channel: int | None = None,
     ) -> InjectedMessage:
-        """A user (or `other_bot`) posts `content` in the guild channel (or `channel`, e.g. a thread) or their DM."""
+        """A user (or `other_bot`) posts `content` in the guild channel (or `channel`: a thread, another
+        guild's channel) or their DM."""
         author = author or self.member
         channel_id = channel or (self.channel_id if guild else self.dm_channel_id(author))
         message = self._new_message(channel_id, author, {"content": content})
         pinged = " ".join([content, *(user.mention for user in mentions)])
         message.update(self._pings({}, pinged))
         mark = len(self.requests)
-        await self._publish_message(message)
-        return InjectedMessage(int(message["id"]), channel_id, self.guild_id if guild else None, author, mark)
+        shard = await self._publish_message(message)
+        guild_id = int(message["guild_id"]) if "guild_id" in message else None
+        return InjectedMessage(int(message["id"]), channel_id, guild_id, author, mark, shard)
 
     async def start_thread(self, message: InjectedMessage, name: str, *, owner: FakeUser | None = None) -> int:
         """A member starts a public thread on a message in the guild channel; returns the thread's id."""
@@ -830,7 +936,7 @@ class DiscordStandin:
         user = user or self.member
         target = self.messages[message_id]
         guild = "guild_id" in target
-        scope = [self.guild_id, None] if guild else [None]
+        scope = [int(target["guild_id"]), None] if guild else [None]
         synced = next(
             (c for g in scope for c in self.commands.get(g, []) if c["name"] == name and c["type"] == COMMAND_MESSAGE),
             None,
@@ -866,7 +972,7 @@ class DiscordStandin:
         """
         user = user or self.member
         top, *subs = name.split()
-        scope = [self.guild_id, None] if guild else [None]
+        scope = [self._guild_of(channel or self.channel_id), None] if guild else [None]
         synced = next((c for g in scope for c in self.commands.get(g, []) if c["name"] == top), None)
         schema = (synced or {}).get("options", [])
         leaf: list[dict[str, Any]] = []
@@ -942,15 +1048,17 @@ class DiscordStandin:
             "app_permissions": str(self.permissions_of(self.bot_user)),
         }
         if guild:
-            permissions = self.permissions_of(user) if member_permissions is None else member_permissions
+            channel_id = channel_id or self.channel_id
+            guild_id = self._guild_of(channel_id) or self.guild_id
+            permissions = self.permissions_of(user, guild_id) if member_permissions is None else member_permissions
             payload |= {
-                "guild_id": str(self.guild_id),
-                "guild": {"id": str(self.guild_id), "locale": "zh-CN", "features": []},
+                "guild_id": str(guild_id),
+                "guild": {"id": str(guild_id), "locale": "zh-CN", "features": []},
                 "guild_locale": "zh-CN",
-                "channel_id": str(channel_id or self.channel_id),
-                "channel": self._channel_payload(channel_id or self.channel_id),
+                "channel_id": str(channel_id),
+                "channel": self._channel_payload(channel_id),
                 "member": self._member_payload(user) | {"permissions": str(permissions)},
-                "authorizing_integration_owners": {"0": str(self.guild_id)},
+                "authorizing_integration_owners": {"0": str(guild_id)},
                 "context": 0,
             }
         else:
@@ -980,7 +1088,7 @@ class DiscordStandin:
         self._interactions[interaction_id] = state
         self._by_token[state.token] = state
         mark = len(self.requests)
-        await self.dispatch("INTERACTION_CREATE", payload)
+        shard = await self.dispatch("INTERACTION_CREATE", payload)
         return InjectedInteraction(
             interaction_id,
             state.token,
@@ -990,6 +1098,7 @@ class DiscordStandin:
             user,
             mark,
             state.dispatched_at,
+            shard,
         )
 
     # -- waiting on what the bot did -----------------------------------------------------
@@ -1060,7 +1169,7 @@ class DiscordStandin:
         self.requests.append(
             RecordedRequest(
                 request.method, path, dict(request.query), body, files, status, answer,
-                time.monotonic(),
+                time.monotonic(), _bot_token(request),
             )
         )  # fmt: skip
         async with self._changed:
@@ -1087,7 +1196,7 @@ class DiscordStandin:
 
     async def _get_gateway(self, _: _Call) -> Reply:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+        return 200, {"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": limit}
 
     async def _get_me(self, _: _Call) -> Reply:
         return 200, self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0}
@@ -1207,7 +1316,7 @@ class DiscordStandin:
         thread = {
             "id": starter["id"],
             "type": CHANNEL_PUBLIC_THREAD,
-            "guild_id": str(self.guild_id),
+            "guild_id": starter["guild_id"],
             "parent_id": starter["channel_id"],
             "owner_id": str(owner.id),
             "name": name,
@@ -1372,6 +1481,11 @@ def _option_type(value: Any) -> int:
     if isinstance(value, float):
         return 10
     return 3
+
+
+def _bot_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token if scheme == "Bot" else None
 
 
 async def _read_body(request: web.Request) -> tuple[Any, tuple[str, ...]]:

@@ -383,3 +383,74 @@ async def test_patched_points_discord_at_the_stand_in_and_restores_it() -> None:
             assert discord.http.Route("GET", "/users/@me").url == standin.api_base + "/users/@me"
     restored = discord.http.Route.BASE
     assert restored == original
+
+
+# -- shards -----------------------------------------------------------------------------------
+
+
+class ShardedBot(discord.AutoShardedClient):
+    """A throwaway sharded bot that queues every message it sees, with the shard it came on."""
+
+    def __init__(self, **shards: Any) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        super().__init__(intents=intents, guild_ready_timeout=0.05, **shards)
+        self.seen: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        pass  # the stand-in does not limit how often shards identify; discord.py would wait 5 s each
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author != self.user:
+            shard = message.guild.shard_id if message.guild else None
+            await self.seen.put((shard, message.content))
+
+
+async def test_gateway_bot_recommends_a_shard_count_and_a_session_start_limit(standin: DiscordStandin) -> None:
+    standin.recommended_shards = 2
+    status, gateway = await rest(standin, "GET", "/gateway/bot")
+    assert status == 200 and gateway["shards"] == 2 and gateway["url"] == standin.gateway_url
+    assert gateway["session_start_limit"]["max_concurrency"] >= 1
+    bot = ShardedBot()  # no shard_count: discord.py asks /gateway/bot and runs what it recommends
+    async with standin.running(bot, timeout=60):
+        assert bot.shard_count == 2 and sorted(bot.shards) == [0, 1]
+    assert sorted(tuple(i["shard"]) for i in standin.identified) == [(0, 2), (1, 2)]
+
+
+async def test_each_shard_is_sent_only_its_own_guilds(standin: DiscordStandin) -> None:
+    guilds = [standin.add_guild(f"服务器{n}", shard=n % 3, of=3) for n in range(5)]
+    bot = ShardedBot(shard_count=3)
+    async with standin.running(bot, timeout=60):
+        await standin.wait_shards_ready(3, timeout=60)
+        assert all(bot.get_guild(g.id).shard_id == g.shard(3) == n % 3 for n, g in enumerate(guilds))
+        assert len(bot.guilds) == len(guilds) + 1  # and the stand-in's first guild, on its own shard
+    assert sorted(tuple(i["shard"]) for i in standin.identified) == [(0, 3), (1, 3), (2, 3)]
+
+
+async def test_a_guild_s_events_reach_only_the_client_running_its_shard_and_dms_only_shard_0(
+    standin: DiscordStandin,
+) -> None:
+    zero, one = standin.add_guild("零", shard=0, of=2), standin.add_guild("一", shard=1, of=2)
+    first, second = ShardedBot(shard_count=2, shard_ids=[0]), ShardedBot(shard_count=2, shard_ids=[1])
+    async with standin.running(first, timeout=60), standin.running(second, timeout=60):
+        await standin.wait_shards_ready(2, timeout=60)
+        sent = [
+            await standin.send_message("给一号", channel=one.channel_id),
+            await standin.send_message("给零号", channel=zero.channel_id),
+            await standin.send_message("私信", guild=False),
+            await standin.send_message("再给一号", channel=one.channel_id),
+        ]
+        # Events on one connection arrive in order: had a client been sent another's, it would come first.
+        first_saw = [await asyncio.wait_for(first.seen.get(), 60) for _ in range(2)]
+        second_saw = [await asyncio.wait_for(second.seen.get(), 60) for _ in range(2)]
+    assert [m.shard for m in sent] == [1, 0, 0, 1]
+    assert first_saw == [(0, "给零号"), (None, "私信")]
+    assert second_saw == [(1, "给一号"), (1, "再给一号")]
+
+
+async def test_an_identify_for_a_shard_beyond_the_count_is_closed_as_invalid(standin: DiscordStandin) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(standin.gateway_url) as ws:
+        await ws.receive_json()  # HELLO
+        await ws.send_json({"op": 2, "d": {"token": "standin-token", "intents": 0, "shard": [2, 2]}})
+        closed = await ws.receive()
+    assert closed.type is aiohttp.WSMsgType.CLOSE and closed.data == 4010

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,53 @@ def test_message_content_is_off_unless_asked_for_or_needed_by_ask_channels():
     assert Settings.from_env({"WENDA_ASK_CHANNELS": "123"}, dotenv=None).reads_message_content
     with pytest.raises(SettingsError, match="WENDA_MESSAGE_CONTENT"):
         Settings.from_env({"WENDA_MESSAGE_CONTENT": "maybe"}, dotenv=None)
+
+
+def shards(**environ: str) -> tuple[int | None, tuple[int, ...] | None]:
+    settings = Settings.from_env(environ, dotenv=None)
+    return settings.shard_count, settings.shard_ids
+
+
+def test_without_shard_settings_the_bot_is_unsharded_and_syncs_its_commands():
+    settings = Settings.from_env({}, dotenv=None)
+    assert (settings.shard_count, settings.shard_ids, settings.sharded) == (None, None, False)
+    assert settings.syncs_commands
+
+
+def test_a_shard_count_alone_runs_every_shard_here():
+    assert shards(WENDA_SHARD_COUNT="4") == (4, None)
+    assert Settings.from_env({"WENDA_SHARD_COUNT": "4"}, dotenv=None).syncs_commands
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [("0,1", (0, 1)), ("0-1", (0, 1)), ("2, 3", (2, 3)), ("3,0-1", (0, 1, 3)), ("2-2", (2,)), ("0,1,", (0, 1))],
+)
+def test_shard_ids_are_a_list_or_ranges(ids: str, expected: tuple[int, ...]):
+    assert shards(WENDA_SHARD_COUNT="4", WENDA_SHARD_IDS=ids) == (4, expected)
+
+
+def test_only_the_process_running_shard_0_syncs_the_commands():
+    first = Settings.from_env({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "0-1"}, dotenv=None)
+    second = Settings.from_env({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "2-3"}, dotenv=None)
+    assert (first.syncs_commands, second.syncs_commands) == (True, False)
+
+
+@pytest.mark.parametrize(
+    ("environ", "says"),
+    [
+        ({"WENDA_SHARD_COUNT": "0"}, "WENDA_SHARD_COUNT must be between 1"),
+        ({"WENDA_SHARD_COUNT": "two"}, "WENDA_SHARD_COUNT must be a whole number"),
+        ({"WENDA_SHARD_IDS": "0,1"}, "WENDA_SHARD_IDS needs WENDA_SHARD_COUNT"),
+        ({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "4"}, "WENDA_SHARD_IDS names shard 4, but WENDA_SHARD_COUNT=4"),
+        ({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "2-5"}, "names shard 4"),
+        ({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "1,1"}, "names shard 1 twice"),
+        ({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "3-1"}, "WENDA_SHARD_IDS: the range '3-1' runs backwards"),
+        ({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "a"}, "WENDA_SHARD_IDS must be shard numbers"),
+        ({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "-1"}, "WENDA_SHARD_IDS must be shard numbers"),
+        ({"WENDA_SHARD_COUNT": "4", "WENDA_SHARD_IDS": "0-"}, "WENDA_SHARD_IDS must be shard numbers"),
+    ],
+)
+def test_unusable_shard_settings_say_which_variable_and_why(environ: dict[str, str], says: str):
+    with pytest.raises(SettingsError, match=re.escape(says)):
+        Settings.from_env(environ, dotenv=None)

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -436,14 +436,24 @@ def describe_os_error(exc: OSError, folder: Path) -> str:
 
 
 class _FileLock:
-    """An open lock file; entered, it is held exclusively until the with-block ends, then closed."""
+    """An open lock file; entered, it is held exclusively until the with-block ends, then closed.
 
-    def __init__(self, fh: BinaryIO) -> None:
+    on_wait is called once if another process holds it, before waiting for it: the kernel releases
+    a process's lock when it ends, so a writer that dies mid-write never leaves the others waiting.
+    """
+
+    def __init__(self, fh: BinaryIO, on_wait: Callable[[], None] | None = None) -> None:
         self._fh = fh
+        self._on_wait = on_wait
 
     def __enter__(self) -> None:
         try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if self._on_wait is not None:
+                    self._on_wait()
+                fcntl.flock(self._fh, fcntl.LOCK_EX)
         except BaseException:
             self._fh.close()
             raise
@@ -455,16 +465,18 @@ class _FileLock:
             self._fh.close()
 
 
-def open_lock(cache_dir: Path) -> contextlib.AbstractContextManager[None]:
-    """The cache folder's lock, to hold in a with-block, so two processes (the bot and `wenda add`, say)
-    never interleave their writes and one's clean-up removes the other's new segment.
+def open_lock(cache_dir: Path, on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager[None]:
+    """The cache folder's lock, to hold in a with-block, so two processes (two bots sharing the corpus,
+    the bot and `wenda add`) never interleave their writes and one's clean-up removes the other's new segment.
 
-    Raises OSError if the lock file cannot be opened. Without advisory locks (Windows) it holds nothing.
+    on_wait is called if another process holds it, before waiting. Raises OSError if the lock file
+    cannot be opened. Without advisory locks (Windows) it holds nothing.
     """
     if fcntl is None:
         return contextlib.nullcontext()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    return _FileLock(open(cache_dir / LOCK_NAME, "a+b"))  # closed by _FileLock when the lock is released
+    # Closed by _FileLock when the lock is released.
+    return _FileLock(open(cache_dir / LOCK_NAME, "a+b"), on_wait)
 
 
 # -- seals ----------------------------------------------------------------------------------------

@@ -94,6 +94,10 @@ class Refresh:
     synonyms: bool = False  # synonyms.txt's rules changed (the index did not: questions are read anew)
     # The user words added, removed or re-weighed; the files holding them are among `changed`.
     user_words: tuple[str, ...] = ()
+    # Passages this refresh segmented (cut into terms); 0 when another process had done it.
+    segmented: int = 0
+    # It loaded the index another process sharing the corpus (a second bot, `wenda index`) had saved.
+    taken_up: bool = False
 
     @property
     def touched(self) -> bool:
@@ -124,6 +128,7 @@ class _Draft:
     # False without a cache, or once a write failed: the manifest must not name a segment not on disk.
     saving: bool
     problems: tuple[Problem, ...] = ()
+    segmented: int = 0  # passages segmented into it so far
 
 
 def _sha256(path: Path) -> str:
@@ -150,8 +155,9 @@ class Library:
         # One refresh at a time (the watcher, /reindex and `wenda add` may all ask at once).
         self._lock = threading.Lock()
         self.last_refresh = Refresh()
-        # The manifest as this library last read or wrote it (cache.manifest_stamp): another process
-        # wrote the cache if it differs, and the next refresh loads that before it changes anything.
+        # The manifest as this library last read (even one it could not use) or wrote it
+        # (cache.manifest_stamp): another process wrote the cache if it differs, and the next refresh
+        # loads that before it changes anything, so that nothing it segmented is segmented again.
         self._stamp: tuple[int, int, int] | None = None
         # Segments written since the manifest was last saved: removed if that save fails, not leaked.
         self._written: set[str] = set()
@@ -179,7 +185,7 @@ class Library:
     def rebuild(self, progress: Progress | None = None) -> Refresh:
         """Re-read every file with a fresh analyzer (`wenda index --rebuild`), then swap it in."""
         fresh = Library(self.root, self.settings, _analyzer_for(self.root, self.settings))
-        result = fresh.refresh(progress=progress)
+        result = fresh._update(progress, take_up=False)  # re-read every file, whatever the cache holds
         with self._lock:
             self.analyzer = fresh.analyzer
             self.synonyms, self._synonyms_stamp = fresh.synonyms, fresh._synonyms_stamp
@@ -203,6 +209,9 @@ class Library:
                 log.warning("index cache unreadable (its manifest is missing); rebuilding from the corpus")
             return False
         stamp = cache.manifest_stamp(self.cache_dir)
+        # Even a manifest that cannot be used is seen: the refresh replaces it, and no refresh before
+        # that tries it again.
+        self._stamp = stamp
         try:
             manifest = cache.read_manifest(self.cache_dir, self._cache_key)
             if manifest is None:
@@ -218,7 +227,6 @@ class Library:
         self.files = dict(manifest.files)
         self._user_words = dict(manifest.user_words)
         self._segment_names = [entry.name for entry in manifest.segments]
-        self._stamp = stamp
         self._publish(index, [s.table for s in loaded])
         self._remove_leftovers(manifest)
         return True
@@ -237,12 +245,15 @@ class Library:
             yield
             return
         try:
-            held = cache.open_lock(self.cache_dir)
+            held = cache.open_lock(self.cache_dir, on_wait=self._waiting)
         except OSError as exc:
             log.warning("cannot lock the index cache in %s: %s", self.cache_dir, exc)
             held = contextlib.nullcontext()
         with held:
             yield
+
+    def _waiting(self) -> None:
+        log.info("another process is updating the index cache in %s; waiting for it", self.cache_dir)
 
     @property
     def _cache_key(self) -> str:
@@ -264,8 +275,39 @@ class Library:
 
         A changed user dictionary means a new analyzer (jieba cannot forget a word) and re-reading
         the files that hold a word it added, removed or re-weighed; a changed synonyms.txt changes
-        only how questions are read, so the index stays as it is.
+        only how questions are read, so the index stays as it is. What another process sharing the
+        corpus saved meanwhile is taken up first (take_up), so only what it has not read is read.
         """
+        return self._update(progress, take_up=True)
+
+    def take_up(self) -> Refresh:
+        """Load the index another process saved since this library last read or wrote the cache, and
+        segment nothing: how several bots sharing one corpus follow the one that refreshed it.
+
+        Cheap when nothing changed (one stat of the manifest); waits while another process writes.
+        """
+        if not self.settings.cache or cache.manifest_stamp(self.cache_dir) in (None, self._stamp):
+            return Refresh()
+        with self._lock, self._cache_lock():
+            result = Refresh(taken_up=self._take_up())
+            if result.taken_up:
+                self.last_refresh = result
+            return result
+
+    def _take_up(self) -> bool:
+        """Load the cache if another process saved it since; whether it did. Both locks held."""
+        if not self.settings.cache or cache.manifest_stamp(self.cache_dir) in (None, self._stamp):
+            return False
+        if not self._load_cache():
+            return False
+        log.info(
+            "took up the index another process saved: %d passages in %d segments, none segmented here",
+            self.passage_count,
+            len(self._segment_names),
+        )
+        return True
+
+    def _update(self, progress: Progress | None, *, take_up: bool) -> Refresh:
         with self._lock, self._cache_lock():
             started = time.perf_counter()
             if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
@@ -274,15 +316,20 @@ class Library:
             reloaded = self._reload_synonyms()
             if reloaded:
                 self._publish(self._index, self._tables)
+            taken_up = take_up and self._take_up()
             result = self._refresh(progress)
-            result = dataclasses.replace(result, seconds=time.perf_counter() - started, synonyms=reloaded)
+            result = dataclasses.replace(
+                result, seconds=time.perf_counter() - started, synonyms=reloaded, taken_up=taken_up
+            )
             self.last_refresh = result
             if result.touched:
                 log.info(
-                    "index updated: %d added, %d changed, %d removed files in %.2fs; %d passages",
+                    "index updated: %d added, %d changed, %d removed files, %d passages segmented, in %.2fs; "
+                    "%d passages",
                     len(result.added),
                     len(result.changed),
                     len(result.removed),
+                    result.segmented,
                     result.seconds,
                     self.passage_count,
                 )
@@ -318,12 +365,11 @@ class Library:
         return True
 
     def _refresh(self, progress: Progress | None) -> Refresh:
-        """One look at the folder: what changed is read into a draft of the next snapshot, then published."""
-        if self.settings.cache and self._stamp is not None and cache.manifest_stamp(self.cache_dir) != self._stamp:
-            # Another process (`wenda index --rebuild`, `wenda add`) saved the cache since: start from
-            # what it saved, or our save would name segments its clean-up removed.
-            log.info("index cache was updated by another process; loading it")
-            self._load_cache()
+        """One look at the folder: what changed is read into a draft of the next snapshot, then published.
+
+        Call with both locks held, after taking up what another process saved (or our save would
+        name segments its clean-up removed).
+        """
         present = self._scan()
         changes = self._changes(present)
         words = tuple(sorted(changed_words(self._user_words, self.analyzer.user_words)))
@@ -355,7 +401,14 @@ class Library:
             self._save(draft.unsaved)
         else:
             self._discard_written()
-        return Refresh(changes.added, changes.changed, changes.removed, draft.problems, user_words=words)
+        return Refresh(
+            changes.added,
+            changes.changed,
+            changes.removed,
+            draft.problems,
+            user_words=words,
+            segmented=draft.segmented,
+        )
 
     def _with_user_words(
         self, changes: _Changes, words: tuple[str, ...], present: dict[str, os.stat_result]
@@ -476,6 +529,7 @@ class Library:
             )
             name = cache.segment_name()
             draft = self._with_segment(draft, name, segment, PassageTable.from_passages(passages, cuts))
+            draft = dataclasses.replace(draft, segmented=draft.segmented + len(passages))
             entries = {rel: dataclasses.replace(e, segment=name) if e.count else e for rel, e in entries.items()}
         return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))
 

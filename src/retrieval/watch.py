@@ -1,4 +1,9 @@
-"""Watch a corpus folder and refresh its Library when article files appear, change or go away."""
+"""Watch a corpus folder and refresh its Library when article files appear, change or go away.
+
+Several processes may share one corpus (bots running different shards): each watches the folder,
+the first to take the cache's lock segments what changed, and the others take up the manifest it
+saves (the watch sees that too) instead of segmenting the same files again.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from pathlib import Path
 
 import watchfiles
 
-from .cache import CACHE_DIR
+from .cache import CACHE_DIR, MANIFEST_NAME
 from .corpus import is_article_file
 from .store import USERDICT_NAME, Library, Refresh
 from .synonyms import SYNONYMS_NAME
@@ -27,10 +32,14 @@ SETTLE_SECONDS = 0.2
 READY_MS = 300
 
 
+def _is_manifest(path: Path) -> bool:
+    return CACHE_DIR in path.parts and path.name == MANIFEST_NAME
+
+
 def _relevant(change: watchfiles.Change, path: str) -> bool:
     p = Path(path)
     if CACHE_DIR in p.parts:
-        return False
+        return _is_manifest(p)  # another process saved the index: see CorpusWatcher._take_up
     return p.name in (USERDICT_NAME, SYNONYMS_NAME) or is_article_file(p) or change == watchfiles.Change.deleted
 
 
@@ -88,11 +97,14 @@ class CorpusWatcher:
             ):
                 if self._stop.is_set():
                     break
-                if changes:
-                    self._wait_until_settled({Path(p) for _, p in changes})
-                if changes or not self.ready.is_set():
-                    self._refresh()
+                files = {path for _, p in changes if not _is_manifest(path := Path(p))}
+                if files:
+                    self._wait_until_settled(files)
+                if files or not self.ready.is_set():
+                    self._refresh()  # takes up another process's manifest on the way
                     self.ready.set()
+                elif changes:
+                    self._take_up()
         except Exception:  # the watcher must never take the bot down; serving goes on without it
             log.exception("corpus watcher stopped; restart wenda to pick up new files")
         finally:
@@ -115,7 +127,20 @@ class CorpusWatcher:
         except Exception:
             log.exception("refreshing the index failed; the previous index stays in service")
             return
-        if (result.touched or result.synonyms or result.user_words) and self.on_refresh is not None:
+        self._report(result)
+
+    def _take_up(self) -> None:
+        """Only the manifest changed: another process (or this one) saved the index. Load it if it is
+        another's, without looking at the files: whoever saved it has read them."""
+        try:
+            result = self.library.take_up()
+        except Exception:
+            log.exception("taking up the index another process saved failed; the previous index stays in service")
+            return
+        self._report(result)
+
+    def _report(self, result: Refresh) -> None:
+        if (result.touched or result.synonyms or result.user_words or result.taken_up) and self.on_refresh is not None:
             self.on_refresh(result)
 
 
