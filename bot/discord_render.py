@@ -38,7 +38,8 @@ _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})", re.IGNORECASE)
 _ANGLE = re.compile(r"<(?=[@#/:]|a:|t:)")
 # No \b before a scheme or an invite: Chinese characters are word characters to Python but not to
 # Discord, which links "详见https://…" and "请加入discord.gg/…" all the same.
-_SCHEME = re.compile(r"([a-z0-9+.-]):(?=//)", re.IGNORECASE)
+# Any word character before :// (not only a scheme's: breaking one more is harmless, missing one is a link).
+_SCHEME = re.compile(r"([\w+.-]):(?=//)")
 _INVITE = re.compile(r"(discord(?:app)?)\.(gg|com|io|me)\b", re.IGNORECASE)
 _MARKDOWN_CHARS = re.compile(r"([\\*_~`|>#\[\]\-])")
 _ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
