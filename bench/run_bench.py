@@ -233,7 +233,13 @@ class WendaServer:
         self.info = {"reread_files": len(self.library.last_refresh.added) + len(self.library.last_refresh.changed)}
 
     def search(self, question: str) -> list[int]:
+        """The ranking served by default: the first stage and the sentence stage (rerank.py)."""
         return [slot for slot, _ in self.library.searcher.rank(question, K)]
+
+    def search_first_stage(self, question: str) -> list[int]:
+        """The first stage alone (rank-bm25's order), for what the sentence stage costs."""
+        searcher = self.library.searcher
+        return [slot for slot, _ in searcher.index.top_k(searcher.query(question).tokens, K)]
 
     def add(self) -> dict:
         path = self.corpus / ADDED_FILE
@@ -401,7 +407,7 @@ def serve(engine: str, size: str, workdir: Path) -> None:
     t0 = time.perf_counter()
     if engine == "wenda":
         server = WendaServer(_corpus(workdir, size))
-        labels = {"wenda": server.search}
+        labels = {"wenda": server.search, "wenda (stage off)": server.search_first_stage}
     elif engine == "bm25s":
         server = Bm25sServer(workdir, size)
         labels = {"bm25s": server.search, "bm25s (top-k patched)": server.search_patched}
@@ -451,27 +457,27 @@ def serve(engine: str, size: str, workdir: Path) -> None:
 def seg_rate(size: str, passages: int) -> dict:
     from wenda.retrieval import parallel
     from wenda.retrieval.corpus import read_file
-    from wenda.retrieval.search import indexed_text
+    from wenda.retrieval.search import INDEXED_TITLE_CHARS
 
-    texts: list[str] = []
+    texts: list[tuple[str, str]] = []
     for path in sorted((DATA / size).glob("articles-*.jsonl")):
-        texts.extend(indexed_text(p) for p in read_file(path, path.parent).passages)
+        texts.extend((p.title[:INDEXED_TITLE_CHARS], p.text) for p in read_file(path, path.parent).passages)
         if len(texts) >= passages:
             break
     texts = texts[:passages]
-    chars = sum(map(len, texts))
+    chars = sum(2 * len(title) + len(text) for title, text in texts)  # the title is indexed twice
     analyzer = _analyzer()
     analyzer.tokens("预热")  # jieba's dictionary load is not segmentation
     out: dict = {"phase": "seg", "size": size, "passages": len(texts), "chars": chars}
     cpu0, load0 = time.process_time(), os.getloadavg()[0]
     t = time.perf_counter()
-    one = parallel.build_segment(texts, analyzer, workers=1)
+    one, one_cuts = parallel.build_segment(texts, analyzer, workers=1)
     wall1 = time.perf_counter() - t
     cpu1 = time.process_time() - cpu0
     parallel.POOL_MIN_CHARS = 0  # force the pool whatever the sample size
     cpu0, ch0 = time.process_time(), _cpu_children()
     t = time.perf_counter()
-    two = parallel.build_segment(texts, analyzer, workers=2)
+    two, two_cuts = parallel.build_segment(texts, analyzer, workers=2)
     wall2 = time.perf_counter() - t
     out.update(
         one_wall_s=round(wall1, 2),
@@ -483,6 +489,7 @@ def seg_rate(size: str, passages: int) -> dict:
         pool_chars_per_s=round(chars / wall2),
         speedup=round(wall1 / wall2, 2),
         identical=one.terms == two.terms
+        and one_cuts == two_cuts
         and all(np.array_equal(getattr(one, a), getattr(two, a)) for a in ("doc_ids", "tfs", "doc_len")),
         load1_before=load0,
         load1_after=os.getloadavg()[0],
