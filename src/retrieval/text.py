@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jieba
-import jieba.posseg
 import opencc
 import stopwordsiso
 
 from .chat import clauses, without_chat
+from .tagger import FastPOSTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ class Analyzer:
                 self._jieba.tmp_dir = str(cache)
         except (OSError, RuntimeError) as exc:  # RuntimeError: no home folder to be found
             log.info("jieba's cache stays in the temp folder: %s", exc)
-        self._tagger: jieba.posseg.POSTokenizer | None = None
+        self._tagger: FastPOSTokenizer | None = None
         self._names = lru_cache(maxsize=NAMES_KEPT)(self._proper_names)
         self._stop_pattern: re.Pattern[str] | bool | None = None
         self._pair_pattern: re.Pattern[str] | bool | None = None
@@ -324,7 +324,7 @@ class Analyzer:
     def _proper_names(self, text: str) -> tuple[tuple[str, str], ...]:
         with _tagger_lock:
             if self._tagger is None:
-                self._tagger = jieba.posseg.POSTokenizer(self._jieba)
+                self._tagger = FastPOSTokenizer(self._jieba)
         out = []
         for _, piece in _pieces(normalise(text)):
             for pair in self._tagger.cut(piece):
