@@ -77,6 +77,7 @@ class BM25Index:
         self.bases = csr_offsets(np.asarray([s.n_docs for s in self.segments], dtype=np.int64))
         # term -> [(segment number, term id)], filled a query at a time (see lists()).
         self._lists: dict[str, list[tuple[int, int]]] = {}
+        self._dfs: dict[str, int] = {}  # term -> live document frequency (doc_freq())
         # top_k's search, and the term statistics and scratch buffers it keeps between queries.
         self._maxscore = MaxScore(self)
 
@@ -155,13 +156,20 @@ class BM25Index:
         return _LOOKUP_CACHE // max(1, len(self.segments))
 
     def doc_freq(self, term: str) -> int:
-        """How many live documents hold term."""
+        """How many live documents hold term (kept, like lists(): a question asks for each of its terms
+        several times, for its maximum, its ranking and its relevance)."""
+        known = self._dfs.get(term)
+        if known is not None:
+            return known
         total = 0
         for seg_no, term_id in self.lists([term])[term]:
             dead_df = self._deleted_df[seg_no]
             total += self.segments[seg_no].df(term_id)
             if dead_df is not None:
                 total -= int(dead_df[term_id])
+        if len(self._dfs) > self._lookup_limit:
+            self._dfs.clear()  # other threads may be reading it: cleared, never swapped mid-query
+        self._dfs[term] = total
         return total
 
     @cached_property
