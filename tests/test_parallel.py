@@ -25,6 +25,7 @@ CHUNK = 7  # several chunks, the last one short, so the pool's pieces are merged
 class Build:
     segment: Segment
     cuts: list[bytes | None]
+    title_cuts: dict[str, bytes | None]
     progress: list[int]
     pools: list[str]  # the start methods of the process pools it made
 
@@ -61,8 +62,8 @@ def _build(texts: list[tuple[str, str]], analyzer: Analyzer, workers: int) -> Bu
         mp.setattr(parallel, "POOL_MIN_CHARS", 1)
         mp.setattr(parallel, "CHUNK_PASSAGES", CHUNK)
         mp.setattr(parallel.multiprocessing, "get_context", recording)
-        segment, cuts = build_segment(texts, analyzer, workers=workers, progress=progress.append)
-    return Build(segment, cuts, progress, pools)
+        segment, (cuts, title_cuts) = build_segment(texts, analyzer, workers=workers, progress=progress.append)
+    return Build(segment, cuts, title_cuts, progress, pools)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,7 @@ def test_a_pool_build_gives_the_in_process_segment(pooled: Build, in_process: Bu
     assert (pooled.pools, in_process.pools) == (["spawn"], [])
     assert pooled.segment.terms == in_process.segment.terms
     assert pooled.cuts == in_process.cuts
+    assert pooled.title_cuts == in_process.title_cuts
     for name in _ARRAYS:
         got, want = getattr(pooled.segment, name), getattr(in_process.segment, name)
         assert got.dtype == want.dtype, name
@@ -125,3 +127,14 @@ def test_a_cut_that_does_not_fit_the_text_is_ignored(analyzer: Analyzer):
     text = "北京城市副中心政务服务中心投入运行。"
     wrong = bytes([1]) * (len(text) - 1)  # one character short
     assert analyzer.read(text, wrong) == analyzer.read(text)
+
+
+def test_every_title_keeps_a_cut_that_gives_its_tokens(
+    in_process: Build, texts: list[tuple[str, str]], analyzer: Analyzer
+):
+    assert set(in_process.title_cuts) == {title for title, _ in texts}
+    for title, cut in in_process.title_cuts.items():
+        assert cut is not None
+        assert analyzer.tokens_of_cut(title, cut) == analyzer.tokens(title)
+    # A cut that does not fit is not used: the tokens are cut afresh.
+    assert analyzer.tokens_of_cut("港口码头", b"\x01") == analyzer.tokens("港口码头")

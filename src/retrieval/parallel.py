@@ -33,15 +33,20 @@ def _init_worker(settings: TextSettings) -> None:
     _worker_analyzer = Analyzer(settings)
 
 
-def _segment_chunk(passages: Sequence[TitledText]) -> tuple[Segment, list[bytes | None]]:
+# What a build gives besides the segment: each text's cut, in order, and each title's.
+Cuts = tuple[list[bytes | None], dict[str, bytes | None]]
+
+
+def _segment_chunk(passages: Sequence[TitledText]) -> tuple[Segment, Cuts]:
     assert _worker_analyzer is not None
     return _segment(passages, _worker_analyzer)
 
 
 def _segment(
     passages: Sequence[TitledText], analyzer: Analyzer, progress: Callable[[int], None] | None = None
-) -> tuple[Segment, list[bytes | None]]:
+) -> tuple[Segment, Cuts]:
     titles: dict[str, TextParts] = {}
+    title_cuts: dict[str, bytes | None] = {}
     tokens, cuts = [], []
     for i, (title, text) in enumerate(passages, start=1):
         if len(titles) > TITLES_KEPT:
@@ -49,11 +54,12 @@ def _segment(
         terms, cut = analyzer.passage_tokens(title, text, titles)
         tokens.append(terms)
         cuts.append(cut)
+        title_cuts[title] = titles[title].cut
         if progress and i % CHUNK_PASSAGES == 0:
             progress(CHUNK_PASSAGES)
     if progress and len(passages) % CHUNK_PASSAGES:
         progress(len(passages) % CHUNK_PASSAGES)
-    return Segment.build(tokens), cuts
+    return Segment.build(tokens), (cuts, title_cuts)
 
 
 def build_segment(
@@ -62,9 +68,9 @@ def build_segment(
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> tuple[Segment, list[bytes | None]]:
-    """The segment of passages in order, and each text's cut (Analyzer.passage_tokens). `progress` is
-    called with the number of passages just finished."""
+) -> tuple[Segment, Cuts]:
+    """The segment of passages in order, with each text's cut (Analyzer.passage_tokens) and each
+    title's. `progress` is called with the number of passages just finished."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or sum(len(title) + len(text) for title, text in passages) < POOL_MIN_CHARS:
         return _segment(passages, analyzer, progress)
@@ -72,12 +78,13 @@ def build_segment(
     # spawn, not fork: the bot calls this from a worker thread of a running event loop, and forking
     # a multi-threaded process can deadlock the child on a lock some other thread held.
     ctx = multiprocessing.get_context("spawn")
-    segments, cuts = [], []
+    segments, cuts, title_cuts = [], [], {}
     with ctx.Pool(workers, initializer=_init_worker, initargs=(analyzer.settings,)) as pool:
-        for chunk, (segment, chunk_cuts) in zip(chunks, pool.imap(_segment_chunk, chunks), strict=True):
+        for chunk, (segment, (chunk_cuts, chunk_titles)) in zip(chunks, pool.imap(_segment_chunk, chunks), strict=True):
             segments.append(segment)
             cuts.extend(chunk_cuts)
+            title_cuts.update(chunk_titles)
             if progress:
                 progress(len(chunk))
     merged, _ = BM25Index(segments).merged()
-    return merged.segments[0], cuts
+    return merged.segments[0], (cuts, title_cuts)

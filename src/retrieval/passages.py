@@ -11,7 +11,7 @@ jieba over the passage again at every question, which was most of an answer's ti
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +50,14 @@ class PassageTable(Sequence[Passage]):
         self.headings = headings
 
     @classmethod
-    def from_passages(cls, passages: Iterable[Passage], cuts: Iterable[bytes | None] | None = None) -> PassageTable:
-        """A table of passages in order, each with its stored cut (none stored where cuts is None)."""
+    def from_passages(
+        cls,
+        passages: Iterable[Passage],
+        cuts: Iterable[bytes | None] | None = None,
+        title_cuts: Mapping[str, bytes | None] | None = None,
+    ) -> PassageTable:
+        """A table of passages in order, each with its text's stored cut (none where cuts is None), and
+        each article with its title's (title_cuts, by title; Searcher reads it for the title's tokens)."""
         parts: list[bytes] = []
         cut_parts: list[bytes] = []
         cut_offsets = [0]
@@ -71,6 +77,9 @@ class PassageTable(Sequence[Passage]):
             if key not in article_ids:
                 article_ids[key] = len(articles)
                 articles.append({"title": p.title, "file": p.file, "source": p.source, "url": p.url, "date": p.date})
+                title_cut = title_cuts.get(p.title) if title_cuts else None
+                if title_cut is not None:
+                    articles[-1]["cut"] = list(title_cut)
             article_col.append(article_ids[key])
             paragraph_col.append(p.paragraph)
             heading_col.append(-1 if p.heading is None else headings.setdefault(p.heading, len(headings)))
@@ -115,6 +124,11 @@ class PassageTable(Sequence[Passage]):
         for i in range(len(self)):
             yield self[i]
 
+    def title_cut(self, i: int) -> bytes | None:
+        """Passage i's title as jieba cut it (as indexed, INDEXED_TITLE_CHARS long at most), or None."""
+        cut = self.articles[int(self.article[i])].get("cut")
+        return None if cut is None else bytes(cut)
+
     def cut(self, i: int) -> bytes | None:
         """Passage i's text as jieba cut it when it was indexed (Analyzer.read takes it), or None."""
         cut = bytes(self._cuts[int(self.cut_offsets[i]) : int(self.cut_offsets[i + 1])])
@@ -149,7 +163,8 @@ class PassageTable(Sequence[Passage]):
         """A table of the given documents only, in that order (for merging segments)."""
         if len(docs) == len(self) and np.array_equal(docs, np.arange(len(self))):
             return self
-        return PassageTable.from_passages((self[int(i)] for i in docs), (self.cut(int(i)) for i in docs))
+        titles = {a["title"]: bytes(a["cut"]) for a in self.articles if a.get("cut") is not None}
+        return PassageTable.from_passages((self[int(i)] for i in docs), (self.cut(int(i)) for i in docs), titles)
 
     @staticmethod
     def concat(tables: Sequence[PassageTable]) -> PassageTable:
@@ -209,3 +224,9 @@ class SlotPassages(Sequence[Passage]):
         t = int(np.searchsorted(self.bases, slot, side="right")) - 1
         table = self.tables[t]
         return table.cut(slot - int(self.bases[t])) if isinstance(table, PassageTable) else None
+
+    def title_cut(self, slot: int) -> bytes | None:
+        """The stored cut of the title of the passage in slot (PassageTable.title_cut), or None."""
+        t = int(np.searchsorted(self.bases, slot, side="right")) - 1
+        table = self.tables[t]
+        return table.title_cut(slot - int(self.bases[t])) if isinstance(table, PassageTable) else None

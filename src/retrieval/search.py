@@ -97,7 +97,7 @@ class Searcher:
         # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
         self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
         # A title is shared by its article's paragraphs, which often rank together.
-        self._title_tokens = lru_cache(maxsize=SHINGLE_CACHE)(analyzer.tokens)
+        self._title_tokens = lru_cache(maxsize=SHINGLE_CACHE)(self._title_tokens_of)
         # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
         self._filters: dict[str, SlotFilter] = {}
 
@@ -127,6 +127,15 @@ class Searcher:
         cut = getattr(self.passages, "cut", None)
         text = (passage or self.passages[slot]).text
         return Sentences.of(self.analyzer, text, cut(slot) if cut is not None else None)
+
+    def _title_tokens_of(self, slot: int, whole: bool) -> list[str]:
+        """The tokens of the title of the passage in slot: as indexed (cut to INDEXED_TITLE_CHARS),
+        or whole. From the title's stored cut where there is one, which spares jieba."""
+        title = self.passages[slot].title
+        if whole and len(title) > INDEXED_TITLE_CHARS:
+            return self.analyzer.tokens(title)
+        cut = getattr(self.passages, "title_cut", None)
+        return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], cut(slot) if cut is not None else None)
 
     def _shingles_of(self, slot: int) -> frozenset[str]:
         return shingles(self.passages[slot].text)
@@ -223,7 +232,7 @@ class Searcher:
         sentence_scores = [
             best_sentence_score(
                 cuts[slot],
-                self._title_tokens(self.passages[slot].title[:INDEXED_TITLE_CHARS]),
+                self._title_tokens(slot, False),
                 weights,
                 idf,
                 self.index.params,
@@ -321,7 +330,7 @@ class Searcher:
                     matched=tuple(t for t in terms if t in words),
                     relevance=hit_relevance(self.index, query.tokens, slot, score, best, left_out),
                     term_spans=tuple(spans),
-                    sentence=best_sentence(self.analyzer, passage, asked, sentences, self._title_tokens(passage.title)),
+                    sentence=best_sentence(self.analyzer, passage, asked, sentences, self._title_tokens(slot, True)),
                     duplicates=tuple(self.passages[other] for other in others),
                 )
             )

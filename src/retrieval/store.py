@@ -521,14 +521,16 @@ class Library:
         if passages:
             if progress:
                 progress("segmenting", 0, len(passages))
-            segment, cuts = build_segment(
+            segment, (cuts, title_cuts) = build_segment(
                 [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in passages],
                 self.analyzer,
                 workers=self.settings.workers,
                 progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
             )
             name = cache.segment_name()
-            draft = self._with_segment(draft, name, segment, PassageTable.from_passages(passages, cuts))
+            titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}
+            table = PassageTable.from_passages(passages, cuts, titles)
+            draft = self._with_segment(draft, name, segment, table)
             draft = dataclasses.replace(draft, segmented=draft.segmented + len(passages))
             entries = {rel: dataclasses.replace(e, segment=name) if e.count else e for rel, e in entries.items()}
         return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))

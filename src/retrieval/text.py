@@ -10,7 +10,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from itertools import accumulate
 from pathlib import Path
@@ -220,6 +220,7 @@ class TextParts:
     unigrams: list[str]
     bigrams: list[str]
     latin: list[str]
+    cut: bytes | None = None  # jieba's cut of normalised, where it was cut alone (Analyzer.passage_tokens)
 
 
 def _joined(texts: Sequence[TextParts]) -> list[str]:
@@ -420,7 +421,8 @@ class Analyzer:
         parts = None if titles is None else titles.get(title)
         if parts is None:
             title_norm = normalise(title)
-            parts = self._parts(title_norm, [t.text for t in self._terms_of_normalised(title_norm)])
+            title_terms, title_cut = self._cut_normalised(title_norm)
+            parts = replace(self._parts(title_norm, [t.text for t in title_terms]), cut=title_cut)
             if titles is not None:
                 titles[title] = parts
         whole = normalise(joined)
@@ -433,6 +435,14 @@ class Analyzer:
             normalise_with_offsets(text)[0] == text_norm
         )
         return _joined([parts] * repeat + [own]), cut if same else None
+
+    def tokens_of_cut(self, text: str, cut: bytes | None) -> list[str]:
+        """tokens(text), from the cut passage_tokens kept of normalise(text) (a title's) where it fits."""
+        normalised = normalise(text)
+        terms = None if cut is None else self._terms_of_cut(normalised, cut)
+        if terms is None:
+            return self._tokens(normalised)
+        return self._tokens_of_words(normalised, [t.text for t in terms])
 
     def segments(self, text: str) -> list[str]:
         """jieba's cut of the normalised text with nothing left out (stop words, punctuation kept):
