@@ -1,0 +1,158 @@
+"""Start-up benchmark: whole `wenda ask` processes on an indexed corpus, wall time and where it goes.
+
+Each run is a new process, as a user's `wenda ask "问题"` is (text output, into a pipe), timed from
+the parent: spawn to exit. A second kind of process, the probe, does what `wenda ask` does in the same
+order and times each phase from inside:
+
+* ``imports``  `import wenda.bot.cli`, what the `wenda` command imports before it reads its arguments;
+* ``jieba``    the analyzer the corpus gets (with its user dictionary) and jieba's dictionary loaded;
+* ``open``     `Library.open`: the index cache loaded, the folder compared with it;
+* ``answer``   the question searched, answered and rendered as the terminal shows it;
+
+and ``python`` is the rest of the probe's wall time: the interpreter's start and exit.
+The probe runs against any wenda, old or new (it uses only what both have), so `--python` pointing
+at another virtual environment gives figures to compare with::
+
+    python bench/startup.py --corpus /tmp/su/100k                         # this venv's wenda
+    python bench/startup.py --corpus /tmp/su/100k --python /tmp/before/bin/python --runs 9
+
+The corpus must be indexed already (`wenda index --corpus DIR`), or every run measures a build.
+Runs of the different questions and kinds are interleaved, so a noisy machine hits all alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# One question of each kind the answer path treats differently: 谁 makes the highlighter tag names
+# (jieba's part-of-speech tagger), a time and a quantity do not. From bench/data/questions.json.
+QUESTIONS = ("2009年3月17日谁宣布解散政府？", "POWER6什么时候推出的？", "锦地罗的全长是多少厘米？")
+
+PROBE = r"""
+import io, json, sys, time
+t0 = time.perf_counter()
+import wenda.bot.cli
+t1 = time.perf_counter()
+from pathlib import Path
+from rich.console import Console
+from wenda.bot.answer import answer
+from wenda.bot.settings import Settings
+from wenda.bot.terminal import print_answer
+from wenda.retrieval import store
+corpus, question = Path(sys.argv[1]), sys.argv[2]
+settings = Settings.from_env()
+analyzer = store._analyzer_for(corpus, settings.store)
+analyzer.terms("预热")  # jieba loads its dictionary on first use, if not before
+t2 = time.perf_counter()
+real = store._analyzer_for
+store._analyzer_for = lambda root, s, load=True: analyzer if load else real(root, s, load=False)
+library = store.Library.open(corpus, settings.store)
+t3 = time.perf_counter()
+out = io.StringIO()
+found = answer(library.searcher, question, settings.top_k)
+print_answer(Console(file=out, highlight=False, soft_wrap=True), found, corpus)
+t4 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "jieba": t2 - t1, "open": t3 - t2, "answer": t4 - t3,
+                  "modules": sorted(m for m in sys.modules if "." not in m), "answered": bool(out.getvalue())}))
+"""
+
+# Modules `wenda ask` should not need: reported if a run imported them.
+HEAVY = frozenset({"discord", "aiohttp", "sqlite3", "watchfiles", "yaml", "charset_normalizer", "rank_bm25"})
+PHASES = ("python", "imports", "jieba", "open", "answer")
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The nearest-rank percentile: with few runs, a value that was measured."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _environment() -> dict[str, str]:
+    # No WENDA_* setting of the caller's may change what is measured; the corpus is given explicitly.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_")}
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=_environment(), capture_output=True, text=True, encoding="utf-8")
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} … failed ({done.returncode}):\n{done.stderr}")
+    return took, done.stdout
+
+
+def measure(python: str, corpus: Path, questions: tuple[str, ...], runs: int) -> dict:
+    """runs whole `wenda ask` processes and runs probes per question, interleaved."""
+    walls: dict[str, list[float]] = {q: [] for q in questions}
+    phases: dict[str, list[float]] = {p: [] for p in PHASES}
+    modules: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="wenda-startup-") as cwd:  # no .env of anyone's
+        # One unmeasured run of each, so the page cache holds what every measured run reads.
+        for q in questions:
+            _timed([python, "-m", "wenda", "ask", "--corpus", str(corpus), q], Path(cwd))
+        for _ in range(runs):
+            for q in questions:
+                took, _ = _timed([python, "-m", "wenda", "ask", "--corpus", str(corpus), q], Path(cwd))
+                walls[q].append(took)
+                took, out = _timed([python, "-c", PROBE, str(corpus), q], Path(cwd))
+                probe = json.loads(out.strip().splitlines()[-1])
+                inside = sum(probe[p] for p in PHASES[1:])
+                for p in PHASES[1:]:
+                    phases[p].append(probe[p])
+                phases["python"].append(took - inside)
+                modules.update(probe["modules"])
+    every = [t for q in questions for t in walls[q]]
+    return {
+        "python": python,
+        "corpus": str(corpus),
+        "runs": runs,
+        "wall": {"median": statistics.median(every), "p95": percentile(every, 95)},
+        "by_question": {q: {"median": statistics.median(t), "p95": percentile(t, 95)} for q, t in walls.items()},
+        "phases": {p: statistics.median(v) for p, v in phases.items()},
+        "heavy_modules": sorted(modules & HEAVY),
+    }
+
+
+def _table(result: dict) -> str:
+    lines = [
+        f"`{result['python']}` on {result['corpus']}, {result['runs']} runs per question",
+        "",
+        "| | median s | p95 s |",
+        "|---|---|---|",
+        f"| whole `wenda ask` | {result['wall']['median']:.3f} | {result['wall']['p95']:.3f} |",
+    ]
+    for q, t in result["by_question"].items():
+        lines.append(f"| {q} | {t['median']:.3f} | {t['p95']:.3f} |")
+    lines += ["", "| phase (probe) | median s |", "|---|---|"]
+    lines += [f"| {p} | {result['phases'][p]:.3f} |" for p in PHASES]
+    lines += ["", f"modules of note imported: {', '.join(result['heavy_modules']) or 'none'}"]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="an indexed corpus folder")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter whose wenda to run (default: this)")
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per question (default 5)")
+    parser.add_argument("--question", action="append", help="a question to ask (repeatable; default: three kinds)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    args = parser.parse_args()
+    corpus = args.corpus.resolve()
+    result = measure(args.python, corpus, tuple(args.question or QUESTIONS), args.runs)
+    print(json.dumps(result, ensure_ascii=False) if args.json else _table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
