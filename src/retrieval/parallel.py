@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .index import BM25Index
 from .segment import Segment
@@ -19,9 +20,9 @@ CHUNK_PASSAGES = 2_000
 _worker_analyzer: Analyzer | None = None
 
 
-def _init_worker(settings: TextSettings) -> None:
+def _init_worker(settings: TextSettings, dictionary_cache: Path | None) -> None:
     global _worker_analyzer
-    _worker_analyzer = Analyzer(settings)
+    _worker_analyzer = Analyzer(settings, dictionary_cache)
 
 
 def _segment_chunk(texts: Sequence[str]) -> Segment:
@@ -52,7 +53,7 @@ def build_segment(
     # a multi-threaded process can deadlock the child on a lock some other thread held.
     ctx = multiprocessing.get_context("spawn")
     segments = []
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(analyzer.settings,)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(analyzer.settings, analyzer.dictionary_cache)) as pool:
         for chunk, segment in zip(chunks, pool.imap(_segment_chunk, chunks), strict=True):
             segments.append(segment)
             if progress:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -13,13 +12,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
-import jieba.posseg
 import opencc
 import stopwordsiso
 
 from .chat import clauses, without_chat
+from .dictionary import CachedTokenizer, cache_folder, import_posseg
+
+if TYPE_CHECKING:
+    import jieba.posseg
 
 log = logging.getLogger(__name__)
 
@@ -194,21 +197,14 @@ class Analyzer:
     """Turns text into index terms; the same instance is used for passages and for questions."""
 
     settings: TextSettings = field(default_factory=TextSettings)
+    # Where jieba's dictionary may be cached if the user's cache folder cannot be written (a service
+    # whose home is read-only): the store gives the corpus's .wenda folder. See dictionary.py.
+    dictionary_cache: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # A private jieba tokenizer, so a user dictionary affects this analyzer only and not the
-        # process-wide default one.
-        self._jieba = jieba.Tokenizer()
-        # jieba's dictionary cache defaults to /tmp/jieba.cache, which may belong to another user:
-        # then every start prints a "Dump cache file failed" traceback. Keep ours in the user's cache
-        # folder; where that cannot be made, jieba's default it is.
-        try:
-            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wenda"
-            cache.mkdir(parents=True, exist_ok=True)
-            if os.access(cache, os.W_OK):
-                self._jieba.tmp_dir = str(cache)
-        except (OSError, RuntimeError) as exc:  # RuntimeError: no home folder to be found
-            log.info("jieba's cache stays in the temp folder: %s", exc)
+        # process-wide default one; its dictionary is loaded from our cache (dictionary.py).
+        self._jieba = CachedTokenizer(cache_folder(self.dictionary_cache))
         self._tagger: jieba.posseg.POSTokenizer | None = None
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
         self._userdict_digest = ""
@@ -258,7 +254,7 @@ class Analyzer:
         """
         with _tagger_lock:
             if self._tagger is None:
-                self._tagger = jieba.posseg.POSTokenizer(self._jieba)
+                self._tagger = _tagger(self._jieba)
         out = []
         for _, piece in _pieces(normalise(text)):
             for pair in self._tagger.cut(piece):
@@ -441,6 +437,29 @@ class Analyzer:
                         start = run.start() + i
                         spans.append((origin[start], origin[start + 1] + 1))
         return words, merge_spans(spans)
+
+
+def _tagger(tokenizer: CachedTokenizer) -> jieba.posseg.POSTokenizer:
+    """jieba's part-of-speech tagger over tokenizer's dictionary (and user words).
+
+    jieba.posseg is imported here, not with this module: only a question asking for a name needs
+    it, and importing it makes a default tagger that reads all of dict.txt for its word tags (a
+    third of a second; dictionary.import_posseg gives it the tags from our cache instead). A
+    POSTokenizer of our own would read dict.txt for the same tags again; it copies the default
+    tagger's instead when both are over the same dictionary (a tagger adds the user words' tags to
+    its own table on first use, so each needs its own copy).
+    """
+    posseg = import_posseg(tokenizer.word_tags)
+    default = posseg.dt
+    if default.tokenizer.dictionary != tokenizer.dictionary:
+        return posseg.POSTokenizer(tokenizer)
+
+    class SharedTags(posseg.POSTokenizer):
+        def __init__(self) -> None:  # POSTokenizer's own would read dict.txt
+            self.tokenizer = tokenizer
+            self.word_tag_tab = dict(default.word_tag_tab)
+
+    return SharedTags()
 
 
 def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
