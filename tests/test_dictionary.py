@@ -255,3 +255,19 @@ def test_the_cache_lives_beside_the_index_when_the_users_cache_folder_cannot_be_
 
     assert cache_folder(tmp_path / "corpus" / ".wenda") == tmp_path / "corpus" / ".wenda"
     assert cache_folder(None) is None
+
+
+def test_jieba_is_imported_without_pkg_resources_which_stays_importable(tmp_path: Path):
+    # An old setuptools' pkg_resources, which jieba would import to find dict.txt: slow to import.
+    (tmp_path / "pkg_resources.py").write_text("IMPORTED = True\n", encoding="utf-8")
+    code = """
+import sys
+import wenda.retrieval.text
+assert "pkg_resources" not in sys.modules, "imported with jieba"
+assert wenda.retrieval.text.Analyzer().words("北京城市副中心") == ["北京", "城市", "副", "中心"]
+import pkg_resources
+assert pkg_resources.IMPORTED
+"""
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -30,9 +30,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-import jieba
 import xxhash
 
+
+def _import_jieba() -> ModuleType:
+    """jieba, imported without pkg_resources.
+
+    jieba finds its data files through pkg_resources where it can import it, else by path, which
+    is the same file for any installed jieba. Where setuptools is old enough to ship pkg_resources
+    (Python 3.11's own venvs), importing it costs every start a tenth of a second or more. Unless
+    something imported it already, it is hidden for jieba's import only: jieba then opens files by
+    path, and anything later in the process can still import pkg_resources.
+    """
+    if "jieba" in sys.modules or "pkg_resources" in sys.modules:
+        return importlib.import_module("jieba")
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        return importlib.import_module("jieba")
+    finally:
+        if sys.modules.get("pkg_resources", False) is None:
+            del sys.modules["pkg_resources"]
+
+
+jieba = _import_jieba()
 log = logging.getLogger(__name__)
 
 # 1: a JSON header line, then the words joined by "\n" in UTF-8 (those with a tag first), their
