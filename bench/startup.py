@@ -14,10 +14,11 @@ The probe runs against any wenda, old or new (it uses only what both have), so `
 at another virtual environment gives figures to compare with::
 
     python bench/startup.py --corpus /tmp/su/100k                         # this venv's wenda
-    python bench/startup.py --corpus /tmp/su/100k --python /tmp/before/bin/python --runs 9
+    python bench/startup.py --corpus /tmp/su/100k --python /tmp/before/bin/python --python .venv/bin/python
 
 The corpus must be indexed already (`wenda index --corpus DIR`), or every run measures a build.
-Runs of the different questions and kinds are interleaved, so a noisy machine hits all alike.
+Runs of the different questions, interpreters and kinds are interleaved, so a noisy machine hits
+all alike; figures are medians, with each interpreter's ratio to the first.
 """
 
 from __future__ import annotations
@@ -92,65 +93,84 @@ def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
     return took, done.stdout
 
 
-def measure(python: str, corpus: Path, questions: tuple[str, ...], runs: int) -> dict:
-    """runs whole `wenda ask` processes and runs probes per question, interleaved."""
-    walls: dict[str, list[float]] = {q: [] for q in questions}
-    phases: dict[str, list[float]] = {p: [] for p in PHASES}
-    modules: set[str] = set()
-    with tempfile.TemporaryDirectory(prefix="wenda-startup-") as cwd:  # no .env of anyone's
+def measure(pythons: list[str], corpus: Path, questions: tuple[str, ...], runs: int) -> list[dict]:
+    """runs whole `wenda ask` processes and probes per question and interpreter, all interleaved."""
+    walls = {py: {q: [] for q in questions} for py in pythons}
+    phases = {py: {p: [] for p in PHASES} for py in pythons}
+    modules: dict[str, set[str]] = {py: set() for py in pythons}
+    with tempfile.TemporaryDirectory(prefix="wenda-startup-") as tmp:  # no .env of anyone's
+        cwd = Path(tmp)
         # One unmeasured run of each, so the page cache holds what every measured run reads.
-        for q in questions:
-            _timed([python, "-m", "wenda", "ask", "--corpus", str(corpus), q], Path(cwd))
+        for py in pythons:
+            for q in questions:
+                _timed([py, "-m", "wenda", "ask", "--corpus", str(corpus), q], cwd)
         for _ in range(runs):
             for q in questions:
-                took, _ = _timed([python, "-m", "wenda", "ask", "--corpus", str(corpus), q], Path(cwd))
-                walls[q].append(took)
-                took, out = _timed([python, "-c", PROBE, str(corpus), q], Path(cwd))
-                probe = json.loads(out.strip().splitlines()[-1])
-                inside = sum(probe[p] for p in PHASES[1:])
-                for p in PHASES[1:]:
-                    phases[p].append(probe[p])
-                phases["python"].append(took - inside)
-                modules.update(probe["modules"])
-    every = [t for q in questions for t in walls[q]]
-    return {
-        "python": python,
-        "corpus": str(corpus),
-        "runs": runs,
-        "wall": {"median": statistics.median(every), "p95": percentile(every, 95)},
-        "by_question": {q: {"median": statistics.median(t), "p95": percentile(t, 95)} for q, t in walls.items()},
-        "phases": {p: statistics.median(v) for p, v in phases.items()},
-        "heavy_modules": sorted(modules & HEAVY),
-    }
+                for py in pythons:
+                    took, _ = _timed([py, "-m", "wenda", "ask", "--corpus", str(corpus), q], cwd)
+                    walls[py][q].append(took)
+                    took, out = _timed([py, "-c", PROBE, str(corpus), q], cwd)
+                    probe = json.loads(out.strip().splitlines()[-1])
+                    for p in PHASES[1:]:
+                        phases[py][p].append(probe[p])
+                    phases[py]["python"].append(took - sum(probe[p] for p in PHASES[1:]))
+                    modules[py].update(probe["modules"])
+    results = []
+    for py in pythons:
+        every = [t for q in questions for t in walls[py][q]]
+        results.append(
+            {
+                "python": py,
+                "corpus": str(corpus),
+                "runs": runs,
+                "wall": {"median": statistics.median(every), "p95": percentile(every, 95)},
+                "by_question": {
+                    q: {"median": statistics.median(t), "p95": percentile(t, 95)} for q, t in walls[py].items()
+                },
+                "phases": {p: statistics.median(v) for p, v in phases[py].items()},
+                "heavy_modules": sorted(modules[py] & HEAVY),
+            }
+        )
+    return results
 
 
-def _table(result: dict) -> str:
-    lines = [
-        f"`{result['python']}` on {result['corpus']}, {result['runs']} runs per question",
-        "",
-        "| | median s | p95 s |",
-        "|---|---|---|",
-        f"| whole `wenda ask` | {result['wall']['median']:.3f} | {result['wall']['p95']:.3f} |",
-    ]
-    for q, t in result["by_question"].items():
-        lines.append(f"| {q} | {t['median']:.3f} | {t['p95']:.3f} |")
-    lines += ["", "| phase (probe) | median s |", "|---|---|"]
-    lines += [f"| {p} | {result['phases'][p]:.3f} |" for p in PHASES]
-    lines += ["", f"modules of note imported: {', '.join(result['heavy_modules']) or 'none'}"]
+def _table(results: list[dict]) -> str:
+    """One column per interpreter, and the ratio of each to the first."""
+    first = results[0]
+    head = "| | " + " | ".join(f"`{r['python']}`" for r in results) + " |"
+    rule = "|---" * (len(results) + 1) + "|"
+
+    def row(label: str, values: list[float], base: float) -> str:
+        cells = [f"{v:.3f}" + (f" ({v / base:.2f}×)" if i and base else "") for i, v in enumerate(values)]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    lines = [f"{first['corpus']}, {first['runs']} runs per question and interpreter, interleaved", "", head, rule]
+    lines.append(row("whole `wenda ask`, median s", [r["wall"]["median"] for r in results], first["wall"]["median"]))
+    lines.append(row("whole `wenda ask`, p95 s", [r["wall"]["p95"] for r in results], first["wall"]["p95"]))
+    for q, t in first["by_question"].items():
+        lines.append(row(f"{q} median s", [r["by_question"][q]["median"] for r in results], t["median"]))
+    for p in PHASES:
+        lines.append(row(f"probe: {p} (median s)", [r["phases"][p] for r in results], first["phases"][p]))
+    heavy = ["; ".join(r["heavy_modules"]) or "none" for r in results]
+    lines.append("| modules of note imported | " + " | ".join(heavy) + " |")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, required=True, help="an indexed corpus folder")
-    parser.add_argument("--python", default=sys.executable, help="the interpreter whose wenda to run (default: this)")
+    parser.add_argument(
+        "--python",
+        action="append",
+        help="an interpreter whose wenda to run (repeatable, to compare: ratios are to the first; default: this one)",
+    )
     parser.add_argument("--runs", type=int, default=5, help="measured runs per question (default 5)")
     parser.add_argument("--question", action="append", help="a question to ask (repeatable; default: three kinds)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
-    result = measure(args.python, corpus, tuple(args.question or QUESTIONS), args.runs)
-    print(json.dumps(result, ensure_ascii=False) if args.json else _table(result))
+    results = measure(args.python or [sys.executable], corpus, tuple(args.question or QUESTIONS), args.runs)
+    print(json.dumps(results, ensure_ascii=False) if args.json else _table(results))
     return 0
 
 
