@@ -185,16 +185,22 @@ def test_a_cache_of_another_dict_txt_is_made_again(tmp_path: Path, monkeypatch: 
     assert len(loads) == 1  # jieba's own load, as the cache no longer fits dict.txt
 
 
-def test_a_dict_txt_with_only_a_new_mtime_keeps_its_cache(tmp_path: Path, stock: jieba.Tokenizer):
+def test_another_install_of_the_same_dict_txt_shares_the_cache(
+    folder: Path, stock: jieba.Tokenizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     source = tmp_path / "dict.txt"
     shutil.copyfile(dictionary.source(), source)
-    path = tmp_path / "cache.dict"
-    dictionary.write(path, source, stock.FREQ, stock.total, None)
-    os.utime(source, ns=(1, 1))  # a re-install: the same content, another mtime
+    os.utime(source, ns=(1, 1))  # another venv's jieba: the same content, another mtime
+    monkeypatch.setattr(dictionary, "source", lambda: source)
+    written = cache_file(folder).stat().st_mtime_ns
+    tokenizer = CachedTokenizer(folder)
 
-    found = dictionary.read(path, source)
+    with monkeypatch.context() as patch:
+        patch.setattr(jieba.Tokenizer, "initialize", _not_called)
+        tokenizer.initialize()
 
-    assert found is not None and found.restamp and found.freq == stock.FREQ
+    assert tokenizer.FREQ == stock.FREQ
+    assert cache_file(folder).stat().st_mtime_ns == written  # not rewritten: two installs do not take turns
 
 
 def test_a_cache_of_another_jieba_version_is_not_used(folder: Path, monkeypatch: pytest.MonkeyPatch):

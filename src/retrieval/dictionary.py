@@ -126,14 +126,12 @@ class DamagedCache(ValueError):
 
 @dataclass(frozen=True)
 class Cached:
-    """What a cache file held: jieba's FREQ and total, the word tags if asked for (None if the cache
-    has none), and whether dict.txt's size or mtime moved since it was written (the same content: a
-    re-install), which makes it worth writing again."""
+    """What a cache file held: jieba's FREQ and total, and the word tags if asked for (None if the
+    cache has none)."""
 
     freq: dict[str, int]
     total: int
     tags: dict[str, str] | None
-    restamp: bool
 
 
 def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) -> Cached | None:
@@ -152,9 +150,10 @@ def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) 
         header = json.loads(data[len(MAGIC) : end])
         if header["format"] != FORMAT or header["jieba"] != jieba.__version__:
             return None
-        restamp = header["source"] != _source_stamp(dict_file)
-        if restamp and header["source_xxh3"] != _digest(dict_file):
-            return None  # another dict.txt
+        # dict.txt as it was when the cache was written, or with the same content: another install of
+        # the same jieba, whose cache this may share (rewriting it for each would have them take turns).
+        if header["source"] != _source_stamp(dict_file) and header["source_xxh3"] != _digest(dict_file):
+            return None
         body = memoryview(data)[end + 1 :]
         if xxhash.xxh3_128_hexdigest(body) != header["body_xxh3"]:
             raise DamagedCache("its checksum does not match")
@@ -182,7 +181,7 @@ def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) 
         if isinstance(exc, DamagedCache):
             raise
         raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
-    return Cached(loaded_freq or {}, total, loaded_tags, restamp)
+    return Cached(loaded_freq or {}, total, loaded_tags)
 
 
 def write(path: Path, dict_file: Path, freq: dict[str, int], total: int, tags: dict[str, str] | None) -> None:
@@ -270,10 +269,8 @@ class CachedTokenizer(jieba.Tokenizer):
             if cached is not None:
                 self.FREQ, self.total = cached.freq, cached.total
                 self.initialized = True
-                if not cached.restamp:
-                    return
-            else:
-                super().initialize()
+                return
+            super().initialize()
             try:
                 tags = word_tags(dict_file)
             except (OSError, ValueError) as exc:
