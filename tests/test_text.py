@@ -9,6 +9,7 @@ import pytest
 
 from wenda.retrieval import text as text_module
 from wenda.retrieval.corpus import Passage
+from wenda.retrieval.dictionary import CachedTokenizer
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.store import Library
@@ -245,3 +246,16 @@ def test_may_compose_agrees_with_the_whole_pattern_for_every_character():
     composing = text_module._composing()
     for ch in map(chr, range(0x10000)):
         assert may_compose(ch) == (composing.search(ch) is not None), hex(ord(ch))
+
+
+def test_warm_loads_jiebas_dictionary_before_the_first_text(monkeypatch: pytest.MonkeyPatch):
+    analyzer = Analyzer()
+    loads = []
+    load = CachedTokenizer.initialize
+    monkeypatch.setattr(CachedTokenizer, "initialize", lambda self, *args: loads.append(self) or load(self, *args))
+
+    analyzer.warm()
+    assert len(loads) == 1
+    analyzer.tokens("北京城市副中心政务服务中心")
+    assert analyzer.proper_names("衢州市副市长田俊") == [("衢州市", "place"), ("田俊", "person")]
+    assert len(loads) == 1

@@ -257,6 +257,13 @@ class Analyzer:
             for w in dict.fromkeys(jieba.re_userdict.match(raw.strip()).group(1) for raw in lines if raw.strip())
         }
 
+    def warm(self) -> None:
+        """Load now what the first question would wait for: jieba's dictionary (loaded on first
+        use otherwise), its part-of-speech tagger and OpenCC's tables. For a server, to run while
+        it connects; a one-shot command has nothing to gain."""
+        self.tokens("預熱")
+        self.proper_names("预热")
+
     def proper_names(self, text: str) -> list[tuple[str, str]]:
         """The person and place names in text, as jieba's part-of-speech tagger finds them.
 
