@@ -16,6 +16,13 @@ at another virtual environment gives figures to compare with::
     python bench/startup.py --corpus /tmp/su/100k                         # this venv's wenda
     python bench/startup.py --corpus /tmp/su/100k --python /tmp/before/bin/python --python .venv/bin/python
 
+With `--bot`, each run is a new process that starts the Discord bot as `wenda bot` does, against
+the Discord stand-in of tests/ on 127.0.0.1 (so no network time: a real Discord adds its login and
+Gateway round trips), and asks one /ask the moment the bot is ready; it reports spawn → first
+answer and its phases (imports, library open, client ready, answer)::
+
+    python bench/startup.py --corpus /tmp/su/100k --bot --runs 5
+
 The corpus must be indexed already (`wenda index --corpus DIR`), or every run measures a build.
 Runs of the different questions, interpreters and kinds are interleaved, so a noisy machine hits
 all alike; figures are medians, with each interpreter's ratio to the first.
@@ -66,6 +73,50 @@ print(json.dumps({"imports": t1 - t0, "jieba": t2 - t1, "open": t3 - t2, "answer
                   "modules": sorted(m for m in sys.modules if "." not in m), "answered": bool(out.getvalue())}))
 """
 
+# `--bot`: a new bot process's first answer, against the Discord stand-in of tests/ (real discord.py,
+# local Gateway and REST). It does what `wenda bot` does (serve(): the library opened in a worker
+# thread, then the client started, its commands synced) and a member asks one /ask as soon as the
+# bot is ready; stamps are wall-clock times, so the parent can subtract its spawn time.
+BOT_PROBE = r"""
+import asyncio, json, sys, tempfile, time
+stamps = {"start": time.time()}
+import wenda.bot.cli
+from wenda.bot.discord_bot import WendaBot
+stamps["imported"] = time.time()
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from discord_standin import DiscordStandin
+from wenda.bot.feedback import FeedbackStore
+from wenda.bot.settings import Settings
+from wenda.retrieval.store import Library
+corpus, question = Path(sys.argv[1]), sys.argv[2]
+harness = time.time() - stamps["imported"]  # importing the stand-in: not part of the bot's start
+
+
+async def main():
+    settings = Settings(corpus=corpus)
+    library = await asyncio.to_thread(Library.open, settings.corpus, settings.store)
+    stamps["opened"] = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        feedback = FeedbackStore(Path(tmp) / "feedback.sqlite3")
+        async with DiscordStandin() as standin:
+            with standin.patched():
+                bot = WendaBot(settings, library, feedback, guild_ready_timeout=0.05)
+                async with standin.running(bot, timeout=60):
+                    stamps["ready"] = time.time()
+                    asked = await standin.invoke_slash("ask", {"question": question})
+                    def answered():
+                        return any(r.method == "POST" and r.path == asked.webhook_path for r in standin.requests)
+                    await standin.wait_until(answered, timeout=60)
+                    stamps["answered"] = time.time()
+        feedback.close()
+
+
+asyncio.run(main())
+print(json.dumps({"stamps": stamps, "harness": harness}))
+"""
+BOT_PHASES = ("python", "imports", "open", "ready", "answer")
+
 # Modules `wenda ask` should not need: reported if a run imported them.
 HEAVY = frozenset({"discord", "aiohttp", "sqlite3", "watchfiles", "yaml", "charset_normalizer", "rank_bm25"})
 PHASES = ("python", "imports", "jieba", "open", "answer")
@@ -79,7 +130,9 @@ def percentile(values: list[float], p: float) -> float:
 
 def _environment() -> dict[str, str]:
     # No WENDA_* setting of the caller's may change what is measured; the corpus is given explicitly.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_")}
+    # Nor PYTHONDONTWRITEBYTECODE: a checkout's modules would be compiled in every run (0.1 s here),
+    # which no installed wenda does.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONIOENCODING"] = "utf-8"
     return env
 
@@ -134,6 +187,54 @@ def measure(pythons: list[str], corpus: Path, questions: tuple[str, ...], runs: 
     return results
 
 
+def measure_bot(pythons: list[str], corpus: Path, question: str, runs: int) -> list[dict]:
+    """runs new bot processes per interpreter, interleaved: spawn → first answer, and its phases."""
+    tests = Path(__file__).resolve().parents[1] / "tests"
+    firsts: dict[str, list[float]] = {py: [] for py in pythons}
+    phases = {py: {p: [] for p in BOT_PHASES} for py in pythons}
+    with tempfile.TemporaryDirectory(prefix="wenda-startup-") as tmp:
+        for run in range(runs + 1):  # the first round warms the page cache and is not counted
+            for py in pythons:
+                spawned = time.time()
+                _, out = _timed([py, "-c", BOT_PROBE, str(corpus), question, str(tests)], Path(tmp))
+                if not run:
+                    continue
+                found = json.loads(out.strip().splitlines()[-1])
+                at = found["stamps"]
+                firsts[py].append(at["answered"] - spawned - found["harness"])
+                phases[py]["python"].append(at["start"] - spawned)
+                phases[py]["imports"].append(at["imported"] - at["start"])
+                phases[py]["open"].append(at["opened"] - at["imported"] - found["harness"])
+                phases[py]["ready"].append(at["ready"] - at["opened"])
+                phases[py]["answer"].append(at["answered"] - at["ready"])
+    return [
+        {
+            "python": py,
+            "corpus": str(corpus),
+            "runs": runs,
+            "wall": {"median": statistics.median(firsts[py]), "p95": percentile(firsts[py], 95)},
+            "phases": {p: statistics.median(v) for p, v in phases[py].items()},
+        }
+        for py in pythons
+    ]
+
+
+def _bot_table(results: list[dict]) -> str:
+    first = results[0]
+    lines = [
+        f"{first['corpus']}, {first['runs']} new bot processes per interpreter, interleaved (Discord stand-in)",
+        "",
+        "| | " + " | ".join(f"`{r['python']}`" for r in results) + " |",
+        "|---" * (len(results) + 1) + "|",
+    ]
+    for label, key in (("spawn → first answer, median s", "median"), ("spawn → first answer, p95 s", "p95")):
+        cells = [f"{r['wall'][key]:.3f}" for r in results]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for p in BOT_PHASES:
+        lines.append(f"| {p} (median s) | " + " | ".join(f"{r['phases'][p]:.3f}" for r in results) + " |")
+    return "\n".join(lines)
+
+
 def _table(results: list[dict]) -> str:
     """One column per interpreter, and the ratio of each to the first."""
     first = results[0]
@@ -166,9 +267,15 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=5, help="measured runs per question (default 5)")
     parser.add_argument("--question", action="append", help="a question to ask (repeatable; default: three kinds)")
+    parser.add_argument("--bot", action="store_true", help="time new bot processes' first answer instead")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
+    if args.bot:
+        question = (args.question or QUESTIONS)[0]
+        results = measure_bot(args.python or [sys.executable], corpus, question, args.runs)
+        print(json.dumps(results, ensure_ascii=False) if args.json else _bot_table(results))
+        return 0
     results = measure(args.python or [sys.executable], corpus, tuple(args.question or QUESTIONS), args.runs)
     print(json.dumps(results, ensure_ascii=False) if args.json else _table(results))
     return 0
