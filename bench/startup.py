@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -137,18 +138,25 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
+def _timed(command: list[str], cwd: Path, cpu: list[float] | None = None) -> tuple[float, str]:
+    """Run command; its wall time and stdout. Its CPU time (user + system) is appended to cpu: on a
+    loaded machine that moves less than the wall time does."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=_environment(), capture_output=True, text=True, encoding="utf-8")
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} … failed ({done.returncode}):\n{done.stderr}")
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return took, done.stdout
 
 
 def measure(pythons: list[str], corpus: Path, questions: tuple[str, ...], runs: int) -> list[dict]:
     """runs whole `wenda ask` processes and probes per question and interpreter, all interleaved."""
     walls = {py: {q: [] for q in questions} for py in pythons}
+    cpus: dict[str, list[float]] = {py: [] for py in pythons}
     phases = {py: {p: [] for p in PHASES} for py in pythons}
     modules: dict[str, set[str]] = {py: set() for py in pythons}
     with tempfile.TemporaryDirectory(prefix="wenda-startup-") as tmp:  # no .env of anyone's
@@ -160,7 +168,7 @@ def measure(pythons: list[str], corpus: Path, questions: tuple[str, ...], runs: 
         for _ in range(runs):
             for q in questions:
                 for py in pythons:
-                    took, _ = _timed([py, "-m", "wenda", "ask", "--corpus", str(corpus), q], cwd)
+                    took, _ = _timed([py, "-m", "wenda", "ask", "--corpus", str(corpus), q], cwd, cpus[py])
                     walls[py][q].append(took)
                     took, out = _timed([py, "-c", PROBE, str(corpus), q], cwd)
                     probe = json.loads(out.strip().splitlines()[-1])
@@ -177,6 +185,7 @@ def measure(pythons: list[str], corpus: Path, questions: tuple[str, ...], runs: 
                 "corpus": str(corpus),
                 "runs": runs,
                 "wall": {"median": statistics.median(every), "p95": percentile(every, 95)},
+                "cpu": {"median": statistics.median(cpus[py]), "p95": percentile(cpus[py], 95)},
                 "by_question": {
                     q: {"median": statistics.median(t), "p95": percentile(t, 95)} for q, t in walls[py].items()
                 },
@@ -248,6 +257,7 @@ def _table(results: list[dict]) -> str:
     lines = [f"{first['corpus']}, {first['runs']} runs per question and interpreter, interleaved", "", head, rule]
     lines.append(row("whole `wenda ask`, median s", [r["wall"]["median"] for r in results], first["wall"]["median"]))
     lines.append(row("whole `wenda ask`, p95 s", [r["wall"]["p95"] for r in results], first["wall"]["p95"]))
+    lines.append(row("its CPU (user + sys), median s", [r["cpu"]["median"] for r in results], first["cpu"]["median"]))
     for q, t in first["by_question"].items():
         lines.append(row(f"{q} median s", [r["by_question"][q]["median"] for r in results], t["median"]))
     for p in PHASES:
