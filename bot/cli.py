@@ -397,15 +397,17 @@ def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, consol
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
-    from .evaluate import BadEvalFile, evaluate, load_squad
+    from .evaluate import BadEvalFile
 
     try:
-        return _eval(args, settings, console, evaluate, load_squad)
+        return _eval(args, settings, console)
     except BadEvalFile as exc:
         raise UsageError(str(exc)) from None
 
 
-def _eval(args: argparse.Namespace, settings: Settings, console: Console, evaluate, load_squad) -> int:
+def _eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from .evaluate import evaluate, load_squad
+
     p = settings.params
     try:
         params = BM25Params(
