@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from wenda.retrieval.cache import CACHE_DIR  # noqa: E402
+from wenda.retrieval.dictionary import CachedTokenizer  # noqa: E402
 from wenda.retrieval.store import Library, StoreSettings  # noqa: E402
 
 PLACES = ("运河公园", "地铁新线", "图书馆", "体育中心", "港口码头", "老街区")
@@ -67,6 +68,7 @@ def share_jieba_dictionary() -> None:
         initialize(self, dictionary)
 
     jieba.Tokenizer.initialize = from_copy
+    CachedTokenizer.initialize = from_copy  # wenda's tokenizers load from a cache of their own
 
 
 def answers(library: Library) -> list[list[tuple[str, str]]]:

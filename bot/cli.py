@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import difflib
 import io
@@ -15,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.style import Style
@@ -24,22 +24,24 @@ from wenda.retrieval.citations import json_date, shown_date
 from wenda.retrieval.corpus import shown_name
 from wenda.retrieval.followup import RECENT_QUESTIONS
 from wenda.retrieval.index import BM25Params
-from wenda.retrieval.intake import add_file
 from wenda.retrieval.relevance import MIN_RELEVANCE
 from wenda.retrieval.rerank import check_sentence_weight
 from wenda.retrieval.store import USERDICT_NAME, CorpusNotFound, Library
 from wenda.retrieval.synonyms import SYNONYMS_NAME
 from wenda.retrieval.text import Analyzer, TextSettings
-from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import Status, answer, empty_corpus_message, to_json
-from .evaluate import BadEvalFile, evaluate, load_squad
-from .feedback import FeedbackStore
 from .logs import configure_logging
 from .report import DEFAULT_SINCE, BadSince, build_report, iso, parse_since
 from .report import to_json as report_json
 from .settings import Settings, SettingsError
 from .terminal import print_answer
+
+if TYPE_CHECKING:
+    from .feedback import FeedbackStore
+
+# What a command alone needs is imported in that command (the Discord bot, the feedback database,
+# the corpus watcher, the evaluation), so that `wenda ask` starts without any of it.
 
 log = logging.getLogger("wenda")
 
@@ -179,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = COMMANDS[command](args, settings, corpus, console)
         sys.stdout.flush()  # a closed pipe shows here, where it is handled, not in Python's flush at exit
         return code
-    except (CorpusNotFound, SettingsError, BadEvalFile, UsageError) as exc:
+    except (CorpusNotFound, SettingsError, UsageError) as exc:
         err.print(f"wenda: {exc}", markup=False)
         return 2
     except BrokenPipeError:
@@ -292,6 +294,8 @@ def cmd_interactive(args: argparse.Namespace, settings: Settings, corpus: Path, 
         )
     # Consecutive questions are one conversation: a follow-up (它呢？) is read with the ones before it.
     earlier: deque[str] = deque(maxlen=RECENT_QUESTIONS)
+    from wenda.retrieval.watch import CorpusWatcher
+
     # Files dropped into the corpus while the session runs are answered from within seconds.
     with CorpusWatcher(library):
         while True:
@@ -393,6 +397,17 @@ def cmd_index(args: argparse.Namespace, settings: Settings, corpus: Path, consol
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    from .evaluate import BadEvalFile
+
+    try:
+        return _eval(args, settings, console)
+    except BadEvalFile as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from .evaluate import evaluate, load_squad
+
     p = settings.params
     try:
         params = BM25Params(
@@ -434,6 +449,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, corpus: Path, console
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    from wenda.retrieval.intake import add_file
+
     if not corpus.is_dir():
         raise CorpusNotFound(f"corpus folder {corpus} does not exist (set --corpus or WENDA_CORPUS)")
     results = [add_file(corpus, path) for path in args.files]
@@ -456,6 +473,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, corpus: Path, console:
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console: Console) -> int:
+    import asyncio
     from dataclasses import replace
 
     from .discord_bot import BotError, serve
@@ -474,6 +492,8 @@ def cmd_bot(args: argparse.Namespace, settings: Settings, corpus: Path, console:
 
 def _feedback(settings: Settings) -> FeedbackStore:
     """The bot's feedback database; a report must not create an empty one where the bot never wrote."""
+    from .feedback import FeedbackStore
+
     path = settings.feedback_path
     if not path.is_file():
         raise UsageError(

@@ -543,6 +543,13 @@ class WendaBot(discord.Client):
             log.exception("could not tell the user %r (%s %s)", text, type(target).__name__, target.id)
 
 
+def _warm(library: Library) -> None:
+    try:
+        library.analyzer.warm()
+    except Exception:  # the first question will meet it again, and answer with the error path's sentence
+        log.exception("loading jieba's dictionary ahead of the first question failed")
+
+
 async def serve(settings: Settings) -> None:
     """Run the bot until it is stopped by SIGINT or SIGTERM, then close everything cleanly."""
     if not settings.discord_token:
@@ -550,6 +557,9 @@ async def serve(settings: Settings) -> None:
     from .shards import make_bot  # shards.py builds on WendaBot, so it cannot be imported before it
 
     library = await asyncio.to_thread(Library.open, settings.corpus, settings.store)
+    # What the first question would wait for (jieba's dictionary, the tagger) loads while the client
+    # logs in and connects: the wait there is the network's, so it costs the start nothing.
+    asyncio.get_running_loop().run_in_executor(None, _warm, library)
     feedback = FeedbackStore(settings.feedback_path)
     bot = make_bot(settings, library, feedback)
     loop = asyncio.get_running_loop()

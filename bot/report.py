@@ -7,11 +7,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from wenda.retrieval.text import Analyzer
 
 from .answer import Status
-from .feedback import DECLINED, AskedQuestion, FeedbackStore
+
+if TYPE_CHECKING:  # the feedback database (sqlite3) is imported only where a report is made
+    from .feedback import AskedQuestion, FeedbackStore
 
 DEFAULT_SINCE = "7d"
 EXAMPLES = 3
@@ -154,6 +157,8 @@ def _gap(items: list[AskedQuestion], said: list[tuple[str, ...]]) -> Gap:
 
 def build_report(store: FeedbackStore, analyzer: Analyzer, since: datetime) -> Report:
     """The report of everything the store recorded at or after `since` (blocking: run it off the event loop)."""
+    from .feedback import DECLINED
+
     start = since.timestamp()
     asked = store.questions_since(start)
     declined = [q for q in asked if q.status in DECLINED]

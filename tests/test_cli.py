@@ -113,6 +113,44 @@ def test_ask_k_out_of_range_is_one_clean_error(workdir: Path, k: str, seed_copy:
     assert "-k" in line
 
 
+# What `wenda ask` has no use for, on an indexed corpus and a question that asks for no name: the
+# Discord bot's libraries, the feedback database, the corpus watcher, jieba's part-of-speech tagger,
+# what only reading article files needs (front matter, guessing an encoding), and pkg_resources (which
+# jieba would use to find its dictionary, on an old setuptools). Each costs start-up.
+NOT_FOR_ASK = (
+    "discord",
+    "aiohttp",
+    "asyncio",
+    "sqlite3",
+    "watchfiles",
+    "jieba.posseg",
+    "yaml",
+    "charset_normalizer",
+    "rank_bm25",
+    "pkg_resources",
+)
+
+
+def test_ask_imports_nothing_it_does_not_use(workdir: Path, seed_copy: Path, ask_text: str):
+    code = (
+        "import sys; from wenda.bot.cli import main; main(sys.argv[1:]); "
+        "print('MODULES', *sys.modules, file=sys.stderr)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WENDA_")} | {"PYTHONIOENCODING": "utf-8"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, "ask", "--corpus", str(seed_copy), OPENING],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert OPENING_PASSAGE_START in _ok(result).stdout  # ask_text indexed the corpus: this ask reads no file
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("MODULES ")]
+    assert sorted(set(NOT_FOR_ASK) & set(line.split())) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # sources and index
 

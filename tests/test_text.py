@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from wenda.retrieval import text as text_module
 from wenda.retrieval.corpus import Passage
+from wenda.retrieval.dictionary import CachedTokenizer
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.store import Library
-from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, merge_spans, normalise
+from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, may_compose, merge_spans, normalise
 
 USERDICT = "城市副中心 50 n\n"
 
@@ -232,3 +234,28 @@ def test_tokens_within_leaves_out_text_between_the_spans(analyzer: Analyzer):
 def test_matches_of_a_reading_equal_matches_of_the_text(analyzer: Analyzer, text: str):
     wanted = set(analyzer.tokens("中心 網路 速度 agg01 专辑 cafe 很好"))
     assert analyzer.matches(analyzer.read(text), wanted) == analyzer.matches(text, wanted)
+
+
+def test_a_mark_or_conjoining_jamo_may_compose():
+    assert may_compose("cafe\u0301") and may_compose("\u1100\u1161") and may_compose("か\u3099")
+    assert not may_compose("学习贯彻党的二十大精神，“数据要素”（2023年）：ＡＢＣ café")
+
+
+def test_may_compose_agrees_with_the_whole_pattern_for_every_character():
+    # may_compose skips building the pattern for text of blocks without a mark: none may be missed.
+    composing = text_module._composing()
+    for ch in map(chr, range(0x10000)):
+        assert may_compose(ch) == (composing.search(ch) is not None), hex(ord(ch))
+
+
+def test_warm_loads_jiebas_dictionary_before_the_first_text(monkeypatch: pytest.MonkeyPatch):
+    analyzer = Analyzer()
+    loads = []
+    load = CachedTokenizer.initialize
+    monkeypatch.setattr(CachedTokenizer, "initialize", lambda self, *args: loads.append(self) or load(self, *args))
+
+    analyzer.warm()
+    assert len(loads) == 1
+    analyzer.tokens("北京城市副中心政务服务中心")
+    assert analyzer.proper_names("衢州市副市长田俊") == [("衢州市", "place"), ("田俊", "person")]
+    assert len(loads) == 1

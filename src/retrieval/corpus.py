@@ -9,10 +9,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-
-import charset_normalizer
-import yaml
 
 from .citations import DATELINE, CitationError, dateline_date, http_url, iso_date
 from .sentences import CLOSING_QUOTES, sentence_spans
@@ -212,6 +210,8 @@ def decode(data: bytes) -> str:
                 break
             text = None
         if text is None:
+            import charset_normalizer  # here, not at the top: rarely needed, and 10 ms to import
+
             best = charset_normalizer.from_bytes(data).best()
             if best is not None and _looks_like_text(str(best)):
                 text = str(best)
@@ -347,8 +347,10 @@ def _read_markdown(text: str, rel: str) -> tuple[list[Article], list[Problem]]:
     problems: list[Problem] = []
     match = _FRONT_MATTER.match(text)
     if match:
+        import yaml
+
         try:
-            loaded = yaml.load(match.group("yaml"), Loader=_FrontMatterLoader)
+            loaded = yaml.load(match.group("yaml"), Loader=_front_matter_loader())
             if isinstance(loaded, dict):
                 meta = loaded
             elif loaded is not None:
@@ -474,25 +476,31 @@ def _citation_fields(meta: dict, rel: str, line: int) -> tuple[dict[str, str | N
     return fields, problems
 
 
-class _FrontMatterLoader(yaml.SafeLoader):
+@cache
+def _front_matter_loader() -> type:
     """YAML's safe loader, except that dates stay text for citations.iso_date to check (PyYAML's own
-    dates raise ValueError for 2024-02-30) and an integer too long for int() stays text too."""
+    dates raise ValueError for 2024-02-30) and an integer too long for int() stays text too.
 
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:
-        try:
-            return super().construct_yaml_int(node)
-        except ValueError:  # over 4,300 digits
-            return self.construct_scalar(node)
+    Made on first use: only Markdown files with front matter need PyYAML, and importing it costs
+    every command (`wenda ask` reads no file) 20 ms."""
+    import yaml
 
+    class FrontMatterLoader(yaml.SafeLoader):
+        def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:
+            try:
+                return super().construct_yaml_int(node)
+            except ValueError:  # over 4,300 digits
+                return self.construct_scalar(node)
 
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_FrontMatterLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-# An explicit !!timestamp still reaches the constructor: it too is kept as text.
-_FrontMatterLoader.add_constructor(_TIMESTAMP, yaml.SafeLoader.construct_yaml_str)
-_FrontMatterLoader.add_constructor("tag:yaml.org,2002:int", _FrontMatterLoader.construct_yaml_int)
+    timestamp = "tag:yaml.org,2002:timestamp"
+    FrontMatterLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != timestamp]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    # An explicit !!timestamp still reaches the constructor: it too is kept as text.
+    FrontMatterLoader.add_constructor(timestamp, yaml.SafeLoader.construct_yaml_str)
+    FrontMatterLoader.add_constructor("tag:yaml.org,2002:int", FrontMatterLoader.construct_yaml_int)
+    return FrontMatterLoader
 
 
 def _json_int(text: str) -> int | str:

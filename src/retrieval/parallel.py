@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .index import BM25Index
 from .segment import Segment
@@ -28,9 +29,9 @@ TITLES_KEPT = 1_000
 _worker_analyzer: Analyzer | None = None
 
 
-def _init_worker(settings: TextSettings) -> None:
+def _init_worker(settings: TextSettings, dictionary_cache: Path | None) -> None:
     global _worker_analyzer
-    _worker_analyzer = Analyzer(settings)
+    _worker_analyzer = Analyzer(settings, dictionary_cache)
 
 
 # What a build gives besides the segment: each text's cut, in order, and each title's.
@@ -79,7 +80,7 @@ def build_segment(
     # a multi-threaded process can deadlock the child on a lock some other thread held.
     ctx = multiprocessing.get_context("spawn")
     segments, cuts, title_cuts = [], [], {}
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(analyzer.settings,)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(analyzer.settings, analyzer.dictionary_cache)) as pool:
         for chunk, (segment, (chunk_cuts, chunk_titles)) in zip(chunks, pool.imap(_segment_chunk, chunks), strict=True):
             segments.append(segment)
             cuts.extend(chunk_cuts)

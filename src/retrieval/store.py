@@ -749,7 +749,8 @@ def _analyzer_for(root: Path, settings: StoreSettings, load: bool = True):
             return hashlib.sha256(userdict.read_bytes()).hexdigest() if present else ""
         except OSError:
             return ""
-    return Analyzer(TextSettings(stopwords=settings.stopwords, userdict=userdict if present else None))
+    text = TextSettings(stopwords=settings.stopwords, userdict=userdict if present else None)
+    return Analyzer(text, dictionary_cache=root / cache.CACHE_DIR if settings.cache else None)
 
 
 def _batches(to_read: list[tuple[str, str]], root: Path, segments: int):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -14,14 +13,17 @@ from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from itertools import accumulate
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jieba
 import opencc
 import stopwordsiso
 
 from .chat import clauses, without_chat
-from .tagger import FastPOSTokenizer
+from .dictionary import CachedTokenizer, cache_folder, import_posseg
+
+if TYPE_CHECKING:
+    import jieba.posseg
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,18 @@ def chinese_stopwords() -> frozenset[str]:
     """
     words = {w for w in stopwordsiso.stopwords("zh") if not (set(w) & _FULLWIDTH_DIGITS)}
     return frozenset(_normalise_plain(w) for w in words)
+
+
+# Blocks without a mark or a conjoining jamo (tests/test_text.py checks it): Latin up to the spacing
+# modifiers, general punctuation, CJK punctuation up to U+3029 (U+302A-U+302F are tone marks), CJK
+# ideographs and full-width forms. A text of these alone, which most passages are, has nothing
+# _composing() could find, and so needs no pattern built for it (40 ms, once per process).
+_PLAIN = re.compile(r"[\x00-\u02ff\u2000-\u206f\u3000-\u3029\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff60]*")
+
+
+def may_compose(text: str) -> bool:
+    """Whether text holds a character NFKC may join to a neighbour (_composing)."""
+    return not _PLAIN.fullmatch(text) and _composing().search(text) is not None
 
 
 @cache
@@ -172,7 +186,7 @@ def _fold_one_for_one(text: str) -> str | None:
     (_composing), and NFKC never drops a character, so equal lengths mean one for one. str.lower()
     looks at context only for a final capital sigma.
     """
-    if "\u03a3" in text or _composing().search(text):
+    if "\u03a3" in text or may_compose(text):
         return None
     nfkc = unicodedata.normalize("NFKC", text)
     if len(nfkc) != len(text) or "\u03a3" in nfkc:
@@ -248,22 +262,15 @@ class Analyzer:
     """Turns text into index terms; the same instance is used for passages and for questions."""
 
     settings: TextSettings = field(default_factory=TextSettings)
+    # Where jieba's dictionary may be cached if the user's cache folder cannot be written (a service
+    # whose home is read-only): the store gives the corpus's .wenda folder. See dictionary.py.
+    dictionary_cache: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # A private jieba tokenizer, so a user dictionary affects this analyzer only and not the
-        # process-wide default one.
-        self._jieba = jieba.Tokenizer()
-        # jieba's dictionary cache defaults to /tmp/jieba.cache, which may belong to another user:
-        # then every start prints a "Dump cache file failed" traceback. Keep ours in the user's cache
-        # folder; where that cannot be made, jieba's default it is.
-        try:
-            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wenda"
-            cache.mkdir(parents=True, exist_ok=True)
-            if os.access(cache, os.W_OK):
-                self._jieba.tmp_dir = str(cache)
-        except (OSError, RuntimeError) as exc:  # RuntimeError: no home folder to be found
-            log.info("jieba's cache stays in the temp folder: %s", exc)
-        self._tagger: FastPOSTokenizer | None = None
+        # process-wide default one; its dictionary is loaded from our cache (dictionary.py).
+        self._jieba = CachedTokenizer(cache_folder(self.dictionary_cache))
+        self._tagger: jieba.posseg.POSTokenizer | None = None
         self._names = lru_cache(maxsize=NAMES_KEPT)(self._proper_names)
         self._stop_pattern: re.Pattern[str] | bool | None = None
         self._pair_pattern: re.Pattern[str] | bool | None = None
@@ -307,6 +314,13 @@ class Analyzer:
             for w in dict.fromkeys(jieba.re_userdict.match(raw.strip()).group(1) for raw in lines if raw.strip())
         }
 
+    def warm(self) -> None:
+        """Load now what the first question would wait for: jieba's dictionary (loaded on first
+        use otherwise), its part-of-speech tagger and OpenCC's tables. For a server, to run while
+        it connects; a one-shot command has nothing to gain."""
+        self.tokens("預熱")
+        self._proper_names("预热")  # not remembered: a benchmark's forget_names would not forget it
+
     def proper_names(self, text: str) -> tuple[tuple[str, str], ...]:
         """The person and place names in text, as jieba's part-of-speech tagger finds them.
 
@@ -325,7 +339,7 @@ class Analyzer:
     def _proper_names(self, text: str) -> tuple[tuple[str, str], ...]:
         with _tagger_lock:
             if self._tagger is None:
-                self._tagger = FastPOSTokenizer(self._jieba)
+                self._tagger = _tagger(self._jieba)
         out = []
         for _, piece in _pieces(normalise(text)):
             for pair in self._tagger.cut(piece):
@@ -545,7 +559,7 @@ class Analyzer:
         the spans end at a character jieba splits at anyway (punctuation, a newline): sentences do,
         so a passage's sentences need one jieba pass, not one each.
         """
-        if _composing().search(reading.text):
+        if may_compose(reading.text):
             # read() normalises character by character (to keep offsets), tokens() the whole text,
             # and NFKC joins e + U+0301 into é only in the whole: take each span on its own.
             return [self.tokens(reading.text[start:end]) for start, end in spans]
@@ -572,7 +586,7 @@ class Analyzer:
 
         Equal to Counter(tokens) and len(tokens) of tokens_within's lists for every wanted term.
         """
-        if _composing().search(reading.text) or not self.settings.ngrams:
+        if may_compose(reading.text) or not self.settings.ngrams:
             return [_counted(tokens, wanted) for tokens in self.tokens_within(reading, spans)]
         stop = self._stopwords
         stop_chars = self._stop_chars()
@@ -672,6 +686,34 @@ class Analyzer:
                         start = run.start() + i
                         spans.append((origin[start], origin[start + 1] + 1))
         return words, merge_spans(spans)
+
+
+def _tagger(tokenizer: CachedTokenizer) -> jieba.posseg.POSTokenizer:
+    """jieba's part-of-speech tagger over tokenizer's dictionary (and user words), with tagger.py's
+    faster Viterbi.
+
+    jieba.posseg is imported here, not with this module: only a question asking for a name needs
+    it, and importing it makes a default tagger that reads all of dict.txt for its word tags (a
+    third of a second; dictionary.import_posseg gives it the tags from our cache instead). A
+    POSTokenizer of our own would read dict.txt for the same tags again; it copies the default
+    tagger's instead when both are over the same dictionary (a tagger adds the user words' tags to
+    its own table on first use, so each needs its own copy).
+    """
+    import_posseg(tokenizer.word_tags)
+    import jieba.posseg as posseg
+
+    from .tagger import FastPOSTokenizer  # imports jieba.posseg: after import_posseg only
+
+    default = posseg.dt
+    if default.tokenizer.dictionary != tokenizer.dictionary:
+        return FastPOSTokenizer(tokenizer)
+
+    class SharedTags(FastPOSTokenizer):
+        def __init__(self) -> None:  # POSTokenizer's own would read dict.txt
+            self.tokenizer = tokenizer
+            self.word_tag_tab = dict(default.word_tag_tab)
+
+    return SharedTags()
 
 
 def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
