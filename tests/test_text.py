@@ -257,5 +257,5 @@ def test_warm_loads_jiebas_dictionary_before_the_first_text(monkeypatch: pytest.
     analyzer.warm()
     assert len(loads) == 1
     analyzer.tokens("北京城市副中心政务服务中心")
-    assert analyzer.proper_names("衢州市副市长田俊") == [("衢州市", "place"), ("田俊", "person")]
+    assert analyzer.proper_names("衢州市副市长田俊") == (("衢州市", "place"), ("田俊", "person"))
     assert len(loads) == 1
