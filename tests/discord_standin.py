@@ -113,6 +113,7 @@ class InjectedMessage:
     guild_id: int | None
     author: FakeUser
     mark: int  # len(standin.requests) when the event was dispatched
+    dispatched_at: float = 0.0  # time.monotonic() when MESSAGE_CREATE was sent
 
 
 @dataclass(frozen=True)
@@ -809,8 +810,11 @@ class DiscordStandin:
         pinged = " ".join([content, *(user.mention for user in mentions)])
         message.update(self._pings({}, pinged))
         mark = len(self.requests)
+        dispatched_at = time.monotonic()
         await self._publish_message(message)
-        return InjectedMessage(int(message["id"]), channel_id, self.guild_id if guild else None, author, mark)
+        return InjectedMessage(
+            int(message["id"]), channel_id, self.guild_id if guild else None, author, mark, dispatched_at
+        )
 
     async def start_thread(self, message: InjectedMessage, name: str, *, owner: FakeUser | None = None) -> int:
         """A member starts a public thread on a message in the guild channel; returns the thread's id."""
