@@ -5,7 +5,7 @@ generator would compete with the bot for its event loop and its GIL, and a gener
 busy loop sends late and hides the delay it should measure. So by default load_discord.py runs the
 stand-in and the load in its own process and this script as the bot (BotProcess): settings from
 the environment, as `wenda bot` reads them, and the corpus watcher on. The script tells its parent
-what happened as JSON lines on stdout: `watching` once the watcher is ready, one `refresh` per
+what happened as JSON lines on stdout: `watching` once connected and its watcher ready, one `refresh` per
 refresh that changed the index (the files and their sha256), and one `error` per ERROR log record.
 
     python bench/load_bot.py http://127.0.0.1:PORT   # started by load_discord.py, not by hand
@@ -243,7 +243,8 @@ async def serve_standin(base_url: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.shutdown()))
 
     async def watching() -> None:
-        await asyncio.to_thread(watcher.ready.wait, 120)
+        await asyncio.to_thread(watcher.ready.wait, 120)  # the watcher starts in setup_hook, after login
+        await bot.wait_until_ready()
         tell("watching", passages=library.passage_count)
 
     announce = asyncio.ensure_future(watching())
