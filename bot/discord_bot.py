@@ -25,6 +25,7 @@ from wenda.retrieval.store import Library
 from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
+from .answer_pool import AnswerPool, pool_size
 from .channels import channel_scope
 from .conversation import DM_WINDOW_SECONDS, Conversations
 from .cooldown import Cooldown
@@ -123,6 +124,9 @@ class WendaBot(discord.Client):
         self.tree.on_error = self.on_app_command_error
         self._register_commands()
         self.watcher = CorpusWatcher(library) if watch else None
+        # Answers are scored in worker processes where the machine has cores to spare, else in threads.
+        workers = pool_size(settings.answer_workers, library)
+        self.answer_pool = AnswerPool(library, workers) if workers else None
         # Work in flight (answers, clicks, admin commands), so a shutdown can let it finish before
         # the connection closes.
         self._inflight = 0
@@ -137,6 +141,8 @@ class WendaBot(discord.Client):
         await self.tree.set_translator(WendaTranslator())
         if self.watcher is not None:
             self.watcher.start()
+        if self.answer_pool is not None:
+            await self.answer_pool.start()
         # A guild sync shows commands at once; a global one can take up to an hour to appear.
         if self.settings.guild_id:
             guild = discord.Object(id=self.settings.guild_id)
@@ -168,6 +174,8 @@ class WendaBot(discord.Client):
     async def close(self) -> None:
         if self.watcher is not None:
             await asyncio.to_thread(self.watcher.stop)
+        if self.answer_pool is not None:
+            await asyncio.to_thread(self.answer_pool.close)
         await super().close()
 
     async def on_ready(self) -> None:
@@ -303,8 +311,8 @@ class WendaBot(discord.Client):
         context: Sequence[str] = (),
         scope: str | None = None,
     ) -> Answer:
-        """Segmentation and scoring run in a worker thread, never on the event loop. scope: the corpus
-        subfolder of the channel asked in (scope_of), None for all of it."""
+        """Segmentation and scoring run in a worker process (answer_pool) or thread, never on the event
+        loop. scope: the corpus subfolder of the channel asked in (scope_of), None for all of it."""
         searcher = self.library.searcher  # one consistent snapshot even if /reindex swaps it meanwhile
         options: dict[str, Any] = {"offset": offset}
         # The earlier questions of a conversation go to answer() once it can use them.
@@ -312,6 +320,8 @@ class WendaBot(discord.Client):
             options["context"] = tuple(context)
         if scope is not None:
             options["scope"] = scope
+        if self.answer_pool is not None:
+            return await self.answer_pool.answer(searcher, question, k or self.settings.top_k, options)
         return await asyncio.to_thread(answer, searcher, question, k or self.settings.top_k, **options)
 
     async def prepare(

@@ -43,6 +43,9 @@ class Settings:
     follow_links: bool = False  # follow links in the corpus folder to files outside it
     # Channel or category id -> the corpus subfolder questions asked there search (WENDA_CHANNEL_CORPORA).
     channel_corpora: Mapping[int, str] = field(default_factory=dict)
+    # Processes that answer the bot's questions (answer_pool.py): None, one per core when there are
+    # two or more; 0, threads of the bot's own process.
+    answer_workers: int | None = None
 
     @property
     def reads_message_content(self) -> bool:
@@ -82,6 +85,7 @@ class Settings:
             message_content=_flag(values, "WENDA_MESSAGE_CONTENT"),
             follow_links=(values.get("WENDA_FOLLOW_LINKS") or "").strip() == "1",
             channel_corpora=_channel_corpora(values, "WENDA_CHANNEL_CORPORA"),
+            answer_workers=_workers(values, "WENDA_ANSWER_WORKERS"),
         )
 
 
@@ -118,6 +122,13 @@ def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int
     if not lo <= value <= hi:
         raise SettingsError(f"{name} must be between {lo} and {hi}, not {value}")
     return value
+
+
+def _workers(values: Mapping[str, str], name: str) -> int | None:
+    """A number of worker processes, or None for "auto" (or unset): as many as the machine has cores."""
+    if (values.get(name) or "").strip().lower() in ("", "auto"):
+        return None
+    return _int(values, name, 0, lo=0, hi=64)
 
 
 def _snowflake(values: Mapping[str, str], name: str) -> int | None:

@@ -99,3 +99,16 @@ def test_message_content_is_off_unless_asked_for_or_needed_by_ask_channels():
     assert Settings.from_env({"WENDA_ASK_CHANNELS": "123"}, dotenv=None).reads_message_content
     with pytest.raises(SettingsError, match="WENDA_MESSAGE_CONTENT"):
         Settings.from_env({"WENDA_MESSAGE_CONTENT": "maybe"}, dotenv=None)
+
+
+def test_answer_workers_are_sized_for_the_machine_unless_set():
+    assert Settings.from_env({}, dotenv=None).answer_workers is None
+    assert Settings.from_env({"WENDA_ANSWER_WORKERS": "auto"}, dotenv=None).answer_workers is None
+    assert Settings.from_env({"WENDA_ANSWER_WORKERS": "0"}, dotenv=None).answer_workers == 0
+    assert Settings.from_env({"WENDA_ANSWER_WORKERS": "3"}, dotenv=None).answer_workers == 3
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "65"])
+def test_unusable_answer_workers_is_a_settings_error_naming_the_variable(value: str):
+    with pytest.raises(SettingsError, match="WENDA_ANSWER_WORKERS"):
+        Settings.from_env({"WENDA_ANSWER_WORKERS": value}, dotenv=None)
