@@ -17,7 +17,7 @@ from wenda.retrieval import index as index_module
 from wenda.retrieval import maxscore as maxscore_module
 from wenda.retrieval.index import TUNED_PARAMS, BM25Index, BM25Params
 from wenda.retrieval.postings import decode_tfs, tfs_at
-from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment
+from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment, _group_keys
 from wenda.retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500
@@ -503,3 +503,18 @@ def test_doc_ids_decode_into_slots_across_segments():
         assert index.get_scores(question).tolist() == theirs.get_scores(question).tolist()
         top = index.top_k(question, 3)
         assert [s for s, _ in top] == np.argsort(-theirs.get_scores(question), kind="stable")[:3].tolist()
+
+
+@pytest.mark.parametrize("shared_first_word", [False, True])
+def test_equal_term_keys_are_grouped_by_both_words_at_their_first_position(shared_first_word: bool) -> None:
+    rng = np.random.default_rng(7)
+    distinct = rng.integers(0, 2**63, size=(50, 2), dtype=np.uint64)
+    if shared_first_word:
+        distinct[1::2, 0] = distinct[::2, 0]  # pairs of different keys with the same first word
+    keys = distinct[rng.integers(0, len(distinct), size=400)]
+    group, first_at = _group_keys(keys)
+    firsts = {}
+    for position, key in enumerate(map(tuple, keys)):
+        firsts.setdefault(key, position)
+    assert sorted(first_at.tolist()) == sorted(firsts.values())
+    assert [int(first_at[g]) for g in group] == [firsts[tuple(k)] for k in keys]

@@ -18,7 +18,7 @@ import numpy as np
 
 from .mapped import load_array
 from .postings import csr_offsets, decode_docs, decode_tfs, encode_postings, narrow
-from .terms import TermTable, key_view
+from .terms import TermTable
 
 _POSTINGS = ("offsets", "posting_codes", "gap_exceptions", "gap_offsets", "tf_exceptions", "tf_offsets")
 _ARRAYS = (*_POSTINGS, "fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len")
@@ -309,11 +309,35 @@ def number_by_first_occurrence(
     each position's new term id, and the positions that introduce a term, in new-id order.
     """
     keys = np.concatenate([seg.terms.keys[ids] for seg, ids in zip(segments, firsts, strict=True)] or [_NO_KEYS])
-    _, first_at, group = np.unique(key_view(keys), return_index=True, return_inverse=True)
+    group, first_at = _group_keys(keys)
     rank = np.empty(len(first_at), dtype=np.int64)
     rank[np.argsort(first_at)] = np.arange(len(first_at))
     first_at.sort()
-    return rank[group.ravel()], first_at
+    return rank[group], first_at
+
+
+def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number equal (n, 2) keys alike: each position's group, and each group's first position.
+
+    What np.unique(key_view(keys), return_index=True, return_inverse=True) gives, in another group
+    order, and faster: that sorts 16-byte void values with a generic comparison (0.4 s for the 760k
+    keys of a 100k-passage index, paid by every refresh), while this sorts the keys' first words as
+    integers, and sorts by both words only if two different keys share a first word.
+    """
+    order = np.argsort(keys[:, 0])
+    ordered = keys[order]
+    tied = ordered[1:, 0] == ordered[:-1, 0]
+    if (ordered[1:, 1][tied] != ordered[:-1, 1][tied]).any():
+        order = np.lexsort((keys[:, 1], keys[:, 0]))
+        ordered = keys[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    group = np.empty(len(order), dtype=np.int64)
+    group[order] = np.cumsum(starts) - 1
+    if not len(order):
+        return group, order
+    # The sort need not be stable: a group's first position is the least of its positions.
+    return group, np.minimum.reduceat(order, np.flatnonzero(starts))
 
 
 def first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
