@@ -8,9 +8,9 @@ and answers over its own Library.
 
 A worker follows the bot's index: each question carries the generation of the snapshot the bot's
 process serves (counted from its Library's `searcher`, which every refresh, /add and /reindex
-replace), and a worker that is behind refreshes its Library first. That loads the manifest and the
-segments the bot's process saved (store.py's "updated by another process"), so a question asked
-after /add is answered from the added article, as it would be in the bot's process.
+replace), and a worker that is behind first loads the index cache as the bot's process last saved
+it (Library.follow), so a question asked after /add is answered from the added article, as it
+would be in the bot's process. Only the bot's process reads the folder; a worker never indexes.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _answer_in_worker(generation: int, question: str, k: int, options: dict[str,
     global _generation
     assert _library is not None, "the worker's initializer did not run"
     if generation > _generation:
-        _library.refresh()  # loads what the bot's process saved since; the folder is scanned too
+        _library.follow()  # what the bot's process saved since; reading the folder is its work
         _generation = generation
     return answer(_library.searcher, question, k, **options)
 

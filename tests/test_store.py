@@ -682,3 +682,20 @@ def test_a_refresh_publishes_an_index_whose_vocabulary_statistics_are_computed(
     assert len(computed) == 1  # by the refresh, before it swapped the new index in
     library.searcher.search("三号码头扩建后年吞吐能力是多少？", 3)  # common enough terms to need it
     assert len(computed) == 1  # not again by the first question after the refresh
+
+
+def test_follow_loads_what_another_library_saved_and_reads_no_file(seed_corpus: Path, reads: list[str]) -> None:
+    keeper = Library.open(seed_corpus, StoreSettings())
+    follower = Library.open(seed_corpus, StoreSettings())
+    port = "港口码头扩建\n新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
+    (seed_corpus / "port.txt").write_text(port, encoding="utf-8")
+    keeper.refresh()
+    # Written after the keeper's refresh: reading it is the keeper's next refresh's work, not the follower's.
+    (seed_corpus / "harbour.txt").write_text("另一座港口\n新港区五号码头正在建设。\n", encoding="utf-8")
+    reads.clear()
+    assert follower.follow()
+    assert reads == []
+    assert sorted(follower.files) == sorted(keeper.files) == [SEED_FILE, "port.txt"]
+    [hit, *_] = follower.searcher.search("三号码头扩建后年吞吐能力是多少？", 3).hits
+    assert hit.passage.file == "port.txt"
+    assert not follower.follow()  # nothing saved since

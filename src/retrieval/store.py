@@ -292,6 +292,26 @@ class Library:
                 )
             return result
 
+    def follow(self) -> bool:
+        """Load the index cache as another process last saved it, without looking at the folder.
+
+        For a process that serves what another keeps in step with the folder (the bot's answer
+        workers, answer_pool.py): reading the files is that process's work, and doing it twice
+        would race it. The user dictionary and synonyms.txt are read again if they changed, as
+        refresh() does. Returns whether a new snapshot was published.
+        """
+        if not self.settings.cache:
+            return False
+        with self._lock, self._cache_lock():
+            if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
+                self.analyzer = _analyzer_for(self.root, self.settings)
+            reloaded = self._reload_synonyms()
+            if cache.manifest_stamp(self.cache_dir) != self._stamp and self._load_cache():
+                return True
+            if reloaded:
+                self._publish(self._index, self._tables)
+            return reloaded
+
     def _reload_synonyms(self) -> bool:
         """Read synonyms.txt again if its size or mtime moved (a stat per refresh); whether its rules changed."""
         path = self.root / SYNONYMS_NAME
