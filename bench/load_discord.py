@@ -92,6 +92,7 @@ class LoadReport:
     load: list[float] = field(default_factory=list)  # the 1-minute load average, sampled during the run
     bot_cpu: float | None = None  # CPU seconds of the bot's process and its children during the run
     layout: str = "bot in its own process"
+    answer_workers: str = "auto"  # WENDA_ANSWER_WORKERS
     # For --timeline: each question (when sent, kind, seconds to acknowledgement and to answer) and
     # each refresh (when it ended, how long it took), on the monotonic clock all processes share.
     timeline: list[dict] = field(default_factory=list)
@@ -109,7 +110,7 @@ class LoadReport:
         answers = [*self.to_answer, *self.mention_answer]
         rows = [
             ("load", self.shape()),
-            ("layout", self.layout),
+            ("layout, answer workers", f"{self.layout}, {self.answer_workers}"),
             ("cooldown", self.cooldown),
             ("/ask acknowledged within the deadline", f"{self.acknowledged - len(self.late)} of {self.slash}"),
             ("/ask deferred / refused by the cooldown", f"{self.deferred} / {self.cooldowns}"),
@@ -523,6 +524,8 @@ async def main_async(args: argparse.Namespace) -> LoadReport:
             "WENDA_COOLDOWN_RATE": str(args.cooldown_rate),
             "WENDA_COOLDOWN_SECONDS": str(args.cooldown_seconds),
         }
+        if args.answer_workers is not None:
+            env["WENDA_ANSWER_WORKERS"] = args.answer_workers
         try:
             async with DiscordStandin() as standin:
                 if not args.in_process:
@@ -539,13 +542,18 @@ async def main_async(args: argparse.Namespace) -> LoadReport:
                         bot = WendaBot(settings, library, feedback, watch=True, guild_ready_timeout=0.05)
                         async with standin.running(bot, timeout=30):
                             with InProcessBot(bot) as target:
-                                report = await _load(args, standin, target, texts)
-                    report.layout = "bot on the load's event loop"
-                    return report
+                                return await _load(args, standin, target, texts)
                 finally:
                     feedback.close()
         finally:
             Churn(corpus).clear()
+
+
+def _layout(report: LoadReport, args: argparse.Namespace) -> LoadReport:
+    if args.in_process:
+        report.layout = "bot on the load's event loop"
+    report.answer_workers = args.answer_workers or "auto"
+    return report
 
 
 def main() -> int:
@@ -563,10 +571,11 @@ def main() -> int:
     parser.add_argument("--corpus", help="a corpus folder to serve (indexed beforehand); default: the seed article")
     parser.add_argument("--question-file", help="a JSON list of {question: ...} to ask, in turn")
     parser.add_argument("--in-process", action="store_true", help="run the bot on the load's own event loop")
+    parser.add_argument("--answer-workers", help="the bot's WENDA_ANSWER_WORKERS (default: the bot's own, auto)")
     parser.add_argument("--timeline", help="write every question's and refresh's times to this JSON file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    report = asyncio.run(main_async(args))
+    report = _layout(asyncio.run(main_async(args)), args)
     if args.timeline:
         timeline = {"questions": report.timeline, "refreshes": report.refreshed}
         Path(args.timeline).write_text(json.dumps(timeline), encoding="utf-8")
