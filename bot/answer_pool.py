@@ -33,6 +33,11 @@ from .answer import Answer, answer
 
 log = logging.getLogger("wenda.answers")
 
+# Asked once by every process that answers, before its first user: the first question loads jieba's
+# dictionary, its part-of-speech tags and the Traditional→Simplified tables (1–3 s on a busy machine),
+# and every question that arrives meanwhile would wait behind it.
+WARM_UP_QUESTION = "北京市政府副市长是谁？"
+
 # The most workers a machine-sized pool starts: each holds its own jieba dictionary and passage
 # tables (a few hundred MB at a million passages), and the event loop's process needs a core too.
 MAX_AUTO_WORKERS = 4
@@ -60,6 +65,11 @@ def pool_size(requested: int | None, library: Library) -> int:
     return requested
 
 
+def warm_up(searcher: Searcher) -> None:
+    """Answer WARM_UP_QUESTION and forget it (blocking: run it off the event loop)."""
+    answer(searcher, WARM_UP_QUESTION)
+
+
 # -- in a worker ------------------------------------------------------------------------------------
 
 _library: Library | None = None
@@ -75,6 +85,7 @@ def _start_worker(root: Path, settings: StoreSettings, generation: int, log_leve
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s (answer worker): %(message)s")
     _library = Library.open(root, settings)
     _generation = generation
+    warm_up(_library.searcher)
 
 
 def _answer_in_worker(generation: int, question: str, k: int, options: dict[str, Any]) -> Answer:

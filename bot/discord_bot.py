@@ -25,7 +25,7 @@ from wenda.retrieval.store import Library
 from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
-from .answer_pool import AnswerPool, pool_size
+from .answer_pool import AnswerPool, pool_size, warm_up
 from .channels import channel_scope
 from .conversation import DM_WINDOW_SECONDS, Conversations
 from .cooldown import Cooldown
@@ -142,7 +142,9 @@ class WendaBot(discord.Client):
         if self.watcher is not None:
             self.watcher.start()
         if self.answer_pool is not None:
-            await self.answer_pool.start()
+            await self.answer_pool.start()  # each worker warms itself up
+        else:
+            await asyncio.to_thread(warm_up, self.library.searcher)
         # A guild sync shows commands at once; a global one can take up to an hour to appear.
         if self.settings.guild_id:
             guild = discord.Object(id=self.settings.guild_id)
