@@ -699,3 +699,24 @@ def test_follow_loads_what_another_library_saved_and_reads_no_file(seed_corpus: 
     [hit, *_] = follower.searcher.search("三号码头扩建后年吞吐能力是多少？", 3).hits
     assert hit.passage.file == "port.txt"
     assert not follower.follow()  # nothing saved since
+
+
+def test_follow_sees_another_librarys_deletions_and_keeps_serving_a_damaged_cache(seed_corpus: Path) -> None:
+    keeper = Library.open(seed_corpus, StoreSettings())
+    follower = Library.open(seed_corpus, StoreSettings())
+    port = "港口码头扩建\n新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
+    (seed_corpus / "port.txt").write_text(port, encoding="utf-8")
+    keeper.refresh()
+    follower.follow()
+    (seed_corpus / "port.txt").unlink()
+    keeper.refresh()
+    assert follower.follow()
+    assert "port.txt" not in follower.files
+    assert all(h.passage.file != "port.txt" for h in follower.searcher.search("三号码头年吞吐能力", 3).hits)
+    (seed_corpus / "port.txt").write_text(port, encoding="utf-8")
+    keeper.refresh()
+    manifest = cache.index_folder(seed_corpus) / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b"port.txt", b"p0rt.txt"))  # its checksum no longer fits
+    assert not follower.follow()
+    assert "port.txt" not in follower.files  # the last good snapshot still serves
+
