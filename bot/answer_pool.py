@@ -54,7 +54,7 @@ def usable_cores() -> int:
 def pool_size(requested: int | None, library: Library) -> int:
     """How many answer workers to start: 0 means answer in threads of the bot's process.
 
-    requested: WENDA_ANSWER_WORKERS (None: one per usable core, when there are two or more).
+    requested: WENDA_ANSWER_WORKERS (None, "auto": one per usable core, when there are two or more).
     A library without an index cache gets none: a worker would have to index the corpus itself.
     """
     if not library.settings.cache:

@@ -43,9 +43,10 @@ class Settings:
     follow_links: bool = False  # follow links in the corpus folder to files outside it
     # Channel or category id -> the corpus subfolder questions asked there search (WENDA_CHANNEL_CORPORA).
     channel_corpora: Mapping[int, str] = field(default_factory=dict)
-    # Processes that answer the bot's questions (answer_pool.py): None, one per core when there are
-    # two or more; 0, threads of the bot's own process.
-    answer_workers: int | None = None
+    # Processes that answer the bot's questions (answer_pool.py): 0, threads of the bot's own process;
+    # None ("auto"), one per core when there are two or more. Threads by default: docs/benchmarks.md,
+    # "A busy server", measured workers slower while the corpus changes every few seconds.
+    answer_workers: int | None = 0
 
     @property
     def reads_message_content(self) -> bool:
@@ -125,8 +126,8 @@ def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int
 
 
 def _workers(values: Mapping[str, str], name: str) -> int | None:
-    """A number of worker processes, or None for "auto" (or unset): as many as the machine has cores."""
-    if (values.get(name) or "").strip().lower() in ("", "auto"):
+    """A number of worker processes (unset: 0), or None for "auto": as many as the machine has cores."""
+    if (values.get(name) or "").strip().lower() == "auto":
         return None
     return _int(values, name, 0, lo=0, hi=64)
 

@@ -65,12 +65,11 @@ def corpus(seed_corpus: Path) -> Path:
 
 @pytest.fixture
 def make_bot(tmp_path: Path) -> Iterator[Callable[..., WendaBot]]:
-    """Build a WendaBot over a library; keywords override Settings. No cooldown, no watcher unless asked,
-    and answers in threads of this process (where the tests' stand-ins for answer() can reach them)."""
+    """Build a WendaBot over a library; keywords override Settings. No cooldown, no watcher unless asked."""
     stores: list[FeedbackStore] = []
 
     def make(library: Library, *, watch: bool = False, **overrides: Any) -> WendaBot:
-        settings = Settings(corpus=library.root, **{"cooldown_rate": 0, "answer_workers": 0, **overrides})
+        settings = Settings(corpus=library.root, **{"cooldown_rate": 0, **overrides})
         stores.append(FeedbackStore(tmp_path / f"feedback-{len(stores)}.sqlite3"))
         return WendaBot(settings, library, stores[-1], watch=watch, guild_ready_timeout=0.05)
 

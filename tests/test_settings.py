@@ -101,8 +101,8 @@ def test_message_content_is_off_unless_asked_for_or_needed_by_ask_channels():
         Settings.from_env({"WENDA_MESSAGE_CONTENT": "maybe"}, dotenv=None)
 
 
-def test_answer_workers_are_sized_for_the_machine_unless_set():
-    assert Settings.from_env({}, dotenv=None).answer_workers is None
+def test_answers_are_scored_in_threads_unless_workers_are_asked_for():
+    assert Settings.from_env({}, dotenv=None).answer_workers == 0
     assert Settings.from_env({"WENDA_ANSWER_WORKERS": "auto"}, dotenv=None).answer_workers is None
     assert Settings.from_env({"WENDA_ANSWER_WORKERS": "0"}, dotenv=None).answer_workers == 0
     assert Settings.from_env({"WENDA_ANSWER_WORKERS": "3"}, dotenv=None).answer_workers == 3
