@@ -51,6 +51,16 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def answer_threads() -> int:
+    """How many threads of the bot's process score answers when no worker processes do.
+
+    As many as the cores, and at least two so one slow answer never holds up the next. More would
+    not score faster, as scoring is mostly Python under one GIL, and each would take turns on it
+    with the event loop, which then waits longer to acknowledge an interaction or send an answer.
+    """
+    return max(2, usable_cores())
+
+
 def pool_size(requested: int | None, library: Library) -> int:
     """How many answer workers to start: 0 means answer in threads of the bot's process.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -25,7 +26,7 @@ from wenda.retrieval.store import Library
 from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
-from .answer_pool import AnswerPool, pool_size, warm_up
+from .answer_pool import AnswerPool, answer_threads, pool_size, warm_up
 from .channels import channel_scope
 from .conversation import DM_WINDOW_SECONDS, Conversations
 from .cooldown import Cooldown
@@ -127,6 +128,8 @@ class WendaBot(discord.Client):
         # Answers are scored in worker processes where the machine has cores to spare, else in threads.
         workers = pool_size(settings.answer_workers, library)
         self.answer_pool = AnswerPool(library, workers) if workers else None
+        # Threads of their own, not the loop's default executor, which the feedback store's writes use.
+        self._answering = concurrent.futures.ThreadPoolExecutor(answer_threads(), thread_name_prefix="wenda-answer")
         # Work in flight (answers, clicks, admin commands), so a shutdown can let it finish before
         # the connection closes.
         self._inflight = 0
@@ -144,7 +147,7 @@ class WendaBot(discord.Client):
         if self.answer_pool is not None:
             await self.answer_pool.start()  # each worker warms itself up
         else:
-            await asyncio.to_thread(warm_up, self.library.searcher)
+            await asyncio.get_running_loop().run_in_executor(self._answering, warm_up, self.library.searcher)
         # A guild sync shows commands at once; a global one can take up to an hour to appear.
         if self.settings.guild_id:
             guild = discord.Object(id=self.settings.guild_id)
@@ -178,6 +181,7 @@ class WendaBot(discord.Client):
             await asyncio.to_thread(self.watcher.stop)
         if self.answer_pool is not None:
             await asyncio.to_thread(self.answer_pool.close)
+        await asyncio.to_thread(self._answering.shutdown)
         await super().close()
 
     async def on_ready(self) -> None:
@@ -324,7 +328,8 @@ class WendaBot(discord.Client):
             options["scope"] = scope
         if self.answer_pool is not None:
             return await self.answer_pool.answer(searcher, question, k or self.settings.top_k, options)
-        return await asyncio.to_thread(answer, searcher, question, k or self.settings.top_k, **options)
+        call = functools.partial(answer, searcher, question, k or self.settings.top_k, **options)
+        return await asyncio.get_running_loop().run_in_executor(self._answering, call)
 
     async def prepare(
         self,
