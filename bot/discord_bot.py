@@ -125,7 +125,7 @@ class WendaBot(discord.Client):
         self.tree.on_error = self.on_app_command_error
         self._register_commands()
         self.watcher = CorpusWatcher(library) if watch else None
-        # Answers are scored in worker processes where the machine has cores to spare, else in threads.
+        # Answers are scored in worker processes if WENDA_ANSWER_WORKERS asks for them, else in threads.
         workers = pool_size(settings.answer_workers, library)
         self.answer_pool = AnswerPool(library, workers) if workers else None
         # Threads of their own, not the loop's default executor, which the feedback store's writes use.
