@@ -719,4 +719,3 @@ def test_follow_sees_another_librarys_deletions_and_keeps_serving_a_damaged_cach
     manifest.write_bytes(manifest.read_bytes().replace(b"port.txt", b"p0rt.txt"))  # its checksum no longer fits
     assert not follower.follow()
     assert "port.txt" not in follower.files  # the last good snapshot still serves
-
