@@ -252,8 +252,10 @@ class Library:
     def _publish(self, index: BM25Index, tables: list[PassageTable]) -> None:
         # Computed here, while queries still use the old snapshot: left to the first query, this
         # statistic over the whole vocabulary (0.3 s at 100k passages) would hold up that query and,
-        # behind cached_property's lock, every query that arrived meanwhile.
-        index.average_idf  # noqa: B018
+        # behind cached_property's lock, every query that arrived meanwhile. (An empty index has
+        # none, and no query asks it for one.)
+        if index.n_docs:
+            index.average_idf  # noqa: B018
         self._index = index
         self._tables = tables
         # One assignment: a query holding the old searcher keeps a consistent old snapshot.
