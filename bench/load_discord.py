@@ -1,14 +1,26 @@
-"""Load on the Discord bot: many /ask from many users at once while the corpus folder changes under it.
+"""Load on the Discord bot: many questions from many users while the corpus folder changes under it.
 
-The real discord.py client runs against the protocol-level stand-in (tests/discord_standin.py) in
-this process, with the corpus watcher on and a real Library whose cache lives in a temp folder.
-Every interaction must be acknowledged within Discord's 3-second deadline (deferred, or refused
-by the cooldown) and every deferred one answered; no ERROR may be logged. Latencies are measured
-on the stand-in's clock: from sending INTERACTION_CREATE to receiving the bot's callback, and to
-receiving the follow-up that carries the answer.
+The real discord.py client runs against the protocol-level stand-in (tests/discord_standin.py),
+with the corpus watcher on and a real Library. Two shapes of load:
 
-    python bench/load_discord.py                      # 200 questions from 20 users
+- burst: N `/ask` sent at once from U users, corpus files written while they queue;
+- sustained: an open-loop arrival (Poisson) of R questions a second for S seconds from U users,
+  `/ask` and a share of @mentions, while another task adds, edits and deletes an article file
+  every few seconds, so the watcher refreshes the index under the load.
+
+By default the bot runs in a process of its own (bench/load_bot.py, settings from the environment
+as `wenda bot` reads them) and the stand-in and the load generator in this one, as Discord's
+servers are apart from the bot; `--in-process` puts the bot on this process's event loop instead
+(what tests/test_operations.py does). Every interaction must be acknowledged within Discord's
+3-second deadline (deferred, or refused by the cooldown) and every question answered; no ERROR
+may be logged. Latencies are measured on the stand-in's clock: from sending INTERACTION_CREATE (or
+MESSAGE_CREATE for a mention) to receiving the bot's callback, and to receiving the message that
+carries the answer.
+
+    python bench/load_discord.py                      # a burst of 200 /ask from 20 users, seed corpus
     python bench/load_discord.py --questions 1000 --users 50 --cooldown-rate 0
+    python bench/load_discord.py --sustained --rate 20 --seconds 60 --users 100 --cooldown-rate 0 \\
+        --corpus /tmp/ld/100k --question-file bench/data/questions.json
 """
 
 from __future__ import annotations
@@ -16,24 +28,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import logging
+import os
+import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from discord_standin import DiscordStandin, InjectedInteraction, RecordedRequest  # noqa: E402
+from discord_standin import DiscordStandin  # noqa: E402
+from load_bot import BotProcess, BotUnderLoad, InProcessBot  # noqa: E402
+from load_report import Asked, LoadReport, Replies, tally  # noqa: E402
 
 from wenda.bot.discord_bot import WendaBot  # noqa: E402
 from wenda.bot.feedback import FeedbackStore  # noqa: E402
 from wenda.bot.settings import Settings  # noqa: E402
-from wenda.retrieval.store import Library, Refresh, StoreSettings  # noqa: E402
+from wenda.retrieval.store import Library, StoreSettings  # noqa: E402
 
 SEED = REPO / "corpus" / "000_7b005711537558e1.txt"
 QUESTIONS = (
@@ -44,72 +61,8 @@ QUESTIONS = (
     "今天上海的天气怎么样？",  # not covered: declined, still deferred and answered
     "新港区码头扩建后吞吐能力是多少？",  # about the files written during the run
 )
-COOLDOWN_TEXT = "你问得有点快"
-DEFERRED, MESSAGE = 5, 4
-
-
-@dataclass
-class LoadReport:
-    questions: int
-    users: int
-    deadline: float
-    cooldown: str
-    corpus_changes: int
-    deferred: int = 0
-    cooldowns: int = 0
-    other_replies: int = 0
-    answered: int = 0
-    late: list[str] = field(default_factory=list)  # interactions not acknowledged within the deadline
-    failed: list[str] = field(default_factory=list)  # callbacks or follow-ups the stand-in refused
-    to_first: list[float] = field(default_factory=list)  # seconds, dispatch → first callback
-    to_answer: list[float] = field(default_factory=list)  # seconds, dispatch → follow-up
-    errors: list[str] = field(default_factory=list)  # ERROR log records
-    refreshes: int = 0
-    seconds: float = 0.0
-
-    @property
-    def acknowledged(self) -> int:
-        return self.deferred + self.cooldowns + self.other_replies
-
-    def table(self) -> str:
-        rows = [
-            ("questions / users", f"{self.questions} / {self.users}"),
-            ("cooldown", self.cooldown),
-            ("acknowledged within the deadline", f"{self.acknowledged - len(self.late)} of {self.questions}"),
-            ("deferred, then answered", f"{self.deferred}, {self.answered}"),
-            ("refused by the cooldown", str(self.cooldowns)),
-            ("dispatch → first callback, p50 / p99", p50_p99(self.to_first)),
-            ("dispatch → answer, p50 / p99", p50_p99(self.to_answer)),
-            ("corpus files written / index refreshes", f"{self.corpus_changes} / {self.refreshes}"),
-            ("errors logged", str(len(self.errors))),
-            ("wall time", f"{self.seconds:.1f} s"),
-        ]
-        lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
-        return "\n".join(lines)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The nearest-rank percentile (nan for no values)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
-
-
-def p50_p99(seconds: list[float]) -> str:
-    return f"{percentile(seconds, 50) * 1000:.0f} ms / {percentile(seconds, 99) * 1000:.0f} ms"
-
-
-class ErrorLog(logging.Handler):
-    """Collects every ERROR (and worse) record logged anywhere while installed."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(f"{record.name}: {record.getMessage()}")
+# The run's own article files go here, inside the corpus, and are removed when it ends.
+CHURN_DIR = "load-churn"
 
 
 def port_article(n: int, version: int = 0) -> str:
@@ -122,6 +75,207 @@ def port_article(n: int, version: int = 0) -> str:
     )
 
 
+# -- the corpus changing under the load -----------------------------------------------------------
+
+
+class Churn:
+    """Article files of the run's own, in CHURN_DIR of the corpus: added, rewritten and deleted."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / CHURN_DIR
+        self.written: dict[str, str | None] = {}  # corpus-relative name → sha256 of its last version, None: deleted
+        self.changes = 0
+        self._live: list[int] = []
+        self._versions: dict[int, int] = {}
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _write(self, n: int, version: int) -> None:
+        data = port_article(n, version).encode("utf-8")
+        self.folder.mkdir(exist_ok=True)
+        (self.folder / f"port-{n}.txt").write_bytes(data)
+        self.written[f"{CHURN_DIR}/port-{n}.txt"] = hashlib.sha256(data).hexdigest()
+        self._versions[n] = version
+
+    def add_or_edit(self) -> None:
+        """The burst's change: alternately a new file and a new version of the last one."""
+        n = self.changes // 2
+        self._write(n, version=self.changes % 2)
+        self.changes += 1
+
+    def step(self) -> str:
+        """The sustained run's change, in turn: add a new article, edit one, delete the oldest."""
+        kind = ("add", "edit", "delete")[self.changes % 3] if self._live else "add"
+        if kind == "add":
+            n = len(self._versions)
+            self._write(n, 0)
+            self._live.append(n)
+        elif kind == "edit":
+            n = self._live[-1]
+            self._write(n, self._versions[n] + 1)
+        else:
+            n = self._live.pop(0)
+            (self.folder / f"port-{n}.txt").unlink()
+            self.written[f"{CHURN_DIR}/port-{n}.txt"] = None
+        self.changes += 1
+        return kind
+
+
+async def _sample_load(samples: list[float], every: float = 2.0) -> None:
+    while True:
+        samples.append(os.getloadavg()[0])
+        await asyncio.sleep(every)
+
+
+# -- the two loads --------------------------------------------------------------------------------
+
+
+async def _finish(
+    standin: DiscordStandin,
+    target: BotUnderLoad,
+    report: LoadReport,
+    asked: list[Asked],
+    replies: Replies,
+    churn: Churn,
+    started: float,
+    cpu_before: float | None,
+    timeout: float,
+) -> LoadReport:
+    """Wait for every answer and for the index to hold the last version of every file; fill the report."""
+    await standin.wait_until(lambda: replies.settled(asked), timeout=timeout)
+    report.seconds = time.monotonic() - started
+    cpu_after = target.cpu_seconds()
+    if cpu_before is not None and cpu_after is not None:
+        report.bot_cpu = cpu_after - cpu_before
+    deadline = time.monotonic() + timeout
+    while not target.indexed(churn.written):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the watcher did not index the last version of every file written")
+        await asyncio.sleep(0.1)
+    report.corpus_changes = churn.changes
+    report.refreshes = target.refreshes
+    report.refreshed = list(target.refreshed)
+    report.errors = list(target.errors)
+    tally(report, asked, replies, standin.interaction_deadline)
+    return report
+
+
+def _cooldown(settings: Settings) -> str:
+    return f"{settings.cooldown_rate} per {settings.cooldown_seconds:g} s" if settings.cooldown_rate else "off"
+
+
+async def burst(
+    standin: DiscordStandin,
+    target: BotUnderLoad,
+    *,
+    questions: int,
+    users: int,
+    corpus_changes: int,
+    cooldown: str,
+    texts: Sequence[str] = QUESTIONS,
+    timeout: float = 120.0,
+) -> LoadReport:
+    """Send every /ask at once from `users` new members, writing corpus files while they queue."""
+    await target.wait_watching()
+    report = LoadReport("burst", questions, users, standin.interaction_deadline, cooldown, corpus_changes)
+    members = [standin.add_member(f"读者{n}") for n in range(users)]
+    churn = Churn(target.root)
+    replies = Replies(standin)
+    sampler = asyncio.ensure_future(_sample_load(report.load))
+    started = time.monotonic()
+    cpu_before = target.cpu_seconds()
+    try:
+        every = max(1, questions // max(1, corpus_changes))
+        sends = []
+        for n in range(questions):
+            sends.append(
+                asyncio.ensure_future(
+                    standin.invoke_slash("ask", {"question": texts[n % len(texts)]}, user=members[n % users])
+                )
+            )
+            if n % every == every - 1 and churn.changes < corpus_changes:
+                await asyncio.to_thread(churn.add_or_edit)
+        asked: list[Asked] = list(await asyncio.gather(*sends))
+        for a in asked:
+            replies.add(a)
+        return await _finish(standin, target, report, asked, replies, churn, started, cpu_before, timeout)
+    finally:
+        sampler.cancel()
+
+
+async def sustained(
+    standin: DiscordStandin,
+    target: BotUnderLoad,
+    *,
+    rate: float,
+    seconds: float,
+    users: int,
+    mention_share: float,
+    change_every: float,
+    cooldown: str,
+    texts: Sequence[str] = QUESTIONS,
+    seed: int = 18,
+    timeout: float = 120.0,
+) -> LoadReport:
+    """An open-loop Poisson arrival of `rate` questions a second for `seconds` seconds.
+
+    Each question is sent at its scheduled time whatever the bot is doing (a closed loop would wait
+    for answers and so ask less of a slow bot); a user is drawn at random for each, and a share of
+    them are @mentions in the channel instead of /ask. A file of the corpus changes every
+    `change_every` seconds meanwhile.
+    """
+    await target.wait_watching()
+    rng = random.Random(seed)
+    order = list(texts)
+    rng.shuffle(order)
+    report = LoadReport("sustained", 0, users, standin.interaction_deadline, cooldown, 0)
+    members = [standin.add_member(f"读者{n}") for n in range(users)]
+    bot_user = standin.bot_user
+    churn = Churn(target.root)
+    replies = Replies(standin)
+    loop = asyncio.get_running_loop()
+    asked: list[Asked] = []
+
+    async def send(text: str, user, mention: bool) -> None:
+        if mention:
+            a: Asked = await standin.send_message(f"{bot_user.mention} {text}", author=user, mentions=[bot_user])
+        else:
+            a = await standin.invoke_slash("ask", {"question": text}, user=user)
+        replies.add(a)
+        asked.append(a)
+
+    async def change() -> None:
+        while True:
+            await asyncio.sleep(change_every)
+            await asyncio.to_thread(churn.step)
+
+    sampler = asyncio.ensure_future(_sample_load(report.load))
+    changer = asyncio.ensure_future(change())
+    started = time.monotonic()
+    cpu_before = target.cpu_seconds()
+    t0 = loop.time()
+    sends = []
+    try:
+        at = rng.expovariate(rate)
+        n = 0
+        while at < seconds:
+            await asyncio.sleep(max(0.0, t0 + at - loop.time()))
+            report.send_lag.append(max(0.0, loop.time() - (t0 + at)))
+            mention = rng.random() < mention_share
+            report.mentions += mention
+            sends.append(asyncio.ensure_future(send(order[n % len(order)], members[rng.randrange(users)], mention)))
+            n += 1
+            at += rng.expovariate(rate)
+        changer.cancel()
+        await asyncio.gather(*sends)
+        report.questions = n
+        return await _finish(standin, target, report, asked, replies, churn, started, cpu_before, timeout)
+    finally:
+        changer.cancel()
+        sampler.cancel()
+
+
 async def run_load(
     standin: DiscordStandin,
     bot: WendaBot,
@@ -131,150 +285,113 @@ async def run_load(
     corpus_changes: int,
     timeout: float = 120.0,
 ) -> LoadReport:
-    """Fire the questions at a running bot from `users` new members, changing the corpus meanwhile.
-
-    The bot must already be running against the standin (standin.running(bot)), watcher on.
-    """
-    library = bot.library
-    watcher = bot.watcher
-    written: dict[str, str] = {}  # file name → sha256 of its last version
-    refreshes = 0
-    refreshed = threading.Condition()
-
-    def on_refresh(result: Refresh) -> None:
-        nonlocal refreshes
-        with refreshed:
-            refreshes += 1
-            refreshed.notify_all()
-
-    def indexed() -> bool:
-        return all(getattr(library.files.get(name), "sha256", None) == digest for name, digest in written.items())
-
-    def wait_indexed() -> bool:
-        with refreshed:
-            return refreshed.wait_for(indexed, timeout)
-
-    if watcher is not None:
-        watcher.on_refresh = on_refresh
-        if not await asyncio.to_thread(watcher.ready.wait, 30):
-            raise TimeoutError("the corpus watcher did not start")
-
-    cooldown = (
-        f"{bot.settings.cooldown_rate} per {bot.settings.cooldown_seconds:g} s" if bot.settings.cooldown_rate else "off"
-    )
-    report = LoadReport(questions, users, standin.interaction_deadline, cooldown, corpus_changes)
-    errors = ErrorLog()
-    logging.getLogger().addHandler(errors)
-    members = [standin.add_member(f"读者{n}") for n in range(users)]
-    started = time.monotonic()
-    try:
-        every = max(1, questions // max(1, corpus_changes))
-        sends = []
-        change = 0
-        for n in range(questions):
-            user = members[n % users]
-            question = QUESTIONS[n % len(QUESTIONS)]
-            sends.append(asyncio.ensure_future(standin.invoke_slash("ask", {"question": question}, user=user)))
-            if n % every == every - 1 and change < corpus_changes:
-                # Alternately a new file and a new version of an earlier one, written while questions queue.
-                name = f"port-{change // 2}.txt"
-                data = port_article(change // 2, version=change % 2).encode("utf-8")
-                written[name] = hashlib.sha256(data).hexdigest()
-                await asyncio.to_thread((library.root / name).write_bytes, data)
-                change += 1
-        injected: list[InjectedInteraction] = await asyncio.gather(*sends)
-        report.corpus_changes = change
-
-        callbacks = {i.callback_path: i for i in injected}
-        hooks = {i.webhook_path: i for i in injected}
-        first: dict[int, RecordedRequest] = {}
-        follow: dict[int, RecordedRequest] = {}
-        seen = 0
-
-        def settled() -> bool:
-            nonlocal seen
-            for request in standin.requests[seen:]:
-                if request.method != "POST":
-                    continue
-                if (i := callbacks.get(request.path)) is not None and i.id not in first:
-                    first[i.id] = request
-                elif (i := hooks.get(request.path)) is not None and i.id not in follow:
-                    follow[i.id] = request
-            seen = len(standin.requests)
-            deferred = sum(1 for r in first.values() if r.status < 300 and r.json["type"] == DEFERRED)
-            return len(first) == len(injected) and len(follow) >= deferred
-
-        await standin.wait_until(settled, timeout=timeout)
-        if watcher is not None and not await asyncio.to_thread(wait_indexed):
-            raise TimeoutError("the watcher did not index the last version of every file written")
-    finally:
-        logging.getLogger().removeHandler(errors)
-    report.seconds = time.monotonic() - started
-    report.refreshes = refreshes
-    report.errors = errors.records
-
-    for i in injected:
-        callback = first[i.id]
-        took = callback.at - i.dispatched_at
-        report.to_first.append(took)
-        if callback.status >= 300:
-            report.failed.append(f"{i.id}: callback {callback.status} {callback.response}")
-            continue
-        if took > standin.interaction_deadline:
-            report.late.append(f"{i.id}: first callback after {took:.2f} s")
-        kind = callback.json["type"]
-        content = (callback.json.get("data") or {}).get("content") or ""
-        if kind == DEFERRED:
-            report.deferred += 1
-            answer = follow[i.id]
-            if answer.status == 200:
-                report.answered += 1
-                report.to_answer.append(answer.at - i.dispatched_at)
-            else:
-                report.failed.append(f"{i.id}: follow-up {answer.status} {answer.response}")
-        elif kind == MESSAGE and content.startswith(COOLDOWN_TEXT):
-            report.cooldowns += 1
-        else:
-            report.other_replies += 1
+    """A burst at a bot already running on this event loop against the stand-in, watcher on."""
+    with InProcessBot(bot) as target:
+        report = await burst(
+            standin, target, questions=questions, users=users, corpus_changes=corpus_changes,
+            cooldown=_cooldown(bot.settings), timeout=timeout,
+        )  # fmt: skip
+    report.layout = "bot on the load's event loop"
     return report
 
 
+# -- the command line -----------------------------------------------------------------------------
+
+
+async def _load(
+    args: argparse.Namespace, standin: DiscordStandin, target: BotUnderLoad, texts: list[str]
+) -> LoadReport:
+    cooldown = f"{args.cooldown_rate} per {args.cooldown_seconds:g} s" if args.cooldown_rate else "off"
+    if args.sustained:
+        return await sustained(
+            standin, target, rate=args.rate, seconds=args.seconds, users=args.users, mention_share=args.mentions,
+            change_every=args.change_every, cooldown=cooldown, texts=texts,
+        )  # fmt: skip
+    return await burst(
+        standin, target, questions=args.questions, users=args.users, corpus_changes=args.changes,
+        cooldown=cooldown, texts=texts,
+    )  # fmt: skip
+
+
 async def main_async(args: argparse.Namespace) -> LoadReport:
+    texts = list(QUESTIONS)
+    if args.question_file:
+        texts = [q["question"] for q in json.loads(Path(args.question_file).read_text(encoding="utf-8"))]
     with tempfile.TemporaryDirectory(prefix="wenda-load-") as tmp:
-        corpus = Path(tmp) / "corpus"
-        corpus.mkdir()
-        shutil.copy(SEED, corpus / SEED.name)
-        library = await asyncio.to_thread(Library.open, corpus, StoreSettings())
-        settings = Settings(corpus=corpus, cooldown_rate=args.cooldown_rate, cooldown_seconds=args.cooldown_seconds)
-        feedback = FeedbackStore(Path(tmp) / "feedback.sqlite3")
+        if args.corpus:
+            corpus = Path(args.corpus).resolve()
+        else:
+            corpus = Path(tmp) / "corpus"
+            corpus.mkdir()
+            shutil.copy(SEED, corpus / SEED.name)
+        Churn(corpus).clear()  # what an interrupted run left
+        env = {
+            "WENDA_CORPUS": str(corpus),
+            "WENDA_FEEDBACK_DB": str(Path(tmp) / "feedback.sqlite3"),
+            "WENDA_COOLDOWN_RATE": str(args.cooldown_rate),
+            "WENDA_COOLDOWN_SECONDS": str(args.cooldown_seconds),
+        }
+        if args.answer_workers is not None:
+            env["WENDA_ANSWER_WORKERS"] = args.answer_workers
         try:
             async with DiscordStandin() as standin:
-                with standin.patched():
-                    bot = WendaBot(settings, library, feedback, watch=True, guild_ready_timeout=0.05)
-                    async with standin.running(bot, timeout=30):
-                        return await run_load(
-                            standin, bot, questions=args.questions, users=args.users, corpus_changes=args.changes
-                        )
+                if not args.in_process:
+                    async with BotProcess(standin, env, corpus) as target:
+                        report = await _load(args, standin, target, texts)
+                    if target.errors != report.errors:  # logged while stopping
+                        report.errors = list(target.errors)
+                    return report
+                library = await asyncio.to_thread(Library.open, corpus, StoreSettings())
+                settings = Settings.from_env(env, dotenv=None)
+                feedback = FeedbackStore(settings.feedback_path)
+                try:
+                    with standin.patched():
+                        bot = WendaBot(settings, library, feedback, watch=True, guild_ready_timeout=0.05)
+                        async with standin.running(bot, timeout=30):
+                            with InProcessBot(bot) as target:
+                                return await _load(args, standin, target, texts)
+                finally:
+                    feedback.close()
         finally:
-            feedback.close()
+            Churn(corpus).clear()
+
+
+def _layout(report: LoadReport, args: argparse.Namespace) -> LoadReport:
+    if args.in_process:
+        report.layout = "bot on the load's event loop"
+    report.answer_workers = args.answer_workers or os.environ.get("WENDA_ANSWER_WORKERS") or "0"
+    return report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--sustained", action="store_true", help="an open-loop arrival instead of a burst")
+    parser.add_argument("--questions", type=int, default=200, help="burst: how many /ask")
+    parser.add_argument("--changes", type=int, default=10, help="burst: corpus files written during the run")
+    parser.add_argument("--rate", type=float, default=20.0, help="sustained: questions a second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="sustained: for how long")
+    parser.add_argument("--mentions", type=float, default=0.1, help="sustained: share of mentions")
+    parser.add_argument("--change-every", type=float, default=3.0, help="sustained: seconds between corpus changes")
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--changes", type=int, default=10, help="corpus files written during the run")
     parser.add_argument("--cooldown-rate", type=int, default=8, help="questions per user per period (0: off)")
     parser.add_argument("--cooldown-seconds", type=float, default=60.0)
+    parser.add_argument("--corpus", help="a corpus folder to serve (indexed beforehand); default: the seed article")
+    parser.add_argument("--question-file", help="a JSON list of {question: ...} to ask, in turn")
+    parser.add_argument("--in-process", action="store_true", help="run the bot on the load's own event loop")
+    parser.add_argument("--answer-workers", help="the bot's WENDA_ANSWER_WORKERS (default: the environment's, else 0)")
+    parser.add_argument("--timeline", help="write every question's and refresh's times to this JSON file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    report = asyncio.run(main_async(args))
+    report = _layout(asyncio.run(main_async(args)), args)
+    if args.timeline:
+        timeline = {"questions": report.timeline, "refreshes": report.refreshed}
+        Path(args.timeline).write_text(json.dumps(timeline), encoding="utf-8")
     command = " ".join(["python bench/load_discord.py", *sys.argv[1:]])
     print(f"`{command}`\n")
     print(report.table())
     for problem in [*report.late, *report.failed, *report.errors]:
         print(f"- {problem}")
-    ok = not (report.late or report.failed or report.errors) and report.acknowledged == report.questions
+    ok = not (report.late or report.failed or report.errors) and report.acknowledged == report.slash
     return 0 if ok else 1
 
 

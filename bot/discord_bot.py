@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -25,6 +26,7 @@ from wenda.retrieval.store import Library
 from wenda.retrieval.watch import CorpusWatcher
 
 from .answer import MAX_QUESTION_CHARS, Answer, answer
+from .answer_pool import AnswerPool, answer_threads, pool_size, warm_up
 from .channels import channel_scope
 from .conversation import DM_WINDOW_SECONDS, Conversations
 from .cooldown import Cooldown
@@ -123,6 +125,11 @@ class WendaBot(discord.Client):
         self.tree.on_error = self.on_app_command_error
         self._register_commands()
         self.watcher = CorpusWatcher(library) if watch else None
+        # Answers are scored in worker processes if WENDA_ANSWER_WORKERS asks for them, else in threads.
+        workers = pool_size(settings.answer_workers, library)
+        self.answer_pool = AnswerPool(library, workers) if workers else None
+        # Threads of their own, not the loop's default executor, which the feedback store's writes use.
+        self._answering = concurrent.futures.ThreadPoolExecutor(answer_threads(), thread_name_prefix="wenda-answer")
         # Work in flight (answers, clicks, admin commands), so a shutdown can let it finish before
         # the connection closes.
         self._inflight = 0
@@ -137,6 +144,10 @@ class WendaBot(discord.Client):
         await self.tree.set_translator(WendaTranslator())
         if self.watcher is not None:
             self.watcher.start()
+        if self.answer_pool is not None:
+            await self.answer_pool.start()  # each worker warms itself up
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._answering, warm_up, self.library.searcher)
         if not self.settings.syncs_commands:  # several processes run the bot's shards: one syncs (shards.py)
             log.info("application commands are synced by the process running shard 0")
             return
@@ -171,6 +182,9 @@ class WendaBot(discord.Client):
     async def close(self) -> None:
         if self.watcher is not None:
             await asyncio.to_thread(self.watcher.stop)
+        if self.answer_pool is not None:
+            await asyncio.to_thread(self.answer_pool.close)
+        await asyncio.to_thread(self._answering.shutdown)
         await super().close()
 
     async def on_ready(self) -> None:
@@ -306,8 +320,8 @@ class WendaBot(discord.Client):
         context: Sequence[str] = (),
         scope: str | None = None,
     ) -> Answer:
-        """Segmentation and scoring run in a worker thread, never on the event loop. scope: the corpus
-        subfolder of the channel asked in (scope_of), None for all of it."""
+        """Segmentation and scoring run in a worker process (answer_pool) or thread, never on the event
+        loop. scope: the corpus subfolder of the channel asked in (scope_of), None for all of it."""
         searcher = self.library.searcher  # one consistent snapshot even if /reindex swaps it meanwhile
         options: dict[str, Any] = {"offset": offset}
         # The earlier questions of a conversation go to answer() once it can use them.
@@ -315,7 +329,10 @@ class WendaBot(discord.Client):
             options["context"] = tuple(context)
         if scope is not None:
             options["scope"] = scope
-        return await asyncio.to_thread(answer, searcher, question, k or self.settings.top_k, **options)
+        if self.answer_pool is not None:
+            return await self.answer_pool.answer(searcher, question, k or self.settings.top_k, options)
+        call = functools.partial(answer, searcher, question, k or self.settings.top_k, **options)
+        return await asyncio.get_running_loop().run_in_executor(self._answering, call)
 
     async def prepare(
         self,

@@ -50,6 +50,10 @@ class Settings:
     shard_count: int | None = None
     # WENDA_SHARD_IDS: the shards this process runs (None: all of shard_count).
     shard_ids: tuple[int, ...] | None = None
+    # Processes that answer the bot's questions (answer_pool.py): 0, threads of the bot's own process;
+    # None ("auto"), one per core when there are two or more. Threads by default: docs/benchmarks.md,
+    # "A busy server", measured workers slower while the corpus changes every few seconds.
+    answer_workers: int | None = 0
 
     @property
     def sharded(self) -> bool:
@@ -100,6 +104,7 @@ class Settings:
             follow_links=(values.get("WENDA_FOLLOW_LINKS") or "").strip() == "1",
             channel_corpora=_channel_corpora(values, "WENDA_CHANNEL_CORPORA"),
             **_shards(values),
+            answer_workers=_workers(values, "WENDA_ANSWER_WORKERS"),
         )
 
 
@@ -136,6 +141,13 @@ def _int(values: Mapping[str, str], name: str, default: int, *, lo: int, hi: int
     if not lo <= value <= hi:
         raise SettingsError(f"{name} must be between {lo} and {hi}, not {value}")
     return value
+
+
+def _workers(values: Mapping[str, str], name: str) -> int | None:
+    """A number of worker processes (unset: 0), or None for "auto": as many as the machine has cores."""
+    if (values.get(name) or "").strip().lower() == "auto":
+        return None
+    return _int(values, name, 0, lo=0, hi=64)
 
 
 def _snowflake(values: Mapping[str, str], name: str) -> int | None:

@@ -144,6 +144,7 @@ class InjectedMessage:
     author: FakeUser
     mark: int  # len(standin.requests) when the event was dispatched
     shard: int | None = None  # the shard it was dispatched to (None: no client receives it)
+    dispatched_at: float = 0.0  # time.monotonic() when MESSAGE_CREATE was sent
 
 
 @dataclass(frozen=True)
@@ -914,9 +915,10 @@ class DiscordStandin:
         pinged = " ".join([content, *(user.mention for user in mentions)])
         message.update(self._pings({}, pinged))
         mark = len(self.requests)
+        dispatched_at = time.monotonic()
         shard = await self._publish_message(message)
         guild_id = int(message["guild_id"]) if "guild_id" in message else None
-        return InjectedMessage(int(message["id"]), channel_id, guild_id, author, mark, shard)
+        return InjectedMessage(int(message["id"]), channel_id, guild_id, author, mark, shard, dispatched_at)
 
     async def start_thread(self, message: InjectedMessage, name: str, *, owner: FakeUser | None = None) -> int:
         """A member starts a public thread on a message in the guild channel; returns the thread's id."""

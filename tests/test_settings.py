@@ -150,3 +150,16 @@ def test_only_the_process_running_shard_0_syncs_the_commands():
 def test_unusable_shard_settings_say_which_variable_and_why(environ: dict[str, str], says: str):
     with pytest.raises(SettingsError, match=re.escape(says)):
         Settings.from_env(environ, dotenv=None)
+
+
+def test_answers_are_scored_in_threads_unless_workers_are_asked_for():
+    assert Settings.from_env({}, dotenv=None).answer_workers == 0
+    assert Settings.from_env({"WENDA_ANSWER_WORKERS": "auto"}, dotenv=None).answer_workers is None
+    assert Settings.from_env({"WENDA_ANSWER_WORKERS": "0"}, dotenv=None).answer_workers == 0
+    assert Settings.from_env({"WENDA_ANSWER_WORKERS": "3"}, dotenv=None).answer_workers == 3
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "65"])
+def test_unusable_answer_workers_is_a_settings_error_naming_the_variable(value: str):
+    with pytest.raises(SettingsError, match="WENDA_ANSWER_WORKERS"):
+        Settings.from_env({"WENDA_ANSWER_WORKERS": value}, dotenv=None)

@@ -22,6 +22,7 @@ from rank_bm25 import BM25Okapi
 from wenda.retrieval import cache, store
 from wenda.retrieval.cache import CACHE_DIR
 from wenda.retrieval.corpus import Passage
+from wenda.retrieval.index import BM25Index
 from wenda.retrieval.search import Searcher, indexed_text
 from wenda.retrieval.store import MAX_DELETED_SHARE, MAX_SEGMENTS, USERDICT_NAME, Library, StoreSettings
 
@@ -661,3 +662,60 @@ def test_a_cache_of_the_format_before_dates_is_rebuilt(corpus: Path, reads: list
 
     assert len(reads) == 2 + NEWS
     assert [a.date for a in library.articles if a.file == "port.md"] == ["2024-03-05"]
+
+
+def test_a_refresh_publishes_an_index_whose_vocabulary_statistics_are_computed(
+    seed_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library = Library.open(seed_corpus, StoreSettings())
+    computed: list[int] = []
+    real = BM25Index._live_dfs_in_first_occurrence_order
+
+    def counted(self: BM25Index) -> np.ndarray:
+        computed.append(self.n_docs)
+        return real(self)
+
+    monkeypatch.setattr(BM25Index, "_live_dfs_in_first_occurrence_order", counted)
+    port = "港口码头扩建\n新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
+    (seed_corpus / "port.txt").write_text(port, encoding="utf-8")
+    library.refresh()
+    assert len(computed) == 1  # by the refresh, before it swapped the new index in
+    library.searcher.search("三号码头扩建后年吞吐能力是多少？", 3)  # common enough terms to need it
+    assert len(computed) == 1  # not again by the first question after the refresh
+
+
+def test_follow_loads_what_another_library_saved_and_reads_no_file(seed_corpus: Path, reads: list[str]) -> None:
+    keeper = Library.open(seed_corpus, StoreSettings())
+    follower = Library.open(seed_corpus, StoreSettings())
+    port = "港口码头扩建\n新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
+    (seed_corpus / "port.txt").write_text(port, encoding="utf-8")
+    keeper.refresh()
+    # Written after the keeper's refresh: reading it is the keeper's next refresh's work, not the follower's.
+    (seed_corpus / "harbour.txt").write_text("另一座港口\n新港区五号码头正在建设。\n", encoding="utf-8")
+    reads.clear()
+    assert follower.follow()
+    assert reads == []
+    assert sorted(follower.files) == sorted(keeper.files) == [SEED_FILE, "port.txt"]
+    [hit, *_] = follower.searcher.search("三号码头扩建后年吞吐能力是多少？", 3).hits
+    assert hit.passage.file == "port.txt"
+    assert not follower.follow()  # nothing saved since
+
+
+def test_follow_sees_another_librarys_deletions_and_keeps_serving_a_damaged_cache(seed_corpus: Path) -> None:
+    keeper = Library.open(seed_corpus, StoreSettings())
+    follower = Library.open(seed_corpus, StoreSettings())
+    port = "港口码头扩建\n新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
+    (seed_corpus / "port.txt").write_text(port, encoding="utf-8")
+    keeper.refresh()
+    follower.follow()
+    (seed_corpus / "port.txt").unlink()
+    keeper.refresh()
+    assert follower.follow()
+    assert "port.txt" not in follower.files
+    assert all(h.passage.file != "port.txt" for h in follower.searcher.search("三号码头年吞吐能力", 3).hits)
+    (seed_corpus / "port.txt").write_text(port, encoding="utf-8")
+    keeper.refresh()
+    manifest = cache.index_folder(seed_corpus) / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b"port.txt", b"p0rt.txt"))  # its checksum no longer fits
+    assert not follower.follow()
+    assert "port.txt" not in follower.files  # the last good snapshot still serves

@@ -280,7 +280,7 @@ def load_segment(cache_dir: Path, entry: SegmentEntry) -> LoadedSegment:
     _verify(folder, entry.seal)
     segment = Segment.load(folder)
     table = PassageTable.load(folder)
-    deleted = _read_mask(cache_dir / entry.deleted, entry.deleted_sum) if entry.deleted else None
+    deleted = load_mask(cache_dir, entry)
     if segment.n_docs != len(table):
         raise ValueError(f"segment {entry.name} and its passages disagree")
     if deleted is not None and (deleted.dtype != np.bool_ or deleted.shape != (segment.n_docs,)):
@@ -326,6 +326,11 @@ def segment_entry(cache_dir: Path, name: str, deleted: np.ndarray | None) -> Seg
         tmp.unlink(missing_ok=True)
         raise
     return SegmentEntry(name, mask, seal, xxhash.xxh3_128_hexdigest(data))
+
+
+def load_mask(cache_dir: Path, entry: SegmentEntry) -> np.ndarray | None:
+    """The deletion mask the manifest gives a segment (None: nothing deleted); raises ValueError if damaged."""
+    return _read_mask(cache_dir / entry.deleted, entry.deleted_sum) if entry.deleted else None
 
 
 def _read_mask(path: Path, expected: str | None) -> np.ndarray:

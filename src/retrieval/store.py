@@ -261,6 +261,12 @@ class Library:
         return f"reader{READER_VERSION}-{self.analyzer.fingerprint}"
 
     def _publish(self, index: BM25Index, tables: list[PassageTable]) -> None:
+        # Computed here, while queries still use the old snapshot: left to the first query, this
+        # statistic over the whole vocabulary (0.3 s at 100k passages) would hold up that query and,
+        # behind cached_property's lock, every query that arrived meanwhile. (An empty index has
+        # none, and no query asks it for one.)
+        if index.n_docs:
+            index.average_idf  # noqa: B018
         self._index = index
         self._tables = tables
         # One assignment: a query holding the old searcher keeps a consistent old snapshot.
@@ -334,6 +340,67 @@ class Library:
                     self.passage_count,
                 )
             return result
+
+    def follow(self) -> bool:
+        """Load the index cache as another process last saved it, without looking at the folder.
+
+        For a process that serves what another keeps in step with the folder (the bot's answer
+        workers, answer_pool.py): reading the files is that process's work, and doing it twice
+        would race it. Segments this library already holds are kept (a segment's name is never
+        written twice), so a follow after a small refresh reads the manifest, the deletion masks
+        and the new segments only; the cache's lock is held for that reading alone, not while the
+        new snapshot's statistics are computed. The user dictionary and synonyms.txt are read again
+        if they changed, as refresh() does. Returns whether a new snapshot was published.
+        """
+        if not self.settings.cache:
+            return False
+        with self._lock:
+            if _analyzer_for(self.root, self.settings, load=False) != self.analyzer.userdict_digest:
+                self.analyzer = _analyzer_for(self.root, self.settings)
+            reloaded = self._reload_synonyms()
+            with self._cache_lock():
+                saved = self._read_saved()
+            if saved is None:
+                if reloaded:
+                    self._publish(self._index, self._tables)
+                return reloaded
+            manifest, stamp, index, tables = saved
+            self.files = dict(manifest.files)
+            self._user_words = dict(manifest.user_words)
+            self._segment_names = [entry.name for entry in manifest.segments]
+            self._stamp = stamp
+            self._publish(index, tables)
+            return True
+
+    def _read_saved(self) -> tuple[Manifest, tuple[int, int, int], BM25Index, list[PassageTable]] | None:
+        """The manifest saved since this library last read or wrote one, with its index; None if there
+        is none newer, or it is for other settings or damaged (logged): serving goes on as it is.
+        Call with the cache lock held."""
+        stamp = cache.manifest_stamp(self.cache_dir)
+        if stamp is None or stamp == self._stamp:
+            return None
+        held = dict(zip(self._segment_names, zip(self._index.segments, self._tables, strict=True), strict=True))
+        try:
+            manifest = cache.read_manifest(self.cache_dir, self._cache_key)
+            if manifest is None:
+                return None
+            segments, tables, masks = [], [], []
+            for entry in manifest.segments:
+                if entry.name in held:
+                    segment, table = held[entry.name]
+                    mask = cache.load_mask(self.cache_dir, entry)
+                else:
+                    loaded = cache.load_segment(self.cache_dir, entry)
+                    segment, table, mask = loaded.segment, loaded.table, loaded.deleted
+                segments.append(segment)
+                tables.append(table)
+                masks.append(mask)
+            _check_ranges(manifest, [s.n_docs for s in segments])
+        except Exception as exc:  # the keeper rewrites a damaged cache; until then the old snapshot serves
+            reason = (str(exc).strip().splitlines() or [""])[0]
+            log.warning("cannot follow the index cache (%s: %s); the previous index serves", type(exc).__name__, reason)
+            return None
+        return manifest, stamp, BM25Index(segments, self.settings.params, masks), tables
 
     def _reload_synonyms(self) -> bool:
         """Read synonyms.txt again if its size or mtime moved (a stat per refresh); whether its rules changed."""
