@@ -9,8 +9,9 @@ question's own words are never changed. A Traditional-script file gets its templ
 as its writers would type them. `dev` templates were used while building wenda's chat list;
 `heldout` ones checked it on phrasings it was not built with (and found 線上等, the Taiwanese
 在线等, which was then added); `fresh` ones showed what a list cannot catch and led to the aside
-rule; `final` ones were written last and measured once; `check` ones were written before the aside
-rule read words instead of length, and measured only once it was done. `all` is every one.
+rule; `final` ones were written last and measured once with each aside rule, never tuned on;
+`check` ones were written before the aside rule read words instead of length, and measured only once
+it was done. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
