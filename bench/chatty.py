@@ -9,7 +9,9 @@ question's own words are never changed. A Traditional-script file gets its templ
 as its writers would type them. `dev` templates were used while building wenda's chat list;
 `heldout` ones checked it on phrasings it was not built with (and found 線上等, the Taiwanese
 在线等, which was then added); `fresh` ones showed what a list cannot catch and led to the aside
-rule; `final` ones were written last and measured once. `all` is every one.
+rule; `final` ones were written last and measured once with each aside rule, never tuned on;
+`check` ones were written before the aside rule read words instead of length, and measured only once
+it was done. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -60,7 +62,29 @@ FINAL = (
     "{q}{p}蟹蟹各位",
     "求问～{q}{p}多谢多谢！",
 )
-TEMPLATES = {"dev": DEV, "heldout": HELDOUT, "fresh": FRESH, "final": FINAL, "all": DEV + HELDOUT + FRESH + FINAL}
+# Written for issue 15 before the aside rule was changed to read words instead of length, and not
+# looked at until that rule was done: long asides before and after, in clauses of their own, with
+# greetings and without.
+CHECK = (
+    "大家晚上好，我最近在准备一个考试，{q}{p}",
+    "{q}{p}我查了半天也没找到答案",
+    "你好呀，之前一直没想明白，{q}{p}",
+    "有个小问题想请教，{q}{p}谢谢你们",
+    "{q}{p}刚才跟朋友聊天说到这个，我们都不太确定",
+    "各位好，今天看书的时候突然想到一个问题：{q}{p}",
+    "不好意思打扰了，我是个学生，{q}{p}",
+    "{q}{p}希望有人能帮帮我，非常感谢",
+    "周末愉快！突然好奇，{q}{p}",
+    "老板让我明天之前整理一份资料，{q}{p}这个我一直记不住，拜托啦",
+)
+TEMPLATES = {
+    "dev": DEV,
+    "heldout": HELDOUT,
+    "fresh": FRESH,
+    "final": FINAL,
+    "check": CHECK,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK,
+}
 _END = re.compile(r"[？?。.!！\s]+$")
 
 

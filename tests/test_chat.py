@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wenda.retrieval.chat import without_chat
+from wenda.retrieval.chat import clauses, without_chat
 from wenda.retrieval.text import Analyzer, normalise
 
 BARE = "北京城市副中心政务服务中心什么时候投入运行？"
@@ -61,3 +61,7 @@ def test_chat_is_replaced_by_a_boundary_so_no_bigram_crosses_it(analyzer: Analyz
     tokens = analyzer.query_tokens("我想知道尤金袋鼠分布在哪些地区")
     assert not any(t.endswith("道尤") for t in tokens)
     assert "袋鼠" in tokens
+
+
+def test_each_clause_comes_with_the_mark_that_ends_it() -> None:
+    assert clauses("一个是自然状态，另一个是？谢谢") == [("一个是自然状态", "，"), ("另一个是", "？"), ("谢谢", "")]

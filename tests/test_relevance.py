@@ -6,8 +6,9 @@ import pytest
 
 from wenda.bot.answer import answer
 from wenda.retrieval.corpus import Passage
-from wenda.retrieval.relevance import MIN_RELEVANCE, asides
+from wenda.retrieval.relevance import ASIDE_MAX_CHARS, MIN_RELEVANCE, asides
 from wenda.retrieval.search import Searcher
+from wenda.retrieval.text import Analyzer, TextSettings, everyday_words
 
 BARE = "北京城市副中心政务服务中心什么时候投入运行？"
 
@@ -42,6 +43,71 @@ def test_a_long_clause_the_best_passage_lacks_still_counts(seed_searcher: Search
     question = "量子计算机在密码学领域的最新突破，北京城市副中心政务服务中心什么时候投入运行？"
     bare = seed_searcher.search(BARE, 1).hits[0]
     assert seed_searcher.search(question, 1).hits[0].relevance < bare.relevance
+
+
+@pytest.mark.parametrize(
+    "chatty",
+    [
+        BARE + "上周开会的时候领导随口提了一句",
+        BARE + "我翻了好多网页都没有说清楚",
+        "今天早上在公交车上突然想起来，" + BARE,
+    ],
+)
+def test_a_long_everyday_aside_leaves_relevance_as_the_bare_question_has_it(seed_searcher: Searcher, chatty: str):
+    clauses = seed_searcher.analyzer.query_clauses(chatty)
+    assert any(c.chars > ASIDE_MAX_CHARS and not c.asks for c in clauses)  # longer than the short rule takes
+    bare = seed_searcher.search(BARE, 1).hits[0]
+    hit = seed_searcher.search(chatty, 1).hits[0]
+    assert hit.passage == bare.passage
+    assert hit.relevance == pytest.approx(bare.relevance, abs=0.03)
+    assert answer(seed_searcher, chatty).answered
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "1998年世界杯在法国举行的时候，冠军是哪个国家？",  # a number
+        "毛泽东在延安的时候，写了哪些文章？",  # names, however frequent
+        "量子计算机在密码学领域的最新突破，包括哪些方面？",  # a word outside everyday language
+    ],
+)
+def test_a_long_content_clause_of_an_uncovered_question_is_not_an_aside(seed_searcher: Searcher, question: str):
+    clauses = seed_searcher.analyzer.query_clauses(question)
+    slot = seed_searcher.rank(question, 1)[0][0]
+    left_out = asides(seed_searcher.index, clauses, slot)
+    assert not left_out & clauses[0].tokens
+    assert not answer(seed_searcher, question).answered
+
+
+def test_a_clause_ended_by_a_question_mark_asks(analyzer: Analyzer):
+    clauses = analyzer.query_clauses("汉斯提出了两个学说，一个是自然状态，另一个是？")
+    assert [c.asks for c in clauses] == [False, False, True]
+
+
+@pytest.mark.parametrize("clause", ["在1998年的时候", "一个是「自然状态」", "用python写的时候"])
+def test_a_clause_with_a_number_a_latin_word_or_a_quotation_is_specific(analyzer: Analyzer, clause: str):
+    first = analyzer.query_clauses(clause + "，谁最有名？")[0]
+    assert first.specific
+
+
+def test_everyday_words_are_frequent_words_that_are_not_names():
+    words = everyday_words()
+    assert {"问题", "老师", "讨论", "晚上"} <= words
+    assert not {"日本", "毛泽东", "梵语"} & words  # proper nouns, however frequent
+    assert "猜谜" not in words  # in jieba's dictionary, but rare
+
+
+def test_an_aspect_particle_jieba_glues_to_an_everyday_verb_is_everyday(analyzer: Analyzer):
+    # jieba's cut of 领导随口提了一句 holds 提了, a word its dictionary does not.
+    assert analyzer.query_clauses("领导随口提了一句")[0].everyday
+
+
+def test_a_user_word_is_never_everyday(tmp_path):
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("随口 1000 d\n", encoding="utf-8")
+    plain, own = Analyzer(), Analyzer(TextSettings(userdict=userdict))
+    assert plain.query_clauses("领导随口说的")[0].everyday
+    assert not own.query_clauses("领导随口说的")[0].everyday
 
 
 def test_a_greeting_before_an_uncovered_question_is_still_declined(seed_searcher: Searcher):

@@ -95,9 +95,14 @@ def _edges() -> tuple[re.Pattern[str], re.Pattern[str]]:
 _QUESTION_CLAUSE = re.compile(r"[^，,。！!？?；;：:~～、…]+")
 
 
-def clauses(normalised: str) -> list[str]:
-    """The clauses of a normalised question (say, with its chat taken off), in order."""
-    return [c for c in _QUESTION_CLAUSE.findall(normalised) if c.strip()]
+def clauses(normalised: str) -> list[tuple[str, str]]:
+    """The clauses of a normalised question (say, with its chat taken off), in order, each with the
+    punctuation mark that ends it ("" for none)."""
+    return [
+        (m.group(), normalised[m.end() : m.end() + 1])
+        for m in _QUESTION_CLAUSE.finditer(normalised)
+        if m.group().strip()
+    ]
 
 
 def chat_spans(normalised: str) -> list[tuple[int, int]]:

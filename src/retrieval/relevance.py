@@ -18,8 +18,10 @@ MIN_RELEVANCE = 0.20
 # A further passage is quoted only if it is at least this share as relevant as the best one: one
 # that shares a single name with the question is noise beside a passage that answers it.
 SECONDARY_SHARE = 0.5
-# The longest clause (in characters) that asides() may read as talk around the question: greetings and
-# thanks are short, and a clause of content this short that the best passage lacks is weak evidence.
+# The longest clause (in characters) that asides() may read as talk around the question whatever its
+# words: greetings and thanks are short (jieba cuts 我是新来的 into a 新来 no dictionary holds), and a
+# clause of content this short that the best passage lacks is weak evidence. A longer clause is an
+# aside only if it is everyday language (text.Clause).
 ASIDE_MAX_CHARS = 6
 
 
@@ -43,10 +45,13 @@ def max_score(index: BM25Index, terms: Sequence[str]) -> float:
 
 
 def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[str]:
-    """Query terms that only talk around the question, left out of its max_score: those of a short
-    clause that asks nothing and shares no term with the best passage (slot), when another clause does
-    count. 老师您好, 我是新来的, 感激不尽: chat the chat list does not know. A clause that asks (holds
-    an interrogative) always counts, and so does every clause of a question that has only one.
+    """Query terms that only talk around the question, left out of its max_score: those of a clause
+    that asks nothing, names nothing specific (no number, Latin word or quotation) and shares no term
+    with the best passage (slot), and is either short or everyday language, when another clause does
+    count. 老师您好, 我是新来的, 感激不尽; 这个问题困扰我好久了: chat the chat list does not know.
+    A content clause of a question the corpus does not cover names what it is about (世界杯, 韩遂,
+    1998年), so it counts. A clause that asks (an interrogative, or a question mark after it) always
+    counts, and so does every clause of a question that has only one.
     """
     if len(clauses) < 2:
         return frozenset()
@@ -55,7 +60,8 @@ def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[
     for clause in clauses:
         # One character in common (a unigram, or a one-character word: 小, 报) is chance, not sharing.
         shared = any(index.contains(t, slot) for t in clause.tokens if len(t.removeprefix(UNIGRAM)) > 1)
-        if clause.asks or clause.chars > ASIDE_MAX_CHARS or shared:
+        talk = clause.chars <= ASIDE_MAX_CHARS or clause.everyday
+        if clause.asks or clause.specific or not talk or shared:
             kept |= clause.tokens
         else:
             # What the passage does hold of an aside (a character) scores, so it stays in the maximum too.
