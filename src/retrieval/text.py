@@ -303,10 +303,9 @@ class Analyzer:
         self._jieba = CachedTokenizer(cache_folder(self.dictionary_cache))
         self._tagger: jieba.posseg.POSTokenizer | None = None
         self._names = lru_cache(maxsize=NAMES_KEPT)(self._proper_names)
-        self._stop_pattern: re.Pattern[str] | bool | None = None
-        self._pair_pattern: re.Pattern[str] | bool | None = None
-        self._stop_pairs: frozenset[str] = frozenset()
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
+        # The stop words a CJK unigram or bigram may be, as patterns (counts_within).
+        self._ngram_stops = _ngram_stops(self._stopwords)
         self._userdict_digest = ""
         self._user_words: dict[str, str] = {}
         if self.settings.userdict is not None and self.settings.userdict.is_file():
@@ -618,19 +617,7 @@ class Analyzer:
             # read() normalises character by character (to keep offsets), tokens() the whole text,
             # and NFKC joins e + U+0301 into é only in the whole: take each span on its own.
             return [self.tokens(reading.text[start:end]) for start, end in spans]
-        terms, out = reading.terms, []
-        j = 0
-        for start, end in spans:
-            # The span's part of the normalised text (origin never decreases) and the words in it.
-            lo, hi = bisect.bisect_left(reading.origin, start), bisect.bisect_left(reading.origin, end)
-            while j < len(terms) and terms[j].start < lo:
-                j += 1
-            words = []
-            while j < len(terms) and terms[j].start < hi:
-                words.append(terms[j].text)
-                j += 1
-            out.append(self._tokens_of_words(reading.normalised[lo:hi], words))
-        return out
+        return [self._tokens_of_words(text, words) for text, words in _read_within(reading, spans)]
 
     def counts_within(
         self, reading: Reading, spans: Sequence[tuple[int, int]], wanted: frozenset[str]
@@ -644,33 +631,18 @@ class Analyzer:
         if may_compose(reading.text) or not self.settings.ngrams:
             return [_counted(tokens, wanted) for tokens in self.tokens_within(reading, spans)]
         stop = self._stopwords
-        stop_chars = self._stop_chars()
+        stop_chars, stop_pairs = self._ngram_stops
         normalised = reading.normalised
         # Only the wanted n-grams the passage holds at all are looked for sentence by sentence.
-        chars = [
-            t[len(UNIGRAM) :]
-            for t in wanted
-            if t.startswith(UNIGRAM) and _CJK_RUN.fullmatch(t[len(UNIGRAM) :]) and t[len(UNIGRAM) :] in normalised
-        ]
-        pairs = [
-            t[len(BIGRAM) :]
-            for t in wanted
-            if t.startswith(BIGRAM) and len(t) == len(BIGRAM) + 2 and _CJK_RUN.fullmatch(t[len(BIGRAM) :])
-        ]
-        pairs = [pair for pair in pairs if pair not in stop and pair in normalised]
-        chars = [ch for ch in chars if ch not in stop]
-        terms, out = reading.terms, []
-        j = 0
-        for start, end in spans:
-            lo, hi = bisect.bisect_left(reading.origin, start), bisect.bisect_left(reading.origin, end)
-            while j < len(terms) and terms[j].start < lo:
-                j += 1
+        chars = [t[len(UNIGRAM) :] for t in wanted if t.startswith(UNIGRAM)]
+        chars = [ch for ch in chars if _CJK_RUN.fullmatch(ch) and ch not in stop and ch in normalised]
+        pairs = [t[len(BIGRAM) :] for t in wanted if t.startswith(BIGRAM)]
+        pairs = [p for p in pairs if len(p) == 2 and _CJK_RUN.fullmatch(p) and p not in stop and p in normalised]
+        out = []
+        for text, words in _read_within(reading, spans):
             counts: dict[str, int] = {}
-            length = 0
-            while j < len(terms) and terms[j].start < hi:
-                word = terms[j].text
-                j += 1
-                length += 1
+            length = len(words)
+            for word in words:
                 if word in wanted:
                     counts[word] = counts.get(word, 0) + 1
                 if not _CJK_RUN.search(word):  # a Latin or digit word is in both n-gram namespaces too
@@ -678,12 +650,11 @@ class Analyzer:
                     for term in (UNIGRAM + word, BIGRAM + word):
                         if term in wanted:
                             counts[term] = counts.get(term, 0) + 1
-            text = normalised[lo:hi]
             runs = _CJK_RUN.findall(text)
             # Every CJK character is a unigram and every two neighbours a bigram, but stop words.
             cjk = sum(map(len, runs))
             length += cjk - (len(stop_chars.findall(text)) if stop_chars else 0)
-            length += cjk - len(runs) - self._stop_pairs_in(text)
+            length += cjk - len(runs) - stop_pairs.count(text)
             for ch in chars:
                 if n := text.count(ch):
                     counts[UNIGRAM + ch] = n
@@ -692,27 +663,6 @@ class Analyzer:
                     counts[BIGRAM + pair] = n
             out.append((counts, length))
         return out
-
-    def _stop_pairs_in(self, text: str) -> int:
-        """How many of text's CJK bigrams are stop words (left out of the n-grams), overlaps counted."""
-        if self._pair_pattern is None:
-            twos = [w for w in self._stopwords if len(w) == 2 and _CJK_RUN.fullmatch(w)]
-            self._stop_pairs = frozenset(twos)
-            # Only where a stop word's first character stands before one's second need looking at.
-            firsts = "".join(sorted({w[0] for w in twos}))
-            seconds = "".join(sorted({w[1] for w in twos}))
-            self._pair_pattern = re.compile(f"(?=([{firsts}][{seconds}]))") if twos else False
-        if not self._pair_pattern:
-            return 0
-        pairs = self._stop_pairs
-        return sum(1 for pair in self._pair_pattern.findall(text) if pair in pairs)
-
-    def _stop_chars(self) -> re.Pattern[str] | None:
-        """A pattern finding the stop words a CJK unigram may be (left out of the n-grams)."""
-        if self._stop_pattern is None:
-            ones = sorted(w for w in self._stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
-            self._stop_pattern = re.compile("[" + "".join(map(re.escape, ones)) + "]") if ones else False
-        return self._stop_pattern or None
 
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
         """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
@@ -787,6 +737,47 @@ def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
         start = end
     if start < len(text):
         yield start, text[start:]
+
+
+def _read_within(reading: Reading, spans: Sequence[tuple[int, int]]) -> Iterator[tuple[str, list[str]]]:
+    """For each span (sorted, not overlapping, in the original text) of a text read once, its part of
+    the normalised text and the words in that part."""
+    terms = reading.terms
+    j = 0
+    for start, end in spans:
+        # origin never decreases, so a span's part is found by bisection.
+        lo, hi = bisect.bisect_left(reading.origin, start), bisect.bisect_left(reading.origin, end)
+        while j < len(terms) and terms[j].start < lo:
+            j += 1
+        words = []
+        while j < len(terms) and terms[j].start < hi:
+            words.append(terms[j].text)
+            j += 1
+        yield reading.normalised[lo:hi], words
+
+
+class _StopPairs:
+    """Counts the CJK bigrams of a text that are stop words, overlaps counted."""
+
+    def __init__(self, stopwords: frozenset[str]) -> None:
+        self.pairs = frozenset(w for w in stopwords if len(w) == 2 and _CJK_RUN.fullmatch(w))
+        # Only where a stop word's first character stands before one's second need looking at.
+        firsts = "".join(sorted({w[0] for w in self.pairs}))
+        seconds = "".join(sorted({w[1] for w in self.pairs}))
+        self.pattern = re.compile(f"(?=([{firsts}][{seconds}]))") if self.pairs else None
+
+    def count(self, text: str) -> int:
+        if self.pattern is None:
+            return 0
+        return sum(1 for pair in self.pattern.findall(text) if pair in self.pairs)
+
+
+@cache
+def _ngram_stops(stopwords: frozenset[str]) -> tuple[re.Pattern[str] | None, _StopPairs]:
+    """The stop words a CJK unigram may be, as a pattern (None for none), and those a bigram may be."""
+    ones = sorted(w for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
+    chars = re.compile("[" + "".join(map(re.escape, ones)) + "]") if ones else None
+    return chars, _StopPairs(stopwords)
 
 
 def _counted(tokens: list[str], wanted: frozenset[str]) -> tuple[dict[str, int], int]:
