@@ -216,17 +216,20 @@ class SlotPassages(Sequence[Passage]):
     def __getitem__(self, slot: int) -> Passage:  # type: ignore[override]
         if not 0 <= slot < len(self):
             raise IndexError(slot)
-        t = int(np.searchsorted(self.bases, slot, side="right")) - 1
-        return self.tables[t][slot - int(self.bases[t])]
+        table, i = self._locate(slot)
+        return table[i]
 
     def cut(self, slot: int) -> bytes | None:
         """The stored cut of the passage in slot (PassageTable.cut); None where a table keeps none."""
-        t = int(np.searchsorted(self.bases, slot, side="right")) - 1
-        table = self.tables[t]
-        return table.cut(slot - int(self.bases[t])) if isinstance(table, PassageTable) else None
+        table, i = self._locate(slot)
+        return table.cut(i) if isinstance(table, PassageTable) else None
 
     def title_cut(self, slot: int) -> bytes | None:
         """The stored cut of the title of the passage in slot (PassageTable.title_cut), or None."""
+        table, i = self._locate(slot)
+        return table.title_cut(i) if isinstance(table, PassageTable) else None
+
+    def _locate(self, slot: int) -> tuple[Sequence[Passage], int]:
+        """The table holding slot, and the passage's number in it."""
         t = int(np.searchsorted(self.bases, slot, side="right")) - 1
-        table = self.tables[t]
-        return table.title_cut(slot - int(self.bases[t])) if isinstance(table, PassageTable) else None
+        return self.tables[t], slot - int(self.bases[t])
