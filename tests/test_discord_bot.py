@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 from bot_fixtures import SEED, feedback_path_fixture, make_bot_fixture, open_library, seed_library_fixture  # noqa: F401  (fixtures)
-from discord_standin import INTENT_MESSAGE_CONTENT, DiscordStandin, InjectedInteraction, RecordedRequest
-from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
+from discord_standin import INTENT_MESSAGE_CONTENT, DiscordStandin, RecordedRequest
+from standin_fixtures import follow_up, plain, standin_fixture  # noqa: F401  (standin_fixture: the fixture)
 
 from wenda.bot import discord_bot
 from wenda.bot.answer import MESSAGES, Status
@@ -62,17 +62,8 @@ async def ask(standin: DiscordStandin, question: str, **kwargs: Any) -> tuple[Re
     return first, await follow_up(standin, asked)
 
 
-async def follow_up(standin: DiscordStandin, injected: InjectedInteraction, timeout: float = 5.0) -> RecordedRequest:
-    return await standin.wait_for_request(method="POST", path=injected.webhook_path, after=injected, timeout=timeout)
-
-
 # How long a test waits for a whole-corpus rebuild's answer (a wait, not a speed requirement).
 REBUILD_SECONDS = 60.0
-
-
-def plain(markdown: str) -> str:
-    """What a reader sees: escapes resolved, ** and __ markers and zero-width spaces gone."""
-    return re.sub(r"\\([^0-9A-Za-z\s])|\*\*|__|\u200b", lambda m: m.group(1) or "", markdown)
 
 
 def custom_ids(payload: dict[str, Any]) -> list[str]:

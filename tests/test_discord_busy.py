@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -12,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from discord_standin import DiscordStandin, InjectedInteraction, RecordedRequest
-from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
+from discord_standin import DiscordStandin, RecordedRequest
+from standin_fixtures import follow_up, plain, standin_fixture  # noqa: F401  (standin_fixture: the fixture)
 
 from wenda.bot import discord_bot
 from wenda.bot.answer_pool import AnswerPool, pool_size
@@ -57,14 +56,6 @@ def make_bot(tmp_path: Path) -> Iterator[Callable[..., WendaBot]]:
 
 def open_library(root: Path) -> Library:
     return Library.open(root, StoreSettings())
-
-
-async def follow_up(standin: DiscordStandin, asked: InjectedInteraction, timeout: float = 5.0) -> RecordedRequest:
-    return await standin.wait_for_request(method="POST", path=asked.webhook_path, after=asked, timeout=timeout)
-
-
-def plain(markdown: str) -> str:
-    return re.sub(r"\\([^0-9A-Za-z\s])|\*\*|__|\u200b", lambda m: m.group(1) or "", markdown)
 
 
 def quoted(reply: RecordedRequest) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import importlib.util
 import logging
 import os
-import re
 import signal
 import sqlite3
 import sys
@@ -16,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from discord_standin import DiscordStandin, InjectedInteraction, RecordedRequest
-from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
+from discord_standin import DiscordStandin
+from standin_fixtures import follow_up, plain, standin_fixture  # noqa: F401  (standin_fixture: the fixture)
 
 from wenda.bot import cli, discord_bot
 from wenda.bot.discord_bot import NOT_ALLOWED_TEXT, STOPPING_TEXT, WendaBot, serve
@@ -93,15 +92,6 @@ def restore_logging() -> Iterator[None]:
 
 def open_library(root: Path) -> Library:
     return Library.open(root, StoreSettings())
-
-
-async def follow_up(standin: DiscordStandin, injected: InjectedInteraction, timeout: float = 5.0) -> RecordedRequest:
-    return await standin.wait_for_request(method="POST", path=injected.webhook_path, after=injected, timeout=timeout)
-
-
-def plain(markdown: str) -> str:
-    """What a reader sees: escapes resolved, ** and __ markers and zero-width spaces gone."""
-    return re.sub(r"\\([^0-9A-Za-z\s])|\*\*|__|\u200b", lambda m: m.group(1) or "", markdown)
 
 
 def hold_answers(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event, list[str]]:
