@@ -126,6 +126,11 @@ def news_article(n: int, paragraphs: int = 3, version: int = 0) -> str:
     return "\n".join([f"{place}新闻第{n}号", *body]) + "\n"
 
 
+def news_name(n: int) -> str:
+    """The file name news_article n is stored under."""
+    return f"news{n:02d}.txt"
+
+
 @pytest.fixture(scope="session")
 def _jieba_dictionary() -> tuple[dict[str, int], int]:
     tokenizer = jieba.Tokenizer()

@@ -16,7 +16,7 @@ from pathlib import Path
 import jieba
 import numpy as np
 import pytest
-from conftest import SEED_CORPUS, SEED_FILE, news_article
+from conftest import SEED_CORPUS, SEED_FILE, news_article, news_name
 from rank_bm25 import BM25Okapi
 
 from wenda.retrieval import cache, store
@@ -40,10 +40,6 @@ QUESTIONS = (
     "本市第2期工程",
     "习近平 二十大 精神",
 )
-
-
-def news_name(n: int) -> str:
-    return f"news{n:02d}.txt"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import news_article
+from conftest import news_article, news_name
 
 from wenda.retrieval.cache import CACHE_DIR
 from wenda.retrieval.search import Searcher
@@ -24,10 +24,6 @@ WORD = "运河公园"  # jieba cuts it 运河 / 公园 by default
 HOLDING = ["news00.txt", "news10.txt", "notes.txt"]
 QUESTIONS = ("运河公园什么时候完工", "运河公园", "公园", "本市图书馆第2期工程", "kx003p1", "运河的历史")
 TIMEOUT = 10.0
-
-
-def news_name(n: int) -> str:
-    return f"news{n:02d}.txt"
 
 
 @pytest.fixture
