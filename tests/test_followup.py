@@ -12,7 +12,7 @@ from wenda.bot.answer import Status, answer
 from wenda.bot.cli import NEW_CONVERSATION
 from wenda.bot.evaluate import evaluate, load_squad
 from wenda.retrieval.corpus import Passage
-from wenda.retrieval.followup import is_follow_up, read_follow_up, references
+from wenda.retrieval.followup import SUPPORT_DEPTH, is_follow_up, read_follow_up, references, supported_top_k
 from wenda.retrieval.search import Searcher
 
 # Three subjects that share their predicates (开放, 多长, 修建), so a question without its subject
@@ -114,6 +114,11 @@ def test_borrowed_terms_count_once_and_typed_terms_twice(searcher: Searcher):
         ("该市平均每10平方公里有几十人？", ["该市"]),
         ("这位作家写过什么？", ["这位"]),
         ("其他国家的情况如何？", []),
+        # jieba glues a pronoun to the word after it when it has no word for the pair: the
+        # pronoun still refers when it opens a clause, and what was glued to it stays typed.
+        ("其花是什么颜色？", ["其花"]),
+        ("它会在几点开放？", ["它会"]),
+        ("电车其路道在哪里？", []),
         ("应该怎么申请？", []),
         ("此外还有哪些景点？", []),
     ],
@@ -129,6 +134,28 @@ def test_questions_that_leave_their_subject_out_are_follow_ups(searcher: Searche
 
 def test_a_question_with_its_own_subject_is_not_a_follow_up(searcher: Searcher):
     assert not is_follow_up(searcher.analyzer, "西湖博物馆什么时候开放？")
+
+
+def test_what_jieba_glued_to_a_pronoun_stays_in_the_typed_question(searcher: Searcher):
+    follow_up = read_follow_up(searcher.analyzer, "其花是什么颜色？", ["西湖博物馆收藏了多少文物？"])
+    assert follow_up is not None
+    assert any("花" in token for token in follow_up.typed)
+    assert not any("其" in token for token in follow_up.typed)
+
+
+def test_a_passage_holding_none_of_the_typed_words_is_not_supported_however_common_they_are():
+    # 开放 is in more passages than the veto compares: a passage outside the typed words' own
+    # ranking must still be checked, not assumed to hold them.
+    filler = [Passage(f"第{n}号展厅每天开放，欢迎参观。", f"展厅{n}", "test", 1) for n in range(SUPPORT_DEPTH + 50)]
+    subject = [
+        Passage("龙井茶园位于杭州西湖西南，种植龙井茶已有一千二百多年，龙井茶园闻名全国。", "龙井茶园", "test", 1),
+        Passage("龙井茶园的采茶季在清明前后。", "龙井茶园", "test", 2),
+    ]
+    searcher = Searcher.build([*filler, *subject])
+    follow_up = read_follow_up(searcher.analyzer, "这里什么时候开放？", ["龙井茶园种植龙井茶多少年了？"])
+    assert follow_up is not None
+    ranked = supported_top_k(searcher.index, follow_up, 3)
+    assert ranked is None or all("开放" in searcher.passages[slot].text for slot, _ in ranked[:1])
 
 
 def test_eval_asks_a_question_after_its_context(tmp_path: Path):

@@ -297,6 +297,24 @@ def test_top_k_with_pruning_over_segments_and_deletions_ranks_like_rank_bm25(
             assert ours.top_k(question, k) == expected[:k], (question, k)
 
 
+@pytest.mark.parametrize("params", PARAMS)
+def test_scores_at_chosen_slots_equal_rank_bm25_over_segments_and_deletions(
+    pruning: ParityCorpus, params: BM25Params
+):
+    cuts = (0, 1300, 2900, PRUNING_DOCS)
+    segments = [Segment.build(pruning.docs[a:b]) for a, b in pairwise(cuts)]
+    deleted = np.arange(3, PRUNING_DOCS, 7)
+    ours = BM25Index(segments, params).with_deleted(deleted)
+    live = np.setdiff1d(np.arange(PRUNING_DOCS), deleted)
+    theirs = BM25Okapi([pruning.docs[s] for s in live], k1=params.k1, b=params.b, epsilon=params.epsilon)
+    rng = np.random.default_rng(7)
+    for question in pruning.questions:
+        # Unsorted, repeated, and holding the question's terms or not: given back in the order asked.
+        picked = rng.choice(len(live), size=40)
+        expected = theirs.get_scores(question)[picked]
+        np.testing.assert_array_equal(ours.scores_at(question, live[picked]), expected, strict=True)
+
+
 def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus, monkeypatch: pytest.MonkeyPatch):
     # Guards the parity tests above: in batches of 64 postings, they exercise the pruned path.
     monkeypatch.setattr(maxscore_module, "_FIRST_BATCH", 64)

@@ -52,24 +52,47 @@ _DEMONSTRATIVE = re.compile(r"[该此这那][\u4e00-\u9fff]")
 _NOT_REFERENCES = frozenset(
     ["此外", "此时", "此后", "这样", "那样", "这么", "那么", "这种", "那种", "那时", "这时", "那儿", "这儿", "那些年"]
 )
+# The pronouns jieba may glue to what follows them.
+_PRONOUN_HEADS = frozenset("它他她其")
+# A word of text rather than punctuation: what a clause's first word has no word before it of.
+_WORDLIKE = re.compile(r"\w")
 # "那北京呢？", "还有呢？": a question ending in 呢 asks the earlier question again of something else.
 _NE_ENDING = re.compile(r"呢[\s?？!！。.…~～]*$")
 # A passage the borrowed subject favours must score at least this share of the best score for the
 # typed words alone: measured in docs/quality.md ("Follow-up questions").
-SUPPORT_SHARE = 0.1
-# How many passages of each ranking (typed alone, typed + borrowed) are compared.
+SUPPORT_SHARE = 0.05
+# How many passages of the ranking for typed and borrowed tokens are weighed.
 SUPPORT_DEPTH = 100
 
 
 def references(analyzer: Analyzer, question: str) -> list[str]:
     """The words of question that refer to a subject named before (它, 其, 该市, 这位), in order."""
-    return [w for w in analyzer.segments(question) if _is_reference(w)]
+    words = analyzer.segments(question)
+    return [w for w, kept in zip(words, _without_references(analyzer, words)) if kept != w]
 
 
-def _is_reference(word: str) -> bool:
-    if word in _PRONOUNS:
-        return True
-    return len(word) == 2 and word not in _NOT_REFERENCES and bool(_DEMONSTRATIVE.fullmatch(word))
+def _without_references(analyzer: Analyzer, words: list[str]) -> list[str]:
+    """words with each reference replaced by a comma, so no n-gram spans where it was. What jieba
+    glued to a pronoun that opens a clause (其花是什么样的？: 花) stays."""
+    kept = []
+    for i, word in enumerate(words):
+        if word in _PRONOUNS or (
+            len(word) == 2 and word not in _NOT_REFERENCES and _DEMONSTRATIVE.fullmatch(word)
+        ):
+            kept.append("，")
+        elif _is_glued(analyzer, word) and (i == 0 or not _WORDLIKE.search(words[i - 1])):
+            kept.append("，" + word[1:])
+        else:
+            kept.append(word)
+    return kept
+
+
+def _is_glued(analyzer: Analyzer, word: str) -> bool:
+    """jieba's HMM glues a pronoun to the characters after it when it has no word for them (它会,
+    他曾, 其花); a dictionary word that starts so (其他, 其中, 他人) means something else. Only a
+    clause's first word counts: inside a clause, 其 refers to what the clause named before it
+    (香港电车其路道在哪里？)."""
+    return len(word) > 1 and word[0] in _PRONOUN_HEADS and not analyzer.in_dictionary(word)
 
 
 def is_follow_up(analyzer: Analyzer, question: str) -> bool:
@@ -104,7 +127,7 @@ def read_follow_up(analyzer: Analyzer, question: str, context: Sequence[str]) ->
     recent = [q for q in context if q.strip()][-RECENT_QUESTIONS:]
     if not recent or not is_follow_up(analyzer, question):
         return None
-    typed = analyzer.query_tokens(_without_references(analyzer, question))
+    typed = analyzer.query_tokens("".join(_without_references(analyzer, analyzer.segments(question))))
     seen = set(typed)
     borrowed: list[str] = []
     # Back from the latest question to the last one that stood on its own: "黄河大桥有多长？ 它什么时候
@@ -130,22 +153,16 @@ def supported_top_k(
     typed, it never outvotes it. None means the conversation led elsewhere (a new subject that
     happens to say 这个计划): the question is then searched alone.
     """
-    depth = max(k, SUPPORT_DEPTH)
-    own = dict(index.top_k(follow_up.typed, depth, within))
-    ranked = index.top_k(follow_up.tokens, depth, within)
-    if not own:  # nothing typed matches anything (还有呢？): the borrowed words alone decide
+    ranked = index.top_k(follow_up.tokens, max(k, SUPPORT_DEPTH), within)
+    best_own = index.top_k(follow_up.typed, 1, within)
+    if not best_own:  # nothing typed matches anything (还有呢？): the borrowed words alone decide
         return ranked[:k]
-    bar = SUPPORT_SHARE * max(own.values())
-    # A passage outside the typed top-depth scores at most the least score in it.
-    floor = min(own.values()) if len(own) == depth else 0.0
-    supported = [(slot, score) for slot, score in ranked if own.get(slot, floor) >= bar]
+    bar = SUPPORT_SHARE * best_own[0][1]
+    # Each candidate's own score for the typed words, exactly: a passage the borrowed subject lifts
+    # may hold none of them, however low the typed ranking reaches.
+    own = index.scores_at(follow_up.typed, [slot for slot, _ in ranked])
+    supported = [pair for pair, typed in zip(ranked, own) if typed >= bar]
     if not supported:
         return None
-    rest = [(slot, score) for slot, score in ranked if own.get(slot, floor) < bar]
+    rest = [pair for pair, typed in zip(ranked, own) if typed < bar]
     return (supported + rest)[:k]
-
-
-def _without_references(analyzer: Analyzer, question: str) -> str:
-    """question with each reference word replaced by a comma, so no n-gram spans where it was."""
-    words = analyzer.segments(question)
-    return "".join("，" if _is_reference(w) else w for w in words)

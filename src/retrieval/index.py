@@ -292,6 +292,18 @@ class BM25Index:
             return self._dense_top_k(query, k, within)
         return self._maxscore.top_k(query, plan, k, within)
 
+    def scores_at(self, query: Sequence[str], slots: Sequence[int]) -> np.ndarray:
+        """get_scores' value of each of the given live slots, in the order given, without scoring
+        the rest of the corpus."""
+        wanted = np.asarray(slots, dtype=np.int64)
+        distinct, where = np.unique(wanted, return_inverse=True)
+        plan = self._maxscore.plan(query)
+        if plan is None:
+            scores = np.zeros(self.n_slots)
+            self._accumulate(query, scores)
+            return scores[wanted]
+        return self._maxscore.scores_at(query, plan, distinct)[where]
+
     def _dense_top_k(self, query: Sequence[str], k: int, within: SlotFilter | None = None) -> list[tuple[int, float]]:
         """Score every posting of every query term (the reference top_k, and the fallback)."""
         scores = np.zeros(self.n_slots)

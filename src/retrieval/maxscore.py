@@ -144,6 +144,12 @@ class MaxScore:
         candidates = self.candidates(query, plan, k, norms, allowed)
         return best_of(candidates, self._exact_scores(query, plan, candidates, norms), k)
 
+    def scores_at(self, query: Sequence[str], plan: dict[str, _QueryTerm], slots: np.ndarray) -> np.ndarray:
+        """get_scores' values for sorted, distinct slots (deleted ones included: the caller chose them)."""
+        if not plan or not len(slots):
+            return np.zeros(len(slots))
+        return self._exact_scores(query, plan, slots, self._slot_norms)
+
     def _small_top_k(
         self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
     ) -> list[tuple[int, float]]:

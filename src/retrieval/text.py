@@ -389,6 +389,11 @@ class Analyzer:
         whose entry differs between two analyzers cuts the texts that hold it differently."""
         return dict(self._user_words)
 
+    def in_dictionary(self, word: str) -> bool:
+        """Whether word is a word of jieba's dictionary (or the user's), not one its HMM glued
+        together from single characters (它会, 其花)."""
+        return bool(self._jieba.FREQ.get(word))
+
     @property
     def fingerprint(self) -> str:
         """A short hash of everything that decides the terms; a different one invalidates an index.
