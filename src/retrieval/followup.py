@@ -68,7 +68,7 @@ SUPPORT_DEPTH = 100
 def references(analyzer: Analyzer, question: str) -> list[str]:
     """The words of question that refer to a subject named before (它, 其, 该市, 这位), in order."""
     words = analyzer.segments(question)
-    return [w for w, kept in zip(words, _without_references(analyzer, words)) if kept != w]
+    return [w for w, kept in zip(words, _without_references(analyzer, words), strict=True) if kept != w]
 
 
 def _without_references(analyzer: Analyzer, words: list[str]) -> list[str]:
@@ -76,9 +76,7 @@ def _without_references(analyzer: Analyzer, words: list[str]) -> list[str]:
     glued to a pronoun that opens a clause (其花是什么样的？: 花) stays."""
     kept = []
     for i, word in enumerate(words):
-        if word in _PRONOUNS or (
-            len(word) == 2 and word not in _NOT_REFERENCES and _DEMONSTRATIVE.fullmatch(word)
-        ):
+        if word in _PRONOUNS or (len(word) == 2 and word not in _NOT_REFERENCES and _DEMONSTRATIVE.fullmatch(word)):
             kept.append("，")
         elif _is_glued(analyzer, word) and (i == 0 or not _WORDLIKE.search(words[i - 1])):
             kept.append("，" + word[1:])
@@ -161,8 +159,8 @@ def supported_top_k(
     # Each candidate's own score for the typed words, exactly: a passage the borrowed subject lifts
     # may hold none of them, however low the typed ranking reaches.
     own = index.scores_at(follow_up.typed, [slot for slot, _ in ranked])
-    supported = [pair for pair, typed in zip(ranked, own) if typed >= bar]
+    supported = [pair for pair, typed in zip(ranked, own, strict=True) if typed >= bar]
     if not supported:
         return None
-    rest = [pair for pair, typed in zip(ranked, own) if typed < bar]
+    rest = [pair for pair, typed in zip(ranked, own, strict=True) if typed < bar]
     return (supported + rest)[:k]
