@@ -298,9 +298,7 @@ def test_top_k_with_pruning_over_segments_and_deletions_ranks_like_rank_bm25(
 
 
 @pytest.mark.parametrize("params", PARAMS)
-def test_scores_at_chosen_slots_equal_rank_bm25_over_segments_and_deletions(
-    pruning: ParityCorpus, params: BM25Params
-):
+def test_scores_at_chosen_slots_equal_rank_bm25_over_segments_and_deletions(pruning: ParityCorpus, params: BM25Params):
     cuts = (0, 1300, 2900, PRUNING_DOCS)
     segments = [Segment.build(pruning.docs[a:b]) for a, b in pairwise(cuts)]
     deleted = np.arange(3, PRUNING_DOCS, 7)

@@ -12,9 +12,10 @@ import pytest
 from conftest import news_article, news_name
 
 from wenda.retrieval.cache import CACHE_DIR
+from wenda.retrieval.corpus import read_file
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.store import USERDICT_NAME, Library, Refresh, StoreSettings
-from wenda.retrieval.text import BIGRAM, UNIGRAM
+from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer
 from wenda.retrieval.watch import CorpusWatcher
 
 pytestmark = pytest.mark.usefixtures("fast_jieba")
@@ -98,6 +99,31 @@ def test_only_the_files_holding_a_new_user_word_are_read_again(corpus: Path, rea
     assert result.user_words == (WORD,) and not result.added and not result.removed
     after = segments_by_file(corpus)
     assert {rel for rel in before if after[rel] != before[rel]} == set(HOLDING)
+
+
+def test_only_the_texts_holding_a_new_user_word_are_cut_again(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    library = Library.open(corpus)
+    cut: list[str] = []
+    real = Analyzer._cut_normalised
+
+    def recording(self: Analyzer, normalised: str):
+        cut.append(normalised)
+        return real(self, normalised)
+
+    monkeypatch.setattr(Analyzer, "_cut_normalised", recording)
+    teach(corpus, f"{WORD} 1000 n\n")
+
+    result = library.refresh()
+
+    assert sorted(result.changed) == HOLDING
+    # notes.txt is read again, but its title (城市笔记) and its other passage (运河的历史很长。) keep
+    # the cuts stored for them: only what holds the word is cut with the new dictionary.
+    assert cut and all(WORD in text for text in cut)
+    notes = read_file(corpus / "notes.txt", corpus).passages
+    assert len(notes) == 2 and WORD not in notes[1].text
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
 
 
 def test_an_index_updated_for_a_new_word_scores_like_a_clean_rebuild(corpus: Path, tmp_path: Path):

@@ -210,7 +210,8 @@ class Searcher:
         caller has it already. first: a follow-up's ranking (typed and borrowed tokens, with the
         typed words' veto, followup.py), which is final: the second stage would look for the borrowed
         subject in the answer's sentence, where it rarely is (follow-ups' Recall@1 0.943 / 0.983
-        without the stage on them, 0.935 / 0.983 with it, docs/quality.md). within: the slots to keep
+        without the stage on them, 0.935 / 0.983 with it, measured with the first veto,
+        docs/quality.md). within: the slots to keep
         to (a scope's), when not all."""
         if first is not None:
             return first[:k], {}

@@ -27,14 +27,14 @@ from . import cache
 from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry
 from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params
-from .parallel import build_segment
+from .parallel import KnownCuts, build_segment
 from .passages import PassageTable, SlotPassages
 from .rerank import SENTENCE_WEIGHT
 from .search import INDEXED_TITLE_CHARS, Searcher
 from .segment import Segment
 from .synonyms import SYNONYMS_NAME, Synonyms
 from .text import Analyzer, TextSettings
-from .userwords import changed_words, files_holding
+from .userwords import KeptCut, changed_words, files_holding, kept_cuts
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,8 @@ class _Changes:
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     touched: Mapping[str, os.stat_result]  # a new size or mtime but the same content: nothing to read
+    # Files read again only because they hold a changed user word: their passages are as indexed.
+    recut: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, eq=False)
@@ -453,11 +455,12 @@ class Library:
                 # rewrites under new names leave their old copies to be collected.
                 self._save({})
             return Refresh(user_words=words)
+        kept = self._kept_cuts(changes.recut, words)
         draft = self._without((*changes.changed, *changes.removed))
         # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
         # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
         for batch in _batches(list(changes.to_read), self.root, len(draft.index.segments)):
-            draft = self._add_batch(draft, batch, present, progress)
+            draft = self._add_batch(draft, batch, present, progress, kept)
             _release_freed_memory()
         draft = self._compact(draft)
         self.files = dict(draft.files)
@@ -507,6 +510,7 @@ class Library:
             changed=tuple(rel for rel, _ in to_read if rel in self.files),
             removed=changes.removed,
             touched={rel: st for rel, st in changes.touched.items() if rel not in extra},
+            recut=frozenset(extra),
         )
 
     def _scan(self) -> dict[str, os.stat_result]:
@@ -570,11 +574,23 @@ class Library:
             saving=self.settings.cache,
         )
 
+    def _kept_cuts(self, recut: frozenset[str], words: tuple[str, ...]) -> dict[str, list[KeptCut]]:
+        """userwords.kept_cuts of the files read again for their user words."""
+        stored = SlotPassages(self._tables)
+        return {rel: kept_cuts(stored, self._slots_of((rel,)).tolist(), words) for rel in recut}
+
     def _add_batch(
-        self, draft: _Draft, batch: list[tuple[str, str]], present: dict[str, os.stat_result], progress: Progress | None
+        self,
+        draft: _Draft,
+        batch: list[tuple[str, str]],
+        present: dict[str, os.stat_result],
+        progress: Progress | None,
+        kept: Mapping[str, list[KeptCut]] | None = None,
     ) -> _Draft:
-        """Read a batch of files into one new segment at the end of the draft."""
+        """Read a batch of files into one new segment at the end of the draft. kept: cuts stored
+        before that still hold, by file (_kept_cuts), taken where the file still has those passages."""
         passages = []
+        known: list[KnownCuts] = []
         entries: dict[str, FileEntry] = {}
         problems: list[Problem] = []
         for rel, digest in batch:
@@ -585,6 +601,11 @@ class Library:
             file_passages = report.passages
             entries[rel] = _file_entry(report, digest, present[rel], first=len(passages), count=len(file_passages))
             passages.extend(file_passages)
+            before = (kept or {}).get(rel)
+            if before is not None and [(k.title, k.text) for k in before] == [(p.title, p.text) for p in file_passages]:
+                known.extend(k.cuts for k in before)
+            else:  # new, changed, or read otherwise than when indexed: cut it all
+                known.extend([(None, None)] * len(file_passages))
         if passages:
             if progress:
                 progress("segmenting", 0, len(passages))
@@ -593,6 +614,7 @@ class Library:
                 self.analyzer,
                 workers=self.settings.workers,
                 progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
+                known=known,
             )
             name = cache.segment_name()
             titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .corpus import Passage
 from .index import BM25Index
-from .search import indexed_text
+from .parallel import KnownCuts
+from .passages import SlotPassages
+from .search import INDEXED_TITLE_CHARS, indexed_text
 from .text import _CJK_RUN, BIGRAM, UNIGRAM, Analyzer, chinese_stopwords, normalise
 
 
@@ -27,9 +30,10 @@ def files_holding(words: Iterable[str], index: BM25Index, passages: Sequence[Pas
     with no such n-gram (Latin, digits, stop-word n-grams only, or n-grams off) costs a scan of
     every passage. The candidates are then checked against their text, so the answer is exact.
     """
-    needles = sorted({w for w in (normalise(w) for w in words) if w}, key=len, reverse=True)
+    needles = _needles(words)
     if not needles:
         return set()
+    pattern = _pattern(needles)
     live = index.live
     candidates = np.zeros(len(live), dtype=bool)
     for word in needles:
@@ -39,7 +43,6 @@ def files_holding(words: Iterable[str], index: BM25Index, passages: Sequence[Pas
             break
         candidates[slots] = True
     candidates &= live
-    pattern = re.compile("|".join(re.escape(w) for w in needles))
     repeat = analyzer.settings.title_repeat
     files: set[str] = set()
     for slot in np.flatnonzero(candidates).tolist():
@@ -47,6 +50,44 @@ def files_holding(words: Iterable[str], index: BM25Index, passages: Sequence[Pas
         if passage.file not in files and pattern.search(normalise(indexed_text(passage, repeat))):
             files.add(passage.file)
     return files
+
+
+def _needles(words: Iterable[str]) -> list[str]:
+    """words as jieba sees them in a passage (normalised), the longest first."""
+    return sorted({w for w in (normalise(w) for w in words) if w}, key=len, reverse=True)
+
+
+def _pattern(needles: Sequence[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for w in needles))
+
+
+@dataclass(frozen=True)
+class KeptCut:
+    """A passage as indexed, with the cuts of its text and of its title that a user dictionary
+    change leaves as they were (None where it must be cut again)."""
+
+    title: str
+    text: str
+    cuts: KnownCuts
+
+
+def kept_cuts(stored: SlotPassages, slots: Iterable[int], words: Iterable[str]) -> list[KeptCut]:
+    """The passages in slots as indexed, each with its stored cuts where its text (or title) holds
+    none of the changed words: jieba cuts such text alike with either dictionary (text.Analyzer
+    keeps its frequency total), so only the rest need be cut again."""
+    needles = _needles(words)
+    pattern = _pattern(needles) if needles else None
+
+    def holds(text: str) -> bool:
+        return pattern is None or pattern.search(normalise(text)) is not None
+
+    kept = []
+    for slot in slots:
+        passage = stored[slot]
+        text_cut = None if holds(passage.text) else stored.cut(slot)
+        title_cut = None if holds(passage.title[:INDEXED_TITLE_CHARS]) else stored.title_cut(slot)
+        kept.append(KeptCut(passage.title, passage.text, (text_cut, title_cut)))
+    return kept
 
 
 def _slots_with_ngrams(word: str, index: BM25Index, analyzer: Analyzer) -> np.ndarray | None:
