@@ -43,6 +43,7 @@ FLAG_COMPONENTS_V2 = 1 << 15
 CALLBACK_TYPES = frozenset({1, 4, 5, 6, 7, 8, 9})
 CHANNEL_TEXT = 0
 CHANNEL_DM = 1
+CHANNEL_CATEGORY = 4
 CHANNEL_PUBLIC_THREAD = 11
 COMMAND_CHAT_INPUT = 1
 COMMAND_MESSAGE = 3
@@ -373,7 +374,8 @@ def _walk_components(components: Iterable[dict[str, Any]]) -> Iterator[dict[str,
 
 
 class DiscordStandin:
-    """One guild with one text channel (add_guild adds more), its users and the bot, served over a real socket.
+    """One guild with one text channel (add_guild adds more; add_category puts it in a category), its users and the
+    bot, served over a real socket.
 
     Any number of clients may connect, each IDENTIFYing as a shard (`shard: [id, count]`) or unsharded
     ([0, 1]); a guild's events go to the connection of its shard, (guild_id >> 22) % count, and DMs to shard 0.
@@ -391,6 +393,8 @@ class DiscordStandin:
         self.snowflake = SnowflakeFactory()
         self.guild_id = self.snowflake()
         self.channel_id = self.snowflake()
+        self.category_id: int | None = None  # the text channel's category (add_category); None: it has none
+        self._category_name = ""
         self.manager_role_id = self.snowflake()
         self.bot_role_id = self.snowflake()
         self.role_permissions = {
@@ -561,6 +565,15 @@ class DiscordStandin:
         self.role_permissions[guild.id] = EVERYONE_PERMISSIONS
         return guild
 
+    def add_category(self, name: str = "资料") -> int:
+        """Put the guild's text channel in a new category; add it before the bot connects. Returns its id.
+
+        As on Discord: a guild channel of type 4 (GUILD_CATEGORY), the text channel's parent_id its id.
+        """
+        self.category_id = self.snowflake()
+        self._category_name = name
+        return self.category_id
+
     def _guild_of(self, channel_id: int) -> int | None:
         """The guild a channel or thread is in; None for a DM or an unknown channel."""
         channel = self._channel_payload(channel_id) or {}
@@ -632,6 +645,18 @@ class DiscordStandin:
     def _channel_payload(self, channel_id: int) -> dict[str, Any] | None:
         if channel_id in self.threads:
             return copy.deepcopy(self.threads[channel_id])
+        if channel_id == self.category_id:
+            return {
+                "id": str(channel_id),
+                "type": CHANNEL_CATEGORY,
+                "guild_id": str(self.guild_id),
+                "name": self._category_name,
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "flags": 0,
+            }
         guilds = {self.channel_id: (self.guild_id, "general")}
         guilds.update({g.channel_id: (g.id, "general") for g in self.guilds.values()})
         if channel_id in guilds:
@@ -645,7 +670,7 @@ class DiscordStandin:
                 "permission_overwrites": [],
                 "nsfw": False,
                 "topic": None,
-                "parent_id": None,
+                "parent_id": str(self.category_id) if self.category_id and channel_id == self.channel_id else None,
                 "last_message_id": None,
                 "rate_limit_per_user": 0,
             }
@@ -658,6 +683,9 @@ class DiscordStandin:
     def _guild_payload(self, guild_id: int, intents: int) -> dict[str, Any]:
         others = set(self._guild_ids()) - {guild_id}  # their @everyone roles are theirs
         channel_id = self.guilds[guild_id].channel_id if guild_id in self.guilds else self.channel_id
+        channels = [self._channel_payload(channel_id)]
+        if guild_id == self.guild_id and self.category_id is not None:
+            channels.insert(0, self._channel_payload(self.category_id))
         roles = [
             {
                 "id": str(role_id),
@@ -683,7 +711,7 @@ class DiscordStandin:
             "icon": None,
             "owner_id": str(self.owner.id),
             "roles": roles,
-            "channels": [self._channel_payload(channel_id)],
+            "channels": channels,
             "members": members,
             "member_count": len(everyone),
             "large": False,
@@ -1276,6 +1304,8 @@ class DiscordStandin:
             return _invalid_form(errors)
         if _is_empty(payload, call.files):
             return _error(400, 50006, "Cannot send an empty message")
+        if channel["type"] == CHANNEL_CATEGORY:
+            return _error(400, 50008, "Cannot send messages in a non-text channel")
         if channel["type"] == 1 and channel["recipients"][0]["bot"]:
             return _error(403, 50007, "Cannot send messages to this user")
         threaded = channel["type"] == CHANNEL_PUBLIC_THREAD

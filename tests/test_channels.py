@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from bot_fixtures import feedback_path_fixture, make_bot_fixture, seed_library_fixture  # noqa: F401  (fixtures)
 from discord_standin import DiscordStandin
-from standin_fixtures import standin_fixture  # noqa: F401  (provides the standin fixture)
+from standin_fixtures import follow_up, standin_fixture  # noqa: F401  (provides the standin fixture)
+from test_discord_threads import mention, thread_answer
 
 from wenda.bot.answer import answer
 from wenda.bot.channels import channel_scope
@@ -199,3 +200,59 @@ async def test_sources_in_a_mapped_channel_lists_only_its_subfolder(
     assert "央行调整存款利率" in embed["description"]
     assert "听证会" not in embed["description"]
     assert "1 篇文章" in embed["title"]
+
+
+# -- categories, end to end: the stand-in's channel in a category ------------------------------------
+
+
+async def test_ask_in_a_channel_whose_category_is_mapped_quotes_only_its_subfolder(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library
+) -> None:
+    category_id = standin.add_category()
+    async with standin.running(make_bot(two_folders, channel_corpora={category_id: "economy"})):
+        shown = await ask_text(standin, "存款利率")
+    assert "economy/rates.txt" in shown
+    assert "politics/hearing.txt" not in shown
+
+
+async def test_sources_in_a_channel_whose_category_is_mapped_lists_only_its_subfolder(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library
+) -> None:
+    category_id = standin.add_category()
+    async with standin.running(make_bot(two_folders, channel_corpora={category_id: "economy"})):
+        listed = await standin.wait_for_reply(await standin.invoke_slash("sources"))
+    embed = listed.json["data"]["embeds"][0]
+    assert "央行调整存款利率" in embed["description"]
+    assert "听证会" not in embed["description"]
+
+
+@pytest.mark.parametrize("asked_by", ["mention", "/ask"])
+async def test_a_thread_wenda_started_inherits_its_channel_category_mapping(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library, asked_by: str
+) -> None:
+    category_id = standin.add_category()
+    bot = make_bot(two_folders, channel_corpora={category_id: "economy"}, threads="mentions")
+    async with standin.running(bot):
+        asked = await mention(standin, "存款利率")
+        await thread_answer(standin, asked)
+        if asked_by == "mention":
+            again = await mention(standin, "存款利率", channel=asked.id)
+            reply = await standin.wait_for_reply(again)
+        else:
+            in_thread = await standin.invoke_slash("ask", {"question": "存款利率"}, channel=asked.id)
+            reply = await follow_up(standin, in_thread)
+    shown = json.dumps(reply.json, ensure_ascii=False)
+    assert reply.response["channel_id"] == str(asked.id)  # asked and answered in wenda's thread
+    assert "economy/rates.txt" in shown
+    assert "politics/hearing.txt" not in shown
+
+
+async def test_ask_in_a_channel_mapped_apart_from_its_category_quotes_its_own_subfolder(
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library
+) -> None:
+    category_id = standin.add_category()
+    corpora = {standin.channel_id: "economy", category_id: "politics"}
+    async with standin.running(make_bot(two_folders, channel_corpora=corpora)):
+        shown = await ask_text(standin, "存款利率")
+    assert "economy/rates.txt" in shown
+    assert "politics/hearing.txt" not in shown

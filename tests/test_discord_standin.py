@@ -69,6 +69,43 @@ async def test_client_sees_ready_and_the_guild(standin: DiscordStandin) -> None:
     assert standin.identify is not None and standin.identify["token"] == "standin-token"
 
 
+async def test_a_category_holds_the_text_channel_as_discord_py_sees_it(standin: DiscordStandin) -> None:
+    category_id = standin.add_category("经济")
+    bot = Bot()
+    async with standin.running(bot):
+        channel = bot.get_channel(standin.channel_id)
+        category = bot.get_channel(category_id)
+        status, body = await rest(standin, "POST", f"/channels/{category_id}/messages", {"content": "你好"})
+    assert isinstance(category, discord.CategoryChannel) and category.name == "经济"
+    assert isinstance(channel, discord.TextChannel) and channel.category_id == category_id
+    assert category.text_channels == [channel]
+    assert (status, body["code"]) == (400, 50008)
+
+
+async def test_without_a_category_the_text_channel_has_none(standin: DiscordStandin) -> None:
+    bot = Bot()
+    async with standin.running(bot):
+        guild = bot.get_guild(standin.guild_id)
+        channel = bot.get_channel(standin.channel_id)
+    assert guild is not None and guild.categories == []
+    assert isinstance(channel, discord.TextChannel) and channel.category_id is None
+
+
+async def test_a_thread_in_a_categorised_channel_has_the_channel_as_parent(standin: DiscordStandin) -> None:
+    category_id = standin.add_category()
+    bot = Bot()
+    async with standin.running(bot):
+        starter = await standin.send_message("大家来讨论")
+        thread_id = await standin.start_thread(starter, "讨论")
+        await standin.send_message("第一条", channel=thread_id)
+        seen = [await asyncio.wait_for(bot.seen.get(), 5) for _ in range(2)]
+        thread = bot.get_channel(thread_id)
+    assert isinstance(thread, discord.Thread)
+    assert thread.parent_id == standin.channel_id
+    assert thread.category_id == category_id
+    assert seen[1].channel == thread
+
+
 async def test_slash_command_answer_is_recorded(standin: DiscordStandin) -> None:
     bot = Bot()
 
