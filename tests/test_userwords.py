@@ -118,11 +118,15 @@ def test_only_the_texts_holding_a_new_user_word_are_cut_again(
     result = library.refresh()
 
     assert sorted(result.changed) == HOLDING
-    # notes.txt is read again, but its title (城市笔记) and its other passage (运河的历史很长。) keep
-    # the cuts stored for them: only what holds the word is cut with the new dictionary.
-    assert cut and all(WORD in text for text in cut)
+    # notes.txt is read again, but its passage without the word (运河的历史很长。) is taken from its
+    # old segment, not cut again: only passages that hold the word are cut with the new dictionary.
     notes = read_file(corpus / "notes.txt", corpus).passages
-    assert len(notes) == 2 and WORD not in notes[1].text
+    assert len(notes) == 2 and WORD in notes[0].text and WORD not in notes[1].text
+    assert any(WORD in text for text in cut)
+    assert not any("历史" in text for text in cut)
+    assert result.segmented == sum(
+        WORD in p.text or WORD in p.title for rel in HOLDING for p in read_file(corpus / rel, corpus).passages
+    )
     assert_scores_like_a_clean_rebuild(library, tmp_path)
 
 

@@ -17,9 +17,6 @@ from .text import Analyzer, TextParts, TextSettings
 
 # (title as indexed, text) of one passage; search.indexed_text says how the two are joined.
 TitledText = tuple[str, str]
-# The cuts of a passage's text and title stored before, where they still hold (Analyzer.passage_tokens).
-KnownCuts = tuple[bytes | None, bytes | None]
-_NOTHING_KNOWN: KnownCuts = (None, None)
 
 # Below this many characters a pool costs more (worker start-up, jieba's dictionary load) than it saves.
 POOL_MIN_CHARS = 2_000_000
@@ -41,16 +38,13 @@ def _init_worker(settings: TextSettings, dictionary_cache: Path | None) -> None:
 Cuts = tuple[list[bytes | None], dict[str, bytes | None]]
 
 
-def _segment_chunk(chunk: tuple[Sequence[TitledText], Sequence[KnownCuts] | None]) -> tuple[Segment, Cuts]:
+def _segment_chunk(passages: Sequence[TitledText]) -> tuple[Segment, Cuts]:
     assert _worker_analyzer is not None
-    return _segment(*chunk, analyzer=_worker_analyzer)
+    return _segment(passages, _worker_analyzer)
 
 
 def _segment(
-    passages: Sequence[TitledText],
-    known: Sequence[KnownCuts] | None,
-    analyzer: Analyzer,
-    progress: Callable[[int], None] | None = None,
+    passages: Sequence[TitledText], analyzer: Analyzer, progress: Callable[[int], None] | None = None
 ) -> tuple[Segment, Cuts]:
     titles: dict[str, TextParts] = {}
     title_cuts: dict[str, bytes | None] = {}
@@ -58,7 +52,7 @@ def _segment(
     for i, (title, text) in enumerate(passages, start=1):
         if len(titles) > TITLES_KEPT:
             titles.clear()  # passages come article by article: the titles before are done with
-        terms, cut = analyzer.passage_tokens(title, text, titles, known[i - 1] if known else _NOTHING_KNOWN)
+        terms, cut = analyzer.passage_tokens(title, text, titles)
         tokens.append(terms)
         cuts.append(cut)
         title_cuts[title] = titles[title].cut
@@ -75,22 +69,13 @@ def build_segment(
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-    known: Sequence[KnownCuts] | None = None,
 ) -> tuple[Segment, Cuts]:
     """The segment of passages in order, with each text's cut (Analyzer.passage_tokens) and each
-    title's. `progress` is called with the number of passages just finished. known: for each
-    passage, the cuts of its text and title stored before that still hold, if any."""
+    title's. `progress` is called with the number of passages just finished."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    to_cut = sum(
-        len(title) * (known is None or known[i][1] is None) + len(text) * (known is None or known[i][0] is None)
-        for i, (title, text) in enumerate(passages)
-    )
-    if workers <= 1 or to_cut < POOL_MIN_CHARS:
-        return _segment(passages, known, analyzer, progress)
-    chunks = [
-        (passages[i : i + CHUNK_PASSAGES], known[i : i + CHUNK_PASSAGES] if known else None)
-        for i in range(0, len(passages), CHUNK_PASSAGES)
-    ]
+    if workers <= 1 or sum(len(title) + len(text) for title, text in passages) < POOL_MIN_CHARS:
+        return _segment(passages, analyzer, progress)
+    chunks = [passages[i : i + CHUNK_PASSAGES] for i in range(0, len(passages), CHUNK_PASSAGES)]
     # spawn, not fork: the bot calls this from a worker thread of a running event loop, and forking
     # a multi-threaded process can deadlock the child on a lock some other thread held.
     ctx = multiprocessing.get_context("spawn")
@@ -101,6 +86,6 @@ def build_segment(
             cuts.extend(chunk_cuts)
             title_cuts.update(chunk_titles)
             if progress:
-                progress(len(chunk[0]))
+                progress(len(chunk))
     merged, _ = BM25Index(segments).merged()
     return merged.segments[0], (cuts, title_cuts)

@@ -27,14 +27,14 @@ from . import cache
 from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry
 from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params
-from .parallel import KnownCuts, build_segment
+from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
 from .rerank import SENTENCE_WEIGHT
 from .search import INDEXED_TITLE_CHARS, Searcher
 from .segment import Segment
 from .synonyms import SYNONYMS_NAME, Synonyms
 from .text import Analyzer, TextSettings
-from .userwords import KeptCut, changed_words, files_holding, kept_cuts
+from .userwords import Indexed, as_indexed, changed_words, slots_holding
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ class _Changes:
     touched: Mapping[str, os.stat_result]  # a new size or mtime but the same content: nothing to read
     # Files read again only because they hold a changed user word: their passages are as indexed.
     recut: frozenset[str] = frozenset()
+    holding: frozenset[int] = frozenset()  # the slots whose text holds one (userwords.slots_holding)
 
 
 @dataclass(frozen=True, eq=False)
@@ -455,12 +456,12 @@ class Library:
                 # rewrites under new names leave their old copies to be collected.
                 self._save({})
             return Refresh(user_words=words)
-        kept = self._kept_cuts(changes.recut, words)
+        indexed = self._as_indexed(changes)
         draft = self._without((*changes.changed, *changes.removed))
         # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
         # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
         for batch in _batches(list(changes.to_read), self.root, len(draft.index.segments)):
-            draft = self._add_batch(draft, batch, present, progress, kept)
+            draft = self._add_batch(draft, batch, present, progress, indexed)
             _release_freed_memory()
         draft = self._compact(draft)
         self.files = dict(draft.files)
@@ -489,7 +490,9 @@ class Library:
         dictionary (text.Analyzer keeps its frequency total): their segments stay as they are.
         """
         started = time.perf_counter()
-        holding = files_holding(words, self._index, SlotPassages(self._tables), self.analyzer)
+        stored = SlotPassages(self._tables)
+        slots = slots_holding(words, self._index, stored, self.analyzer)
+        holding = {stored[slot].file for slot in slots}
         reading = {rel for rel, _ in changes.to_read}
         extra = {rel for rel in holding if rel in present and rel not in reading and rel not in changes.removed}
         log.info(
@@ -511,6 +514,7 @@ class Library:
             removed=changes.removed,
             touched={rel: st for rel, st in changes.touched.items() if rel not in extra},
             recut=frozenset(extra),
+            holding=slots,
         )
 
     def _scan(self) -> dict[str, os.stat_result]:
@@ -574,10 +578,13 @@ class Library:
             saving=self.settings.cache,
         )
 
-    def _kept_cuts(self, recut: frozenset[str], words: tuple[str, ...]) -> dict[str, list[KeptCut]]:
-        """userwords.kept_cuts of the files read again for their user words."""
+    def _as_indexed(self, changes: _Changes) -> dict[str, list[Indexed]]:
+        """The passages as indexed of each file read again only for its user words (userwords.as_indexed)."""
         stored = SlotPassages(self._tables)
-        return {rel: kept_cuts(stored, self._slots_of((rel,)).tolist(), words) for rel in recut}
+        return {
+            rel: as_indexed(self._index, stored, self._slots_of((rel,)).tolist(), changes.holding)
+            for rel in changes.recut
+        }
 
     def _add_batch(
         self,
@@ -585,12 +592,13 @@ class Library:
         batch: list[tuple[str, str]],
         present: dict[str, os.stat_result],
         progress: Progress | None,
-        kept: Mapping[str, list[KeptCut]] | None = None,
+        indexed: Mapping[str, list[Indexed]] | None = None,
     ) -> _Draft:
-        """Read a batch of files into one new segment at the end of the draft. kept: cuts stored
-        before that still hold, by file (_kept_cuts), taken where the file still has those passages."""
+        """Read a batch of files into one new segment at the end of the draft. indexed: files read
+        again for their user words, as indexed (_as_indexed): the passages that hold no changed word
+        are taken from their old segment, not cut again, where the file still reads the same."""
         passages = []
-        known: list[KnownCuts] = []
+        picks: list[Indexed | None] = []  # per passage, where it is indexed already (None: cut it)
         entries: dict[str, FileEntry] = {}
         problems: list[Problem] = []
         for rel, digest in batch:
@@ -601,26 +609,29 @@ class Library:
             file_passages = report.passages
             entries[rel] = _file_entry(report, digest, present[rel], first=len(passages), count=len(file_passages))
             passages.extend(file_passages)
-            before = (kept or {}).get(rel)
-            if before is not None and [(k.title, k.text) for k in before] == [(p.title, p.text) for p in file_passages]:
-                known.extend(k.cuts for k in before)
+            before = (indexed or {}).get(rel)
+            if before is not None and [(i.title, i.text) for i in before] == [(p.title, p.text) for p in file_passages]:
+                picks.extend(i if i.place else None for i in before)
             else:  # new, changed, or read otherwise than when indexed: cut it all
-                known.extend([(None, None)] * len(file_passages))
+                picks.extend([None] * len(file_passages))
         if passages:
+            fresh = [p for p, pick in zip(passages, picks, strict=True) if pick is None]
             if progress:
-                progress("segmenting", 0, len(passages))
+                progress("segmenting", 0, len(fresh))
             segment, (cuts, title_cuts) = build_segment(
-                [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in passages],
+                [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in fresh],
                 self.analyzer,
                 workers=self.settings.workers,
                 progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
-                known=known,
             )
+            if len(fresh) < len(passages):
+                segment, cuts = _with_indexed(segment, cuts, picks)
+                title_cuts.update((i.title[:INDEXED_TITLE_CHARS], i.title_cut) for i in picks if i is not None)
             name = cache.segment_name()
             titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}
             table = PassageTable.from_passages(passages, cuts, titles)
             draft = self._with_segment(draft, name, segment, table)
-            draft = dataclasses.replace(draft, segmented=draft.segmented + len(passages))
+            draft = dataclasses.replace(draft, segmented=draft.segmented + len(fresh))
             entries = {rel: dataclasses.replace(e, segment=name) if e.count else e for rel, e in entries.items()}
         return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))
 
@@ -840,6 +851,25 @@ def _analyzer_for(root: Path, settings: StoreSettings, load: bool = True):
             return ""
     text = TextSettings(stopwords=settings.stopwords, userdict=userdict if present else None)
     return Analyzer(text, dictionary_cache=root / cache.CACHE_DIR if settings.cache else None)
+
+
+def _with_indexed(
+    fresh: Segment, fresh_cuts: list[bytes | None], picks: list[Indexed | None]
+) -> tuple[Segment, list[bytes | None]]:
+    """The segment (and texts' cuts) of a batch whose passages are either indexed already (a pick)
+    or were just cut into fresh, in order: each taken from where it is (Segment.gather)."""
+    places, cuts = [], []
+    fresh_docs = iter(range(fresh.n_docs))
+    for pick in picks:
+        if pick is None:
+            doc = next(fresh_docs)
+            places.append((fresh, doc))
+            cuts.append(fresh_cuts[doc])
+        else:
+            assert pick.place is not None
+            places.append(pick.place)
+            cuts.append(pick.cut)
+    return Segment.gather(places), cuts
 
 
 def _batches(to_read: list[tuple[str, str]], root: Path, segments: int):

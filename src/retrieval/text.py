@@ -451,11 +451,7 @@ class Analyzer:
         ]
 
     def passage_tokens(
-        self,
-        title: str,
-        text: str,
-        titles: dict[str, TextParts] | None = None,
-        known: tuple[bytes | None, bytes | None] = (None, None),
+        self, title: str, text: str, titles: dict[str, TextParts] | None = None
     ) -> tuple[list[str], bytes | None]:
         """tokens() of a passage's indexed text (its title title_repeat times, then its text, joined by
         newlines; search.indexed_text) and the cut of its text to store (read() takes it back), from
@@ -466,31 +462,22 @@ class Analyzer:
         cuts them as the whole would; where that is not certain (characters that normalise with a
         neighbour, a run _pieces would cut), the whole is cut and no cut is stored, as for a text
         that read() normalises otherwise.
-
-        known: the cuts of the text and of the title stored when they were indexed, where they still
-        hold (a user dictionary change concerns none of their words): taken instead of cutting again.
         """
         repeat = self.settings.title_repeat
         joined = "\n".join([title] * repeat + [text])
         plain = scrub(text)
         text_norm = _normalise_plain(plain)
         parts = None if titles is None else titles.get(title)
-        known_cut, title_cut = known
         if parts is None:
             title_norm = normalise(title)
-            title_terms = None if title_cut is None else self._terms_of_cut(title_norm, title_cut)
-            if title_terms is None:
-                title_terms, title_cut = self._cut_normalised(title_norm)
+            title_terms, title_cut = self._cut_normalised(title_norm)
             parts = replace(self._parts(title_norm, [t.text for t in title_terms]), cut=title_cut)
             if titles is not None:
                 titles[title] = parts
         whole = normalise(joined)
         if whole != "\n".join([parts.normalised] * repeat + [text_norm]) or _HARD_CUT.search(whole):
             return self._tokens(whole), None
-        terms = None if known_cut is None else self._terms_of_cut(text_norm, known_cut)
-        cut = known_cut
-        if terms is None:
-            terms, cut = self._cut_normalised(text_norm)
+        terms, cut = self._cut_normalised(text_norm)
         own = self._parts(text_norm, [t.text for t in terms])
         # The cut is of the text read() normalises, which is this one but for rare characters.
         same = (len(text_norm) == len(plain) and _fold_one_for_one(plain) is not None) or (

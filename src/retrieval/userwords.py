@@ -10,9 +10,9 @@ import numpy as np
 
 from .corpus import Passage
 from .index import BM25Index
-from .parallel import KnownCuts
 from .passages import SlotPassages
-from .search import INDEXED_TITLE_CHARS, indexed_text
+from .search import indexed_text
+from .segment import Segment
 from .text import _CJK_RUN, BIGRAM, UNIGRAM, Analyzer, chinese_stopwords, normalise
 
 
@@ -21,8 +21,10 @@ def changed_words(old: Mapping[str, str], new: Mapping[str, str]) -> set[str]:
     return {w for w in old.keys() | new.keys() if old.get(w) != new.get(w)}
 
 
-def files_holding(words: Iterable[str], index: BM25Index, passages: Sequence[Passage], analyzer: Analyzer) -> set[str]:
-    """The files of the live passages whose indexed text (normalised) holds any of words.
+def slots_holding(
+    words: Iterable[str], index: BM25Index, passages: Sequence[Passage], analyzer: Analyzer
+) -> frozenset[int]:
+    """The live passages (slots) whose indexed text, normalised, holds any of words.
 
     jieba sees a passage only normalised, so a word can change its cut only where the normalised
     text holds it. The index narrows the passages to read: a CJK word's passages hold all its
@@ -32,7 +34,7 @@ def files_holding(words: Iterable[str], index: BM25Index, passages: Sequence[Pas
     """
     needles = _needles(words)
     if not needles:
-        return set()
+        return frozenset()
     pattern = _pattern(needles)
     live = index.live
     candidates = np.zeros(len(live), dtype=bool)
@@ -44,12 +46,11 @@ def files_holding(words: Iterable[str], index: BM25Index, passages: Sequence[Pas
         candidates[slots] = True
     candidates &= live
     repeat = analyzer.settings.title_repeat
-    files: set[str] = set()
-    for slot in np.flatnonzero(candidates).tolist():
-        passage = passages[slot]
-        if passage.file not in files and pattern.search(normalise(indexed_text(passage, repeat))):
-            files.add(passage.file)
-    return files
+    return frozenset(
+        slot
+        for slot in np.flatnonzero(candidates).tolist()
+        if pattern.search(normalise(indexed_text(passages[slot], repeat)))
+    )
 
 
 def _needles(words: Iterable[str]) -> list[str]:
@@ -62,32 +63,30 @@ def _pattern(needles: Sequence[str]) -> re.Pattern[str]:
 
 
 @dataclass(frozen=True)
-class KeptCut:
-    """A passage as indexed, with the cuts of its text and of its title that a user dictionary
-    change leaves as they were (None where it must be cut again)."""
+class Indexed:
+    """A passage as indexed, and, unless its text holds a changed user word, where its terms are
+    (segment and document) and its stored cuts: jieba cuts text without the word alike with either
+    dictionary (text.Analyzer keeps its frequency total), so such a passage need not be cut again."""
 
     title: str
     text: str
-    cuts: KnownCuts
+    place: tuple[Segment, int] | None  # None: it holds a changed word and is cut again
+    cut: bytes | None = None
+    title_cut: bytes | None = None
 
 
-def kept_cuts(stored: SlotPassages, slots: Iterable[int], words: Iterable[str]) -> list[KeptCut]:
-    """The passages in slots as indexed, each with its stored cuts where its text (or title) holds
-    none of the changed words: jieba cuts such text alike with either dictionary (text.Analyzer
-    keeps its frequency total), so only the rest need be cut again."""
-    needles = _needles(words)
-    pattern = _pattern(needles) if needles else None
-
-    def holds(text: str) -> bool:
-        return pattern is None or pattern.search(normalise(text)) is not None
-
-    kept = []
+def as_indexed(index: BM25Index, stored: SlotPassages, slots: Iterable[int], holding: frozenset[int]) -> list[Indexed]:
+    """The passages in slots as indexed; holding: the slots whose text holds a changed word (slots_holding)."""
+    out = []
     for slot in slots:
         passage = stored[slot]
-        text_cut = None if holds(passage.text) else stored.cut(slot)
-        title_cut = None if holds(passage.title[:INDEXED_TITLE_CHARS]) else stored.title_cut(slot)
-        kept.append(KeptCut(passage.title, passage.text, (text_cut, title_cut)))
-    return kept
+        if slot in holding:
+            out.append(Indexed(passage.title, passage.text, None))
+        else:
+            seg_no, doc = index.locate(slot)
+            place = (index.segments[seg_no], doc)
+            out.append(Indexed(passage.title, passage.text, place, stored.cut(slot), stored.title_cut(slot)))
+    return out
 
 
 def _slots_with_ngrams(word: str, index: BM25Index, analyzer: Analyzer) -> np.ndarray | None:
