@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from wenda.retrieval import text as text_module
 from wenda.retrieval.corpus import Passage
@@ -13,7 +16,16 @@ from wenda.retrieval.dictionary import CachedTokenizer
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.sentences import sentence_spans
 from wenda.retrieval.store import Library
-from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer, TextSettings, may_compose, merge_spans, normalise
+from wenda.retrieval.text import (
+    BIGRAM,
+    UNIGRAM,
+    Analyzer,
+    TextSettings,
+    may_compose,
+    merge_spans,
+    nfkc,
+    normalise,
+)
 
 USERDICT = "城市副中心 50 n\n"
 
@@ -37,6 +49,21 @@ def _shown(text: str, spans: list[tuple[int, int]]) -> list[str]:
 
 def test_full_width_letters_and_digits_are_folded_to_ascii():
     assert normalise("ＡＢＣ１２３") == "abc123"
+
+
+# Characters that exercise NFKC: the full-width forms replaced before the quick check, others it
+# must still fold (℃, ㎝, ①, ﬁ), combining marks that compose with what precedes them or are
+# reordered, Hangul jamo, a compatibility ideograph, and plain Chinese and ASCII around them.
+_NFKC_CHARS = (
+    "，：；！？（）％＋－／～．＆＝\u3000。、“”…℃㎝①ﬁＡａ１eE\u0301\u0308\u0323\u1100\u1161\u11a8가\uf900中文字A1 ,"
+)
+
+
+@given(st.text(alphabet=_NFKC_CHARS, max_size=40))
+@example("ｅ\u0301，中")
+@example("，\u0301")
+def test_the_quick_nfkc_is_unicodedatas(text: str):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
 
 
 def test_latin_letters_are_lower_cased(analyzer: Analyzer):

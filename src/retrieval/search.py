@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .corpus import Passage
-from .dedup import group, shingles
+from .dedup import Shingles, group, shingles
 from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
@@ -137,7 +137,7 @@ class Searcher:
         cut = getattr(self.passages, "title_cut", None)
         return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], cut(slot) if cut is not None else None)
 
-    def _shingles_of(self, slot: int) -> frozenset[str]:
+    def _shingles_of(self, slot: int) -> Shingles:
         return shingles(self.passages[slot].text)
 
     @classmethod

@@ -145,8 +145,23 @@ def _to_simplified(text: str) -> str:
         return _t2s().convert(text)
 
 
+# The compatibility characters Chinese text is full of (full-width punctuation, the ideographic
+# space), each with its NFKC. A character replaced by its NFKC leaves the text's NFKC as it was (both
+# decompose alike), and a text with no other such character is then NFKC already, which unicodedata
+# tells with a quick check: a seventh of the time of normalising the text, found in every passage.
+_COMMON_COMPAT = tuple((ch, unicodedata.normalize("NFKC", ch)) for ch in "，：；！？（）％＋－／～．＆＝\u3000")
+
+
+def nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), faster for Chinese text."""
+    for compat, plain in _COMMON_COMPAT:
+        if compat in text:
+            text = text.replace(compat, plain)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
 def _normalise_plain(text: str) -> str:
-    return _to_simplified(unicodedata.normalize("NFKC", text).lower())
+    return _to_simplified(nfkc(text).lower())
 
 
 def scrub(text: str) -> str:
