@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_COPY_FILE, SEED_CORPUS, SEED_FILE
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from wenda.bot.answer import answer
 from wenda.retrieval.dedup import MIN_SIMILARITY, copies, group, shingles, similarity
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.store import Library, StoreSettings
+from wenda.retrieval.text import normalise
 
 OPENING = "北京城市副中心政务服务中心什么时候投入运行？"
 OPENING_PASSAGE_START = "2021年9月,北京城市副中心政务服务中心正式投入运行。"
@@ -144,3 +147,21 @@ def test_paragraphs_sharing_a_long_sentence_are_both_quoted(tmp_path: Path, fast
     ans = answer(searcher, "国务院新闻办公室举行新闻发布会介绍全国粮食生产和重要农产品供给情况", k=3)
     assert {h.passage.text for h in ans.hits[:2]} == {HARVEST, FISHERY}
     assert all(h.duplicates == () for h in ans.hits)
+
+
+def _string_shingles(text: str) -> set[str]:
+    """The measure as defined: the set of 3-character strings of the normalised alphanumerics."""
+    kept = "".join(ch for ch in normalise(text) if ch.isalnum())
+    return {kept[i : i + 3] for i in range(len(kept) - 2)} if len(kept) > 3 else ({kept} if kept else set())
+
+
+@given(
+    st.text(alphabet="春天来了花开鸟鸣，。Ab1 \U0001f600", max_size=30),
+    st.text(alphabet="春天来了花开鸟鸣，。Ab1", max_size=30),
+)
+@example("", "。")
+@example("ab", "abc")
+def test_packed_shingles_give_the_jaccard_of_the_string_shingles(a: str, b: str):
+    x, y = _string_shingles(a), _string_shingles(b)
+    expected = 1.0 if not x and not y else len(x & y) / len(x | y)
+    assert similarity(shingles(a), shingles(b)) == expected
