@@ -10,6 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from wenda.bot.answer import answer
+from wenda.retrieval import dedup
 from wenda.retrieval.dedup import MIN_SIMILARITY, copies, group, shingles, similarity
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.store import Library, StoreSettings
@@ -165,3 +166,23 @@ def test_packed_shingles_give_the_jaccard_of_the_string_shingles(a: str, b: str)
     x, y = _string_shingles(a), _string_shingles(b)
     expected = 1.0 if not x and not y else len(x & y) / len(x | y)
     assert similarity(shingles(a), shingles(b)) == expected
+
+
+@given(st.lists(st.text(alphabet="春天来了花开，Ab", max_size=12), max_size=12), st.sampled_from([0.5, 0.8]))
+def test_grouping_compares_each_two_passages_by_their_shingles(texts: list[str], threshold: float):
+    sets = [shingles(t) for t in texts]
+    expected: list[list[int]] = []
+    for i, mine in enumerate(sets):
+        home = next((g for g in expected if any(copies(mine, sets[j], threshold) for j in g)), None)
+        if home is None:
+            expected.append([i])
+        else:
+            home.append(i)
+    assert group(sets, threshold) == expected
+
+
+def test_a_huge_passage_is_grouped_pair_by_pair_alike(monkeypatch: pytest.MonkeyPatch):
+    texts = [HARVEST, FISHERY, HARVEST.replace("，", ","), FISHERY[:-3], ""]
+    dense = group([shingles(t) for t in texts])
+    monkeypatch.setattr(dedup, "_DENSE_MAX", 0)
+    assert group([shingles(t) for t in texts]) == dense == [[0, 2], [1, 3], [4]]

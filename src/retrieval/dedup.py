@@ -34,6 +34,8 @@ MIN_SIMILARITY = 0.8
 _CODE_BITS = 21
 # Sorted, distinct packed shingles (shingles()).
 Shingles = np.ndarray
+# Cells of the shingle-by-passage matrix group() multiplies (4 bytes each): past this, pair by pair.
+_DENSE_MAX = 4_000_000
 
 
 # Everything but letters and digits: a str pattern's \w is exactly str.isalnum() and the underscore.
@@ -82,12 +84,40 @@ def group(sets: Sequence[Shingles], threshold: float = MIN_SIMILARITY) -> list[l
     a copy of a copy is still the same text to a reader), else starts a group of its own. Groups
     are ordered by their first, best-ranked member, which is the one quoted.
     """
+    sizes = [len(s) for s in sets]
+    common = _intersections(sets)
+
+    def copy(i: int, j: int) -> bool:  # copies(sets[i], sets[j]), from the counts made at once
+        small, large = sorted((sizes[i], sizes[j]))
+        if small < threshold * large:
+            return False
+        union = sizes[i] + sizes[j] - int(common[i, j])
+        return union == 0 or common[i, j] / union >= threshold
+
     groups: list[list[int]] = []
-    for i, mine in enumerate(sets):
+    for i in range(len(sets)):
         for members in groups:
-            if any(copies(mine, sets[j], threshold) for j in members):
+            if any(copy(i, j) for j in members):
                 members.append(i)
                 break
         else:
             groups.append([i])
     return groups
+
+
+def _intersections(sets: Sequence[Shingles]) -> np.ndarray:
+    """How many shingles each two of sets share (a symmetric matrix): one product of the
+    shingle-by-set incidence matrix with itself, rather than a numpy call per pair."""
+    n = len(sets)
+    if n < 2:
+        return np.zeros((n, n), dtype=np.int64)
+    distinct, where = np.unique(np.concatenate(sets), return_inverse=True)
+    if len(distinct) * n > _DENSE_MAX:  # a huge passage among them: pair by pair, in little memory
+        common = np.zeros((n, n), dtype=np.int64)
+        for i in range(n):
+            for j in range(i + 1, n):
+                common[i, j] = common[j, i] = len(np.intersect1d(sets[i], sets[j], assume_unique=True))
+        return common
+    held = np.zeros((len(distinct), n), dtype=np.float32)  # sums below 2**24 are exact in float32
+    held[where, np.repeat(np.arange(n), [len(s) for s in sets])] = 1.0
+    return (held.T @ held).astype(np.int64)
