@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Passage
-from .mapped import load_array
+from .mapped import load_array, load_blob
 
 _COLUMNS = ("text_offsets", "article", "paragraph", "heading", "cut_offsets")
 # A passage whose cut was not stored (Analyzer.passage_tokens gave None): no piece is 0 long.
@@ -145,10 +145,8 @@ class PassageTable(Sequence[Passage]):
 
     @classmethod
     def load(cls, folder: Path) -> PassageTable:
-        blob_path = folder / "texts.bin"
-        blob = np.memmap(blob_path, dtype=np.uint8, mode="r") if blob_path.stat().st_size else b""
-        cuts_path = folder / "cuts.bin"
-        cuts = np.memmap(cuts_path, dtype=np.uint8, mode="r") if cuts_path.stat().st_size else b""
+        blob = load_blob(folder / "texts.bin")
+        cuts = load_blob(folder / "cuts.bin")
         columns = {name: load_array(folder / f"{name}.npy") for name in _COLUMNS}
         with open(folder / "articles.json", encoding="utf-8") as fh:
             meta = json.load(fh)
