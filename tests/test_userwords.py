@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from conftest import news_article, news_name
 
 from wenda.retrieval.cache import CACHE_DIR
-from wenda.retrieval.corpus import read_file
+from wenda.retrieval.corpus import Passage, read_file
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.store import USERDICT_NAME, Library, Refresh, StoreSettings
 from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer
@@ -25,6 +26,23 @@ WORD = "运河公园"  # jieba cuts it 运河 / 公园 by default
 HOLDING = ["news00.txt", "news10.txt", "notes.txt"]
 QUESTIONS = ("运河公园什么时候完工", "运河公园", "公园", "本市图书馆第2期工程", "kx003p1", "运河的历史")
 TIMEOUT = 10.0
+# An article with every citation field: the word in its first section, not in its second.
+CANAL_MD = """\
+---
+title: 运河新貌
+source: 城市日报
+url: https://example.com/canal
+date: 2024-05-01
+---
+
+## 改造
+
+运河公园新增了三条骑行步道。
+
+## 历史
+
+运河的历史很长，两岸的老街保存完好。
+"""
 
 
 @pytest.fixture
@@ -36,6 +54,22 @@ def corpus(tmp_path: Path) -> Path:
     # The word only in a passage's text, not its title; and in a sub-folder.
     (root / "notes.txt").write_text("城市笔记\n周末去了运河公园散步。\n运河的历史很长。\n", encoding="utf-8")
     return root
+
+
+def passages_of(library: Library, rel: str) -> list[Passage]:
+    """The passages of one file, in their order in the index."""
+    passages = library.searcher.passages
+    return [passages[slot] for slot in np.flatnonzero(library.searcher.index.live) if passages[slot].file == rel]
+
+
+def stored_cuts(library: Library, rel: str) -> list[tuple[Passage, bytes | None, bytes | None]]:
+    """Each passage of one file with the cuts of its text and title stored beside it."""
+    passages = library.searcher.passages
+    return [
+        (passages[slot], passages.cut(slot), passages.title_cut(slot))
+        for slot in np.flatnonzero(library.searcher.index.live).tolist()
+        if passages[slot].file == rel
+    ]
 
 
 def teach(root: Path, lines: str) -> None:
@@ -87,7 +121,7 @@ def test_a_new_user_word_makes_a_question_find_it_as_one_word(corpus: Path):
     assert hit.passage.file == "notes.txt" and WORD in hit.matched
 
 
-def test_only_the_files_holding_a_new_user_word_are_read_again(corpus: Path, reads: list[str]):
+def test_only_the_files_holding_a_new_user_word_change_and_none_is_read(corpus: Path, reads: list[str]):
     library = Library.open(corpus)
     before = segments_by_file(corpus)
     reads.clear()
@@ -95,7 +129,9 @@ def test_only_the_files_holding_a_new_user_word_are_read_again(corpus: Path, rea
 
     result = library.refresh()
 
-    assert sorted(reads) == sorted(result.changed) == HOLDING
+    # The holding files move to a new segment, but their content is as indexed (same sha256): their
+    # passages are taken from the index as stored, and only those holding the word cut again.
+    assert sorted(result.changed) == HOLDING and reads == []
     assert result.user_words == (WORD,) and not result.added and not result.removed
     after = segments_by_file(corpus)
     assert {rel for rel in before if after[rel] != before[rel]} == set(HOLDING)
@@ -118,8 +154,8 @@ def test_only_the_texts_holding_a_new_user_word_are_cut_again(
     result = library.refresh()
 
     assert sorted(result.changed) == HOLDING
-    # notes.txt is read again, but its passage without the word (运河的历史很长。) is taken from its
-    # old segment, not cut again: only passages that hold the word are cut with the new dictionary.
+    # notes.txt changes, but its passage without the word (运河的历史很长。) is taken from its old
+    # segment, not cut again: only passages that hold the word are cut with the new dictionary.
     notes = read_file(corpus / "notes.txt", corpus).passages
     assert len(notes) == 2 and WORD in notes[0].text and WORD not in notes[1].text
     assert any(WORD in text for text in cut)
@@ -148,7 +184,7 @@ def test_removing_a_user_word_reverts_its_passages(corpus: Path, tmp_path: Path,
 
     result = library.refresh()
 
-    assert sorted(reads) == HOLDING and result.user_words == (WORD,)
+    assert sorted(result.changed) == HOLDING and reads == [] and result.user_words == (WORD,)
     assert library.analyzer.words(WORD) == ["运河", "公园"]
     assert WORD not in library.searcher.search("周末去运河公园", k=1).hits[0].matched
     assert_scores_like_a_clean_rebuild(library, tmp_path)
@@ -170,8 +206,53 @@ def test_a_user_dictionary_edited_between_runs_is_caught_up_at_open(corpus: Path
 
     library = Library.open(corpus)
 
-    assert sorted(reads) == HOLDING
+    assert sorted(library.last_refresh.changed) == HOLDING and reads == []
     assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_a_recut_files_passages_keep_their_citations(corpus: Path, reads: list[str]):
+    (corpus / "canal.md").write_text(CANAL_MD, encoding="utf-8")
+    library = Library.open(corpus)
+    before = passages_of(library, "canal.md")
+    assert {p.heading for p in before} == {"改造", "历史"} and any(WORD in p.text for p in before)
+    reads.clear()
+    teach(corpus, f"{WORD} 1000 n\n")
+
+    result = library.refresh()
+
+    assert "canal.md" in result.changed and reads == []
+    # Passage equality: file, paragraph, title, source, url, date, heading and text.
+    assert passages_of(library, "canal.md") == before
+    hit = library.searcher.search("运河公园的骑行步道", k=1).hits[0]
+    assert hit.passage == before[0] and WORD in hit.matched
+
+
+def test_a_recut_file_keeps_the_cuts_a_clean_rebuild_stores(corpus: Path, tmp_path: Path):
+    (corpus / "canal.md").write_text(CANAL_MD, encoding="utf-8")
+    library = Library.open(corpus)
+    teach(corpus, f"{WORD} 1000 n\n{WORD[:2]}新 5 n\n")
+
+    library.refresh()
+
+    copy = tmp_path / "clean"
+    shutil.copytree(corpus, copy, ignore=shutil.ignore_patterns(CACHE_DIR))
+    clean = Library.open(copy, StoreSettings(cache=False))
+    for rel in [*HOLDING, "canal.md"]:
+        ours, theirs = stored_cuts(library, rel), stored_cuts(clean, rel)
+        assert ours == theirs and len(ours) == library.files[rel].count
+
+
+def test_a_recut_file_touched_meanwhile_records_its_new_stat(corpus: Path, reads: list[str]):
+    library = Library.open(corpus)
+    stamp = (corpus / "notes.txt").stat().st_mtime_ns + 10**9
+    os.utime(corpus / "notes.txt", ns=(stamp, stamp))
+    teach(corpus, f"{WORD} 1000 n\n")
+
+    assert "notes.txt" in library.refresh().changed
+    reads.clear()
+
+    assert library.files["notes.txt"].mtime_ns == stamp
+    assert not library.refresh().touched and reads == []
 
 
 def test_a_user_word_no_passage_holds_reads_nothing_but_cuts_questions(corpus: Path, reads: list[str]):

@@ -18,6 +18,7 @@ import numpy as np
 
 from .corpus import Passage
 from .mapped import load_array, load_blob
+from .postings import csr_offsets
 
 _COLUMNS = ("text_offsets", "article", "paragraph", "heading", "cut_offsets")
 # A passage whose cut was not stored (Analyzer.passage_tokens gave None): no piece is 0 long.
@@ -158,11 +159,59 @@ class PassageTable(Sequence[Passage]):
         return table
 
     def select(self, docs: np.ndarray) -> PassageTable:
-        """A table of the given documents only, in that order (for merging segments)."""
+        """A table of the given documents only, in that order (for merging segments, or keeping a file's
+        passages as stored when it need not be read again), by slicing the stored bytes run by run."""
+        docs = np.asarray(docs, dtype=np.int64)
         if len(docs) == len(self) and np.array_equal(docs, np.arange(len(self))):
             return self
-        titles = {a["title"]: bytes(a["cut"]) for a in self.articles if a.get("cut") is not None}
-        return PassageTable.from_passages((self[int(i)] for i in docs), (self.cut(int(i)) for i in docs), titles)
+        blob, text_offsets = _take(self._blob, self.text_offsets, docs)
+        cuts, cut_offsets = _take(self._cuts, self.cut_offsets, docs)
+        used, article = np.unique(np.asarray(self.article)[docs], return_inverse=True)
+        heading = np.asarray(self.heading)[docs]
+        kept = np.unique(heading[heading >= 0])
+        renumber = np.full(len(self.headings) + 1, -1, dtype=np.int32)  # the last stands for -1: none
+        renumber[kept] = np.arange(len(kept), dtype=np.int32)
+        return PassageTable(
+            blob,
+            text_offsets,
+            article.astype(np.int32),
+            np.asarray(self.paragraph)[docs].astype(np.int32),
+            renumber[heading],
+            [self.articles[i] for i in used.tolist()],
+            [self.headings[i] for i in kept.tolist()],
+            cut_offsets,
+            cuts,
+        )
+
+    def with_cuts(
+        self, cuts: Mapping[int, bytes | None], title_cuts: Mapping[str, bytes | None] | None = None
+    ) -> PassageTable:
+        """This table with the stored cuts of the given passages (by number) and of the given titles'
+        articles replaced: passages cut again with a new user dictionary keep their text and citation."""
+        lengths = np.diff(np.asarray(self.cut_offsets, dtype=np.int64))
+        pieces: list[bytes] = []
+        at = 0
+        for i in sorted(cuts):
+            lo, hi = int(self.cut_offsets[i]), int(self.cut_offsets[i + 1])
+            cut = cuts[i]
+            pieces += [bytes(self._cuts[at:lo]), _NO_CUT if cut is None else cut]
+            lengths[i] = len(pieces[-1])
+            at = hi
+        pieces.append(bytes(self._cuts[at:]))
+        articles = self.articles
+        if title_cuts:
+            articles = [_with_title_cut(a, title_cuts[a["title"]]) if a["title"] in title_cuts else a for a in articles]
+        return PassageTable(
+            self._blob,
+            self.text_offsets,
+            self.article,
+            self.paragraph,
+            self.heading,
+            articles,
+            self.headings,
+            csr_offsets(lengths),
+            b"".join(pieces),
+        )
 
     @staticmethod
     def concat(tables: Sequence[PassageTable]) -> PassageTable:
@@ -199,6 +248,27 @@ class PassageTable(Sequence[Passage]):
             np.concatenate(cut_offsets),
             b"".join(cut_blobs),
         )
+
+
+def _take(blob: bytes | np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The bytes of the given documents, in that order, and their offsets: one slice per run of
+    consecutive documents (a file's passages, or what a merge keeps, are long runs)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if not len(docs):
+        return b"", np.zeros(1, np.int64)
+    breaks = np.flatnonzero(np.diff(docs) != 1) + 1
+    firsts, lasts = docs[np.r_[0, breaks]], docs[np.r_[breaks - 1, len(docs) - 1]]
+    runs = zip(offsets[firsts].tolist(), offsets[lasts + 1].tolist(), strict=True)
+    data = b"".join(bytes(blob[lo:hi]) for lo, hi in runs)
+    return data, csr_offsets(offsets[docs + 1] - offsets[docs])
+
+
+def _with_title_cut(article: dict, cut: bytes | None) -> dict:
+    """A copy of an article's stored record with its title's cut replaced (or dropped: None)."""
+    out = {k: v for k, v in article.items() if k != "cut"}
+    if cut is not None:
+        out["cut"] = list(cut)
+    return out
 
 
 class SlotPassages(Sequence[Passage]):

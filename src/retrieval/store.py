@@ -2,8 +2,9 @@
 
 Opening a corpus loads the cache (cache.py: `<corpus>/.wenda/index/`) and its segments
 memory-mapped, then re-reads only the files whose content changed; a changed analyzer setting
-(stop words, wenda version) invalidates the whole cache. An edited user dictionary re-reads only the
-files holding a word it added, removed or re-weighed (userwords.py). A refresh builds the
+(stop words, wenda version) invalidates the whole cache. An edited user dictionary cuts again only
+the passages holding a word it added, removed or re-weighed (userwords.py), taken from the index as
+stored rather than read from their files. A refresh builds the
 next index aside and publishes it whole, so a query sees the old snapshot or the new, never half.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from . import cache
 from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry
-from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
+from .corpus import READER_VERSION, FileReport, Passage, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
@@ -34,7 +35,7 @@ from .search import INDEXED_TITLE_CHARS, Searcher
 from .segment import Segment
 from .synonyms import SYNONYMS_NAME, Synonyms
 from .text import Analyzer, TextSettings
-from .userwords import Indexed, as_indexed, changed_words, slots_holding
+from .userwords import changed_words, slots_holding
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ class _Changes:
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     touched: Mapping[str, os.stat_result]  # a new size or mtime but the same content: nothing to read
-    # Files read again only because they hold a changed user word: their passages are as indexed.
+    # Files in to_read only because they hold a changed user word (their content is as indexed): not
+    # read, but moved to a new segment from their stored rows, the holding passages cut again (_Kept).
     recut: frozenset[str] = frozenset()
     holding: frozenset[int] = frozenset()  # the slots whose text holds one (userwords.slots_holding)
 
@@ -282,8 +284,9 @@ class Library:
     def refresh(self, progress: Progress | None = None) -> Refresh:
         """Re-read the files whose content changed since the last look; returns what changed.
 
-        A changed user dictionary means a new analyzer (jieba cannot forget a word) and re-reading
-        the files that hold a word it added, removed or re-weighed; a changed synonyms.txt changes
+        A changed user dictionary means a new analyzer (jieba cannot forget a word) and cutting
+        again the passages that hold a word it added, removed or re-weighed, from the index as
+        stored (their files are not read); a changed synonyms.txt changes
         only how questions are read, so the index stays as it is. What another process sharing the
         corpus saved meanwhile is taken up first (take_up), so only what it has not read is read.
         """
@@ -456,12 +459,11 @@ class Library:
                 # rewrites under new names leave their old copies to be collected.
                 self._save({})
             return Refresh(user_words=words)
-        indexed = self._as_indexed(changes)
         draft = self._without((*changes.changed, *changes.removed))
         # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
         # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
         for batch in _batches(list(changes.to_read), self.root, len(draft.index.segments)):
-            draft = self._add_batch(draft, batch, present, progress, indexed)
+            draft = self._add_batch(draft, batch, present, progress, changes)
             _release_freed_memory()
         draft = self._compact(draft)
         self.files = dict(draft.files)
@@ -484,7 +486,7 @@ class Library:
     def _with_user_words(
         self, changes: _Changes, words: tuple[str, ...], present: dict[str, os.stat_result]
     ) -> _Changes:
-        """changes with the files that hold a changed user word read again too (as changed files).
+        """changes with the files that hold a changed user word among the changed files (as recut).
 
         The other files' passages hold none of the words, and jieba cuts them alike with either
         dictionary (text.Analyzer keeps its frequency total): their segments stay as they are.
@@ -512,7 +514,8 @@ class Library:
             added=changes.added,
             changed=tuple(rel for rel, _ in to_read if rel in self.files),
             removed=changes.removed,
-            touched={rel: st for rel, st in changes.touched.items() if rel not in extra},
+            # A recut file touched meanwhile keeps its entry, which must hold its new stat too.
+            touched=changes.touched,
             recut=frozenset(extra),
             holding=slots,
         )
@@ -578,44 +581,54 @@ class Library:
             saving=self.settings.cache,
         )
 
-    def _as_indexed(self, changes: _Changes) -> dict[str, list[Indexed]]:
-        """The passages as indexed of each file read again only for its user words (userwords.as_indexed)."""
-        stored = SlotPassages(self._tables)
-        return {
-            rel: as_indexed(self._index, stored, self._slots_of((rel,)).tolist(), changes.holding)
-            for rel in changes.recut
-        }
-
     def _add_batch(
         self,
         draft: _Draft,
         batch: list[tuple[str, str]],
         present: dict[str, os.stat_result],
         progress: Progress | None,
-        indexed: Mapping[str, list[Indexed]] | None = None,
+        changes: _Changes | None = None,
     ) -> _Draft:
-        """Read a batch of files into one new segment at the end of the draft. indexed: files read
-        again for their user words, as indexed (_as_indexed): the passages that hold no changed word
-        are taken from their old segment, not cut again, where the file still reads the same."""
-        passages = []
-        picks: list[Indexed | None] = []  # per passage, where it is indexed already (None: cut it)
+        """Read a batch of files into one new segment at the end of the draft, in batch order.
+
+        A file in changes.recut is not read: its content is as indexed, so its passages are its
+        stored rows (_kept), and only those holding a changed user word are cut again; the others
+        keep their terms (Segment.gather) and cuts, as jieba cuts text without the word alike with
+        either dictionary (text.Analyzer keeps its frequency total).
+        """
+        recut = changes.recut if changes else frozenset()
+        parts: list[list[Passage] | _Kept] = []  # runs of passages read, and files kept, in order
+        fresh: list[Passage] = []  # the passages to cut, in order
+        places: list[tuple[Segment, int] | None] = []  # per row, where its terms are (None: in fresh)
         entries: dict[str, FileEntry] = {}
         problems: list[Problem] = []
+        rows = 0
         for rel, digest in batch:
+            if rel in recut:
+                assert changes is not None
+                kept = self._kept(rel, changes.holding)
+                entries[rel] = dataclasses.replace(self.files[rel], first=rows)
+                parts.append(kept)
+                fresh.extend(kept.holding.values())
+                places.extend(
+                    None if k in kept.holding else (kept.segment, kept.first + k) for k in range(len(kept.table))
+                )
+                rows += len(kept.table)
+                continue
             report = read_file(self.root / rel, self.root)
             for problem in report.problems:
                 log.warning("skipped %s", problem)
             problems.extend(report.problems)
             file_passages = report.passages
-            entries[rel] = _file_entry(report, digest, present[rel], first=len(passages), count=len(file_passages))
-            passages.extend(file_passages)
-            before = (indexed or {}).get(rel)
-            if before is not None and [(i.title, i.text) for i in before] == [(p.title, p.text) for p in file_passages]:
-                picks.extend(i if i.place else None for i in before)
-            else:  # new, changed, or read otherwise than when indexed: cut it all
-                picks.extend([None] * len(file_passages))
-        if passages:
-            fresh = [p for p, pick in zip(passages, picks, strict=True) if pick is None]
+            entries[rel] = _file_entry(report, digest, present[rel], first=rows, count=len(file_passages))
+            if parts and isinstance(parts[-1], list):
+                parts[-1].extend(file_passages)
+            else:
+                parts.append(list(file_passages))
+            fresh.extend(file_passages)
+            places.extend([None] * len(file_passages))
+            rows += len(file_passages)
+        if rows:
             if progress:
                 progress("segmenting", 0, len(fresh))
             segment, (cuts, title_cuts) = build_segment(
@@ -624,16 +637,30 @@ class Library:
                 workers=self.settings.workers,
                 progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
             )
-            if len(fresh) < len(passages):
-                segment, cuts = _with_indexed(segment, cuts, picks)
-                title_cuts.update((i.title[:INDEXED_TITLE_CHARS], i.title_cut) for i in picks if i is not None)
+            if len(fresh) < rows:
+                built = iter((segment, doc) for doc in range(segment.n_docs))
+                segment = Segment.gather([place or next(built) for place in places])
             name = cache.segment_name()
-            titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}
-            table = PassageTable.from_passages(passages, cuts, titles)
+            table = PassageTable.concat(_tables_of(parts, cuts, title_cuts))
             draft = self._with_segment(draft, name, segment, table)
             draft = dataclasses.replace(draft, segmented=draft.segmented + len(fresh))
             entries = {rel: dataclasses.replace(e, segment=name) if e.count else e for rel, e in entries.items()}
         return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))
+
+    def _kept(self, rel: str, holding: frozenset[int]) -> _Kept:
+        """A file's passages as indexed, to be moved to a new segment; holding: the slots holding a
+        changed user word (slots_holding)."""
+        entry = self.files[rel]
+        assert entry.segment is not None
+        k = self._segment_names.index(entry.segment)
+        first = int(self._index.bases[k]) + entry.first
+        table = self._tables[k].select(np.arange(entry.first, entry.first + entry.count))
+        return _Kept(
+            table,
+            self._index.segments[k],
+            entry.first,
+            {i: table[i] for i in range(entry.count) if first + i in holding},
+        )
 
     def _with_segment(self, draft: _Draft, name: str, segment: Segment, table: PassageTable) -> _Draft:
         """The draft with a new segment at the end: written to the cache at once if it is being saved,
@@ -853,23 +880,33 @@ def _analyzer_for(root: Path, settings: StoreSettings, load: bool = True):
     return Analyzer(text, dictionary_cache=root / cache.CACHE_DIR if settings.cache else None)
 
 
-def _with_indexed(
-    fresh: Segment, fresh_cuts: list[bytes | None], picks: list[Indexed | None]
-) -> tuple[Segment, list[bytes | None]]:
-    """The segment (and texts' cuts) of a batch whose passages are either indexed already (a pick)
-    or were just cut into fresh, in order: each taken from where it is (Segment.gather)."""
-    places, cuts = [], []
-    fresh_docs = iter(range(fresh.n_docs))
-    for pick in picks:
-        if pick is None:
-            doc = next(fresh_docs)
-            places.append((fresh, doc))
-            cuts.append(fresh_cuts[doc])
+@dataclass(frozen=True, eq=False)
+class _Kept:
+    """A file's passages as indexed, moved to a new segment without reading the file (_Changes.recut)."""
+
+    table: PassageTable  # its rows, selected from its segment's table: text, citation and cut
+    segment: Segment  # the segment its terms are in
+    first: int  # its first document there
+    holding: dict[int, Passage]  # by row, the passages holding a changed user word: cut again
+
+
+def _tables_of(
+    parts: list[list[Passage] | _Kept], cuts: list[bytes | None], title_cuts: Mapping[str, bytes | None]
+) -> list[PassageTable]:
+    """The passage table of each part of a batch; cuts and title_cuts: those of its fresh passages,
+    in order (build_segment), which are a run read's passages and each kept file's holding ones."""
+    tables = []
+    at = 0
+    for part in parts:
+        fresh = part if isinstance(part, list) else list(part.holding.values())
+        titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in fresh}
+        if isinstance(part, list):
+            tables.append(PassageTable.from_passages(part, cuts[at : at + len(part)], titles))
         else:
-            assert pick.place is not None
-            places.append(pick.place)
-            cuts.append(pick.cut)
-    return Segment.gather(places), cuts
+            recut = dict(zip(part.holding, cuts[at : at + len(fresh)], strict=True))
+            tables.append(part.table.with_cuts(recut, titles))
+        at += len(fresh)
+    return tables
 
 
 def _batches(to_read: list[tuple[str, str]], root: Path, segments: int):

@@ -335,7 +335,7 @@ class Analyzer:
         add_word adds each word's frequency to the total every word's probability is divided by, so
         a new word would shift the cut of texts that do not hold it. With the total kept, a text
         without any user word is cut alike whatever the dictionary holds: a changed dictionary only
-        means re-reading the passages that hold a word it added, removed or re-weighed (store.py).
+        means cutting again the passages that hold a word it added, removed or re-weighed (store.py).
         """
         self._jieba.check_initialized()
         total = self._jieba.total
@@ -414,7 +414,7 @@ class Analyzer:
         """A short hash of everything that decides the terms; a different one invalidates an index.
 
         The user dictionary is not part of it: an index records the user words it was built with,
-        and a change re-reads only the passages holding a changed word (store.py).
+        and a change cuts again only the passages holding a changed word (store.py).
         """
         parts = [
             "v6",  # v6: the user dictionary leaves jieba's frequency total alone, and is out of the key

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from .corpus import Passage
 from .index import BM25Index
-from .passages import SlotPassages
 from .search import indexed_text
-from .segment import Segment
 from .text import _CJK_RUN, BIGRAM, UNIGRAM, Analyzer, chinese_stopwords, normalise
 
 
@@ -60,33 +57,6 @@ def _needles(words: Iterable[str]) -> list[str]:
 
 def _pattern(needles: Sequence[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in needles))
-
-
-@dataclass(frozen=True)
-class Indexed:
-    """A passage as indexed, and, unless its text holds a changed user word, where its terms are
-    (segment and document) and its stored cuts: jieba cuts text without the word alike with either
-    dictionary (text.Analyzer keeps its frequency total), so such a passage need not be cut again."""
-
-    title: str
-    text: str
-    place: tuple[Segment, int] | None  # None: it holds a changed word and is cut again
-    cut: bytes | None = None
-    title_cut: bytes | None = None
-
-
-def as_indexed(index: BM25Index, stored: SlotPassages, slots: Iterable[int], holding: frozenset[int]) -> list[Indexed]:
-    """The passages in slots as indexed; holding: the slots whose text holds a changed word (slots_holding)."""
-    out = []
-    for slot in slots:
-        passage = stored[slot]
-        if slot in holding:
-            out.append(Indexed(passage.title, passage.text, None))
-        else:
-            seg_no, doc = index.locate(slot)
-            place = (index.segments[seg_no], doc)
-            out.append(Indexed(passage.title, passage.text, place, stored.cut(slot), stored.title_cut(slot)))
-    return out
 
 
 def _slots_with_ngrams(word: str, index: BM25Index, analyzer: Analyzer) -> np.ndarray | None:
