@@ -19,17 +19,6 @@ def test_a_title_in_book_brackets_is_not_cut_at_its_exclamation_mark():
     assert sentences == ["《卡拉OK.LIVE！‧台北‧我》是他的第六张专辑。", "〈再见！〉是其中一首。"]
 
 
-def test_a_full_width_full_stop_and_a_full_stop_after_chinese_end_a_sentence():
-    # A republished story may print ． or . for 。: unsplit, its whole paragraph was one
-    # "sentence", which the sentence stage then ranked above the original's real sentences.
-    text = "北京是中国的首都．上海是最大的城市.圆周率约为3.14，见www.gov.cn。"
-    assert [text[a:b] for a, b in sentence_spans(text)] == [
-        "北京是中国的首都．",
-        "上海是最大的城市.",
-        "圆周率约为3.14，见www.gov.cn。",
-    ]
-
-
 def test_a_semicolon_does_not_end_a_sentence():
     # The items of a list stay in one sentence, so the highlighter can mark the whole answer.
     text = "其职能有两个方面：一是教化；二是管理户籍。后来废止!"

@@ -22,8 +22,7 @@ SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 # Bump when reading a file can give different passages (headings, bylines, splitting, including
 # where sentences.sentence_spans ends a sentence): the index cache is keyed by it, so caches built by
 # an older reader are rebuilt rather than trusted.
-# 8: ． and a . after a Chinese character end a sentence (sentences.py), where long paragraphs are cut.
-READER_VERSION = 8
+READER_VERSION = 7  # 7: dates normalised to ISO or taken from a dateline, urls checked (citations.py)
 # Files in the corpus folder that are not articles.
 RESERVED_NAMES = frozenset({"userdict.txt", "synonyms.txt", "readme.md"})
 # A file larger than this is refused rather than read into memory whole.

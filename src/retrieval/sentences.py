@@ -7,7 +7,6 @@ sentence ends changes the passages an index holds: bump corpus.READER_VERSION wi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,10 +18,7 @@ from .text import Analyzer, Reading
 CLOSING_QUOTES = "”’」』\"')）》"
 # Not ；: it joins the clauses of one sentence, often the items of a list a question asks for
 # (其职能有四个方面：一是…；二是…). Splitting there cost the highlighter 1.4 points on CMRC.
-_SPLIT_AFTER = "。！？!?．"
-# A half-width full stop ends a sentence after a Chinese character (北京是首都.上海…, as some sites
-# print it, and what NFKC makes of ．), not in 3.14, www.gov.cn or Dr. Smith.
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_SPLIT_AFTER = "。！？!?"
 _OPENERS = "（(“「『《〈"
 _CLOSERS = "）)”」』》〉"
 # Inside brackets or quotes a 。 does not end the sentence (a quotation is one utterance; a work's
@@ -34,8 +30,7 @@ _MAX_PROTECTED = 300
 def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
     """Spans of the sentences of text.
 
-    A sentence ends after a run of 。！？!?． (or a . after a Chinese character) with any closing
-    quotes or brackets right after it
+    A sentence ends after a run of 。！？!? with any closing quotes or brackets right after it
     (so 。” stays with its sentence), or at a newline; not inside （…）, “…”「…」『…』 or 《…》〈…〉.
     """
     start = 0
@@ -48,7 +43,7 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
             depth += 1
         elif ch in _CLOSERS:
             depth = max(0, depth - 1)
-        if ch == "\n" or ch in _SPLIT_AFTER or (ch == "." and i and _CJK.match(text[i - 1])):
+        if ch == "\n" or ch in _SPLIT_AFTER:
             # The run of sentence ends and closing quotes after this character belongs to it.
             end = i + 1
             after = depth
