@@ -19,6 +19,20 @@ def test_a_title_in_book_brackets_is_not_cut_at_its_exclamation_mark():
     assert sentences == ["《卡拉OK.LIVE！‧台北‧我》是他的第六张专辑。", "〈再见！〉是其中一首。"]
 
 
+def test_a_full_width_full_stop_ends_a_sentence_only_in_a_text_without_the_chinese_one():
+    # A story republished with ． for 。 was one "sentence" to the sentence stage, which then ranked
+    # its whole paragraph above the original's real sentences.
+    copy = "北京是中国的首都．上海是最大的城市,人口很多．广州在南方．"
+    assert [copy[a:b] for a, b in sentence_spans(copy)] == [
+        "北京是中国的首都．",
+        "上海是最大的城市,人口很多．",
+        "广州在南方．",
+    ]
+    # Beside 。, ． joins the parts of a transliterated name.
+    names = "两旁摆著圣若望．玛达的像。中间是祭坛。"
+    assert [names[a:b] for a, b in sentence_spans(names)] == ["两旁摆著圣若望．玛达的像。", "中间是祭坛。"]
+
+
 def test_a_semicolon_does_not_end_a_sentence():
     # The items of a list stay in one sentence, so the highlighter can mark the whole answer.
     text = "其职能有两个方面：一是教化；二是管理户籍。后来废止!"
