@@ -223,14 +223,13 @@ class BM25Index:
 
     # -- lookups ------------------------------------------------------------------------------
 
-    def locate(self, slot: int) -> tuple[int, int]:
-        """The segment (its number) and document there of a slot."""
+    def _locate(self, slot: int) -> tuple[int, int]:
         seg = int(np.searchsorted(self.bases, slot, side="right")) - 1
         return seg, slot - int(self.bases[seg])
 
     def contains(self, term: str, slot: int) -> bool:
         """Whether the document in slot holds term (a binary search in its postings)."""
-        seg_no, doc = self.locate(slot)
+        seg_no, doc = self._locate(slot)
         term_id = next((t for s, t in self.lists([term])[term] if s == seg_no), None)
         if term_id is None:
             return False
@@ -321,7 +320,7 @@ class BM25Index:
         """A new index in which the documents in slots are deleted."""
         deleted = [None if d is None else d.copy() for d in self.deleted]
         for slot in np.asarray(slots, dtype=np.int64).tolist():
-            seg_no, doc = self.locate(slot)
+            seg_no, doc = self._locate(slot)
             if deleted[seg_no] is None:
                 deleted[seg_no] = np.zeros(self.segments[seg_no].n_docs, bool)
             deleted[seg_no][doc] = True

@@ -98,3 +98,10 @@ def csr_offsets(counts: np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return offsets
+
+
+def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start, start + 1, … of each (start, length) span, one span after the other,
+    without a Python loop."""
+    within = np.arange(int(np.sum(lengths))) - np.repeat(csr_offsets(lengths)[:-1], lengths)
+    return np.repeat(starts, lengths) + within

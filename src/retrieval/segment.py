@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .mapped import load_array
-from .postings import csr_offsets, decode_docs, decode_tfs, encode_postings, narrow
+from .postings import csr_offsets, decode_docs, decode_tfs, encode_postings, narrow, spans
 from .terms import TermTable
 
 _POSTINGS = ("offsets", "posting_codes", "gap_exceptions", "gap_offsets", "tf_exceptions", "tf_offsets")
@@ -188,9 +188,7 @@ class Segment:
         used_keys, used_terms = [], []  # per source: the keys and (segment, ids) of the terms it gives
         numbered = 0
         for seg, positions, docs in sources.values():
-            lengths = counts[positions]
-            within = np.arange(int(lengths.sum())) - np.repeat(csr_offsets(lengths)[:-1], lengths)
-            into = np.repeat(fwd_offsets[positions], lengths) + within
+            into = spans(fwd_offsets[positions], counts[positions])
             entries = entries_of(seg, np.asarray(docs, dtype=np.int64))
             local = seg.fwd_terms[entries]
             tfs[into] = seg.fwd_tfs[entries]
@@ -424,7 +422,4 @@ def entries_of(seg: Segment, docs: np.ndarray) -> np.ndarray:
     if len(docs) == 0:
         return np.zeros(0, dtype=np.int64)
     starts = seg.fwd_offsets[docs]
-    lengths = seg.fwd_offsets[docs + 1] - starts
-    # For each entry: its doc's start plus its position within the doc, without a Python loop.
-    within = np.arange(int(lengths.sum())) - np.repeat(csr_offsets(lengths)[:-1], lengths)
-    return np.repeat(starts, lengths) + within
+    return spans(starts, seg.fwd_offsets[docs + 1] - starts)

@@ -19,6 +19,7 @@ import numpy as np
 import xxhash
 
 from .mapped import load_array
+from .postings import csr_offsets, spans
 
 _FILES = ("term_bytes", "term_starts", "term_keys", "term_order", "term_sorted")
 
@@ -128,11 +129,7 @@ class TermTable(Sequence[str]):
         """(bytes, offsets, keys) of the given terms, in that order, gathered without decoding."""
         ids = np.asarray(ids, dtype=np.int64)
         lo, hi = self.starts[ids], self.starts[ids + 1]
-        lengths = hi - lo
-        starts = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
-        within = np.arange(int(starts[-1])) - np.repeat(starts[:-1], lengths)
-        return self.data[np.repeat(lo, lengths) + within], starts, self.keys[ids]
+        return self.data[spans(lo, hi - lo)], csr_offsets(hi - lo), self.keys[ids]
 
     # -- storage -------------------------------------------------------------------------------
 

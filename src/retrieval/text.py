@@ -575,12 +575,12 @@ class Analyzer:
         """The clauses of a question (chat taken off), each with its query terms: what the decline
         rule reads to tell the question from talk around it that the chat list does not know."""
         out = []
+        everyday = self._everyday()
         for clause, mark in clauses(without_chat(normalise(question))):
             tokens = frozenset(self._query_tokens(clause))
             if not tokens:
                 continue
             words = [t for t in tokens if not t.startswith((UNIGRAM, BIGRAM))]
-            everyday = self._everyday()
             out.append(
                 Clause(
                     tokens,
@@ -603,7 +603,7 @@ class Analyzer:
         if word in everyday:
             return True
         # jieba's HMM glues an aspect particle to a verb it has no word for (提了, 来过): the verb decides.
-        return word[-1] in _ASPECT and not self._jieba.FREQ.get(word) and self._is_everyday(word[:-1], everyday)
+        return word[-1] in _ASPECT and not self.in_dictionary(word) and self._is_everyday(word[:-1], everyday)
 
     def _query_tokens(self, normalised: str) -> list[str]:
         if not self.settings.ngrams:

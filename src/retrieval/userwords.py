@@ -29,10 +29,10 @@ def slots_holding(
     with no such n-gram (Latin, digits, stop-word n-grams only, or n-grams off) costs a scan of
     every passage. The candidates are then checked against their text, so the answer is exact.
     """
-    needles = _needles(words)
+    needles = sorted({w for w in (normalise(w) for w in words) if w}, key=len, reverse=True)
     if not needles:
         return frozenset()
-    pattern = _pattern(needles)
+    pattern = re.compile("|".join(re.escape(w) for w in needles))
     live = index.live
     candidates = np.zeros(len(live), dtype=bool)
     for word in needles:
@@ -48,15 +48,6 @@ def slots_holding(
         for slot in np.flatnonzero(candidates).tolist()
         if pattern.search(normalise(indexed_text(passages[slot], repeat)))
     )
-
-
-def _needles(words: Iterable[str]) -> list[str]:
-    """words as jieba sees them in a passage (normalised), the longest first."""
-    return sorted({w for w in (normalise(w) for w in words) if w}, key=len, reverse=True)
-
-
-def _pattern(needles: Sequence[str]) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(w) for w in needles))
 
 
 def _slots_with_ngrams(word: str, index: BM25Index, analyzer: Analyzer) -> np.ndarray | None:
