@@ -22,6 +22,19 @@ SEED_CORPUS = REPO / "corpus"
 SEED_FILE = "000_7b005711537558e1.txt"
 SMART_CITY = "智慧城市建设加速释放数据要素红利"
 XI_TITLE_START = "习近平:全面学习把握落实党的二十大精神"
+# Questions about the seed corpus, and how the paragraph that answers each begins.
+BEIJING = "北京城市副中心政务服务中心什么时候投入运行？"
+BEIJING_GOLD = "2021年9月,北京城市副中心政务服务中心正式投入运行"
+QUZHOU = "衢州市副市长是谁？"
+QUZHOU_GOLD = "衢州市副市长田俊表示"
+# An article to add to the seed corpus, a question only it answers, and how its answer begins.
+PORT_TEXT = (
+    "港口码头扩建\n"
+    "新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
+    "码头工人实行四班三运转，每班工作八小时。\n"
+)
+PORT_QUESTION = "三号码头扩建后年吞吐能力是多少？"
+PORT_GOLD = "新港区三号码头扩建工程投入使用后"
 
 # A small corpus of our own, in three formats. Enough passages that a word found in one of them has a
 # positive idf (with two passages, BM25's idf of such a word is exactly zero).

@@ -165,10 +165,17 @@ async def ask_text(standin: DiscordStandin, question: str) -> str:
     return json.dumps(reply.json, ensure_ascii=False)
 
 
+def mapped_id(standin: DiscordStandin, where: str) -> int:
+    """The id to map: the stand-in's channel's own, or that of a category it is put in."""
+    return standin.channel_id if where == "channel" else standin.add_category()
+
+
+@pytest.mark.parametrize("where", ["channel", "category"])
 async def test_ask_in_a_mapped_channel_quotes_only_its_subfolder(
-    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library, where: str
 ) -> None:
-    async with standin.running(make_bot(two_folders, channel_corpora={standin.channel_id: "economy"})):
+    corpora = {mapped_id(standin, where): "economy"}
+    async with standin.running(make_bot(two_folders, channel_corpora=corpora)):
         shown = await ask_text(standin, "存款利率")
     assert "economy/rates.txt" in shown
     assert "politics/hearing.txt" not in shown
@@ -191,10 +198,12 @@ async def test_a_dm_searches_everything(
     assert "politics/hearing.txt" in json.dumps(reply.json, ensure_ascii=False)
 
 
+@pytest.mark.parametrize("where", ["channel", "category"])
 async def test_sources_in_a_mapped_channel_lists_only_its_subfolder(
-    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library
+    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library, where: str
 ) -> None:
-    async with standin.running(make_bot(two_folders, channel_corpora={standin.channel_id: "economy"})):
+    corpora = {mapped_id(standin, where): "economy"}
+    async with standin.running(make_bot(two_folders, channel_corpora=corpora)):
         listed = await standin.wait_for_reply(await standin.invoke_slash("sources"))
     embed = listed.json["data"]["embeds"][0]
     assert "央行调整存款利率" in embed["description"]
@@ -203,27 +212,6 @@ async def test_sources_in_a_mapped_channel_lists_only_its_subfolder(
 
 
 # -- categories, end to end: the stand-in's channel in a category ------------------------------------
-
-
-async def test_ask_in_a_channel_whose_category_is_mapped_quotes_only_its_subfolder(
-    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library
-) -> None:
-    category_id = standin.add_category()
-    async with standin.running(make_bot(two_folders, channel_corpora={category_id: "economy"})):
-        shown = await ask_text(standin, "存款利率")
-    assert "economy/rates.txt" in shown
-    assert "politics/hearing.txt" not in shown
-
-
-async def test_sources_in_a_channel_whose_category_is_mapped_lists_only_its_subfolder(
-    standin: DiscordStandin, make_bot: Callable[..., WendaBot], two_folders: Library
-) -> None:
-    category_id = standin.add_category()
-    async with standin.running(make_bot(two_folders, channel_corpora={category_id: "economy"})):
-        listed = await standin.wait_for_reply(await standin.invoke_slash("sources"))
-    embed = listed.json["data"]["embeds"][0]
-    assert "央行调整存款利率" in embed["description"]
-    assert "听证会" not in embed["description"]
 
 
 @pytest.mark.parametrize("asked_by", ["mention", "/ask"])

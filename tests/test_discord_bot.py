@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from bot_fixtures import SEED, feedback_path_fixture, make_bot_fixture, open_library, seed_library_fixture  # noqa: F401  (fixtures)
+from conftest import BEIJING, BEIJING_GOLD, QUZHOU, QUZHOU_GOLD, SMART_CITY
 from discord_standin import INTENT_MESSAGE_CONTENT, DiscordStandin, RecordedRequest
 from standin_fixtures import follow_up, plain, standin_fixture  # noqa: F401  (standin_fixture: the fixture)
 
@@ -36,13 +37,8 @@ from wenda.bot.discord_bot import (
 from wenda.bot.settings import Settings
 from wenda.retrieval.store import Library
 
-SMART_CITY = "智慧城市建设加速释放数据要素红利"
 XI_TITLE = "习近平:全面学习把握落实党的二十大精神 奋力夺取全面建设社会主义现代化国家新胜利"
-BEIJING = "北京城市副中心政务服务中心什么时候投入运行？"
-BEIJING_GOLD = "2021年9月,北京城市副中心政务服务中心正式投入运行"
 BEIJING_NEXT = "北京城市副中心政务服务中心相关负责人介绍"
-QUZHOU = "衢州市副市长是谁？"
-QUZHOU_GOLD = "衢州市副市长田俊表示"
 WEATHER = "今天上海的天气怎么样？"
 EPHEMERAL = 1 << 6
 ROLE = "<@&123456789012345678>"

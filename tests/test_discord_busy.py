@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BEIJING, BEIJING_GOLD, PORT_GOLD, PORT_QUESTION, PORT_TEXT, QUZHOU, QUZHOU_GOLD
 from discord_standin import DiscordStandin, RecordedRequest
 from standin_fixtures import follow_up, plain, standin_fixture  # noqa: F401  (standin_fixture: the fixture)
 
@@ -22,17 +23,6 @@ from wenda.bot.settings import Settings
 from wenda.retrieval import store as store_module
 from wenda.retrieval.store import Library, StoreSettings
 
-BEIJING = "北京城市副中心政务服务中心什么时候投入运行？"
-BEIJING_GOLD = "2021年9月,北京城市副中心政务服务中心正式投入运行"
-QUZHOU = "衢州市副市长是谁？"
-QUZHOU_GOLD = "衢州市副市长田俊表示"
-PORT_TEXT = (
-    "港口码头扩建\n"
-    "新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
-    "码头工人实行四班三运转，每班工作八小时。\n"
-)
-PORT_QUESTION = "三号码头扩建后年吞吐能力是多少？"
-PORT_GOLD = "新港区三号码头扩建工程投入使用后"
 # Waits for spawned answer workers, which load jieba's dictionary and the index (not a speed requirement).
 WORKER_SECONDS = 60.0
 

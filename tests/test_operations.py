@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BEIJING, BEIJING_GOLD, PORT_GOLD, PORT_QUESTION, PORT_TEXT, QUZHOU
 from discord_standin import DiscordStandin
 from standin_fixtures import follow_up, plain, standin_fixture  # noqa: F401  (standin_fixture: the fixture)
 
@@ -27,18 +28,8 @@ from wenda.retrieval.store import Library, StoreSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "corpus" / "000_7b005711537558e1.txt"
-BEIJING = "北京城市副中心政务服务中心什么时候投入运行？"
-BEIJING_GOLD = "2021年9月,北京城市副中心政务服务中心正式投入运行"
-QUZHOU = "衢州市副市长是谁？"
 # Shaped like a real bot token (base64 user id . timestamp . HMAC), and never a real one.
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.standin-not-a-real-token-0123456789abcdef"
-PORT_TEXT = (
-    "港口码头扩建\n"
-    "新港区三号码头扩建工程投入使用后，年吞吐能力提高到八百万吨。\n"
-    "码头工人实行四班三运转，每班工作八小时。\n"
-)
-PORT_QUESTION = "三号码头扩建后年吞吐能力是多少？"
-PORT_GOLD = "新港区三号码头扩建工程投入使用后"
 EPHEMERAL = 1 << 6
 
 # Every Library makes its own jieba tokenizer; the fixture saves each a second of dictionary loading.
