@@ -11,7 +11,8 @@ as its writers would type them. `dev` templates were used while building wenda's
 在线等, which was then added); `fresh` ones showed what a list cannot catch and led to the aside
 rule; `final` ones were written last and measured once with each aside rule, never tuned on;
 `check` ones were written before the aside rule read words instead of length, and measured only once
-it was done. `all` is every one.
+it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
+and measured only once that was chosen. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -77,13 +78,31 @@ CHECK = (
     "周末愉快！突然好奇，{q}{p}",
     "老板让我明天之前整理一份资料，{q}{p}这个我一直记不住，拜托啦",
 )
+# Written for the next aside change (words jieba makes up, asides out of the ranking) before it was
+# begun, and measured only once it was chosen: everyday chat of kinds no family above has (a friend's
+# quiz, a report, emoji, a clause that asks the crowd with 吗).
+BLIND = (
+    "诶，突然想问，{q}{p}",
+    "{q}{p}有知道的朋友吗？",
+    "我在写一篇报告，需要用到这个：{q}{p}",
+    "话说{q}{p}",
+    "emmm，{q}{p}",
+    "各位前辈，小弟初来乍到，{q}{p}",
+    "{q}{p}之前在网上看到过，但是忘了",
+    "求助！！！{q}{p}",
+    "我朋友考我的，{q}{p}我答不上来",
+    "{q}{p}🙏🙏",
+    "晚上好呀，今天下班路上一直在想，{q}{p}",
+    "{q}{p}谢谢啦，祝大家生活愉快",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
     "fresh": FRESH,
     "final": FINAL,
     "check": CHECK,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK,
+    "blind": BLIND,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
