@@ -93,7 +93,8 @@ def test_a_clause_with_a_number_a_latin_word_or_a_quotation_is_specific(analyzer
 def test_everyday_words_are_frequent_words_that_are_not_names():
     words = everyday_words()
     assert {"问题", "老师", "讨论", "晚上"} <= words
-    assert not {"日本", "毛泽东", "梵语"} & words  # proper nouns, however frequent
+    assert not {"日本", "毛泽东", "北京"} & words  # proper nouns, however frequent
+    assert "聊天" in words  # jieba's nz ("other proper noun") holds as many common words as names
     assert "猜谜" not in words  # in jieba's dictionary, but rare
 
 
@@ -141,3 +142,58 @@ def test_a_corpus_of_two_paragraphs_quotes_the_one_that_holds_the_question_first
         ans = answer(searcher, question)
         assert ans.answered and ans.hits[0].passage == wanted
     assert not answer(searcher, "怎么用Python写一个快速排序？").answered
+
+
+# A corpus where an everyday aside's words belong to another passage: 考试季 holds 最近, 准备, 考试.
+_MUSEUM = [
+    ("西湖博物馆", "西湖博物馆于2005年对外开放，收藏文物三千多件。"),
+    ("考试季", "最近准备考试的学生很多，考试前一个月大家都在图书馆看书准备，博物馆也对学生开放。"),
+    ("天气", "杭州今年夏天的天气十分炎热，最高气温接近四十度。"),
+    ("交通", "杭州地铁一号线连接城站和下沙，每天运送乘客数十万人次。"),
+    ("美食", "西湖醋鱼是杭州的名菜，用草鱼做成，味道酸甜。"),
+    ("茶叶", "龙井茶产于西湖周边的山区，以色绿、香郁、味甘、形美著称。"),
+]
+_MUSEUM_QUESTION = "西湖博物馆什么时候对外开放？"
+
+
+@pytest.fixture(scope="module")
+def museum() -> Searcher:
+    return Searcher.build([Passage(text, title, "museum.txt", n) for n, (title, text) in enumerate(_MUSEUM, 1)])
+
+
+@pytest.mark.parametrize("aside", ["我最近在准备一个考试，", "各位好，我们班最近准备考试，"])
+def test_an_aside_neither_lifts_the_passages_holding_its_words_nor_lowers_the_relevance(museum: Searcher, aside: str):
+    bare = museum.search(_MUSEUM_QUESTION, 2).hits
+    chatty = museum.search(aside + _MUSEUM_QUESTION, 2).hits
+    assert [h.passage.title for h in bare] == ["西湖博物馆", "考试季"]
+    assert [h.passage.title for h in chatty] == ["西湖博物馆", "考试季"]
+    assert [h.relevance for h in chatty] == pytest.approx([h.relevance for h in bare], abs=1e-9)
+    assert museum.rank(aside + _MUSEUM_QUESTION, 2) == museum.rank(_MUSEUM_QUESTION, 2)  # eval's ranking too
+
+
+def test_a_talk_like_clause_the_found_passage_shares_a_word_with_stays_in_the_ranking(museum: Searcher):
+    # 收藏文物 is everyday, not a question, and 西湖博物馆 holds it: content after all.
+    question = "收藏文物的时候，" + _MUSEUM_QUESTION
+    assert museum.analyzer.query_clauses(question)[0].everyday
+    query, _ = museum.ranked(question, 1)
+    assert "文物" in query.tokens
+
+
+def test_an_everyday_clause_in_the_third_person_stays_in_the_ranking(museum: Searcher):
+    # It may be the question's own context (战争结束以后): only its share of the maximum is excused.
+    question = "最近准备考试的时候，" + _MUSEUM_QUESTION
+    assert museum.analyzer.query_clauses(question)[0].everyday
+    query, _ = museum.ranked(question, 1)
+    assert "考试" in query.tokens
+
+
+@pytest.mark.parametrize("clause", ["有个同事说", "昨晚睡不着", "我查了好多资料也没找到"])
+def test_a_word_jieba_glues_to_a_function_character_is_everyday(analyzer: Analyzer, clause: str):
+    # 有个 and 我查 are no dictionary words, 睡不着 a rare one: jieba glued 有 to 个, 我 to 查, 睡 to 不着.
+    assert analyzer.query_clauses(clause + "，他是谁？")[0].everyday
+
+
+@pytest.mark.parametrize("clause", ["韩遂死后", "茨柏克沃来访的那年", "密码学很热门", "王小明去北京的那年"])
+def test_a_made_up_or_rare_word_without_a_function_character_is_not_everyday(analyzer: Analyzer, clause: str):
+    # A name jieba's HMM makes up (韩遂), a transliteration, a rare term, a name in its dictionary.
+    assert not analyzer.query_clauses(clause + "，他是谁？")[0].everyday

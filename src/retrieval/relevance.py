@@ -44,29 +44,38 @@ def max_score(index: BM25Index, terms: Sequence[str]) -> float:
     return total
 
 
-def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[str]:
-    """Query terms that only talk around the question, left out of its max_score: those of a clause
-    that asks nothing, names nothing specific (no number, Latin word or quotation) and shares no term
-    with the best passage (slot), and is either short or everyday language, when another clause does
-    count. 老师您好, 我是新来的, 感激不尽; 这个问题困扰我好久了: chat the chat list does not know.
-    A content clause of a question the corpus does not cover names what it is about (世界杯, 韩遂,
-    1998年), so it counts. A clause that asks (an interrogative, or a question mark after it) always
-    counts, and so does every clause of a question that has only one.
+def aside_candidates(clauses: Sequence[Clause]) -> list[Clause]:
+    """The clauses that may only talk around the question: those that ask nothing, name nothing specific
+    (no number, Latin word or quotation) and are either short or everyday language (老师您好, 我是新来的,
+    这个问题困扰我好久了), when another clause does count. Whether they are asides depends on the
+    passage the rest of the question finds (shares_words). A clause that asks (an interrogative, or a
+    question mark after it) always counts, and so does every clause of a question that has only one.
     """
     if len(clauses) < 2:
+        return []
+    candidates = [c for c in clauses if not (c.asks or c.specific) and (c.chars <= ASIDE_MAX_CHARS or c.everyday)]
+    return candidates if len(candidates) < len(clauses) else []
+
+
+def shares_words(index: BM25Index, clause: Clause, slot: int) -> bool:
+    """Whether the passage in slot holds a term of clause longer than one character (a word or a
+    bigram). One character in common (a unigram, or a one-character word: 小, 报) is chance."""
+    return any(index.contains(t, slot) for t in clause.tokens if len(t.removeprefix(UNIGRAM)) > 1)
+
+
+def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[str]:
+    """Query terms that only talk around the question, left out of its max_score: those of the
+    aside_candidates that share no word with the best passage (slot). A content clause of a question
+    the corpus does not cover names what it is about (世界杯, 韩遂, 1998年), so it counts. What the
+    passage does hold of an aside (a character) scores, so it stays in the maximum too.
+    """
+    candidates = aside_candidates(clauses)
+    if not candidates:
         return frozenset()
-    kept: set[str] = set()
-    aside: set[str] = set()
-    for clause in clauses:
-        # One character in common (a unigram, or a one-character word: 小, 报) is chance, not sharing.
-        shared = any(index.contains(t, slot) for t in clause.tokens if len(t.removeprefix(UNIGRAM)) > 1)
-        talk = clause.chars <= ASIDE_MAX_CHARS or clause.everyday
-        if clause.asks or clause.specific or not talk or shared:
-            kept |= clause.tokens
-        else:
-            # What the passage does hold of an aside (a character) scores, so it stays in the maximum too.
-            aside |= {t for t in clause.tokens if not index.contains(t, slot)}
-    return frozenset(aside - kept) if kept else frozenset()
+    aside = [c for c in candidates if not shares_words(index, c, slot)]
+    kept = frozenset().union(*(c.tokens for c in clauses if c not in aside))
+    held = {t for c in aside for t in c.tokens if index.contains(t, slot)}
+    return frozenset().union(*(c.tokens for c in aside)) - kept - held
 
 
 def unseen_idf(index: BM25Index) -> float:

@@ -13,7 +13,16 @@ from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .maxscore import SlotFilter
-from .relevance import asides, coverage, hit_relevance, idf_is_blind, max_score, question_max_score
+from .relevance import (
+    aside_candidates,
+    asides,
+    coverage,
+    hit_relevance,
+    idf_is_blind,
+    max_score,
+    question_max_score,
+    shares_words,
+)
 from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .scope import in_scope, normalise_scope
 from .sentences import Sentences
@@ -183,7 +192,35 @@ class Searcher:
                 tokens = tuple(follow_up.tokens)
                 # Relevance is a share of what the typed and the borrowed tokens together could score.
                 return Query(tokens, tuple(follow_up.typed), (), max_score(self.index, tokens)), first
-        return self.query(question), None
+        return self._without_asides(question, self.query(question), within), None
+
+    def _without_asides(self, question: str, query: Query, within: SlotFilter | None) -> Query:
+        """query without the clauses that only talk around the question (relevance.aside_candidates
+        that share no word with the passage the rest of the question finds), in the ranking as in the
+        maximum: 我最近在准备一个考试 neither lifts a passage about exams nor lowers the relevance."""
+        if query.tokens != query.typed:
+            return query  # a synonym's expansion is weighed against the typed words (expand)
+        clauses = self.analyzer.query_clauses(question)
+        # Only talk about the asker or the listeners (我最近在准备一个考试, 大家晚上好) leaves the ranking:
+        # an everyday clause in the third person is as often the question's own context (战争结束以后).
+        talking = [c for c in aside_candidates(clauses) if c.personal]
+        if not talking:
+            return query
+        # Whether such a clause shares a word with the best passage is judged on the passage the rest
+        # of the question finds: the clause's own words would find one that holds them (考试 a passage
+        # about exams).
+        kept = frozenset().union(*(c.tokens for c in clauses if c not in talking))
+        talk = frozenset().union(*(c.tokens for c in talking)) - kept
+        top = self.index.top_k([t for t in query.tokens if t not in talk], 1, within)
+        if not top:
+            return query
+        sharing = [c for c in talking if shares_words(self.index, c, top[0][0])]
+        if sharing:  # content after all: it stays, in the ranking and the maximum
+            talk -= frozenset().union(*(c.tokens for c in sharing))
+        if not talk:
+            return query
+        tokens = tuple(t for t in query.tokens if t not in talk)
+        return Query(tokens, tokens, (), max_score(self.index, tokens))
 
     def rank(self, question: str, k: int, context: Sequence[str] = ()) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""

@@ -73,10 +73,24 @@ _QUOTES = re.compile(r"[「」『』《》“”〈〉\"]")
 # its most frequent 9 % of words of two or more characters, 91 % of running text (讨论 is 6464, 随口
 # 473, 猜谜 31: not everyday).
 EVERYDAY_FREQ = 100
-_ASPECT = frozenset("了过着")
-# jieba's part-of-speech flags of proper nouns (people, places, organisations, other names): however
-# frequent (日本, 毛泽东), a name is what a question is about, never talk around it.
-_PROPER_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nsf", "nt", "nz"})
+# The asker and the listeners: a clause about them (我最近在准备一个考试, 大家晚上好) talks around the
+# question, where an everyday clause in the third person may be its context (战争结束以后).
+_PERSONAL = re.compile(r"[我你您咱俺]|大家|各位")
+# Grammatical characters. jieba's HMM glues them to a word next to them when its dictionary has no
+# word for the pair (我查, 有个, 提了), and its dictionary holds a few such pairs as rare words (帮帮我,
+# 记不住, 一题): a word holding one is everyday language cut the wrong way, not a term or a name.
+_GLUE = frozenset(
+    "我你您他她它咱俺"  # pronouns
+    "不没别未"  # negations
+    "一两个只位件这那此"  # numerals, classifiers, demonstratives
+    "了过着的地得吗呢吧啊呀嘛啦哦"  # particles
+    "都也就还才很太再又在跟和把被给对从向"  # adverbs and prepositions
+)
+# jieba's part-of-speech flags of proper nouns (people, places, organisations): however frequent (日本,
+# 毛泽东), a name is what a question is about, never talk around it. Not nz ("other proper noun"): of
+# its frequent words about half are common ones (聊天, 珠宝, 甲烷, 兴盛), and reading them as names made
+# chat such as 刚才跟朋友聊天说到这个 count as content (docs/quality.md).
+_PROPER_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nsf", "nt"})
 _tagger_lock = threading.Lock()
 
 
@@ -294,13 +308,15 @@ def everyday_words(dictionary: str | None = None) -> frozenset[str]:
 class Clause:
     """One clause of a question: its query terms, whether it asks (holds an interrogative or ends in a
     question mark), its length, whether it is specific (holds a number, a Latin word or a quotation
-    mark) and whether it is everyday (every word of two or more characters is everyday_words')."""
+    mark), whether it is everyday (every word of two or more characters is everyday_words', or glued to
+    a grammatical character) and whether it is personal (speaks of the asker or the listeners)."""
 
     tokens: frozenset[str]
     asks: bool
     chars: int
     specific: bool = False
     everyday: bool = False
+    personal: bool = False
 
 
 @dataclass
@@ -588,6 +604,7 @@ class Analyzer:
                     len(clause),
                     specific=bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
                     everyday=all(self._is_everyday(w, everyday) for w in words),
+                    personal=bool(_PERSONAL.search(clause)),
                 )
             )
         return out
@@ -602,8 +619,17 @@ class Analyzer:
             return False
         if word in everyday:
             return True
-        # jieba's HMM glues an aspect particle to a verb it has no word for (提了, 来过): the verb decides.
-        return word[-1] in _ASPECT and not self.in_dictionary(word) and self._is_everyday(word[:-1], everyday)
+        # A word glued to a grammatical character (我查, 有个, 记不住), unless the dictionary has it as a
+        # name (不丹). A name jieba makes up (韩遂), a transliteration (柏克沃) or a rare term (密码学)
+        # holds none.
+        return not _GLUE.isdisjoint(word) and self._dictionary_tag(word) not in _PROPER_TAGS
+
+    def _dictionary_tag(self, word: str) -> str:
+        """word's part-of-speech tag in jieba's dictionary ('' if it has none)."""
+        with _tagger_lock:
+            if self._tagger is None:
+                self._tagger = _tagger(self._jieba)
+        return self._tagger.word_tag_tab.get(word, "")
 
     def _query_tokens(self, normalised: str) -> list[str]:
         if not self.settings.ngrams:
