@@ -5,9 +5,10 @@ bare questions and each chatty family (files made by bench/chatty.py).
         --own-chatty bench/out/drcd_{family}.json --other-chatty bench/out/cmrc_{family}.json \
         --families bare,dev,heldout,fresh [--sample 500]
 
-Each question is ranked once (the ranking does not depend on the rule: asides only change the maximum
-a relevance is a share of); each variant then sets the rule's knobs (relevance.ASIDE_MAX_CHARS,
-text.EVERYDAY_FREQ, text's proper-noun tags) and reads every question's relevance again.
+Each question is ranked once, with all its words (Searcher.query: the first stage, before a personal
+aside leaves the query); each variant then sets the rule's knobs (relevance.ASIDE_MAX_CHARS,
+text.EVERYDAY_FREQ, text's proper-noun tags) and reads every question's relevance again. So this
+measures the maximum's part of the rule; `wenda eval` on the chatty files measures all of it.
 """
 
 from __future__ import annotations
