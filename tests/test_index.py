@@ -313,24 +313,6 @@ def test_scores_at_chosen_slots_equal_rank_bm25_over_segments_and_deletions(prun
         np.testing.assert_array_equal(ours.scores_at(question, live[picked]), expected, strict=True)
 
 
-def test_a_segment_gathered_from_others_equals_one_built_from_the_same_tokens(pruning: ParityCorpus):
-    # Documents taken from two segments (one of them merged from two) and an empty one, shuffled:
-    # terms numbered by first occurrence, postings and forward lists, as Segment.build makes them.
-    docs = [*pruning.docs[:400], []]
-    first = BM25Index([Segment.build(docs[:100]), Segment.build(docs[100:200])]).merged()[0].segments[0]
-    second = Segment.build(docs[200:])
-    order = np.random.default_rng(3).permutation(len(docs)).tolist()
-    picks = [(first, d) if d < 200 else (second, d - 200) for d in order]
-
-    gathered, built = Segment.gather(picks), Segment.build([docs[d] for d in order])
-
-    assert list(gathered.terms) == list(built.terms)
-    for name in ("offsets", "posting_codes", "gap_exceptions", "gap_offsets", "tf_exceptions", "tf_offsets"):
-        np.testing.assert_array_equal(getattr(gathered, name), getattr(built, name), strict=True)
-    for name in ("fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len"):
-        np.testing.assert_array_equal(getattr(gathered, name), getattr(built, name), strict=True)
-
-
 def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus, monkeypatch: pytest.MonkeyPatch):
     # Guards the parity tests above: in batches of 64 postings, they exercise the pruned path.
     monkeypatch.setattr(maxscore_module, "_FIRST_BATCH", 64)

@@ -56,29 +56,37 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
-def passages_of(library: Library, rel: str) -> list[Passage]:
-    """The passages of one file, in their order in the index."""
+def slots_of(library: Library, rel: str) -> list[int]:
+    """The slots of one file's passages in file order, checked against the live passages of the index."""
     passages = library.searcher.passages
-    return [passages[slot] for slot in np.flatnonzero(library.searcher.index.live) if passages[slot].file == rel]
+    slots = library.slots_of(rel)
+    assert sorted(slots) == [slot for slot in np.flatnonzero(library.searcher.index.live) if passages[slot].file == rel]
+    return slots
+
+
+def passages_of(library: Library, rel: str) -> list[Passage]:
+    """The passages of one file, in file order."""
+    return [library.searcher.passages[slot] for slot in slots_of(library, rel)]
 
 
 def stored_cuts(library: Library, rel: str) -> list[tuple[Passage, bytes | None, bytes | None]]:
-    """Each passage of one file with the cuts of its text and title stored beside it."""
+    """Each passage of one file, in file order, with the cuts of its text and title stored beside it."""
     passages = library.searcher.passages
-    return [
-        (passages[slot], passages.cut(slot), passages.title_cut(slot))
-        for slot in np.flatnonzero(library.searcher.index.live).tolist()
-        if passages[slot].file == rel
-    ]
+    return [(passages[slot], passages.cut(slot), passages.title_cut(slot)) for slot in slots_of(library, rel)]
 
 
 def teach(root: Path, lines: str) -> None:
     (root / USERDICT_NAME).write_text(lines, encoding="utf-8")
 
 
-def segments_by_file(root: Path) -> dict[str, str | None]:
+def runs_by_file(root: Path) -> dict[str, list[list]]:
+    """Each file's runs ([segment, first, count]) as the saved manifest records them."""
     data = json.loads((root / CACHE_DIR / "index" / "manifest.json").read_text(encoding="utf-8"))
-    return {rel: entry["segment"] for rel, entry in data["files"].items()}
+    return {rel: entry["runs"] for rel, entry in data["files"].items()}
+
+
+def holding_passages(root: Path, rels: list[str]) -> int:
+    return sum(WORD in p.text or WORD in p.title for rel in rels for p in read_file(root / rel, root).passages)
 
 
 def scores_by_passage(searcher: Searcher, tokens: list[str]) -> dict[tuple[str, int, str], float]:
@@ -121,20 +129,26 @@ def test_a_new_user_word_makes_a_question_find_it_as_one_word(corpus: Path):
     assert hit.passage.file == "notes.txt" and WORD in hit.matched
 
 
-def test_only_the_files_holding_a_new_user_word_change_and_none_is_read(corpus: Path, reads: list[str]):
+def test_only_the_passages_holding_a_new_user_word_move_and_no_file_is_read(corpus: Path, reads: list[str]):
     library = Library.open(corpus)
-    before = segments_by_file(corpus)
+    before = runs_by_file(corpus)
     reads.clear()
     teach(corpus, f"{WORD} 1000 n\n")
 
     result = library.refresh()
 
-    # The holding files move to a new segment, but their content is as indexed (same sha256): their
-    # passages are taken from the index as stored, and only those holding the word cut again.
+    # The holding files' content is as indexed (same sha256): their passages holding the word are
+    # taken from the index as stored, cut again and moved to one new segment; the rest stays put.
     assert sorted(result.changed) == HOLDING and reads == []
     assert result.user_words == (WORD,) and not result.added and not result.removed
-    after = segments_by_file(corpus)
+    after = runs_by_file(corpus)
     assert {rel for rel in before if after[rel] != before[rel]} == set(HOLDING)
+    old = {run[0] for runs in before.values() for run in runs}
+    (new,) = {run[0] for rel in HOLDING for run in after[rel]} - old
+    moved = sum(count for rel in HOLDING for segment, _, count in after[rel] if segment == new)
+    assert moved == result.segmented == holding_passages(corpus, HOLDING)
+    for rel in HOLDING:
+        assert sum(run[2] for run in after[rel]) == sum(run[2] for run in before[rel])
 
 
 def test_only_the_texts_holding_a_new_user_word_are_cut_again(
@@ -160,9 +174,7 @@ def test_only_the_texts_holding_a_new_user_word_are_cut_again(
     assert len(notes) == 2 and WORD in notes[0].text and WORD not in notes[1].text
     assert any(WORD in text for text in cut)
     assert not any("历史" in text for text in cut)
-    assert result.segmented == sum(
-        WORD in p.text or WORD in p.title for rel in HOLDING for p in read_file(corpus / rel, corpus).passages
-    )
+    assert result.segmented == holding_passages(corpus, HOLDING)
     assert_scores_like_a_clean_rebuild(library, tmp_path)
 
 

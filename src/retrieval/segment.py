@@ -166,61 +166,6 @@ class Segment:
             np.concatenate(parts_lens).astype(np.int32) if parts_lens else np.zeros(0, np.int32),
         )
 
-    @classmethod
-    def gather(cls, picks: Sequence[tuple[Segment, int]]) -> Segment:
-        """A segment of the given (segment, document) pairs, in the order given, read from their
-        forward lists: what Segment.build of the documents' token lists makes, array for array
-        (terms numbered by first occurrence, as merge() numbers them), without the tokens."""
-        sources: dict[int, tuple[Segment, list[int], list[int]]] = {}  # by id(): positions and docs
-        for position, (seg, doc) in enumerate(picks):
-            source = sources.setdefault(id(seg), (seg, [], []))
-            source[1].append(position)
-            source[2].append(doc)
-        counts = np.zeros(len(picks), dtype=np.int64)
-        doc_len = np.zeros(len(picks), dtype=np.int32)
-        for seg, positions, docs in sources.values():
-            counts[positions] = np.diff(seg.fwd_offsets)[docs]
-            doc_len[positions] = seg.doc_len[docs]
-        fwd_offsets = csr_offsets(counts)
-        total = int(fwd_offsets[-1])
-        tfs = np.zeros(total, dtype=np.int32)
-        group = np.zeros(total, dtype=np.int64)  # per entry: its term, numbered over all sources
-        used_keys, used_terms = [], []  # per source: the keys and (segment, ids) of the terms it gives
-        numbered = 0
-        for seg, positions, docs in sources.values():
-            into = spans(fwd_offsets[positions], counts[positions])
-            entries = entries_of(seg, np.asarray(docs, dtype=np.int64))
-            local = seg.fwd_terms[entries]
-            tfs[into] = seg.fwd_tfs[entries]
-            # The terms this source gives, numbered after the sources before it (no sort needed).
-            used = np.zeros(len(seg.terms), dtype=bool)
-            used[local] = True
-            ids = np.flatnonzero(used)
-            number = np.zeros(len(seg.terms), dtype=np.int64)
-            number[ids] = np.arange(numbered, numbered + len(ids))
-            group[into] = number[local]
-            used_keys.append(seg.terms.keys[ids])
-            used_terms.append((seg, ids))
-            numbered += len(ids)
-        # A term given by several sources is one term: match them by key.
-        same, _ = _group_keys(np.concatenate(used_keys) if used_keys else _NO_KEYS)
-        group = same[group]
-        first_at = np.full(int(same.max()) + 1 if len(same) else 0, total, dtype=np.int64)
-        np.minimum.at(first_at, group, np.arange(total))
-        rank = np.empty(len(first_at), dtype=np.int64)
-        order = np.argsort(first_at, kind="stable")
-        rank[order] = np.arange(len(first_at))
-        # Each new term's text, from any source that gives it.
-        text_of: list[str | None] = [None] * len(first_at)
-        at = 0
-        for seg, ids in used_terms:
-            for term, g in zip(ids.tolist(), same[at : at + len(ids)].tolist(), strict=True):
-                if text_of[g] is None:
-                    text_of[g] = seg.terms[term]
-            at += len(ids)
-        terms = [str(text_of[g]) for g in order.tolist()]
-        return cls.from_forward(terms, fwd_offsets, rank[group].astype(np.int32), tfs, doc_len)
-
     @property
     def n_docs(self) -> int:
         return len(self.doc_len)
