@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import news_article, news_name
 
+from wenda.retrieval import cache, store
 from wenda.retrieval.cache import CACHE_DIR
 from wenda.retrieval.corpus import Passage, read_file
 from wenda.retrieval.search import Searcher
@@ -297,3 +298,114 @@ def test_a_user_dictionary_saved_while_watching_is_searchable(corpus: Path):
         assert refreshed.wait(TIMEOUT)
 
     assert WORD in library.searcher.search("周末去运河公园", k=1).hits[0].matched
+
+
+# -- a file whose passages a user word split across segments --------------------------------------
+
+
+def split_notes(corpus: Path) -> Library:
+    """A library in which notes.txt's passage holding WORD has moved to a segment of its own."""
+    library = Library.open(corpus)
+    teach(corpus, f"{WORD} 1000 n\n")
+    library.refresh()
+    (holding, _), (other, _) = [(run[0], run[2]) for run in runs_by_file(corpus)["notes.txt"]]
+    assert holding != other
+    return library
+
+
+def test_a_split_file_lists_its_passages_in_file_order(corpus: Path):
+    before = [p.text for p in read_file(corpus / "notes.txt", corpus).passages]
+
+    library = split_notes(corpus)
+
+    assert [p.text for p in passages_of(library, "notes.txt")] == before
+    assert library.files["notes.txt"].count == 2 and len(library.files["notes.txt"].runs) == 2
+
+
+def test_a_split_file_removed_takes_all_its_passages(corpus: Path, tmp_path: Path):
+    library = split_notes(corpus)
+    (corpus / "notes.txt").unlink()
+
+    result = library.refresh()
+
+    assert result.removed == ("notes.txt",) and "notes.txt" not in library.files
+    live = np.flatnonzero(library.searcher.index.live)
+    assert all(library.searcher.passages[slot].file != "notes.txt" for slot in live)
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_a_split_file_edited_is_read_again_whole(corpus: Path, tmp_path: Path, reads: list[str]):
+    library = split_notes(corpus)
+    reads.clear()
+    (corpus / "notes.txt").write_text("城市笔记\n运河的历史很长。\n又去了运河公园。\n新的一段。\n", encoding="utf-8")
+
+    result = library.refresh()
+
+    assert result.changed == ("notes.txt",) and reads == ["notes.txt"]
+    assert [p.text for p in passages_of(library, "notes.txt")] == ["运河的历史很长。", "又去了运河公园。", "新的一段。"]
+    assert len(library.files["notes.txt"].runs) == 1
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_a_split_file_is_taken_up_as_split_after_a_restart(corpus: Path, tmp_path: Path, reads: list[str]):
+    library = split_notes(corpus)
+    order = passages_of(library, "notes.txt")
+    reads.clear()
+
+    reopened = Library.open(corpus)
+
+    assert reads == [] and reopened.files == library.files
+    assert passages_of(reopened, "notes.txt") == order
+    assert_scores_like_a_clean_rebuild(reopened, tmp_path)
+
+
+def test_a_word_removed_again_moves_the_moved_passages_once_more(corpus: Path, tmp_path: Path, reads: list[str]):
+    library = split_notes(corpus)
+    before = {rel: passages_of(library, rel) for rel in HOLDING}
+    reads.clear()
+    (corpus / USERDICT_NAME).unlink()
+
+    result = library.refresh()
+
+    assert sorted(result.changed) == HOLDING and reads == []
+    assert {rel: passages_of(library, rel) for rel in HOLDING} == before
+    assert_scores_like_a_clean_rebuild(library, tmp_path / "removed")
+    teach(corpus, f"{WORD} 1000 n\n城市笔记 1000 n\n")  # a title word: every passage of notes.txt moves
+
+    library.refresh()
+
+    assert {rel: passages_of(library, rel) for rel in HOLDING} == before
+    assert_scores_like_a_clean_rebuild(library, tmp_path / "taught")
+
+
+def test_a_merge_keeps_the_runs_of_a_split_file(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    library = split_notes(corpus)
+    before = {rel: passages_of(library, rel) for rel in HOLDING}
+    # One segment at most: the next refresh merges the original segment with the moved passages'.
+    monkeypatch.setattr(store, "MAX_SEGMENTS", 1)
+    (corpus / "extra.txt").write_text("补充\n与运河无关的一段。\n", encoding="utf-8")
+
+    library.refresh()
+
+    assert len(library.searcher.index.segments) == 1
+    assert {rel: passages_of(library, rel) for rel in HOLDING} == before
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+    assert passages_of(Library.open(corpus), "notes.txt") == before["notes.txt"]
+
+
+def test_a_manifest_of_the_format_before_runs_is_read_without_reading_a_file(corpus: Path, reads: list[str]):
+    library = Library.open(corpus)
+    path = corpus / CACHE_DIR / "index" / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for entry in data["files"].values():
+        ((segment, first, count),) = entry.pop("runs") or ((None, 0, 0),)
+        entry.update(first=first, count=count, segment=segment)
+    data["format"] = 9
+    body = {key: value for key, value in data.items() if key != "checksum"}
+    data["checksum"] = cache._body_checksum(body)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    reads.clear()
+
+    reopened = Library.open(corpus)
+
+    assert reads == [] and reopened.files == library.files
