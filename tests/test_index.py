@@ -17,7 +17,7 @@ from wenda.retrieval import index as index_module
 from wenda.retrieval import maxscore as maxscore_module
 from wenda.retrieval.index import TUNED_PARAMS, BM25Index, BM25Params
 from wenda.retrieval.postings import decode_tfs, tfs_at
-from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment, _group_keys
+from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment, _group_keys, first_live_order
 from wenda.retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500
@@ -311,6 +311,42 @@ def test_scores_at_chosen_slots_equal_rank_bm25_over_segments_and_deletions(prun
         picked = rng.choice(len(live), size=40)
         expected = theirs.get_scores(question)[picked]
         np.testing.assert_array_equal(ours.scores_at(question, live[picked]), expected, strict=True)
+
+
+def _first_live_order_by_reading(docs: list[list[str]], dead: np.ndarray, terms: list[str]) -> list[str]:
+    """The terms in the order they first occur, reading the live documents one after the other."""
+    seen: dict[str, None] = {}
+    for doc, tokens in enumerate(docs):
+        if not dead[doc]:
+            seen.update(dict.fromkeys(tokens))
+    return [t for t in seen if t in terms]
+
+
+@pytest.mark.parametrize(
+    "deleted",
+    [[0], [1, 2, 3], list(range(0, 4000, 97)), list(range(0, 4000, 3)), list(range(1, 4000))],
+    ids=["first", "a_few", "one_in_97", "one_in_3", "all_but_the_first"],
+)
+def test_first_live_order_is_the_order_of_reading_the_live_documents(pruning: ParityCorpus, deleted: list[int]):
+    # A few deleted documents move only the terms first met in them; many, or a segment whose terms
+    # are not numbered by first occurrence, read every posting: all give the same order.
+    docs = pruning.docs[:4000]
+    dead = np.zeros(len(docs), dtype=bool)
+    dead[deleted] = True
+    built = Segment.build(docs)
+    vocabulary = list(built.terms)
+    shuffled = np.random.default_rng(5).permutation(len(vocabulary))
+    renumbered = Segment.from_forward(
+        [vocabulary[i] for i in np.argsort(shuffled)],
+        built.fwd_offsets,
+        shuffled[built.fwd_terms].astype(np.int32),
+        built.fwd_tfs,
+        built.doc_len,
+    )
+    expected = _first_live_order_by_reading(docs, dead, set(vocabulary))
+
+    for seg in (built, renumbered):
+        assert [seg.terms[int(t)] for t in first_live_order(seg, dead)] == expected
 
 
 def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus, monkeypatch: pytest.MonkeyPatch):
