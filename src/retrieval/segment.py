@@ -353,14 +353,15 @@ def first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
     """
     if dead is None:
         return np.flatnonzero(seg.doc_freq)
-    if dead.sum() * 8 > seg.n_docs:  # many terms move: reading every posting costs less
+    if dead.sum() * 32 > seg.n_docs:  # many terms move: reading every posting costs less
         return _first_live_order_from_postings(seg, dead)
     fwd_offsets, fwd_terms = np.asarray(seg.fwd_offsets), np.asarray(seg.fwd_terms)
     n_terms = len(seg.terms)
     # Each term's first forward entry: numbered by first occurrence, a running maximum of the
-    # entries reaches a term's id exactly where it first occurs.
-    first_entry = np.searchsorted(np.maximum.accumulate(fwd_terms), np.arange(n_terms))
-    numbered = (first_entry < len(fwd_terms)).all() and np.array_equal(fwd_terms[first_entry], np.arange(n_terms))
+    # entries grows exactly where a term first occurs, by one.
+    running = np.maximum.accumulate(fwd_terms)
+    first_entry = np.flatnonzero(np.r_[len(running) > 0, running[1:] != running[:-1]])
+    numbered = len(first_entry) == n_terms and np.array_equal(fwd_terms[first_entry], np.arange(n_terms))
     if not numbered:
         return _first_live_order_from_postings(seg, dead)  # read every posting
     first_doc = np.searchsorted(fwd_offsets, first_entry, side="right") - 1

@@ -624,18 +624,19 @@ class Library:
         bases = dict(zip(self._segment_names, self._index.bases[:-1].tolist(), strict=True))
         tables = dict(zip(self._segment_names, self._tables, strict=True))
         moved: list[tuple[str, int]] = []  # (segment, doc) of each moved passage, in its new order
-        places: dict[str, list[tuple[str | None, int]]] = {}  # per file, each passage's place after
+        split: dict[str, list[Run]] = {}  # per file, its runs after, None standing for the new segment
         for rel in changes.recut:
-            after: list[tuple[str | None, int]] = []
+            runs: list[Run] = []
             for run in self.files[rel].runs:
                 assert run.segment is not None
+                base, start = bases[run.segment], run.first
                 for doc in range(run.first, run.first + run.count):
-                    if bases[run.segment] + doc in changes.holding:
-                        after.append((None, len(moved)))  # None: the new segment
+                    if base + doc in changes.holding:
+                        runs += [Run(run.segment, start, doc - start), Run(None, len(moved), 1)]
                         moved.append((run.segment, doc))
-                    else:
-                        after.append((run.segment, doc))
-            places[rel] = after
+                        start = doc + 1
+                runs.append(Run(run.segment, start, run.first + run.count - start))
+            split[rel] = [run for run in runs if run.count]
         # The moved rows as stored, one slice per run of them in one segment.
         parts = [
             tables[name].select(np.array([doc for _, doc in group], dtype=np.int64))
@@ -653,8 +654,9 @@ class Library:
         name = cache.segment_name()
         draft = self._with_segment(draft, name, segment, table)
         files = dict(draft.files)
-        for rel, after in places.items():
-            files[rel] = dataclasses.replace(files[rel], runs=_runs_of([(at or name, doc) for at, doc in after]))
+        for rel, runs in split.items():
+            named = (run if run.segment else dataclasses.replace(run, segment=name) for run in runs)
+            files[rel] = dataclasses.replace(files[rel], runs=_joined(named))
         return dataclasses.replace(draft, files=files, segmented=draft.segmented + len(passages))
 
     def _with_segment(self, draft: _Draft, name: str, segment: Segment, table: PassageTable) -> _Draft:
@@ -891,11 +893,6 @@ def _analyzer_for(root: Path, settings: StoreSettings, load: bool = True):
 def _named(entry: FileEntry, segment: str) -> FileEntry:
     """A file entry built before its segment had a name, with that name."""
     return dataclasses.replace(entry, runs=tuple(dataclasses.replace(run, segment=segment) for run in entry.runs))
-
-
-def _runs_of(places: list[tuple[str, int]]) -> tuple[Run, ...]:
-    """The runs of a file whose passages, in order, are at these (segment, doc) places."""
-    return _joined(Run(segment, doc, 1) for segment, doc in places)
 
 
 def _joined(runs: Iterable[Run]) -> tuple[Run, ...]:
