@@ -508,6 +508,25 @@ def test_deleting_over_the_max_share_of_slots_merges_into_one_segment(corpus: Pa
     assert_scores_are_rank_bm25s(library.searcher)
 
 
+def test_a_merge_comes_after_the_change_is_served(corpus: Path, monkeypatch: pytest.MonkeyPatch):
+    library = Library.open(corpus)
+    served: list[bool] = []
+    real = Library._merge
+
+    def merging(self: Library, *args):
+        live = np.flatnonzero(self.searcher.index.live).tolist()
+        served.append(all(self.searcher.passages[slot].file != SEED_FILE for slot in live))
+        return real(self, *args)
+
+    monkeypatch.setattr(Library, "_merge", merging)
+    (corpus / SEED_FILE).unlink()  # over a quarter of the one segment: it is rewritten
+
+    library.refresh()
+
+    assert served == [True]
+    assert len(library.searcher.index.segments) == 1 and library.searcher.index.deleted == (None,)
+
+
 def test_a_small_deletion_is_a_mask_not_a_merge(corpus: Path):
     library = Library.open(corpus)
 

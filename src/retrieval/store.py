@@ -470,6 +470,11 @@ class Library:
             _release_freed_memory()
         if changes.recut:
             draft = self._recut(draft, changes)
+        draft = self._without_empty_segments(draft)
+        if self._index.n_docs and self._next_merge(draft.index) is not None:
+            # A merge rewrites whole segments (seconds at 100k passages): what changed is served
+            # first, and the merged snapshot, which scores alike, replaces it after.
+            self._publish(draft.index, list(draft.tables))
         draft = self._compact(draft)
         self.files = dict(draft.files)
         self._user_words = self.analyzer.user_words
@@ -679,21 +684,25 @@ class Library:
             saving=saving,
         )
 
-    def _compact(self, draft: _Draft) -> _Draft:
-        """Drop the segments whose passages are all deleted, then merge by _next_merge's policy.
+    def _without_empty_segments(self, draft: _Draft) -> _Draft:
+        """The draft without the segments whose passages are all deleted.
 
         A file's runs name their segment and count within it, so dropping one renumbers nothing (and
         no run names a segment whose passages are all deleted: every passage a run covers is live).
         """
         keep = [i for i, (_, dead) in enumerate(draft.index.pairs) if dead is None or not dead.all()]
-        if len(keep) < len(draft.index.segments):
-            index = draft.index
-            draft = dataclasses.replace(
-                draft,
-                index=BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep]),
-                tables=tuple(draft.tables[i] for i in keep),
-                names=tuple(draft.names[i] for i in keep),
-            )
+        if len(keep) == len(draft.index.segments):
+            return draft
+        index = draft.index
+        return dataclasses.replace(
+            draft,
+            index=BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep]),
+            tables=tuple(draft.tables[i] for i in keep),
+            names=tuple(draft.names[i] for i in keep),
+        )
+
+    def _compact(self, draft: _Draft) -> _Draft:
+        """The draft with segments merged by _next_merge's policy."""
         while (run := self._next_merge(draft.index)) is not None:
             draft = self._merge(draft, *run)
         return draft
