@@ -115,7 +115,7 @@ def main() -> None:
         result = library.last_refresh
         if not searchable(library, word):
             # A longer dictionary word holds it wherever it occurs (人民共和 in 中华人民共和国).
-            print(f"{word}: {passages} passages, {len(result.changed)} files re-read, never cut whole; skipped")
+            print(f"{word}: {passages} passages, {len(result.changed)} files holding it, never cut whole; skipped")
             userdict.unlink()
             library.refresh()
             continue
@@ -128,7 +128,8 @@ def main() -> None:
         userdict.unlink()
         library.refresh()
         print(
-            f"{word}: {passages} passages, {len(result.changed)} files re-read; saved → searchable "
+            f"{word}: {passages} passages, {len(result.changed)} files holding it, {result.segmented} passages "
+            f"cut again; saved → searchable "
             f"{watched:.2f} s (watcher); refresh alone: add {added.seconds:.2f} s, remove {removed.seconds:.2f} s"
         )
 
