@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -409,3 +410,29 @@ def test_a_manifest_of_the_format_before_runs_is_read_without_reading_a_file(cor
     reopened = Library.open(corpus)
 
     assert reads == [] and reopened.files == library.files
+
+
+def test_a_recut_whose_manifest_could_not_be_saved_is_done_again_at_the_next_start(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[str]
+):
+    library = Library.open(corpus)
+    index = corpus / CACHE_DIR / "index"
+    before = sorted(p.name for p in index.iterdir() if p.is_dir())
+    real = cache.write_manifest
+
+    def refused(cache_dir: Path, manifest) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache, "write_manifest", refused)
+    teach(corpus, f"{WORD} 1000 n\n")
+    library.refresh()  # served from memory; the moved passages' segment is not left behind
+    assert WORD in library.searcher.search("周末去运河公园", k=1).hits[0].matched
+    assert sorted(p.name for p in index.iterdir() if p.is_dir()) == before
+    monkeypatch.setattr(cache, "write_manifest", real)
+    reads.clear()
+
+    reopened = Library.open(corpus)
+
+    assert reads == [] and sorted(reopened.last_refresh.changed) == HOLDING
+    assert passages_of(reopened, "notes.txt") == passages_of(library, "notes.txt")
+    assert_scores_like_a_clean_rebuild(reopened, tmp_path)

@@ -473,26 +473,31 @@ class Library:
         draft = self._without_empty_segments(draft)
         if self._index.n_docs and self._next_merge(draft.index) is not None:
             # A merge rewrites whole segments (seconds at 100k passages): what changed is served
-            # first, and the merged snapshot, which scores alike, replaces it after.
-            self._publish(draft.index, list(draft.tables))
+            # first, and the merged snapshot, which scores alike, replaces it after. Should the merge
+            # fail, the library holds this whole snapshot, and the next save writes what it lacks.
+            self._adopt(draft)
         draft = self._compact(draft)
-        self.files = dict(draft.files)
-        self._user_words = self.analyzer.user_words
-        self._segment_names = list(draft.names)
-        self._publish(draft.index, list(draft.tables))
+        self._adopt(draft)
         if draft.saving:
             self._save(draft.unsaved)
         else:
             self._discard_written()
-        recut = set(changes.recut)
+        changed = {*changes.recut, *changes.changed}
         return Refresh(
             changes.added,
-            tuple(rel for rel in present if rel in recut or rel in changes.changed),
+            tuple(rel for rel in present if rel in changed),
             changes.removed,
             draft.problems,
             user_words=words,
             segmented=draft.segmented,
         )
+
+    def _adopt(self, draft: _Draft) -> None:
+        """Make the draft the library's snapshot: its files, segments and index, published."""
+        self.files = dict(draft.files)
+        self._user_words = self.analyzer.user_words
+        self._segment_names = list(draft.names)
+        self._publish(draft.index, list(draft.tables))
 
     def _with_user_words(
         self, changes: _Changes, words: tuple[str, ...], present: dict[str, os.stat_result]
