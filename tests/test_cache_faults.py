@@ -164,13 +164,13 @@ def _edit_manifest(change: Callable[[dict], None]) -> Callable[[Path], None]:
 
 
 def _shift_first(data: dict) -> None:
-    entry = next(e for e in data["files"].values() if e["first"] > 0)
-    entry["first"] += 1
+    run = next(run for e in data["files"].values() for run in e["runs"] if run[1] > 0)
+    run[1] += 1
 
 
 def _rename_a_key(data: dict) -> None:
     entry = next(iter(data["files"].values()))
-    entry["firsst"] = entry.pop("first")
+    entry["rnus"] = entry.pop("runs")
 
 
 @pytest.mark.parametrize(

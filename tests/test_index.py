@@ -17,7 +17,7 @@ from wenda.retrieval import index as index_module
 from wenda.retrieval import maxscore as maxscore_module
 from wenda.retrieval.index import TUNED_PARAMS, BM25Index, BM25Params
 from wenda.retrieval.postings import decode_tfs, tfs_at
-from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment, _group_keys
+from wenda.retrieval.segment import _ARRAYS, _BOUND_ARRAYS, Segment, _group_keys, first_live_order
 from wenda.retrieval.terms import _FILES as TERM_FILES
 
 N_DOCS = 1500
@@ -313,22 +313,40 @@ def test_scores_at_chosen_slots_equal_rank_bm25_over_segments_and_deletions(prun
         np.testing.assert_array_equal(ours.scores_at(question, live[picked]), expected, strict=True)
 
 
-def test_a_segment_gathered_from_others_equals_one_built_from_the_same_tokens(pruning: ParityCorpus):
-    # Documents taken from two segments (one of them merged from two) and an empty one, shuffled:
-    # terms numbered by first occurrence, postings and forward lists, as Segment.build makes them.
-    docs = [*pruning.docs[:400], []]
-    first = BM25Index([Segment.build(docs[:100]), Segment.build(docs[100:200])]).merged()[0].segments[0]
-    second = Segment.build(docs[200:])
-    order = np.random.default_rng(3).permutation(len(docs)).tolist()
-    picks = [(first, d) if d < 200 else (second, d - 200) for d in order]
+def _first_live_order_by_reading(docs: list[list[str]], dead: np.ndarray, terms: list[str]) -> list[str]:
+    """The terms in the order they first occur, reading the live documents one after the other."""
+    seen: dict[str, None] = {}
+    for doc, tokens in enumerate(docs):
+        if not dead[doc]:
+            seen.update(dict.fromkeys(tokens))
+    return [t for t in seen if t in terms]
 
-    gathered, built = Segment.gather(picks), Segment.build([docs[d] for d in order])
 
-    assert list(gathered.terms) == list(built.terms)
-    for name in ("offsets", "posting_codes", "gap_exceptions", "gap_offsets", "tf_exceptions", "tf_offsets"):
-        np.testing.assert_array_equal(getattr(gathered, name), getattr(built, name), strict=True)
-    for name in ("fwd_offsets", "fwd_terms", "fwd_tfs", "doc_len"):
-        np.testing.assert_array_equal(getattr(gathered, name), getattr(built, name), strict=True)
+@pytest.mark.parametrize(
+    "deleted",
+    [[0], [1, 2, 3], list(range(0, 4000, 97)), list(range(0, 4000, 3)), list(range(1, 4000))],
+    ids=["first", "a_few", "one_in_97", "one_in_3", "all_but_the_first"],
+)
+def test_first_live_order_is_the_order_of_reading_the_live_documents(pruning: ParityCorpus, deleted: list[int]):
+    # A few deleted documents move only the terms first met in them; many, or a segment whose terms
+    # are not numbered by first occurrence, read every posting: all give the same order.
+    docs = pruning.docs[:4000]
+    dead = np.zeros(len(docs), dtype=bool)
+    dead[deleted] = True
+    built = Segment.build(docs)
+    vocabulary = list(built.terms)
+    shuffled = np.random.default_rng(5).permutation(len(vocabulary))
+    renumbered = Segment.from_forward(
+        [vocabulary[i] for i in np.argsort(shuffled)],
+        built.fwd_offsets,
+        shuffled[built.fwd_terms].astype(np.int32),
+        built.fwd_tfs,
+        built.doc_len,
+    )
+    expected = _first_live_order_by_reading(docs, dead, set(vocabulary))
+
+    for seg in (built, renumbered):
+        assert [seg.terms[int(t)] for t in first_live_order(seg, dead)] == expected
 
 
 def test_top_k_skips_most_postings_of_long_questions(pruning: ParityCorpus, monkeypatch: pytest.MonkeyPatch):

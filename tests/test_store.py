@@ -20,7 +20,7 @@ from conftest import SEED_CORPUS, SEED_FILE, news_article, news_name
 from rank_bm25 import BM25Okapi
 
 from wenda.retrieval import cache, store
-from wenda.retrieval.cache import CACHE_DIR
+from wenda.retrieval.cache import CACHE_DIR, FileEntry
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.index import BM25Index
 from wenda.retrieval.search import Searcher, indexed_text
@@ -471,7 +471,7 @@ def test_beyond_max_segments_the_smallest_adjacent_pair_is_merged(corpus: Path, 
 
     assert counts == [*range(1, MAX_SEGMENTS + 1), MAX_SEGMENTS]
     # The big first segment is left alone; two one-file segments became one.
-    merged = [seg for seg in {e.segment for e in library.files.values()} if _files_in(library, seg) > 1]
+    merged = [seg for seg in {_segment_of(e) for e in library.files.values()} if _files_in(library, seg) > 1]
     assert len(merged) == 2 and any(_files_in(library, seg) == 2 for seg in merged)
     assert library.passage_count == 26 + NEWS * PARAGRAPHS + MAX_SEGMENTS * 2
     assert passages_by_file(library.searcher) == fresh_passages(corpus)
@@ -484,8 +484,14 @@ def test_beyond_max_segments_the_smallest_adjacent_pair_is_merged(corpus: Path, 
     assert answers(Library.open(corpus).searcher) == answers(library.searcher) and reads == []
 
 
+def _segment_of(entry: FileEntry) -> str | None:
+    """The one segment holding a file read in one go (no user word moved any of its passages)."""
+    (run,) = entry.runs or (None,)
+    return run.segment if run else None
+
+
 def _files_in(library: Library, segment: str | None) -> int:
-    return sum(1 for e in library.files.values() if e.segment == segment)
+    return sum(1 for e in library.files.values() if _segment_of(e) == segment)
 
 
 def test_deleting_over_the_max_share_of_slots_merges_into_one_segment(corpus: Path):
@@ -500,6 +506,25 @@ def test_deleting_over_the_max_share_of_slots_merges_into_one_segment(corpus: Pa
     assert index.n_slots == index.n_docs == NEWS * PARAGRAPHS
     assert passages_by_file(library.searcher) == fresh_passages(corpus)
     assert_scores_are_rank_bm25s(library.searcher)
+
+
+def test_a_merge_comes_after_the_change_is_served(corpus: Path, monkeypatch: pytest.MonkeyPatch):
+    library = Library.open(corpus)
+    served: list[bool] = []
+    real = Library._merge
+
+    def merging(self: Library, *args):
+        live = np.flatnonzero(self.searcher.index.live).tolist()
+        served.append(all(self.searcher.passages[slot].file != SEED_FILE for slot in live))
+        return real(self, *args)
+
+    monkeypatch.setattr(Library, "_merge", merging)
+    (corpus / SEED_FILE).unlink()  # over a quarter of the one segment: it is rewritten
+
+    library.refresh()
+
+    assert served == [True]
+    assert len(library.searcher.index.segments) == 1 and library.searcher.index.deleted == (None,)
 
 
 def test_a_small_deletion_is_a_mask_not_a_merge(corpus: Path):
@@ -521,8 +546,8 @@ def test_file_ranges_stay_right_after_a_merge(corpus: Path, reopen: bool):
         library.refresh()
     (corpus / news_name(2)).unlink()  # over a quarter of nothing: only masked
     library.refresh()
-    pair = next(seg for seg in {e.segment for e in library.files.values()} if _files_in(library, seg) == 2)
-    in_merged = sorted(rel for rel, e in library.files.items() if e.segment == pair)
+    pair = next(seg for seg in {_segment_of(e) for e in library.files.values()} if _files_in(library, seg) == 2)
+    in_merged = sorted(rel for rel, e in library.files.items() if _segment_of(e) == pair)
     if reopen:
         library = Library.open(corpus)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import news_article, news_name
 
+from wenda.retrieval import cache, store
 from wenda.retrieval.cache import CACHE_DIR
 from wenda.retrieval.corpus import Passage, read_file
 from wenda.retrieval.search import Searcher
@@ -56,29 +58,37 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
-def passages_of(library: Library, rel: str) -> list[Passage]:
-    """The passages of one file, in their order in the index."""
+def slots_of(library: Library, rel: str) -> list[int]:
+    """The slots of one file's passages in file order, checked against the live passages of the index."""
     passages = library.searcher.passages
-    return [passages[slot] for slot in np.flatnonzero(library.searcher.index.live) if passages[slot].file == rel]
+    slots = library.slots_of(rel)
+    assert sorted(slots) == [slot for slot in np.flatnonzero(library.searcher.index.live) if passages[slot].file == rel]
+    return slots
+
+
+def passages_of(library: Library, rel: str) -> list[Passage]:
+    """The passages of one file, in file order."""
+    return [library.searcher.passages[slot] for slot in slots_of(library, rel)]
 
 
 def stored_cuts(library: Library, rel: str) -> list[tuple[Passage, bytes | None, bytes | None]]:
-    """Each passage of one file with the cuts of its text and title stored beside it."""
+    """Each passage of one file, in file order, with the cuts of its text and title stored beside it."""
     passages = library.searcher.passages
-    return [
-        (passages[slot], passages.cut(slot), passages.title_cut(slot))
-        for slot in np.flatnonzero(library.searcher.index.live).tolist()
-        if passages[slot].file == rel
-    ]
+    return [(passages[slot], passages.cut(slot), passages.title_cut(slot)) for slot in slots_of(library, rel)]
 
 
 def teach(root: Path, lines: str) -> None:
     (root / USERDICT_NAME).write_text(lines, encoding="utf-8")
 
 
-def segments_by_file(root: Path) -> dict[str, str | None]:
+def runs_by_file(root: Path) -> dict[str, list[list]]:
+    """Each file's runs ([segment, first, count]) as the saved manifest records them."""
     data = json.loads((root / CACHE_DIR / "index" / "manifest.json").read_text(encoding="utf-8"))
-    return {rel: entry["segment"] for rel, entry in data["files"].items()}
+    return {rel: entry["runs"] for rel, entry in data["files"].items()}
+
+
+def holding_passages(root: Path, rels: list[str]) -> int:
+    return sum(WORD in p.text or WORD in p.title for rel in rels for p in read_file(root / rel, root).passages)
 
 
 def scores_by_passage(searcher: Searcher, tokens: list[str]) -> dict[tuple[str, int, str], float]:
@@ -121,20 +131,26 @@ def test_a_new_user_word_makes_a_question_find_it_as_one_word(corpus: Path):
     assert hit.passage.file == "notes.txt" and WORD in hit.matched
 
 
-def test_only_the_files_holding_a_new_user_word_change_and_none_is_read(corpus: Path, reads: list[str]):
+def test_only_the_passages_holding_a_new_user_word_move_and_no_file_is_read(corpus: Path, reads: list[str]):
     library = Library.open(corpus)
-    before = segments_by_file(corpus)
+    before = runs_by_file(corpus)
     reads.clear()
     teach(corpus, f"{WORD} 1000 n\n")
 
     result = library.refresh()
 
-    # The holding files move to a new segment, but their content is as indexed (same sha256): their
-    # passages are taken from the index as stored, and only those holding the word cut again.
+    # The holding files' content is as indexed (same sha256): their passages holding the word are
+    # taken from the index as stored, cut again and moved to one new segment; the rest stays put.
     assert sorted(result.changed) == HOLDING and reads == []
     assert result.user_words == (WORD,) and not result.added and not result.removed
-    after = segments_by_file(corpus)
+    after = runs_by_file(corpus)
     assert {rel for rel in before if after[rel] != before[rel]} == set(HOLDING)
+    old = {run[0] for runs in before.values() for run in runs}
+    (new,) = {run[0] for rel in HOLDING for run in after[rel]} - old
+    moved = sum(count for rel in HOLDING for segment, _, count in after[rel] if segment == new)
+    assert moved == result.segmented == holding_passages(corpus, HOLDING)
+    for rel in HOLDING:
+        assert sum(run[2] for run in after[rel]) == sum(run[2] for run in before[rel])
 
 
 def test_only_the_texts_holding_a_new_user_word_are_cut_again(
@@ -160,9 +176,7 @@ def test_only_the_texts_holding_a_new_user_word_are_cut_again(
     assert len(notes) == 2 and WORD in notes[0].text and WORD not in notes[1].text
     assert any(WORD in text for text in cut)
     assert not any("历史" in text for text in cut)
-    assert result.segmented == sum(
-        WORD in p.text or WORD in p.title for rel in HOLDING for p in read_file(corpus / rel, corpus).passages
-    )
+    assert result.segmented == holding_passages(corpus, HOLDING)
     assert_scores_like_a_clean_rebuild(library, tmp_path)
 
 
@@ -285,3 +299,140 @@ def test_a_user_dictionary_saved_while_watching_is_searchable(corpus: Path):
         assert refreshed.wait(TIMEOUT)
 
     assert WORD in library.searcher.search("周末去运河公园", k=1).hits[0].matched
+
+
+# -- a file whose passages a user word split across segments --------------------------------------
+
+
+def split_notes(corpus: Path) -> Library:
+    """A library in which notes.txt's passage holding WORD has moved to a segment of its own."""
+    library = Library.open(corpus)
+    teach(corpus, f"{WORD} 1000 n\n")
+    library.refresh()
+    (holding, _), (other, _) = [(run[0], run[2]) for run in runs_by_file(corpus)["notes.txt"]]
+    assert holding != other
+    return library
+
+
+def test_a_split_file_lists_its_passages_in_file_order(corpus: Path):
+    before = [p.text for p in read_file(corpus / "notes.txt", corpus).passages]
+
+    library = split_notes(corpus)
+
+    assert [p.text for p in passages_of(library, "notes.txt")] == before
+    assert library.files["notes.txt"].count == 2 and len(library.files["notes.txt"].runs) == 2
+
+
+def test_a_split_file_removed_takes_all_its_passages(corpus: Path, tmp_path: Path):
+    library = split_notes(corpus)
+    (corpus / "notes.txt").unlink()
+
+    result = library.refresh()
+
+    assert result.removed == ("notes.txt",) and "notes.txt" not in library.files
+    live = np.flatnonzero(library.searcher.index.live)
+    assert all(library.searcher.passages[slot].file != "notes.txt" for slot in live)
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_a_split_file_edited_is_read_again_whole(corpus: Path, tmp_path: Path, reads: list[str]):
+    library = split_notes(corpus)
+    reads.clear()
+    (corpus / "notes.txt").write_text("城市笔记\n运河的历史很长。\n又去了运河公园。\n新的一段。\n", encoding="utf-8")
+
+    result = library.refresh()
+
+    assert result.changed == ("notes.txt",) and reads == ["notes.txt"]
+    assert [p.text for p in passages_of(library, "notes.txt")] == ["运河的历史很长。", "又去了运河公园。", "新的一段。"]
+    assert len(library.files["notes.txt"].runs) == 1
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+
+
+def test_a_split_file_is_taken_up_as_split_after_a_restart(corpus: Path, tmp_path: Path, reads: list[str]):
+    library = split_notes(corpus)
+    order = passages_of(library, "notes.txt")
+    reads.clear()
+
+    reopened = Library.open(corpus)
+
+    assert reads == [] and reopened.files == library.files
+    assert passages_of(reopened, "notes.txt") == order
+    assert_scores_like_a_clean_rebuild(reopened, tmp_path)
+
+
+def test_a_word_removed_again_moves_the_moved_passages_once_more(corpus: Path, tmp_path: Path, reads: list[str]):
+    library = split_notes(corpus)
+    before = {rel: passages_of(library, rel) for rel in HOLDING}
+    reads.clear()
+    (corpus / USERDICT_NAME).unlink()
+
+    result = library.refresh()
+
+    assert sorted(result.changed) == HOLDING and reads == []
+    assert {rel: passages_of(library, rel) for rel in HOLDING} == before
+    assert_scores_like_a_clean_rebuild(library, tmp_path / "removed")
+    teach(corpus, f"{WORD} 1000 n\n城市笔记 1000 n\n")  # a title word: every passage of notes.txt moves
+
+    library.refresh()
+
+    assert {rel: passages_of(library, rel) for rel in HOLDING} == before
+    assert_scores_like_a_clean_rebuild(library, tmp_path / "taught")
+
+
+def test_a_merge_keeps_the_runs_of_a_split_file(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    library = split_notes(corpus)
+    before = {rel: passages_of(library, rel) for rel in HOLDING}
+    # One segment at most: the next refresh merges the original segment with the moved passages'.
+    monkeypatch.setattr(store, "MAX_SEGMENTS", 1)
+    (corpus / "extra.txt").write_text("补充\n与运河无关的一段。\n", encoding="utf-8")
+
+    library.refresh()
+
+    assert len(library.searcher.index.segments) == 1
+    assert {rel: passages_of(library, rel) for rel in HOLDING} == before
+    assert_scores_like_a_clean_rebuild(library, tmp_path)
+    assert passages_of(Library.open(corpus), "notes.txt") == before["notes.txt"]
+
+
+def test_a_manifest_of_the_format_before_runs_is_read_without_reading_a_file(corpus: Path, reads: list[str]):
+    library = Library.open(corpus)
+    path = corpus / CACHE_DIR / "index" / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for entry in data["files"].values():
+        ((segment, first, count),) = entry.pop("runs") or ((None, 0, 0),)
+        entry.update(first=first, count=count, segment=segment)
+    data["format"] = 9
+    body = {key: value for key, value in data.items() if key != "checksum"}
+    data["checksum"] = cache._body_checksum(body)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    reads.clear()
+
+    reopened = Library.open(corpus)
+
+    assert reads == [] and reopened.files == library.files
+
+
+def test_a_recut_whose_manifest_could_not_be_saved_is_done_again_at_the_next_start(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[str]
+):
+    library = Library.open(corpus)
+    index = corpus / CACHE_DIR / "index"
+    before = sorted(p.name for p in index.iterdir() if p.is_dir())
+    real = cache.write_manifest
+
+    def refused(cache_dir: Path, manifest) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache, "write_manifest", refused)
+    teach(corpus, f"{WORD} 1000 n\n")
+    library.refresh()  # served from memory; the moved passages' segment is not left behind
+    assert WORD in library.searcher.search("周末去运河公园", k=1).hits[0].matched
+    assert sorted(p.name for p in index.iterdir() if p.is_dir()) == before
+    monkeypatch.setattr(cache, "write_manifest", real)
+    reads.clear()
+
+    reopened = Library.open(corpus)
+
+    assert reads == [] and sorted(reopened.last_refresh.changed) == HOLDING
+    assert passages_of(reopened, "notes.txt") == passages_of(library, "notes.txt")
+    assert_scores_like_a_clean_rebuild(reopened, tmp_path)

@@ -44,7 +44,11 @@ CACHE_DIR = ".wenda"
 # 7: a manifest's articles carry their url and date (for `wenda sources`).
 # 8: the manifest records the user dictionary's words its segments were cut with, out of the fingerprint.
 # 9: each passage keeps jieba's cut of its text (passages.py), so an answer need not cut it again.
-FORMAT = 9
+# 10: a file's passages are runs, possibly in several segments (FileEntry.runs): a user word moves
+#     only the passages holding it. A format-9 manifest reads as one run per file.
+FORMAT = 10
+# The formats read_manifest reads: each older one is a special case of FORMAT's.
+READABLE_FORMATS = (9, FORMAT)
 # A hidden temporary file or folder in the cache whose writer is unknown (no pid in its name) and
 # that is older than this was left by a crashed write. One whose writer's pid is gone is removed at once.
 STALE_TEMP_SECONDS = 24 * 3600
@@ -103,40 +107,67 @@ class ProblemEntry:
 
 
 @dataclass(frozen=True)
+class Run:
+    """Consecutive passages of a file, stored consecutively in one segment."""
+
+    segment: str | None  # None only while the segment is being built, before it is named
+    # `first` counts within the segment, so it stays true as other segments come and go.
+    first: int
+    count: int
+
+    def to_json(self) -> list[Any]:
+        return [self.segment, self.first, self.count]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Run:
+        segment, first, count = data
+        if not isinstance(segment, str) or not isinstance(first, int) or not isinstance(count, int) or count <= 0:
+            raise ValueError("a run of the manifest is not [segment, first, count]")
+        return cls(segment, first, count)
+
+
+@dataclass(frozen=True)
 class FileEntry:
-    """A corpus file as last read: its content, and where its passages are in the index."""
+    """A corpus file as last read: its content, and where its passages are in the index.
+
+    Its passages, in file order, are its runs one after the other. A file read in one go is one run;
+    a user word moves only the passages holding it to a segment of their own (store.py), which splits
+    the file's runs there. Every passage a run covers is live: a run goes whole, or is split.
+    """
 
     sha256: str
     size: int
     mtime_ns: int
-    # `first` counts within the segment, so it stays true as other segments come and go.
-    first: int
-    count: int
-    segment: str | None  # None when the file has no passages
+    runs: tuple[Run, ...]  # empty when the file has no passages
     articles: tuple[ArticleEntry, ...]
     problems: tuple[ProblemEntry, ...]
+
+    @property
+    def count(self) -> int:
+        return sum(run.count for run in self.runs)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "sha256": self.sha256,
             "size": self.size,
             "mtime_ns": self.mtime_ns,
-            "first": self.first,
-            "count": self.count,
-            "segment": self.segment,
+            "runs": [run.to_json() for run in self.runs],
             "articles": [a.to_json() for a in self.articles],
             "problems": [p.to_json() for p in self.problems],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FileEntry:
+        if "runs" in data:
+            runs = tuple(Run.from_json(run) for run in data["runs"])
+        else:  # format 9: one range in one segment
+            count = data["count"]
+            runs = (Run(data["segment"], data["first"], count),) if count else ()
         return cls(
             sha256=data["sha256"],
             size=data["size"],
             mtime_ns=data["mtime_ns"],
-            first=data["first"],
-            count=data["count"],
-            segment=data["segment"],
+            runs=runs,
             articles=tuple(ArticleEntry.from_json(a) for a in data["articles"]),
             problems=tuple(ProblemEntry.from_json(p) for p in data["problems"]),
         )
@@ -226,7 +257,7 @@ def read_manifest(cache_dir: Path, fingerprint: str) -> Manifest | None:
     data = json.loads((cache_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("manifest.json is not a JSON object")
-    if data.get("format") != FORMAT:
+    if data.get("format") not in READABLE_FORMATS:
         return None
     body = {key: value for key, value in data.items() if key != "checksum"}
     if data.get("checksum") != _body_checksum(body):

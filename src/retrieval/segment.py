@@ -31,6 +31,9 @@ _TF_BUCKETS = 16
 # chunk costs ~160 MB at the peak of a build, whatever the segment's size.
 _BOUND_CHUNK = 1 << 22
 _NO_KEYS = np.zeros((0, 2), dtype="<u8")
+# first_live_order reads the postings of the terms whose first document is deleted run by run, up
+# to this many runs of consecutive ids; beyond, all postings between the first and the last in one go.
+_MAX_RUNS_READ = 256
 
 
 class Segment:
@@ -165,61 +168,6 @@ class Segment:
             np.concatenate(parts_tfs).astype(np.int32) if parts_tfs else np.zeros(0, np.int32),
             np.concatenate(parts_lens).astype(np.int32) if parts_lens else np.zeros(0, np.int32),
         )
-
-    @classmethod
-    def gather(cls, picks: Sequence[tuple[Segment, int]]) -> Segment:
-        """A segment of the given (segment, document) pairs, in the order given, read from their
-        forward lists: what Segment.build of the documents' token lists makes, array for array
-        (terms numbered by first occurrence, as merge() numbers them), without the tokens."""
-        sources: dict[int, tuple[Segment, list[int], list[int]]] = {}  # by id(): positions and docs
-        for position, (seg, doc) in enumerate(picks):
-            source = sources.setdefault(id(seg), (seg, [], []))
-            source[1].append(position)
-            source[2].append(doc)
-        counts = np.zeros(len(picks), dtype=np.int64)
-        doc_len = np.zeros(len(picks), dtype=np.int32)
-        for seg, positions, docs in sources.values():
-            counts[positions] = np.diff(seg.fwd_offsets)[docs]
-            doc_len[positions] = seg.doc_len[docs]
-        fwd_offsets = csr_offsets(counts)
-        total = int(fwd_offsets[-1])
-        tfs = np.zeros(total, dtype=np.int32)
-        group = np.zeros(total, dtype=np.int64)  # per entry: its term, numbered over all sources
-        used_keys, used_terms = [], []  # per source: the keys and (segment, ids) of the terms it gives
-        numbered = 0
-        for seg, positions, docs in sources.values():
-            into = spans(fwd_offsets[positions], counts[positions])
-            entries = entries_of(seg, np.asarray(docs, dtype=np.int64))
-            local = seg.fwd_terms[entries]
-            tfs[into] = seg.fwd_tfs[entries]
-            # The terms this source gives, numbered after the sources before it (no sort needed).
-            used = np.zeros(len(seg.terms), dtype=bool)
-            used[local] = True
-            ids = np.flatnonzero(used)
-            number = np.zeros(len(seg.terms), dtype=np.int64)
-            number[ids] = np.arange(numbered, numbered + len(ids))
-            group[into] = number[local]
-            used_keys.append(seg.terms.keys[ids])
-            used_terms.append((seg, ids))
-            numbered += len(ids)
-        # A term given by several sources is one term: match them by key.
-        same, _ = _group_keys(np.concatenate(used_keys) if used_keys else _NO_KEYS)
-        group = same[group]
-        first_at = np.full(int(same.max()) + 1 if len(same) else 0, total, dtype=np.int64)
-        np.minimum.at(first_at, group, np.arange(total))
-        rank = np.empty(len(first_at), dtype=np.int64)
-        order = np.argsort(first_at, kind="stable")
-        rank[order] = np.arange(len(first_at))
-        # Each new term's text, from any source that gives it.
-        text_of: list[str | None] = [None] * len(first_at)
-        at = 0
-        for seg, ids in used_terms:
-            for term, g in zip(ids.tolist(), same[at : at + len(ids)].tolist(), strict=True):
-                if text_of[g] is None:
-                    text_of[g] = seg.terms[term]
-            at += len(ids)
-        terms = [str(text_of[g]) for g in order.tolist()]
-        return cls.from_forward(terms, fwd_offsets, rank[group].astype(np.int32), tfs, doc_len)
 
     @property
     def n_docs(self) -> int:
@@ -398,13 +346,59 @@ def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def first_live_order(seg: Segment, dead: np.ndarray | None) -> np.ndarray:
     """A segment's terms with a live occurrence, in the order they first occur in its live documents.
 
-    That is the order in which rank-bm25 meets them. Found without sorting: a forward entry is a
-    term's first live occurrence when its document is the term's first live posting (postings are
-    in document order), and forward entries are already in reading order.
+    That is the order in which rank-bm25 meets them. Term ids are numbered in order of first
+    occurrence (Segment.build, merge), so without deletions it is the ids in order; with some, only
+    the terms first met in a deleted document move, and only their postings are read (a user word
+    deletes a few hundred passages from each big segment: reading all its postings cost seconds).
     """
     if dead is None:
-        # Term ids are numbered in order of first occurrence (Segment.build, merged): no reading needed.
         return np.flatnonzero(seg.doc_freq)
+    if dead.sum() * 32 > seg.n_docs:  # many terms move: reading every posting costs less
+        return _first_live_order_from_postings(seg, dead)
+    fwd_offsets, fwd_terms = np.asarray(seg.fwd_offsets), np.asarray(seg.fwd_terms)
+    n_terms = len(seg.terms)
+    # Each term's first forward entry: numbered by first occurrence, a running maximum of the
+    # entries grows exactly where a term first occurs, by one.
+    running = np.maximum.accumulate(fwd_terms)
+    first_entry = np.flatnonzero(np.r_[len(running) > 0, running[1:] != running[:-1]])
+    numbered = len(first_entry) == n_terms and np.array_equal(fwd_terms[first_entry], np.arange(n_terms))
+    if not numbered:
+        return _first_live_order_from_postings(seg, dead)  # read every posting
+    first_doc = np.searchsorted(fwd_offsets, first_entry, side="right") - 1
+    moved = np.flatnonzero(dead[first_doc])
+    key = first_entry.astype(np.int64)
+    if len(moved):
+        key[moved] = -1  # no live occurrence, unless found below
+        # The moved terms' first live postings, read a run of consecutive term ids at a time (or, if
+        # they are scattered in many runs, every posting from the first to the last of them).
+        breaks = np.flatnonzero(np.diff(moved) != 1) + 1
+        runs = np.split(moved, breaks) if len(breaks) < _MAX_RUNS_READ else [moved]
+        docs, terms = [], []
+        for run in runs:
+            lo, hi = int(run[0]), int(run[-1]) + 1
+            docs.append(seg.docs_of_terms(lo, hi))
+            terms.append(np.repeat(np.arange(lo, hi), np.diff(np.asarray(seg.offsets[lo : hi + 1]))))
+        doc, term = np.concatenate(docs), np.concatenate(terms)
+        live = ~dead[doc] & (key[term] == -1)
+        doc, term = doc[live], term[live]
+        firsts = np.r_[True, term[1:] != term[:-1]] if len(term) else np.zeros(0, bool)
+        term, doc = term[firsts], doc[firsts]
+        # Where each of them sits in its first live document's forward list: the entries looked at
+        # grow with the moved terms; past a share of the segment, reading every posting costs less.
+        lengths = np.diff(fwd_offsets)[doc]
+        if int(lengths.sum()) > len(fwd_terms) // 4:
+            return _first_live_order_from_postings(seg, dead)
+        entries = entries_of(seg, doc)
+        owner = np.repeat(np.arange(len(doc)), lengths)
+        key[term] = entries[fwd_terms[entries] == term[owner]]
+    ids = np.flatnonzero(key >= 0)
+    return ids[np.argsort(key[ids], kind="stable")]
+
+
+def _first_live_order_from_postings(seg: Segment, dead: np.ndarray) -> np.ndarray:
+    """first_live_order for any numbering of terms, from every posting: a forward entry is a term's
+    first live occurrence when its document is the term's first live posting (postings are in
+    document order), and forward entries are already in reading order."""
     starts, ends = seg.offsets[:-1], seg.offsets[1:]
     doc_ids = seg.doc_ids
     live_postings = np.flatnonzero(~dead[doc_ids])

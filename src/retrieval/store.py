@@ -4,7 +4,8 @@ Opening a corpus loads the cache (cache.py: `<corpus>/.wenda/index/`) and its se
 memory-mapped, then re-reads only the files whose content changed; a changed analyzer setting
 (stop words, wenda version) invalidates the whole cache. An edited user dictionary cuts again only
 the passages holding a word it added, removed or re-weighed (userwords.py), taken from the index as
-stored rather than read from their files. A refresh builds the
+stored rather than read from their files, and moves only them, to a small segment of their own. A
+refresh builds the
 next index aside and publishes it whole, so a query sees the old snapshot or the new, never half.
 """
 
@@ -14,19 +15,20 @@ import contextlib
 import ctypes
 import dataclasses
 import hashlib
+import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import cache
-from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry
-from .corpus import READER_VERSION, FileReport, Passage, Problem, corpus_files, read_file
+from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry, Run
+from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
@@ -93,7 +95,8 @@ class Refresh:
     problems: tuple[Problem, ...] = ()
     seconds: float = 0.0
     synonyms: bool = False  # synonyms.txt's rules changed (the index did not: questions are read anew)
-    # The user words added, removed or re-weighed; the files holding them are among `changed`.
+    # The user words added, removed or re-weighed; the files holding them are among `changed` (their
+    # passages holding one were cut again; the files were not read).
     user_words: tuple[str, ...] = ()
     # Passages this refresh segmented (cut into terms); 0 when another process had done it.
     segmented: int = 0
@@ -114,10 +117,10 @@ class _Changes:
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     touched: Mapping[str, os.stat_result]  # a new size or mtime but the same content: nothing to read
-    # Files in to_read only because they hold a changed user word (their content is as indexed): not
-    # read, but moved to a new segment from their stored rows, the holding passages cut again (_Kept).
-    recut: frozenset[str] = frozenset()
-    holding: frozenset[int] = frozenset()  # the slots whose text holds one (userwords.slots_holding)
+    # Files that hold a changed user word, their content as indexed (not in to_read or removed): the
+    # passages holding it (`holding`, by slot: userwords.slots_holding) are cut again and moved (_recut).
+    recut: tuple[str, ...] = ()
+    holding: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, eq=False)
@@ -449,7 +452,7 @@ class Library:
         if words:
             changes = self._with_user_words(changes, words, present)
         self._remember_touched(changes.touched)
-        if not changes.to_read and not changes.removed:
+        if not changes.to_read and not changes.removed and not changes.recut:
             if words:
                 # No passage holds a changed word: only questions are cut with the new dictionary.
                 self._user_words = self.analyzer.user_words
@@ -463,61 +466,67 @@ class Library:
         # Each batch of files becomes a segment of its own, written out and memory-mapped at once,
         # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
         for batch in _batches(list(changes.to_read), self.root, len(draft.index.segments)):
-            draft = self._add_batch(draft, batch, present, progress, changes)
+            draft = self._add_batch(draft, batch, present, progress)
             _release_freed_memory()
+        if changes.recut:
+            draft = self._recut(draft, changes)
+        draft = self._without_empty_segments(draft)
+        if self._index.n_docs and self._next_merge(draft.index) is not None:
+            # A merge rewrites whole segments (seconds at 100k passages): what changed is served
+            # first, and the merged snapshot, which scores alike, replaces it after. Should the merge
+            # fail, the library holds this whole snapshot, and the next save writes what it lacks.
+            self._adopt(draft)
         draft = self._compact(draft)
-        self.files = dict(draft.files)
-        self._user_words = self.analyzer.user_words
-        self._segment_names = list(draft.names)
-        self._publish(draft.index, list(draft.tables))
+        self._adopt(draft)
         if draft.saving:
             self._save(draft.unsaved)
         else:
             self._discard_written()
+        changed = {*changes.recut, *changes.changed}
         return Refresh(
             changes.added,
-            changes.changed,
+            tuple(rel for rel in present if rel in changed),
             changes.removed,
             draft.problems,
             user_words=words,
             segmented=draft.segmented,
         )
 
+    def _adopt(self, draft: _Draft) -> None:
+        """Make the draft the library's snapshot: its files, segments and index, published."""
+        self.files = dict(draft.files)
+        self._user_words = self.analyzer.user_words
+        self._segment_names = list(draft.names)
+        self._publish(draft.index, list(draft.tables))
+
     def _with_user_words(
         self, changes: _Changes, words: tuple[str, ...], present: dict[str, os.stat_result]
     ) -> _Changes:
-        """changes with the files that hold a changed user word among the changed files (as recut).
+        """changes with the passages that hold a changed user word, to be cut again (_recut).
 
-        The other files' passages hold none of the words, and jieba cuts them alike with either
-        dictionary (text.Analyzer keeps its frequency total): their segments stay as they are.
+        The other passages hold none of the words, and jieba cuts them alike with either dictionary
+        (text.Analyzer keeps its frequency total): they stay where they are. A file read again
+        anyway, or removed, is not recut: its passages all go.
         """
         started = time.perf_counter()
         stored = SlotPassages(self._tables)
         slots = slots_holding(words, self._index, stored, self.analyzer)
         holding = {stored[slot].file for slot in slots}
         reading = {rel for rel, _ in changes.to_read}
-        extra = {rel for rel in holding if rel in present and rel not in reading and rel not in changes.removed}
+        recut = {rel for rel in holding if rel in present and rel not in reading and rel not in changes.removed}
         log.info(
-            "user words changed (%s): %d files hold them, found in %.2fs",
+            "user words changed (%s): %d passages in %d files hold them, found in %.2fs",
             ", ".join(words[:5]) + (" ..." if len(words) > 5 else ""),
+            len(slots),
             len(holding),
             time.perf_counter() - started,
         )
-        if not extra:
+        if not recut:
             return changes
-        digests = dict(changes.to_read)
-        digests.update((rel, self.files[rel].sha256) for rel in extra)
-        # Folder order, as a first build would read them.
-        to_read = tuple((rel, digests[rel]) for rel in present if rel in digests)
-        return _Changes(
-            to_read=to_read,
-            added=changes.added,
-            changed=tuple(rel for rel, _ in to_read if rel in self.files),
-            removed=changes.removed,
-            # A recut file touched meanwhile keeps its entry, which must hold its new stat too.
-            touched=changes.touched,
-            recut=frozenset(extra),
-            holding=slots,
+        return dataclasses.replace(
+            changes,
+            recut=tuple(rel for rel in present if rel in recut),  # folder order
+            holding=frozenset(slot for slot in slots if stored[slot].file in recut),
         )
 
     def _scan(self) -> dict[str, os.stat_result]:
@@ -587,80 +596,78 @@ class Library:
         batch: list[tuple[str, str]],
         present: dict[str, os.stat_result],
         progress: Progress | None,
-        changes: _Changes | None = None,
     ) -> _Draft:
-        """Read a batch of files into one new segment at the end of the draft, in batch order.
-
-        A file in changes.recut is not read: its content is as indexed, so its passages are its
-        stored rows (_kept), and only those holding a changed user word are cut again; the others
-        keep their terms (Segment.gather) and cuts, as jieba cuts text without the word alike with
-        either dictionary (text.Analyzer keeps its frequency total).
-        """
-        recut = changes.recut if changes else frozenset()
-        parts: list[list[Passage] | _Kept] = []  # runs of passages read, and files kept, in order
-        fresh: list[Passage] = []  # the passages to cut, in order
-        places: list[tuple[Segment, int] | None] = []  # per row, where its terms are (None: in fresh)
+        """Read a batch of files into one new segment at the end of the draft, in batch order."""
+        passages = []
         entries: dict[str, FileEntry] = {}
         problems: list[Problem] = []
-        rows = 0
         for rel, digest in batch:
-            if rel in recut:
-                assert changes is not None
-                kept = self._kept(rel, changes.holding)
-                entries[rel] = dataclasses.replace(self.files[rel], first=rows)
-                parts.append(kept)
-                fresh.extend(kept.holding.values())
-                places.extend(
-                    None if k in kept.holding else (kept.segment, kept.first + k) for k in range(len(kept.table))
-                )
-                rows += len(kept.table)
-                continue
             report = read_file(self.root / rel, self.root)
             for problem in report.problems:
                 log.warning("skipped %s", problem)
             problems.extend(report.problems)
-            file_passages = report.passages
-            entries[rel] = _file_entry(report, digest, present[rel], first=rows, count=len(file_passages))
-            if parts and isinstance(parts[-1], list):
-                parts[-1].extend(file_passages)
-            else:
-                parts.append(list(file_passages))
-            fresh.extend(file_passages)
-            places.extend([None] * len(file_passages))
-            rows += len(file_passages)
-        if rows:
+            entries[rel] = _file_entry(report, digest, present[rel], first=len(passages))
+            passages.extend(report.passages)
+        if passages:
             if progress:
-                progress("segmenting", 0, len(fresh))
+                progress("segmenting", 0, len(passages))
             segment, (cuts, title_cuts) = build_segment(
-                [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in fresh],
+                [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in passages],
                 self.analyzer,
                 workers=self.settings.workers,
                 progress=(lambda n: progress("segmenting", n, 0)) if progress else None,
             )
-            if len(fresh) < rows:
-                built = iter((segment, doc) for doc in range(segment.n_docs))
-                segment = Segment.gather([place or next(built) for place in places])
+            titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}
             name = cache.segment_name()
-            table = PassageTable.concat(_tables_of(parts, cuts, title_cuts))
-            draft = self._with_segment(draft, name, segment, table)
-            draft = dataclasses.replace(draft, segmented=draft.segmented + len(fresh))
-            entries = {rel: dataclasses.replace(e, segment=name) if e.count else e for rel, e in entries.items()}
+            draft = self._with_segment(draft, name, segment, PassageTable.from_passages(passages, cuts, titles))
+            draft = dataclasses.replace(draft, segmented=draft.segmented + len(passages))
+            entries = {rel: _named(e, name) for rel, e in entries.items()}
         return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))
 
-    def _kept(self, rel: str, holding: frozenset[int]) -> _Kept:
-        """A file's passages as indexed, to be moved to a new segment; holding: the slots holding a
-        changed user word (slots_holding)."""
-        entry = self.files[rel]
-        assert entry.segment is not None
-        k = self._segment_names.index(entry.segment)
-        first = int(self._index.bases[k]) + entry.first
-        table = self._tables[k].select(np.arange(entry.first, entry.first + entry.count))
-        return _Kept(
-            table,
-            self._index.segments[k],
-            entry.first,
-            {i: table[i] for i in range(entry.count) if first + i in holding},
+    def _recut(self, draft: _Draft, changes: _Changes) -> _Draft:
+        """The draft with the passages holding a changed user word cut again, into a segment of their
+        own at its end; the rest of their files stays where it is, so their entries' runs split.
+
+        The passages are taken from the index as stored (text, citation, cut): their files are not
+        read. Call before anything renumbers the current snapshot's slots (a merge).
+        """
+        bases = dict(zip(self._segment_names, self._index.bases[:-1].tolist(), strict=True))
+        tables = dict(zip(self._segment_names, self._tables, strict=True))
+        moved: list[tuple[str, int]] = []  # (segment, doc) of each moved passage, in its new order
+        split: dict[str, list[Run]] = {}  # per file, its runs after, None standing for the new segment
+        for rel in changes.recut:
+            runs: list[Run] = []
+            for run in self.files[rel].runs:
+                assert run.segment is not None
+                base, start = bases[run.segment], run.first
+                for doc in range(run.first, run.first + run.count):
+                    if base + doc in changes.holding:
+                        runs += [Run(run.segment, start, doc - start), Run(None, len(moved), 1)]
+                        moved.append((run.segment, doc))
+                        start = doc + 1
+                runs.append(Run(run.segment, start, run.first + run.count - start))
+            split[rel] = [run for run in runs if run.count]
+        # The moved rows as stored, one slice per run of them in one segment.
+        parts = [
+            tables[name].select(np.array([doc for _, doc in group], dtype=np.int64))
+            for name, group in itertools.groupby(moved, key=lambda place: place[0])
+        ]
+        stored = PassageTable.concat(parts)
+        passages = list(stored)
+        segment, (cuts, title_cuts) = build_segment(
+            [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in passages], self.analyzer, workers=self.settings.workers
         )
+        titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}
+        table = stored.with_cuts(dict(enumerate(cuts)), titles)
+        dead = np.array([bases[name] + doc for name, doc in moved], dtype=np.int64)
+        draft = dataclasses.replace(draft, index=draft.index.with_deleted(dead))
+        name = cache.segment_name()
+        draft = self._with_segment(draft, name, segment, table)
+        files = dict(draft.files)
+        for rel, runs in split.items():
+            named = (run if run.segment else dataclasses.replace(run, segment=name) for run in runs)
+            files[rel] = dataclasses.replace(files[rel], runs=_joined(named))
+        return dataclasses.replace(draft, files=files, segmented=draft.segmented + len(passages))
 
     def _with_segment(self, draft: _Draft, name: str, segment: Segment, table: PassageTable) -> _Draft:
         """The draft with a new segment at the end: written to the cache at once if it is being saved,
@@ -682,20 +689,25 @@ class Library:
             saving=saving,
         )
 
-    def _compact(self, draft: _Draft) -> _Draft:
-        """Drop the segments whose passages are all deleted, then merge by _next_merge's policy.
+    def _without_empty_segments(self, draft: _Draft) -> _Draft:
+        """The draft without the segments whose passages are all deleted.
 
-        File entries name their segment and count within it, so dropping one renumbers nothing.
+        A file's runs name their segment and count within it, so dropping one renumbers nothing (and
+        no run names a segment whose passages are all deleted: every passage a run covers is live).
         """
         keep = [i for i, (_, dead) in enumerate(draft.index.pairs) if dead is None or not dead.all()]
-        if len(keep) < len(draft.index.segments):
-            index = draft.index
-            draft = dataclasses.replace(
-                draft,
-                index=BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep]),
-                tables=tuple(draft.tables[i] for i in keep),
-                names=tuple(draft.names[i] for i in keep),
-            )
+        if len(keep) == len(draft.index.segments):
+            return draft
+        index = draft.index
+        return dataclasses.replace(
+            draft,
+            index=BM25Index([index.segments[i] for i in keep], index.params, [index.deleted[i] for i in keep]),
+            tables=tuple(draft.tables[i] for i in keep),
+            names=tuple(draft.names[i] for i in keep),
+        )
+
+    def _compact(self, draft: _Draft) -> _Draft:
+        """The draft with segments merged by _next_merge's policy."""
         while (run := self._next_merge(draft.index)) is not None:
             draft = self._merge(draft, *run)
         return draft
@@ -704,9 +716,10 @@ class Library:
         """Index slots of the given files' passages (their segment's base plus their range)."""
         bases = {name: int(b) for name, b in zip(self._segment_names, self._index.bases[:-1], strict=True)}
         slots = [
-            np.arange(entry.first, entry.first + entry.count) + bases[entry.segment]
+            np.arange(run.first, run.first + run.count) + bases[run.segment]
             for rel in rels
-            if (entry := self.files.get(rel)) and entry.count
+            if (entry := self.files.get(rel))
+            for run in entry.runs
         ]
         return np.concatenate(slots) if slots else np.zeros(0, dtype=np.int64)
 
@@ -746,8 +759,14 @@ class Library:
         name = cache.segment_name()
         sub_bases = {draft.names[start + k]: int(bases[k]) for k in range(stop - start)}
         files = {
-            rel: dataclasses.replace(e, first=int(mapping[sub_bases[e.segment] + e.first]), segment=name)
-            if e.count and e.segment in sub_bases
+            rel: dataclasses.replace(
+                e,
+                runs=_joined(
+                    Run(name, int(mapping[sub_bases[r.segment] + r.first]), r.count) if r.segment in sub_bases else r
+                    for r in e.runs
+                ),
+            )
+            if any(r.segment in sub_bases for r in e.runs)
             else e
             for rel, e in draft.files.items()
         }
@@ -839,29 +858,34 @@ class Library:
         found = [Problem(rel, p.reason, p.line) for rel in sorted(self.files) for p in self.files[rel].problems]
         return sorted([*found, *self._scan_problems], key=lambda p: p.file)
 
+    def slots_of(self, rel: str) -> list[int]:
+        """The slots of a file's passages in the current snapshot, in file order (not slot order: a
+        user word moves some). Waits for a refresh in progress, whose entries and snapshot change together."""
+        with self._lock:
+            return self._slots_of((rel,)).tolist()
+
     @property
     def file_count(self) -> int:
         return sum(1 for e in self.files.values() if e.count)
 
 
 def _check_ranges(manifest: Manifest, sizes: list[int]) -> None:
-    """Raise ValueError unless every file's passages lie within the segment its entry names."""
+    """Raise ValueError unless every run of every file lies within the segment it names."""
     by_name = {entry.name: n for entry, n in zip(manifest.segments, sizes, strict=True)}
     for rel, e in manifest.files.items():
-        fits = e.count == 0 or (e.segment in by_name and e.first >= 0 and e.first + e.count <= by_name[e.segment])
-        if e.count < 0 or not fits:
-            raise ValueError(f"the manifest's entry of {rel} does not fit its segment")
+        for run in e.runs:
+            if run.segment not in by_name or run.first < 0 or run.first + run.count > by_name[run.segment]:
+                raise ValueError(f"the manifest's entry of {rel} does not fit its segment")
 
 
-def _file_entry(report: FileReport, digest: str, st: os.stat_result, first: int, count: int) -> FileEntry:
-    """The entry of a file just read, whose `count` passages start at `first` in its batch's segment (named later)."""
+def _file_entry(report: FileReport, digest: str, st: os.stat_result, first: int) -> FileEntry:
+    """The entry of a file just read, whose passages start at `first` in its batch's segment (named later)."""
+    count = len(report.passages)
     return FileEntry(
         sha256=digest,
         size=st.st_size,
         mtime_ns=st.st_mtime_ns,
-        first=first,
-        count=count,
-        segment=None,
+        runs=(Run(None, first, count),) if count else (),
         articles=tuple(ArticleEntry(a.title, a.source, len(a.passages), a.url, a.date) for a in report.articles),
         problems=tuple(ProblemEntry(p.reason, p.line) for p in report.problems),
     )
@@ -880,33 +904,20 @@ def _analyzer_for(root: Path, settings: StoreSettings, load: bool = True):
     return Analyzer(text, dictionary_cache=root / cache.CACHE_DIR if settings.cache else None)
 
 
-@dataclass(frozen=True, eq=False)
-class _Kept:
-    """A file's passages as indexed, moved to a new segment without reading the file (_Changes.recut)."""
-
-    table: PassageTable  # its rows, selected from its segment's table: text, citation and cut
-    segment: Segment  # the segment its terms are in
-    first: int  # its first document there
-    holding: dict[int, Passage]  # by row, the passages holding a changed user word: cut again
+def _named(entry: FileEntry, segment: str) -> FileEntry:
+    """A file entry built before its segment had a name, with that name."""
+    return dataclasses.replace(entry, runs=tuple(dataclasses.replace(run, segment=segment) for run in entry.runs))
 
 
-def _tables_of(
-    parts: list[list[Passage] | _Kept], cuts: list[bytes | None], title_cuts: Mapping[str, bytes | None]
-) -> list[PassageTable]:
-    """The passage table of each part of a batch; cuts and title_cuts: those of its fresh passages,
-    in order (build_segment), which are a run read's passages and each kept file's holding ones."""
-    tables = []
-    at = 0
-    for part in parts:
-        fresh = part if isinstance(part, list) else list(part.holding.values())
-        titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in fresh}
-        if isinstance(part, list):
-            tables.append(PassageTable.from_passages(part, cuts[at : at + len(part)], titles))
+def _joined(runs: Iterable[Run]) -> tuple[Run, ...]:
+    """The runs with each one that continues the one before it (same segment, next doc) joined to it."""
+    out: list[Run] = []
+    for run in runs:
+        if out and out[-1].segment == run.segment and out[-1].first + out[-1].count == run.first:
+            out[-1] = Run(run.segment, out[-1].first, out[-1].count + run.count)
         else:
-            recut = dict(zip(part.holding, cuts[at : at + len(fresh)], strict=True))
-            tables.append(part.table.with_cuts(recut, titles))
-        at += len(fresh)
-    return tables
+            out.append(run)
+    return tuple(out)
 
 
 def _batches(to_read: list[tuple[str, str]], root: Path, segments: int):
