@@ -43,12 +43,12 @@ def variant(cap: int, freq: int, no_names: bool) -> Iterator[None]:
     saved = relevance.ASIDE_MAX_CHARS, text.EVERYDAY_FREQ, text._PROPER_TAGS
     relevance.ASIDE_MAX_CHARS, text.EVERYDAY_FREQ = cap, freq
     text._PROPER_TAGS = saved[2] if no_names else frozenset()
-    text.everyday_words.cache_clear()
+    text._dictionary_words.cache_clear()
     try:
         yield
     finally:
         relevance.ASIDE_MAX_CHARS, text.EVERYDAY_FREQ, text._PROPER_TAGS = saved
-        text.everyday_words.cache_clear()
+        text._dictionary_words.cache_clear()
 
 
 def main() -> None:

@@ -289,19 +289,31 @@ def _joined(texts: Sequence[TextParts]) -> list[str]:
     return out
 
 
-@cache
 def everyday_words(dictionary: str | None = None) -> frozenset[str]:
     """The words of jieba's dictionary (its default one for None) that are everyday language: at least
     EVERYDAY_FREQ frequent and not a proper noun. Read from the dictionary file, so user words,
     which are a corpus's own vocabulary, are never among them."""
+    return _dictionary_words(dictionary)[0]
+
+
+def proper_nouns(dictionary: str | None = None) -> frozenset[str]:
+    """The words jieba's dictionary (its default one for None) tags as proper nouns (_PROPER_TAGS)."""
+    return _dictionary_words(dictionary)[1]
+
+
+@cache
+def _dictionary_words(dictionary: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """everyday_words and proper_nouns, from one reading of the dictionary file (a third of a second)."""
     with jieba.Tokenizer(dictionary).get_dict_file() as f:
         lines = f.read().decode("utf-8").splitlines()
-    out = set()
+    everyday, proper = set(), set()
     for line in lines:
         word, freq, tag = [*line.split(), "", "", ""][:3]  # the tag is optional
-        if freq.isdigit() and int(freq) >= EVERYDAY_FREQ and tag not in _PROPER_TAGS:
-            out.add(word)
-    return frozenset(out)
+        if tag in _PROPER_TAGS:
+            proper.add(word)
+        elif freq.isdigit() and int(freq) >= EVERYDAY_FREQ:
+            everyday.add(word)
+    return frozenset(everyday), frozenset(proper)
 
 
 @dataclass(frozen=True)
@@ -622,14 +634,7 @@ class Analyzer:
         # A word glued to a grammatical character (我查, 有个, 记不住), unless the dictionary has it as a
         # name (不丹). A name jieba makes up (韩遂), a transliteration (柏克沃) or a rare term (密码学)
         # holds none.
-        return not _GLUE.isdisjoint(word) and self._dictionary_tag(word) not in _PROPER_TAGS
-
-    def _dictionary_tag(self, word: str) -> str:
-        """word's part-of-speech tag in jieba's dictionary ('' if it has none)."""
-        with _tagger_lock:
-            if self._tagger is None:
-                self._tagger = _tagger(self._jieba)
-        return self._tagger.word_tag_tab.get(word, "")
+        return not _GLUE.isdisjoint(word) and word not in proper_nouns(self._jieba.dictionary)
 
     def _query_tokens(self, normalised: str) -> list[str]:
         if not self.settings.ngrams:
