@@ -72,6 +72,9 @@ DISTINCT_CANDIDATES = 10
 DISTINCT_CANDIDATES_PER_TEXT = 3
 # Shingle sets kept per searcher: the candidates of the last few hundred questions.
 SHINGLE_CACHE = 8192
+# Passages kept per searcher, so that a search makes each of its candidates once (a Passage is decoded
+# from the mapped table each time it is asked for): a few questions' worth.
+PASSAGE_CACHE = 256
 
 
 class Searcher:
@@ -98,8 +101,10 @@ class Searcher:
         self.synonyms = synonyms or Synonyms()
         # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
         self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
+        # A search reads a candidate for its copies, its sentences, its title and its hit: made once.
+        self._passage = lru_cache(maxsize=PASSAGE_CACHE)(passages.__getitem__)
         # A title is shared by its article's paragraphs, which often rank together.
-        self._title_tokens = lru_cache(maxsize=SHINGLE_CACHE)(self._title_tokens_of)
+        self._kept_title_tokens = lru_cache(maxsize=SHINGLE_CACHE)(self._title_tokens_of)
         # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
         self._filters: dict[str, SlotFilter] = {}
 
@@ -121,26 +126,31 @@ class Searcher:
         """Empty what this searcher remembers of passages (shingles, titles' tokens, sentences' names),
         so that a benchmark's timed pass does not read back what its warm-up pass worked out."""
         self._shingles.cache_clear()
-        self._title_tokens.cache_clear()
+        self._passage.cache_clear()
+        self._kept_title_tokens.cache_clear()
         self.analyzer.forget_names()
 
     def _sentences(self, slot: int, passage: Passage | None = None) -> Sentences:
         """The passage in slot cut into sentences, from the cut stored with it where there is one."""
         cut = getattr(self.passages, "cut", None)
-        text = (passage or self.passages[slot]).text
+        text = (passage or self._passage(slot)).text
         return Sentences.of(self.analyzer, text, cut(slot) if cut is not None else None)
 
-    def _title_tokens_of(self, slot: int, whole: bool) -> list[str]:
+    def _title_tokens(self, slot: int, whole: bool) -> list[str]:
         """The tokens of the title of the passage in slot: as indexed (cut to INDEXED_TITLE_CHARS),
-        or whole. From the title's stored cut where there is one, which spares jieba."""
-        title = self.passages[slot].title
-        if whole and len(title) > INDEXED_TITLE_CHARS:
+        or whole. A title no longer than that is both, and is kept once."""
+        return self._kept_title_tokens(slot, whole and len(self._passage(slot).title) > INDEXED_TITLE_CHARS)
+
+    def _title_tokens_of(self, slot: int, whole: bool) -> list[str]:
+        """_title_tokens, from the title's stored cut where there is one, which spares jieba."""
+        title = self._passage(slot).title
+        if whole:
             return self.analyzer.tokens(title)
         cut = getattr(self.passages, "title_cut", None)
         return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], cut(slot) if cut is not None else None)
 
     def _shingles_of(self, slot: int) -> Shingles:
-        return shingles(self.passages[slot].text)
+        return shingles(self._passage(slot).text)
 
     @classmethod
     def build(
@@ -318,7 +328,7 @@ class Searcher:
         wanted = set(terms)
         hits = []
         for rank, ((slot, score), others) in enumerate(zip(ranked, copies, strict=True), start=1):
-            passage = self.passages[slot]
+            passage = self._passage(slot)
             # The passage's own text (the index also holds its title), read once: its words, what to
             # highlight and its sentences' terms.
             sentences = cuts.get(slot)
