@@ -57,7 +57,13 @@ def shingles(text: str, n: int = SHINGLE_CHARS) -> Shingles:
     packed = codes[: len(codes) - n + 1].copy()
     for i in range(1, n):
         packed = (packed << _CODE_BITS) | codes[i : len(codes) - n + 1 + i]
-    return np.unique(packed)
+    # np.unique, in a third of its time for a passage's few hundred shingles: sorted, each kept
+    # where it differs from the one before.
+    packed.sort()
+    first = np.empty(len(packed), dtype=bool)
+    first[0] = True
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    return packed[first]
 
 
 def similarity(a: Shingles, b: Shingles) -> float:
