@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
-from itertools import accumulate
+from itertools import accumulate, filterfalse
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -215,11 +215,17 @@ def _fold_one_for_one(text: str) -> str | None:
     """
     if "\u03a3" in text or may_compose(text):
         return None
-    nfkc = unicodedata.normalize("NFKC", text)
-    if len(nfkc) != len(text) or "\u03a3" in nfkc:
+    folded = nfkc(text)
+    if len(folded) != len(text) or "\u03a3" in folded:
         return None
-    lowered = nfkc.lower()
+    lowered = folded.lower()
     return lowered if len(lowered) == len(text) else None
+
+
+@lru_cache(maxsize=1 << 16)  # the same words recur in every passage read
+def _has_cjk(word: str) -> bool:
+    """Whether word holds a CJK character (else it is a Latin or digit word, counted as n-grams too)."""
+    return _CJK_RUN.search(word) is not None
 
 
 @lru_cache(maxsize=1 << 16)  # the same words recur in every passage read
@@ -456,14 +462,18 @@ class Analyzer:
         ends = list(accumulate(cut))
         if (ends[-1] if ends else 0) != len(normalised):
             return None
-        if not ends:
-            return []
         stop = self._stopwords
-        return [
-            Term(word, start, end)
-            for start, end in zip([0, *ends[:-1]], ends, strict=True)
-            if (word := normalised[start:end]) not in stop and _is_word(word)
-        ]
+        # A plain loop making each Term as a tuple: a passage read at a question has a hundred pieces,
+        # and Term(...) and a comprehension over zip cost a third more.
+        out: list[Term] = []
+        new = tuple.__new__
+        start = 0
+        for end in ends:
+            word = normalised[start:end]
+            if word not in stop and _is_word(word):
+                out.append(new(Term, (word, start, end)))
+            start = end
+        return out
 
     def passage_tokens(
         self, title: str, text: str, titles: dict[str, TextParts] | None = None
@@ -659,17 +669,18 @@ class Analyzer:
         pairs = [t[len(BIGRAM) :] for t in wanted if t.startswith(BIGRAM)]
         pairs = [p for p in pairs if len(p) == 2 and _CJK_RUN.fullmatch(p) and p not in stop and p in normalised]
         out = []
+        held = wanted.__contains__
         for text, words in _read_within(reading, spans):
             counts: dict[str, int] = {}
             length = len(words)
-            for word in words:
-                if word in wanted:
-                    counts[word] = counts.get(word, 0) + 1
-                if not _CJK_RUN.search(word):  # a Latin or digit word is in both n-gram namespaces too
-                    length += 2
-                    for term in (UNIGRAM + word, BIGRAM + word):
-                        if term in wanted:
-                            counts[term] = counts.get(term, 0) + 1
+            for word in filter(held, words):
+                counts[word] = counts.get(word, 0) + 1
+            # A Latin or digit word is in both n-gram namespaces too.
+            for word in filterfalse(_has_cjk, words):
+                length += 2
+                for term in (UNIGRAM + word, BIGRAM + word):
+                    if term in wanted:
+                        counts[term] = counts.get(term, 0) + 1
             runs = _CJK_RUN.findall(text)
             # Every CJK character is a unigram and every two neighbours a bigram, but stop words.
             cjk = sum(map(len, runs))
@@ -762,18 +773,13 @@ def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
 def _read_within(reading: Reading, spans: Sequence[tuple[int, int]]) -> Iterator[tuple[str, list[str]]]:
     """For each span (sorted, not overlapping, in the original text) of a text read once, its part of
     the normalised text and the words in that part."""
-    terms = reading.terms
-    j = 0
+    words = [term.text for term in reading.terms]
+    starts = [term.start for term in reading.terms]
+    origin = reading.origin
     for start, end in spans:
-        # origin never decreases, so a span's part is found by bisection.
-        lo, hi = bisect.bisect_left(reading.origin, start), bisect.bisect_left(reading.origin, end)
-        while j < len(terms) and terms[j].start < lo:
-            j += 1
-        words = []
-        while j < len(terms) and terms[j].start < hi:
-            words.append(terms[j].text)
-            j += 1
-        yield reading.normalised[lo:hi], words
+        # origin and the terms' starts never decrease, so a span's part and its words are found by bisection.
+        lo, hi = bisect.bisect_left(origin, start), bisect.bisect_left(origin, end)
+        yield reading.normalised[lo:hi], words[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
 
 
 class _StopPairs:
