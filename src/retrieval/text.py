@@ -40,6 +40,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_JIEBA_RUN = 500
 # Sentences whose proper names an analyzer remembers (Analyzer.proper_names).
 NAMES_KEPT = 4096
+# Pieces whose verdict (index word or not) an analyzer remembers before it starts afresh.
+_KEPT_PIECES = 1 << 16
 # A run this long without a character jieba splits at makes _pieces cut it where jieba would not.
 _HARD_CUT = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]{" + str(MAX_JIEBA_RUN // 2) + ",}")
 # A stored cut gives each of jieba's pieces' length in one byte (Analyzer.passage_tokens).
@@ -325,6 +327,7 @@ class Analyzer:
         self._tagger: jieba.posseg.POSTokenizer | None = None
         self._names = lru_cache(maxsize=NAMES_KEPT)(self._proper_names)
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
+        self._kept = _KeptPieces(self._stopwords)  # _terms_of_cut's verdicts
         # The stop words a CJK unigram or bigram may be, as patterns (counts_within).
         self._ngram_stops = _ngram_stops(self._stopwords)
         self._userdict_digest = ""
@@ -462,15 +465,18 @@ class Analyzer:
         ends = list(accumulate(cut))
         if (ends[-1] if ends else 0) != len(normalised):
             return None
-        stop = self._stopwords
-        # A plain loop making each Term as a tuple: a passage read at a question has a hundred pieces,
-        # and Term(...) and a comprehension over zip cost a third more.
+        # A plain loop making each Term as a tuple, with each piece's verdict kept: a passage read at a
+        # question has a hundred pieces, and Term(...), a comprehension over zip and two lookups a
+        # piece cost half as much again.
+        if len(self._kept) > _KEPT_PIECES:
+            self._kept.clear()
+        kept = self._kept.__getitem__
         out: list[Term] = []
         new = tuple.__new__
         start = 0
         for end in ends:
             word = normalised[start:end]
-            if word not in stop and _is_word(word):
+            if kept(word):
                 out.append(new(Term, (word, start, end)))
             start = end
         return out
@@ -664,10 +670,10 @@ class Analyzer:
         stop_chars, stop_pairs = self._ngram_stops
         normalised = reading.normalised
         # Only the wanted n-grams the passage holds at all are looked for sentence by sentence.
-        chars = [t[len(UNIGRAM) :] for t in wanted if t.startswith(UNIGRAM)]
-        chars = [ch for ch in chars if _CJK_RUN.fullmatch(ch) and ch not in stop and ch in normalised]
-        pairs = [t[len(BIGRAM) :] for t in wanted if t.startswith(BIGRAM)]
-        pairs = [p for p in pairs if len(p) == 2 and _CJK_RUN.fullmatch(p) and p not in stop and p in normalised]
+        chars, pairs, doubled = _wanted_ngrams(wanted, stop)
+        chars = [(ch, term) for ch, term in chars if ch in normalised]
+        pairs = [(pair, term) for pair, term in pairs if pair in normalised]
+        doubled = [(pair, term) for pair, term in doubled if pair in normalised]
         out = []
         held = wanted.__contains__
         for text, words in _read_within(reading, spans):
@@ -686,12 +692,15 @@ class Analyzer:
             cjk = sum(map(len, runs))
             length += cjk - (len(stop_chars.findall(text)) if stop_chars else 0)
             length += cjk - len(runs) - stop_pairs.count(text)
-            for ch in chars:
+            for ch, term in chars:
                 if n := text.count(ch):
-                    counts[UNIGRAM + ch] = n
-            for pair in pairs:
+                    counts[term] = n
+            for pair, term in pairs:
+                if n := text.count(pair):
+                    counts[term] = n
+            for pair, term in doubled:
                 if n := _overlapping(text, pair):
-                    counts[BIGRAM + pair] = n
+                    counts[term] = n
             out.append((counts, length))
         return out
 
@@ -714,13 +723,14 @@ class Analyzer:
             if term.text in wanted and term.end > term.start:
                 words.add(term.text)
                 spans.append((origin[term.start], origin[term.end - 1] + 1))
-        if any(w.startswith(BIGRAM) for w in wanted):
-            for run in _CJK_RUN.finditer(normalised):
-                chars = run.group()
-                for i in range(len(chars) - 1):
-                    if BIGRAM + chars[i : i + 2] in wanted:
-                        start = run.start() + i
-                        spans.append((origin[start], origin[start + 1] + 1))
+        # Each wanted bigram of two CJK characters wherever it occurs (overlaps too): two neighbouring
+        # CJK characters are always in one run, so these are the run's bigrams that are wanted.
+        for term in wanted:
+            if term.startswith(BIGRAM) and _CJK_RUN.fullmatch(pair := term[len(BIGRAM) :]) and len(pair) == 2:
+                start = normalised.find(pair)
+                while start >= 0:
+                    spans.append((origin[start], origin[start + 1] + 1))
+                    start = normalised.find(pair, start + 1)
         return words, merge_spans(spans)
 
 
@@ -782,6 +792,19 @@ def _read_within(reading: Reading, spans: Sequence[tuple[int, int]]) -> Iterator
         yield reading.normalised[lo:hi], words[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
 
 
+class _KeptPieces(dict[str, bool]):
+    """Whether each piece of a cut is an index word (not a stop word, not punctuation or space), worked
+    out on first sight: a dictionary lookup a piece."""
+
+    def __init__(self, stopwords: frozenset[str]) -> None:
+        super().__init__()
+        self.stopwords = stopwords
+
+    def __missing__(self, piece: str) -> bool:
+        kept = self[piece] = piece not in self.stopwords and _is_word(piece)
+        return kept
+
+
 class _StopPairs:
     """Counts the CJK bigrams of a text that are stop words, overlaps counted."""
 
@@ -795,7 +818,7 @@ class _StopPairs:
     def count(self, text: str) -> int:
         if self.pattern is None:
             return 0
-        return sum(1 for pair in self.pattern.findall(text) if pair in self.pairs)
+        return sum(map(self.pairs.__contains__, self.pattern.findall(text)))
 
 
 @cache
@@ -804,6 +827,25 @@ def _ngram_stops(stopwords: frozenset[str]) -> tuple[re.Pattern[str] | None, _St
     ones = sorted(w for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
     chars = re.compile("[" + "".join(map(re.escape, ones)) + "]") if ones else None
     return chars, _StopPairs(stopwords)
+
+
+@lru_cache(maxsize=64)  # one per question: the stage and the highlighter read every passage with the same set
+def _wanted_ngrams(
+    wanted: frozenset[str], stop: frozenset[str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """The CJK unigrams, bigrams of two characters and bigrams of one character twice (的的, counted
+    over their overlaps) that wanted asks for and that are not stop words, each with its term."""
+    chars, pairs, doubled = [], [], []
+    for term in wanted:
+        if term.startswith(UNIGRAM):
+            ch = term[len(UNIGRAM) :]
+            if _CJK_RUN.fullmatch(ch) and ch not in stop:
+                chars.append((ch, term))
+        elif term.startswith(BIGRAM):
+            pair = term[len(BIGRAM) :]
+            if len(pair) == 2 and _CJK_RUN.fullmatch(pair) and pair not in stop:
+                (doubled if pair[0] == pair[1] else pairs).append((pair, term))
+    return chars, pairs, doubled
 
 
 def _counted(tokens: list[str], wanted: frozenset[str]) -> tuple[dict[str, int], int]:
