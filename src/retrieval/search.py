@@ -103,8 +103,8 @@ class Searcher:
         self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
         # A search reads a candidate for its copies, its sentences, its title and its hit: made once.
         self._passage = lru_cache(maxsize=PASSAGE_CACHE)(passages.__getitem__)
-        # A title is shared by its article's paragraphs, which often rank together.
-        self._kept_title_tokens = lru_cache(maxsize=SHINGLE_CACHE)(self._title_tokens_of)
+        # (title, whole) -> its tokens: a title is shared by its article's paragraphs, which often rank together.
+        self._titles: dict[tuple[str, bool], list[str]] = {}
         # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
         self._filters: dict[str, SlotFilter] = {}
 
@@ -127,7 +127,7 @@ class Searcher:
         so that a benchmark's timed pass does not read back what its warm-up pass worked out."""
         self._shingles.cache_clear()
         self._passage.cache_clear()
-        self._kept_title_tokens.cache_clear()
+        self._titles.clear()
         self.analyzer.forget_names()
 
     def _sentences(self, slot: int, passage: Passage | None = None) -> Sentences:
@@ -138,12 +138,19 @@ class Searcher:
 
     def _title_tokens(self, slot: int, whole: bool) -> list[str]:
         """The tokens of the title of the passage in slot: as indexed (cut to INDEXED_TITLE_CHARS),
-        or whole. A title no longer than that is both, and is kept once."""
-        return self._kept_title_tokens(slot, whole and len(self._passage(slot).title) > INDEXED_TITLE_CHARS)
-
-    def _title_tokens_of(self, slot: int, whole: bool) -> list[str]:
-        """_title_tokens, from the title's stored cut where there is one, which spares jieba."""
+        or whole. Kept by title, once for a title no longer than that, which is both."""
         title = self._passage(slot).title
+        key = (title, whole and len(title) > INDEXED_TITLE_CHARS)
+        found = self._titles.get(key)
+        if found is None:
+            if len(self._titles) >= SHINGLE_CACHE:
+                self._titles.clear()  # other threads may be reading it: cleared, never swapped mid-search
+            found = self._titles[key] = self._title_tokens_of(slot, *key)
+        return found
+
+    def _title_tokens_of(self, slot: int, title: str, whole: bool) -> list[str]:
+        """_title_tokens of slot's title, from its stored cut where there is one, which spares jieba
+        (the tokens are the same either way, so any paragraph of an article may give its title's)."""
         if whole:
             return self.analyzer.tokens(title)
         cut = getattr(self.passages, "title_cut", None)
