@@ -263,6 +263,24 @@ def test_matches_of_a_reading_equal_matches_of_the_text(analyzer: Analyzer, text
     assert analyzer.matches(analyzer.read(text), wanted) == analyzer.matches(text, wanted)
 
 
+@pytest.mark.parametrize("text", [*_READ_ONCE, "ΟΔΟΣ ΣΟΦΟΣ", "㍿の乾隆皇帝"])
+def test_a_reading_says_whole_only_when_its_text_is_normalise_of_the_original(analyzer: Analyzer, text: str):
+    # The copy check takes a whole reading's normalised text for normalise(text): a final sigma, a
+    # mark that composes or a character NFKC widens must never say whole.
+    reading = analyzer.read(text)
+    assert not reading.whole or reading.normalised == normalise(text)
+
+
+def test_an_ordinary_passage_is_read_whole(analyzer: Analyzer):
+    assert analyzer.read(_READ_ONCE[0]).whole and analyzer.read(_READ_ONCE[1]).whole
+
+
+@given(st.text(alphabet="臺灣網路速度ΣσΑ㍿e\u0301ＡＢ１。？ a", max_size=20))
+def test_whole_readings_normalise_as_normalise_does(analyzer: Analyzer, text: str):
+    reading = analyzer.read(text)
+    assert not reading.whole or reading.normalised == normalise(text)
+
+
 def _bigram_spans_run_by_run(text: str, wanted: set[str]) -> list[tuple[int, int]]:
     """The spans matches() marks for wanted bigrams, found as first written: every bigram of every CJK
     run looked up in wanted (the reference for matches(), which looks for the wanted ones instead)."""

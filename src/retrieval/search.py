@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .corpus import Passage
-from .dedup import Shingles, group, shingles
+from .dedup import Shingles, group, normalised_shingles, shingles
 from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
@@ -100,7 +100,7 @@ class Searcher:
         self.sentence_weight = sentence_weight
         self.synonyms = synonyms or Synonyms()
         # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
-        self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
+        self._shingle_sets: dict[int, Shingles] = {}
         # A search reads a candidate for its copies, its sentences, its title and its hit: made once.
         self._passage = lru_cache(maxsize=PASSAGE_CACHE)(passages.__getitem__)
         # (title, whole) -> its tokens: a title is shared by its article's paragraphs, which often rank together.
@@ -125,7 +125,7 @@ class Searcher:
     def forget_cached(self) -> None:
         """Empty what this searcher remembers of passages (shingles, titles' tokens, sentences' names),
         so that a benchmark's timed pass does not read back what its warm-up pass worked out."""
-        self._shingles.cache_clear()
+        self._shingle_sets.clear()
         self._passage.cache_clear()
         self._titles.clear()
         self.analyzer.forget_names()
@@ -156,8 +156,19 @@ class Searcher:
         cut = getattr(self.passages, "title_cut", None)
         return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], cut(slot) if cut is not None else None)
 
-    def _shingles_of(self, slot: int) -> Shingles:
-        return shingles(self._passage(slot).text)
+    def _shingles(self, slot: int, sentences: Sentences | None = None) -> Shingles:
+        """The shingles of the passage in slot (dedup.py), kept; from the normalised text of its
+        sentences (the stage's reading) where that is normalise()'s, which spares normalising again."""
+        found = self._shingle_sets.get(slot)
+        if found is None:
+            if sentences is not None and sentences.reading.whole:
+                found = normalised_shingles(sentences.reading.normalised)
+            else:
+                found = shingles(self._passage(slot).text)
+            if len(self._shingle_sets) >= SHINGLE_CACHE:
+                self._shingle_sets.clear()  # other threads may be reading it: cleared, never swapped mid-search
+            self._shingle_sets[slot] = found
+        return found
 
     @classmethod
     def build(
@@ -300,7 +311,7 @@ class Searcher:
         depth = distinct_depth(k)
         while True:
             ranked, cuts = self._top_k(query, depth, idf, first, within)
-            groups = group([self._shingles(slot) for slot, _ in ranked])
+            groups = group([self._shingles(slot, cuts.get(slot)) for slot, _ in ranked])
             if len(groups) >= k or len(ranked) < depth:  # enough texts, or the corpus has no more
                 break
             depth *= 2

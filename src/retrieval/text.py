@@ -187,8 +187,15 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     Quotes always show the original text, so every match found in normalised text has to be
     mapped back to the characters the reader sees.
     """
+    return _normalise_reading(text)[:2]
+
+
+def _normalise_reading(text: str) -> tuple[str, list[int], bool]:
+    """normalise_with_offsets, and whether the result is normalise(text) too: so it is when every
+    character folds to one and OpenCC keeps the length (the usual case), both then doing the same."""
     text = scrub(text)
     folded = _fold_one_for_one(text)
+    whole = folded is not None
     if folded is not None:
         origin = list(range(len(text)))
     else:
@@ -204,7 +211,8 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
         # OpenCC converted a phrase into one of another length; redo it character by character so
         # the offsets stay true (slower, and rare).
         simplified = "".join(_to_simplified(ch) if len(_to_simplified(ch)) == 1 else ch for ch in folded)
-    return simplified, origin
+        whole = False
+    return simplified, origin, whole
 
 
 def _fold_one_for_one(text: str) -> str | None:
@@ -257,6 +265,7 @@ class Reading:
     normalised: str
     origin: list[int]  # for each character of normalised, the original character it came from
     terms: list[Term]  # jieba's words (no stop words or punctuation), spans in normalised
+    whole: bool = False  # normalised is normalise(text) too (the copy check's shingles start from it)
 
 
 @dataclass(frozen=True)
@@ -636,11 +645,11 @@ class Analyzer:
         """text normalised with offsets back to the original, and its jieba words. cut: text's cut as
         passage_tokens stored it when text was indexed, which spares jieba (and is ignored if it
         does not fit)."""
-        normalised, origin = normalise_with_offsets(text)
+        normalised, origin, whole = _normalise_reading(text)
         terms = None if cut is None else self._terms_of_cut(normalised, cut)
         if terms is None:
             terms = self._terms_of_normalised(normalised)
-        return Reading(text, normalised, origin, terms)
+        return Reading(text, normalised, origin, terms, whole)
 
     def tokens_within(self, reading: Reading, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
         """tokens() of each span (sorted, not overlapping, in the original text) of a text read once.
