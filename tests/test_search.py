@@ -11,7 +11,7 @@ from conftest import SMART_CITY, XI_TITLE_START
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.dedup import shingles
 from wenda.retrieval.index import TUNED_PARAMS
-from wenda.retrieval.relevance import MIN_RELEVANCE, max_score
+from wenda.retrieval.relevance import MIN_RELEVANCE, asides, max_score, question_max_score
 from wenda.retrieval.search import INDEXED_TITLE_CHARS, Hit, Searcher, indexed_text
 from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer
 
@@ -225,3 +225,24 @@ def test_answers_are_the_same_from_the_searchers_memories_and_without_them(seed_
     fresh = Searcher(seed_searcher.passages, seed_searcher.analyzer, seed_searcher.index)
     assert first == again == [seed_searcher.search(q, k=3, distinct=True) for q in questions]
     assert first == [fresh.search(q, k=3, distinct=True) for q in questions]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        VICE_MAYOR,
+        OPENING,
+        "衢州市副市长是谁",
+        "你好！请问衢州市副市长是谁？谢谢",
+        "我是新来的，衢州市副市长是谁？",  # two clauses, one an aside
+        "今天上海的天气怎么样？",
+    ],
+)
+def test_the_maximum_is_the_one_the_clauses_give_though_one_clause_is_not_cut_again(
+    seed_searcher: Searcher, question: str
+):
+    query = seed_searcher.query(question)
+    ranked = seed_searcher.rank(question, 1)
+    left_out = asides(seed_searcher.index, seed_searcher.analyzer.query_clauses(question), ranked[0][0])
+    expected = (question_max_score(seed_searcher.index, query.tokens, left_out), left_out)
+    assert seed_searcher._most(question, query, ranked) == expected

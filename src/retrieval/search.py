@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import chat
 from .corpus import Passage
 from .dedup import Shingles, group, normalised_shingles, shingles
 from .followup import read_follow_up, supported_top_k
@@ -18,7 +19,7 @@ from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .scope import in_scope, normalise_scope
 from .sentences import Sentences
 from .synonyms import Query, Synonyms, expand
-from .text import Analyzer
+from .text import Analyzer, normalise
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,9 @@ class Searcher:
     def _most(self, question: str, query: Query, ranked: Sequence[tuple[int, float]]) -> tuple[float, frozenset[str]]:
         """The question's max_score, and the asides left out of it (relevance.asides). With synonyms
         found, expand() has weighed the maximum already, over the typed words alone."""
-        if query.tokens != query.typed or not ranked:
+        if query.tokens != query.typed or not ranked or len(chat.clauses(chat.without_chat(normalise(question)))) < 2:
+            # asides() needs two clauses, and without one left out the maximum is expand()'s: a
+            # question of one clause (most are) is not cut again clause by clause.
             return query.max_score, frozenset()
         clauses = self.analyzer.query_clauses(question)
         left_out = asides(self.index, clauses, ranked[0][0])
