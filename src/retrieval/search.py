@@ -124,7 +124,7 @@ class Searcher:
         return found
 
     def forget_cached(self) -> None:
-        """Empty what this searcher remembers of passages (shingles, titles' tokens, sentences' names),
+        """Empty what this searcher remembers of passages (the passages, shingles, titles' tokens, sentences' names),
         so that a benchmark's timed pass does not read back what its warm-up pass worked out."""
         self._shingle_sets.clear()
         self._passage.cache_clear()
