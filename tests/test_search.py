@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from conftest import SMART_CITY, XI_TITLE_START
 
 from wenda.retrieval.corpus import Passage
+from wenda.retrieval.dedup import shingles
 from wenda.retrieval.index import TUNED_PARAMS
-from wenda.retrieval.relevance import MIN_RELEVANCE, max_score
+from wenda.retrieval.relevance import MIN_RELEVANCE, asides, max_score, question_max_score
 from wenda.retrieval.search import INDEXED_TITLE_CHARS, Hit, Searcher, indexed_text
 from wenda.retrieval.text import BIGRAM, UNIGRAM, Analyzer
 
@@ -205,3 +207,42 @@ def test_only_the_head_of_a_very_long_title_is_indexed_with_each_passage():
     passage = Passage("正文。", "标" * 5000, "long.txt", 1)
     text = indexed_text(passage, 2)
     assert text == "\n".join(["标" * INDEXED_TITLE_CHARS] * 2 + ["正文。"])
+
+
+def test_shingles_from_the_stages_reading_equal_those_of_the_text(seed_searcher: Searcher):
+    for slot in range(len(seed_searcher.passages)):
+        fresh = Searcher(seed_searcher.passages, seed_searcher.analyzer, seed_searcher.index)
+        read = fresh._shingles(slot, fresh._sentences(slot))
+        assert np.array_equal(read, shingles(seed_searcher.passages[slot].text))
+
+
+def test_answers_are_the_same_from_the_searchers_memories_and_without_them(seed_searcher: Searcher):
+    # Passages, titles' tokens and shingles kept by a searcher give what working them out again gives.
+    questions = [OPENING, VICE_MAYOR, "智慧城市", "衢州市副市長是誰？"]
+    first = [seed_searcher.search(q, k=3, distinct=True) for q in questions]
+    again = [seed_searcher.search(q, k=3, distinct=True) for q in questions]
+    seed_searcher.forget_cached()
+    fresh = Searcher(seed_searcher.passages, seed_searcher.analyzer, seed_searcher.index)
+    assert first == again == [seed_searcher.search(q, k=3, distinct=True) for q in questions]
+    assert first == [fresh.search(q, k=3, distinct=True) for q in questions]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        VICE_MAYOR,
+        OPENING,
+        "衢州市副市长是谁",
+        "你好！请问衢州市副市长是谁？谢谢",
+        "我是新来的，衢州市副市长是谁？",  # two clauses, one an aside
+        "今天上海的天气怎么样？",
+    ],
+)
+def test_the_maximum_is_the_one_the_clauses_give_though_one_clause_is_not_cut_again(
+    seed_searcher: Searcher, question: str
+):
+    query = seed_searcher.query(question)
+    ranked = seed_searcher.rank(question, 1)
+    left_out = asides(seed_searcher.index, seed_searcher.analyzer.query_clauses(question), ranked[0][0])
+    expected = (question_max_score(seed_searcher.index, query.tokens, left_out), left_out)
+    assert seed_searcher._most(question, query, ranked) == expected

@@ -3,6 +3,8 @@
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wenda.retrieval.sentences import Sentences, sentence_spans
 from wenda.retrieval.text import Analyzer
@@ -71,3 +73,51 @@ def test_counts_read_from_a_stored_cut_equal_those_read_by_jieba(analyzer: Analy
         wanted = frozenset(analyzer.tokens(text))
         stored = Sentences.of(analyzer, text, cut).counts(wanted)
         assert stored == Sentences.of(analyzer, text).counts(wanted)
+
+
+def _spans_char_by_char(text: str) -> list[tuple[int, int]]:
+    """sentence_spans as it was first written, looking at every character: the reference the
+    faster one, which skips to the characters that can matter, must equal."""
+    from wenda.retrieval.sentences import _CLOSERS, _MAX_PROTECTED, _OPENERS, CLOSING_QUOTES
+
+    ends = "。！？!?．" if "。" not in text and "．" in text else "。！？!?"
+    out, start, depth, i, n = [], 0, 0, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth = max(0, depth - 1)
+        if ch == "\n" or ch in ends:
+            end, after = i + 1, depth
+            while end < n and ch != "\n" and (text[end] in ends or text[end] in CLOSING_QUOTES):
+                if text[end] in _CLOSERS:
+                    after = max(0, after - 1)
+                end += 1
+            if ch != "\n" and after > 0 and i - start <= _MAX_PROTECTED:
+                depth, i = after, end
+                continue
+            if text[start:end].strip():
+                out.append((start, end))
+            start = i = end
+            depth = 0
+        else:
+            i += 1
+    if text[start:].strip():
+        out.append((start, n))
+    return out
+
+
+# Every character sentence_spans treats specially, some it must not, and plain text between them.
+_SENTENCE_ALPHABET = "。！？!?．（(“「『《〈）)”」』》〉’\"'；，\n 甲乙a1"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_SENTENCE_ALPHABET, max_size=60) | st.text(max_size=40))
+def test_sentence_spans_equal_the_character_by_character_reference(text: str):
+    assert list(sentence_spans(text)) == _spans_char_by_char(text)
+
+
+def test_a_long_unclosed_quote_is_still_cut_as_the_reference_cuts_it():
+    text = "他说：“" + "很好。" * 120 + "”完。"
+    assert list(sentence_spans(text)) == _spans_char_by_char(text)

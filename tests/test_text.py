@@ -263,6 +263,48 @@ def test_matches_of_a_reading_equal_matches_of_the_text(analyzer: Analyzer, text
     assert analyzer.matches(analyzer.read(text), wanted) == analyzer.matches(text, wanted)
 
 
+@pytest.mark.parametrize("text", [*_READ_ONCE, "ΟΔΟΣ ΣΟΦΟΣ", "㍿の乾隆皇帝"])
+def test_a_reading_says_whole_only_when_its_text_is_normalise_of_the_original(analyzer: Analyzer, text: str):
+    # The copy check takes a whole reading's normalised text for normalise(text): a final sigma, a
+    # mark that composes or a character NFKC widens must never say whole.
+    reading = analyzer.read(text)
+    assert not reading.whole or reading.normalised == normalise(text)
+
+
+def test_an_ordinary_passage_is_read_whole(analyzer: Analyzer):
+    assert analyzer.read(_READ_ONCE[0]).whole and analyzer.read(_READ_ONCE[1]).whole
+
+
+@given(st.text(alphabet="臺灣網路速度ΣσΑ㍿e\u0301ＡＢ１。？ a", max_size=20))
+def test_whole_readings_normalise_as_normalise_does(analyzer: Analyzer, text: str):
+    reading = analyzer.read(text)
+    assert not reading.whole or reading.normalised == normalise(text)
+
+
+def _bigram_spans_run_by_run(text: str, wanted: set[str]) -> list[tuple[int, int]]:
+    """The spans matches() marks for wanted bigrams, found as first written: every bigram of every CJK
+    run looked up in wanted (the reference for matches(), which looks for the wanted ones instead)."""
+    normalised, origin = text_module.normalise_with_offsets(text)
+    spans = []
+    for run in text_module._CJK_RUN.finditer(normalised):
+        chars = run.group()
+        for i in range(len(chars) - 1):
+            if BIGRAM + chars[i : i + 2] in wanted:
+                start = run.start() + i
+                spans.append((origin[start], origin[start + 1] + 1))
+    return merge_spans(spans)
+
+
+@given(st.text(alphabet="的的中心中心a1。，\u3000中國网路", max_size=30))
+@example("中心中心的的的")
+def test_bigrams_are_marked_where_every_bigram_of_every_run_would_be(analyzer: Analyzer, text: str):
+    # Bigrams alone (no word is wanted): overlapping ones (的的的), ones across punctuation or Latin, a
+    # Latin bigram term (which no CJK run holds) and one normalising finds (國 → 国).
+    wanted = {BIGRAM + "中心", BIGRAM + "心中", BIGRAM + "的的", BIGRAM + "中国", BIGRAM + "a1", BIGRAM + "心a"}
+    reading = text_module.Reading(text, *text_module.normalise_with_offsets(text), [])  # no words
+    assert analyzer.matches(reading, wanted) == (set(), _bigram_spans_run_by_run(text, wanted))
+
+
 def test_a_mark_or_conjoining_jamo_may_compose():
     assert may_compose("cafe\u0301") and may_compose("\u1100\u1161") and may_compose("か\u3099")
     assert not may_compose("学习贯彻党的二十大精神，“数据要素”（2023年）：ＡＢＣ café")

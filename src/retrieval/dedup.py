@@ -46,7 +46,12 @@ def shingles(text: str, n: int = SHINGLE_CHARS) -> Shingles:
     """The character n-grams (n ≤ 3) of text once normalised and stripped of punctuation and
     whitespace, each packed into one integer (21 bits a code point), sorted and distinct: a set
     that numpy intersects in microseconds, equal where the n-grams are equal."""
-    kept = _NOT_ALNUM.sub("", normalise(text))
+    return normalised_shingles(normalise(text), n)
+
+
+def normalised_shingles(normalised: str, n: int = SHINGLE_CHARS) -> Shingles:
+    """shingles() of a text whose normalise() is normalised (a reading of it may have it already)."""
+    kept = _NOT_ALNUM.sub("", normalised)
     codes = np.frombuffer(kept.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     if len(kept) <= n:
         # A passage shorter than one shingle is its own only shingle (or none, if all punctuation).
@@ -57,7 +62,13 @@ def shingles(text: str, n: int = SHINGLE_CHARS) -> Shingles:
     packed = codes[: len(codes) - n + 1].copy()
     for i in range(1, n):
         packed = (packed << _CODE_BITS) | codes[i : len(codes) - n + 1 + i]
-    return np.unique(packed)
+    # np.unique, in a third of its time for a passage's few hundred shingles: sorted, each kept
+    # where it differs from the one before.
+    packed.sort()
+    first = np.empty(len(packed), dtype=bool)
+    first[0] = True
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    return packed[first]
 
 
 def similarity(a: Shingles, b: Shingles) -> float:

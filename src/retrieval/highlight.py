@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -91,10 +92,8 @@ def best_sentence(
 
     n = len(spans)
     weight = {}
-    for term in asked.terms:
-        sf = sum(1 for found in sentence_terms if term in found)
-        if not sf:
-            continue
+    # How many sentences hold each question term (those no sentence holds weigh nothing anywhere).
+    for term, sf in Counter(term for found in sentence_terms for term in found).items():
         local = math.log(1 + (n + 1) / (sf + 0.5))
         weight[term] = asked.idf.get(term, 0.0) * local * (TITLE_TERM_WEIGHT if names_article(term) else 1.0)
     scores = []

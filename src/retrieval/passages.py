@@ -10,6 +10,7 @@ jieba over the passage again at every question, which was most of an answer's ti
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,10 @@ class PassageTable(Sequence[Passage]):
         self._blob = blob
         self.cut_offsets = cut_offsets
         self._cuts = cuts
+        # Views for reading one passage: slicing a np.memmap goes through its Python __getitem__ and
+        # makes another memmap (a third of the cost of making a Passage); a memoryview slice does not.
+        self._blob_view = memoryview(blob)
+        self._cuts_view = memoryview(cuts)
         self.text_offsets = text_offsets
         self.article = article
         self.paragraph = paragraph
@@ -106,15 +111,15 @@ class PassageTable(Sequence[Passage]):
         if not -len(self) <= i < len(self):
             raise IndexError(i)
         i %= len(self)
-        lo, hi = int(self.text_offsets[i]), int(self.text_offsets[i + 1])
-        text = bytes(self._blob[lo:hi]).decode("utf-8")
-        meta = self.articles[int(self.article[i])]
-        h = int(self.heading[i])
+        # .item(): a Python int straight from the (mapped) column, without a numpy scalar in between.
+        text = str(self._blob_view[self.text_offsets.item(i) : self.text_offsets.item(i + 1)], "utf-8")
+        meta = self.articles[self.article.item(i)]
+        h = self.heading.item(i)
         return Passage(
             text=text,
             title=meta["title"],
             file=meta["file"],
-            paragraph=int(self.paragraph[i]),
+            paragraph=self.paragraph.item(i),
             source=meta["source"],
             heading=None if h < 0 else self.headings[h],
             url=meta["url"],
@@ -127,12 +132,12 @@ class PassageTable(Sequence[Passage]):
 
     def title_cut(self, i: int) -> bytes | None:
         """Passage i's title as jieba cut it (as indexed, INDEXED_TITLE_CHARS long at most), or None."""
-        cut = self.articles[int(self.article[i])].get("cut")
+        cut = self.articles[self.article.item(i)].get("cut")
         return None if cut is None else bytes(cut)
 
     def cut(self, i: int) -> bytes | None:
         """Passage i's text as jieba cut it when it was indexed (Analyzer.read takes it), or None."""
-        cut = bytes(self._cuts[int(self.cut_offsets[i]) : int(self.cut_offsets[i + 1])])
+        cut = bytes(self._cuts_view[self.cut_offsets.item(i) : self.cut_offsets.item(i + 1)])
         return None if cut == _NO_CUT else cut
 
     def save(self, folder: Path) -> None:
@@ -277,6 +282,7 @@ class SlotPassages(Sequence[Passage]):
     def __init__(self, tables: Sequence[Sequence[Passage]]) -> None:
         self.tables = tuple(tables)
         self.bases = np.cumsum([0] + [len(t) for t in self.tables])
+        self._starts = self.bases.tolist()  # bisected at every passage read: a list is the quicker
 
     def __len__(self) -> int:
         return int(self.bases[-1])
@@ -299,5 +305,5 @@ class SlotPassages(Sequence[Passage]):
 
     def _locate(self, slot: int) -> tuple[Sequence[Passage], int]:
         """The table holding slot, and the passage's number in it."""
-        t = int(np.searchsorted(self.bases, slot, side="right")) - 1
-        return self.tables[t], slot - int(self.bases[t])
+        t = bisect.bisect_right(self._starts, slot) - 1
+        return self.tables[t], slot - self._starts[t]

@@ -50,23 +50,27 @@ def best_sentence_score(
     """
     # The title is its own line, so its tokens never join a sentence's: count them once for all,
     # and add them to a sentence's only for the question's terms.
-    title_counts = Counter(title_tokens)
     counted = sentences.counts(frozenset(weights))
     if not counted:
         return 0.0
     k1, b = params.k1, params.b
+    saturated = k1 + 1
     mean_length = sum(len(title_tokens) + length for _, length in counted) / len(counted)
-    in_title = {term: n for term in weights if (n := title_counts[term])}
+    in_title = {term: n for term, n in Counter(title_tokens).items() if term in weights}
+    # weight * idf, the first product of each term's score (the same bits as working it out each time).
+    weighted = {term: weights[term] * idf[term] for term in weights}
     best = 0.0
     for counts, length in counted:
         norm = k1 * (1 - b + b * (len(title_tokens) + length) / mean_length) if mean_length else k1
         # The question's terms the sentence or the title holds (counts has only the question's terms).
-        found = counts.keys() | in_title.keys() if in_title else counts.keys()
-        score = math.fsum(
-            weights[term] * idf[term] * tf * (k1 + 1) / (tf + norm)
-            for term in found
-            if (tf := in_title.get(term, 0) + counts.get(term, 0))
-        )
+        if in_title:
+            score = math.fsum(
+                weighted[term] * tf * saturated / (tf + norm)
+                for term in counts.keys() | in_title.keys()
+                if (tf := in_title.get(term, 0) + counts.get(term, 0))
+            )
+        else:
+            score = math.fsum(weighted[term] * tf * saturated / (tf + norm) for term, tf in counts.items() if tf)
         best = max(best, score)
     return best
 

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import chat
 from .corpus import Passage
-from .dedup import Shingles, group, shingles
+from .dedup import Shingles, group, normalised_shingles, shingles
 from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
@@ -27,7 +28,7 @@ from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .scope import in_scope, normalise_scope
 from .sentences import Sentences
 from .synonyms import Query, Synonyms, expand
-from .text import Analyzer
+from .text import Analyzer, normalise
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ DISTINCT_CANDIDATES = 10
 DISTINCT_CANDIDATES_PER_TEXT = 3
 # Shingle sets kept per searcher: the candidates of the last few hundred questions.
 SHINGLE_CACHE = 8192
+# Passages kept per searcher, so that a search makes each of its candidates once (a Passage is decoded
+# from the mapped table each time it is asked for): a few questions' worth.
+PASSAGE_CACHE = 256
 
 
 class Searcher:
@@ -106,9 +110,11 @@ class Searcher:
         self.sentence_weight = sentence_weight
         self.synonyms = synonyms or Synonyms()
         # By slot: a searcher is a snapshot (a reindex makes a new one), so a slot's text never changes.
-        self._shingles = lru_cache(maxsize=SHINGLE_CACHE)(self._shingles_of)
-        # A title is shared by its article's paragraphs, which often rank together.
-        self._title_tokens = lru_cache(maxsize=SHINGLE_CACHE)(self._title_tokens_of)
+        self._shingle_sets: dict[int, Shingles] = {}
+        # A search reads a candidate for its copies, its sentences, its title and its hit: made once.
+        self._passage = lru_cache(maxsize=PASSAGE_CACHE)(passages.__getitem__)
+        # (title, whole) -> its tokens: a title is shared by its article's paragraphs, which often rank together.
+        self._titles: dict[tuple[str, bool], list[str]] = {}
         # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
         self._filters: dict[str, SlotFilter] = {}
 
@@ -127,29 +133,52 @@ class Searcher:
         return found
 
     def forget_cached(self) -> None:
-        """Empty what this searcher remembers of passages (shingles, titles' tokens, sentences' names),
+        """Empty what this searcher remembers of passages (the passages, shingles, titles' tokens, sentences' names),
         so that a benchmark's timed pass does not read back what its warm-up pass worked out."""
-        self._shingles.cache_clear()
-        self._title_tokens.cache_clear()
+        self._shingle_sets.clear()
+        self._passage.cache_clear()
+        self._titles.clear()
         self.analyzer.forget_names()
 
     def _sentences(self, slot: int, passage: Passage | None = None) -> Sentences:
         """The passage in slot cut into sentences, from the cut stored with it where there is one."""
         cut = getattr(self.passages, "cut", None)
-        text = (passage or self.passages[slot]).text
+        text = (passage or self._passage(slot)).text
         return Sentences.of(self.analyzer, text, cut(slot) if cut is not None else None)
 
-    def _title_tokens_of(self, slot: int, whole: bool) -> list[str]:
+    def _title_tokens(self, slot: int, whole: bool) -> list[str]:
         """The tokens of the title of the passage in slot: as indexed (cut to INDEXED_TITLE_CHARS),
-        or whole. From the title's stored cut where there is one, which spares jieba."""
-        title = self.passages[slot].title
-        if whole and len(title) > INDEXED_TITLE_CHARS:
+        or whole. Kept by title, once for a title no longer than that, which is both."""
+        title = self._passage(slot).title
+        key = (title, whole and len(title) > INDEXED_TITLE_CHARS)
+        found = self._titles.get(key)
+        if found is None:
+            if len(self._titles) >= SHINGLE_CACHE:
+                self._titles.clear()  # other threads may be reading it: cleared, never swapped mid-search
+            found = self._titles[key] = self._title_tokens_of(slot, *key)
+        return found
+
+    def _title_tokens_of(self, slot: int, title: str, whole: bool) -> list[str]:
+        """_title_tokens of slot's title, from its stored cut where there is one, which spares jieba
+        (the tokens are the same either way, so any paragraph of an article may give its title's)."""
+        if whole:
             return self.analyzer.tokens(title)
         cut = getattr(self.passages, "title_cut", None)
         return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], cut(slot) if cut is not None else None)
 
-    def _shingles_of(self, slot: int) -> Shingles:
-        return shingles(self.passages[slot].text)
+    def _shingles(self, slot: int, sentences: Sentences | None = None) -> Shingles:
+        """The shingles of the passage in slot (dedup.py), kept; from the normalised text of its
+        sentences (the stage's reading) where that is normalise()'s, which spares normalising again."""
+        found = self._shingle_sets.get(slot)
+        if found is None:
+            if sentences is not None and sentences.reading.whole:
+                found = normalised_shingles(sentences.reading.normalised)
+            else:
+                found = shingles(self._passage(slot).text)
+            if len(self._shingle_sets) >= SHINGLE_CACHE:
+                self._shingle_sets.clear()  # other threads may be reading it: cleared, never swapped mid-search
+            self._shingle_sets[slot] = found
+        return found
 
     @classmethod
     def build(
@@ -297,7 +326,9 @@ class Searcher:
     def _most(self, question: str, query: Query, ranked: Sequence[tuple[int, float]]) -> tuple[float, frozenset[str]]:
         """The question's max_score, and the asides left out of it (relevance.asides). With synonyms
         found, expand() has weighed the maximum already, over the typed words alone."""
-        if query.tokens != query.typed or not ranked:
+        if query.tokens != query.typed or not ranked or len(chat.clauses(chat.without_chat(normalise(question)))) < 2:
+            # asides() needs two clauses, and without one left out the maximum is expand()'s: a
+            # question of one clause (most are) is not cut again clause by clause.
             return query.max_score, frozenset()
         clauses = self.analyzer.query_clauses(question)
         left_out = asides(self.index, clauses, ranked[0][0])
@@ -320,7 +351,7 @@ class Searcher:
         depth = distinct_depth(k)
         while True:
             ranked, cuts = self._top_k(query, depth, idf, first, within)
-            groups = group([self._shingles(slot) for slot, _ in ranked])
+            groups = group([self._shingles(slot, cuts.get(slot)) for slot, _ in ranked])
             if len(groups) >= k or len(ranked) < depth:  # enough texts, or the corpus has no more
                 break
             depth *= 2
@@ -355,7 +386,7 @@ class Searcher:
         wanted = set(terms)
         hits = []
         for rank, ((slot, score), others) in enumerate(zip(ranked, copies, strict=True), start=1):
-            passage = self.passages[slot]
+            passage = self._passage(slot)
             # The passage's own text (the index also holds its title), read once: its words, what to
             # highlight and its sentences' terms.
             sentences = cuts.get(slot)

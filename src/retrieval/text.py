@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
-from itertools import accumulate
+from itertools import accumulate, filterfalse
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -40,6 +40,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_JIEBA_RUN = 500
 # Sentences whose proper names an analyzer remembers (Analyzer.proper_names).
 NAMES_KEPT = 4096
+# Pieces whose verdict (index word or not) an analyzer remembers before it starts afresh.
+_KEPT_PIECES = 1 << 16
 # A run this long without a character jieba splits at makes _pieces cut it where jieba would not.
 _HARD_CUT = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]{" + str(MAX_JIEBA_RUN // 2) + ",}")
 # A stored cut gives each of jieba's pieces' length in one byte (Analyzer.passage_tokens).
@@ -199,8 +201,15 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     Quotes always show the original text, so every match found in normalised text has to be
     mapped back to the characters the reader sees.
     """
+    return _normalise_reading(text)[:2]
+
+
+def _normalise_reading(text: str) -> tuple[str, list[int], bool]:
+    """normalise_with_offsets, and whether the result is normalise(text) too: so it is when every
+    character folds to one and OpenCC keeps the length (the usual case), both then doing the same."""
     text = scrub(text)
     folded = _fold_one_for_one(text)
+    whole = folded is not None
     if folded is not None:
         origin = list(range(len(text)))
     else:
@@ -216,7 +225,8 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
         # OpenCC converted a phrase into one of another length; redo it character by character so
         # the offsets stay true (slower, and rare).
         simplified = "".join(_to_simplified(ch) if len(_to_simplified(ch)) == 1 else ch for ch in folded)
-    return simplified, origin
+        whole = False
+    return simplified, origin, whole
 
 
 def _fold_one_for_one(text: str) -> str | None:
@@ -229,11 +239,17 @@ def _fold_one_for_one(text: str) -> str | None:
     """
     if "\u03a3" in text or may_compose(text):
         return None
-    nfkc = unicodedata.normalize("NFKC", text)
-    if len(nfkc) != len(text) or "\u03a3" in nfkc:
+    folded = nfkc(text)
+    if len(folded) != len(text) or "\u03a3" in folded:
         return None
-    lowered = nfkc.lower()
+    lowered = folded.lower()
     return lowered if len(lowered) == len(text) else None
+
+
+@lru_cache(maxsize=1 << 16)  # the same words recur in every passage read
+def _has_cjk(word: str) -> bool:
+    """Whether word holds a CJK character (else it is a Latin or digit word, counted as n-grams too)."""
+    return _CJK_RUN.search(word) is not None
 
 
 @lru_cache(maxsize=1 << 16)  # the same words recur in every passage read
@@ -263,6 +279,7 @@ class Reading:
     normalised: str
     origin: list[int]  # for each character of normalised, the original character it came from
     terms: list[Term]  # jieba's words (no stop words or punctuation), spans in normalised
+    whole: bool = False  # normalised is normalise(text) too (the copy check's shingles start from it)
 
 
 @dataclass(frozen=True)
@@ -347,6 +364,7 @@ class Analyzer:
         self._tagger: jieba.posseg.POSTokenizer | None = None
         self._names = lru_cache(maxsize=NAMES_KEPT)(self._proper_names)
         self._stopwords = chinese_stopwords() if self.settings.stopwords else frozenset()
+        self._kept = _KeptPieces(self._stopwords)  # _terms_of_cut's verdicts
         # The stop words a CJK unigram or bigram may be, as patterns (counts_within).
         self._ngram_stops = _ngram_stops(self._stopwords)
         self._userdict_digest = ""
@@ -484,14 +502,21 @@ class Analyzer:
         ends = list(accumulate(cut))
         if (ends[-1] if ends else 0) != len(normalised):
             return None
-        if not ends:
-            return []
-        stop = self._stopwords
-        return [
-            Term(word, start, end)
-            for start, end in zip([0, *ends[:-1]], ends, strict=True)
-            if (word := normalised[start:end]) not in stop and _is_word(word)
-        ]
+        # A plain loop making each Term as a tuple, with each piece's verdict kept: a passage read at a
+        # question has a hundred pieces, and Term(...), a comprehension over zip and two lookups a
+        # piece cost half as much again.
+        if len(self._kept) > _KEPT_PIECES:
+            self._kept.clear()
+        kept = self._kept.__getitem__
+        out: list[Term] = []
+        new = tuple.__new__
+        start = 0
+        for end in ends:
+            word = normalised[start:end]
+            if kept(word):
+                out.append(new(Term, (word, start, end)))
+            start = end
+        return out
 
     def passage_tokens(
         self, title: str, text: str, titles: dict[str, TextParts] | None = None
@@ -651,11 +676,11 @@ class Analyzer:
         """text normalised with offsets back to the original, and its jieba words. cut: text's cut as
         passage_tokens stored it when text was indexed, which spares jieba (and is ignored if it
         does not fit)."""
-        normalised, origin = normalise_with_offsets(text)
+        normalised, origin, whole = _normalise_reading(text)
         terms = None if cut is None else self._terms_of_cut(normalised, cut)
         if terms is None:
             terms = self._terms_of_normalised(normalised)
-        return Reading(text, normalised, origin, terms)
+        return Reading(text, normalised, origin, terms, whole)
 
     def tokens_within(self, reading: Reading, spans: Sequence[tuple[int, int]]) -> list[list[str]]:
         """tokens() of each span (sorted, not overlapping, in the original text) of a text read once.
@@ -685,33 +710,37 @@ class Analyzer:
         stop_chars, stop_pairs = self._ngram_stops
         normalised = reading.normalised
         # Only the wanted n-grams the passage holds at all are looked for sentence by sentence.
-        chars = [t[len(UNIGRAM) :] for t in wanted if t.startswith(UNIGRAM)]
-        chars = [ch for ch in chars if _CJK_RUN.fullmatch(ch) and ch not in stop and ch in normalised]
-        pairs = [t[len(BIGRAM) :] for t in wanted if t.startswith(BIGRAM)]
-        pairs = [p for p in pairs if len(p) == 2 and _CJK_RUN.fullmatch(p) and p not in stop and p in normalised]
+        chars, pairs, doubled = _wanted_ngrams(wanted, stop)
+        chars = [(ch, term) for ch, term in chars if ch in normalised]
+        pairs = [(pair, term) for pair, term in pairs if pair in normalised]
+        doubled = [(pair, term) for pair, term in doubled if pair in normalised]
         out = []
+        held = wanted.__contains__
         for text, words in _read_within(reading, spans):
             counts: dict[str, int] = {}
             length = len(words)
-            for word in words:
-                if word in wanted:
-                    counts[word] = counts.get(word, 0) + 1
-                if not _CJK_RUN.search(word):  # a Latin or digit word is in both n-gram namespaces too
-                    length += 2
-                    for term in (UNIGRAM + word, BIGRAM + word):
-                        if term in wanted:
-                            counts[term] = counts.get(term, 0) + 1
+            for word in filter(held, words):
+                counts[word] = counts.get(word, 0) + 1
+            # A Latin or digit word is in both n-gram namespaces too.
+            for word in filterfalse(_has_cjk, words):
+                length += 2
+                for term in (UNIGRAM + word, BIGRAM + word):
+                    if term in wanted:
+                        counts[term] = counts.get(term, 0) + 1
             runs = _CJK_RUN.findall(text)
             # Every CJK character is a unigram and every two neighbours a bigram, but stop words.
             cjk = sum(map(len, runs))
             length += cjk - (len(stop_chars.findall(text)) if stop_chars else 0)
             length += cjk - len(runs) - stop_pairs.count(text)
-            for ch in chars:
+            for ch, term in chars:
                 if n := text.count(ch):
-                    counts[UNIGRAM + ch] = n
-            for pair in pairs:
+                    counts[term] = n
+            for pair, term in pairs:
+                if n := text.count(pair):
+                    counts[term] = n
+            for pair, term in doubled:
                 if n := _overlapping(text, pair):
-                    counts[BIGRAM + pair] = n
+                    counts[term] = n
             out.append((counts, length))
         return out
 
@@ -734,13 +763,14 @@ class Analyzer:
             if term.text in wanted and term.end > term.start:
                 words.add(term.text)
                 spans.append((origin[term.start], origin[term.end - 1] + 1))
-        if any(w.startswith(BIGRAM) for w in wanted):
-            for run in _CJK_RUN.finditer(normalised):
-                chars = run.group()
-                for i in range(len(chars) - 1):
-                    if BIGRAM + chars[i : i + 2] in wanted:
-                        start = run.start() + i
-                        spans.append((origin[start], origin[start + 1] + 1))
+        # Each wanted bigram of two CJK characters wherever it occurs (overlaps too): two neighbouring
+        # CJK characters are always in one run, so these are the run's bigrams that are wanted.
+        for term in wanted:
+            if term.startswith(BIGRAM) and _CJK_RUN.fullmatch(pair := term[len(BIGRAM) :]) and len(pair) == 2:
+                start = normalised.find(pair)
+                while start >= 0:
+                    spans.append((origin[start], origin[start + 1] + 1))
+                    start = normalised.find(pair, start + 1)
         return words, merge_spans(spans)
 
 
@@ -793,18 +823,26 @@ def _pieces(text: str, limit: int = MAX_JIEBA_RUN) -> Iterator[tuple[int, str]]:
 def _read_within(reading: Reading, spans: Sequence[tuple[int, int]]) -> Iterator[tuple[str, list[str]]]:
     """For each span (sorted, not overlapping, in the original text) of a text read once, its part of
     the normalised text and the words in that part."""
-    terms = reading.terms
-    j = 0
+    words = [term.text for term in reading.terms]
+    starts = [term.start for term in reading.terms]
+    origin = reading.origin
     for start, end in spans:
-        # origin never decreases, so a span's part is found by bisection.
-        lo, hi = bisect.bisect_left(reading.origin, start), bisect.bisect_left(reading.origin, end)
-        while j < len(terms) and terms[j].start < lo:
-            j += 1
-        words = []
-        while j < len(terms) and terms[j].start < hi:
-            words.append(terms[j].text)
-            j += 1
-        yield reading.normalised[lo:hi], words
+        # origin and the terms' starts never decrease, so a span's part and its words are found by bisection.
+        lo, hi = bisect.bisect_left(origin, start), bisect.bisect_left(origin, end)
+        yield reading.normalised[lo:hi], words[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
+
+
+class _KeptPieces(dict[str, bool]):
+    """Whether each piece of a cut is an index word (not a stop word, not punctuation or space), worked
+    out on first sight: a dictionary lookup a piece."""
+
+    def __init__(self, stopwords: frozenset[str]) -> None:
+        super().__init__()
+        self.stopwords = stopwords
+
+    def __missing__(self, piece: str) -> bool:
+        kept = self[piece] = piece not in self.stopwords and _is_word(piece)
+        return kept
 
 
 class _StopPairs:
@@ -820,7 +858,7 @@ class _StopPairs:
     def count(self, text: str) -> int:
         if self.pattern is None:
             return 0
-        return sum(1 for pair in self.pattern.findall(text) if pair in self.pairs)
+        return sum(map(self.pairs.__contains__, self.pattern.findall(text)))
 
 
 @cache
@@ -829,6 +867,25 @@ def _ngram_stops(stopwords: frozenset[str]) -> tuple[re.Pattern[str] | None, _St
     ones = sorted(w for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
     chars = re.compile("[" + "".join(map(re.escape, ones)) + "]") if ones else None
     return chars, _StopPairs(stopwords)
+
+
+@lru_cache(maxsize=64)  # one per question: the stage and the highlighter read every passage with the same set
+def _wanted_ngrams(
+    wanted: frozenset[str], stop: frozenset[str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """The CJK unigrams, bigrams of two characters and bigrams of one character twice (的的, counted
+    over their overlaps) that wanted asks for and that are not stop words, each with its term."""
+    chars, pairs, doubled = [], [], []
+    for term in wanted:
+        if term.startswith(UNIGRAM):
+            ch = term[len(UNIGRAM) :]
+            if _CJK_RUN.fullmatch(ch) and ch not in stop:
+                chars.append((ch, term))
+        elif term.startswith(BIGRAM):
+            pair = term[len(BIGRAM) :]
+            if len(pair) == 2 and _CJK_RUN.fullmatch(pair) and pair not in stop:
+                (doubled if pair[0] == pair[1] else pairs).append((pair, term))
+    return chars, pairs, doubled
 
 
 def _counted(tokens: list[str], wanted: frozenset[str]) -> tuple[dict[str, int], int]:
