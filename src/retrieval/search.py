@@ -28,7 +28,7 @@ from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .scope import in_scope, normalise_scope
 from .sentences import Sentences
 from .synonyms import Query, Synonyms, expand
-from .text import Analyzer, normalise
+from .text import Analyzer, Clause, normalise
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,8 @@ class Searcher:
         self._titles: dict[tuple[str, bool], list[str]] = {}
         # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
         self._filters: dict[str, SlotFilter] = {}
+        # The clauses of the last few questions: the ranking and the maximum both read them.
+        self._clauses_of = lru_cache(maxsize=64)(analyzer.query_clauses)
 
     def within(self, scope: str | None) -> SlotFilter | None:
         """The filter keeping scope's passages (those whose file is in that subfolder); None for the whole corpus.
@@ -133,11 +135,12 @@ class Searcher:
         return found
 
     def forget_cached(self) -> None:
-        """Empty what this searcher remembers of passages (the passages, shingles, titles' tokens, sentences' names),
-        so that a benchmark's timed pass does not read back what its warm-up pass worked out."""
+        """Empty what this searcher remembers (passages, shingles, titles' tokens, sentences' names, questions'
+        clauses), so that a benchmark's timed pass does not read back what its warm-up pass worked out."""
         self._shingle_sets.clear()
         self._passage.cache_clear()
         self._titles.clear()
+        self._clauses_of.cache_clear()
         self.analyzer.forget_names()
 
     def _sentences(self, slot: int, passage: Passage | None = None) -> Sentences:
@@ -229,7 +232,7 @@ class Searcher:
         maximum: 我最近在准备一个考试 neither lifts a passage about exams nor lowers the relevance."""
         if query.tokens != query.typed:
             return query  # a synonym's expansion is weighed against the typed words (expand)
-        clauses = self.analyzer.query_clauses(question)
+        clauses = self._clauses(question)
         # Only talk about the asker or the listeners (我最近在准备一个考试, 大家晚上好) leaves the ranking:
         # an everyday clause in the third person is as often the question's own context (战争结束以后).
         talking = [c for c in aside_candidates(clauses) if c.personal]
@@ -323,14 +326,19 @@ class Searcher:
         slot, score = ranked[0]
         return hit_relevance(self.index, query.tokens, slot, score, best, left_out)
 
+    def _clauses(self, question: str) -> list[Clause]:
+        """The question's clauses (Analyzer.query_clauses), or none for a question of one clause, which
+        (most are) is then not cut again clause by clause: the aside rules need two."""
+        if len(chat.clauses(chat.without_chat(normalise(question)))) < 2:
+            return []
+        return self._clauses_of(question)
+
     def _most(self, question: str, query: Query, ranked: Sequence[tuple[int, float]]) -> tuple[float, frozenset[str]]:
         """The question's max_score, and the asides left out of it (relevance.asides). With synonyms
         found, expand() has weighed the maximum already, over the typed words alone."""
-        if query.tokens != query.typed or not ranked or len(chat.clauses(chat.without_chat(normalise(question)))) < 2:
-            # asides() needs two clauses, and without one left out the maximum is expand()'s: a
-            # question of one clause (most are) is not cut again clause by clause.
+        clauses = self._clauses(question) if query.tokens == query.typed and ranked else []
+        if len(clauses) < 2:  # asides() needs two clauses; without one left out the maximum is expand()'s
             return query.max_score, frozenset()
-        clauses = self.analyzer.query_clauses(question)
         left_out = asides(self.index, clauses, ranked[0][0])
         return question_max_score(self.index, query.tokens, left_out), left_out
 
