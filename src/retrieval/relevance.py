@@ -73,9 +73,14 @@ def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[
     if not candidates:
         return frozenset()
     aside = [c for c in candidates if not shares_words(index, c, slot)]
-    kept = frozenset().union(*(c.tokens for c in clauses if c not in aside))
-    held = {t for c in aside for t in c.tokens if index.contains(t, slot)}
-    return frozenset().union(*(c.tokens for c in aside)) - kept - held
+    return frozenset(t for t in only_in(aside, clauses) if not index.contains(t, slot))
+
+
+def only_in(some: Sequence[Clause], clauses: Sequence[Clause]) -> frozenset[str]:
+    """The query terms of some of the clauses that no other clause of the question holds: what leaving
+    those clauses out takes away."""
+    others = frozenset().union(*(c.tokens for c in clauses if c not in some))
+    return frozenset().union(*(c.tokens for c in some)) - others
 
 
 def unseen_idf(index: BM25Index) -> float:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 from . import chat
 from .corpus import Passage
@@ -21,6 +22,7 @@ from .relevance import (
     hit_relevance,
     idf_is_blind,
     max_score,
+    only_in,
     question_max_score,
     shares_words,
 )
@@ -86,6 +88,20 @@ SHINGLE_CACHE = 8192
 # from the mapped table each time it is asked for): a few questions' worth.
 PASSAGE_CACHE = 256
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remembered(kept: dict[K, V], key: K, make: Callable[[], V]) -> V:
+    """kept[key], made and kept on first use; kept is emptied once it holds SHINGLE_CACHE entries."""
+    found = kept.get(key)
+    if found is None:
+        found = make()
+        if len(kept) >= SHINGLE_CACHE:
+            kept.clear()  # other threads may be reading it: cleared, never swapped mid-search
+        kept[key] = found
+    return found
+
 
 class Searcher:
     """Holds passages, the analyzer that made their terms and the index over those terms.
@@ -118,7 +134,7 @@ class Searcher:
         # Scope (subfolder) -> the filter keeping its slots, made on first use: a few per bot.
         self._filters: dict[str, SlotFilter] = {}
         # The clauses of the last few questions: the ranking and the maximum both read them.
-        self._clauses_of = lru_cache(maxsize=64)(analyzer.query_clauses)
+        self._clauses = lru_cache(maxsize=64)(self._clauses_of)
 
     def within(self, scope: str | None) -> SlotFilter | None:
         """The filter keeping scope's passages (those whose file is in that subfolder); None for the whole corpus.
@@ -140,7 +156,7 @@ class Searcher:
         self._shingle_sets.clear()
         self._passage.cache_clear()
         self._titles.clear()
-        self._clauses_of.cache_clear()
+        self._clauses.cache_clear()
         self.analyzer.forget_names()
 
     def _sentences(self, slot: int, passage: Passage | None = None) -> Sentences:
@@ -154,12 +170,7 @@ class Searcher:
         or whole. Kept by title, once for a title no longer than that, which is both."""
         title = self._passage(slot).title
         key = (title, whole and len(title) > INDEXED_TITLE_CHARS)
-        found = self._titles.get(key)
-        if found is None:
-            if len(self._titles) >= SHINGLE_CACHE:
-                self._titles.clear()  # other threads may be reading it: cleared, never swapped mid-search
-            found = self._titles[key] = self._title_tokens_of(slot, *key)
-        return found
+        return _remembered(self._titles, key, lambda: self._title_tokens_of(slot, *key))
 
     def _title_tokens_of(self, slot: int, title: str, whole: bool) -> list[str]:
         """_title_tokens of slot's title, from its stored cut where there is one, which spares jieba
@@ -172,16 +183,13 @@ class Searcher:
     def _shingles(self, slot: int, sentences: Sentences | None = None) -> Shingles:
         """The shingles of the passage in slot (dedup.py), kept; from the normalised text of its
         sentences (the stage's reading) where that is normalise()'s, which spares normalising again."""
-        found = self._shingle_sets.get(slot)
-        if found is None:
+
+        def made() -> Shingles:
             if sentences is not None and sentences.reading.whole:
-                found = normalised_shingles(sentences.reading.normalised)
-            else:
-                found = shingles(self._passage(slot).text)
-            if len(self._shingle_sets) >= SHINGLE_CACHE:
-                self._shingle_sets.clear()  # other threads may be reading it: cleared, never swapped mid-search
-            self._shingle_sets[slot] = found
-        return found
+                return normalised_shingles(sentences.reading.normalised)
+            return shingles(self._passage(slot).text)
+
+        return _remembered(self._shingle_sets, slot, made)
 
     @classmethod
     def build(
@@ -241,14 +249,12 @@ class Searcher:
         # Whether such a clause shares a word with the best passage is judged on the passage the rest
         # of the question finds: the clause's own words would find one that holds them (考试 a passage
         # about exams).
-        kept = frozenset().union(*(c.tokens for c in clauses if c not in talking))
-        talk = frozenset().union(*(c.tokens for c in talking)) - kept
+        talk = only_in(talking, clauses)
         top = self.index.top_k([t for t in query.tokens if t not in talk], 1, within)
         if not top:
             return query
-        sharing = [c for c in talking if shares_words(self.index, c, top[0][0])]
-        if sharing:  # content after all: it stays, in the ranking and the maximum
-            talk -= frozenset().union(*(c.tokens for c in sharing))
+        # One that shares a word is content after all: it stays, in the ranking and the maximum.
+        talk = only_in([c for c in talking if not shares_words(self.index, c, top[0][0])], clauses)
         if not talk:
             return query
         tokens = tuple(t for t in query.tokens if t not in talk)
@@ -326,12 +332,12 @@ class Searcher:
         slot, score = ranked[0]
         return hit_relevance(self.index, query.tokens, slot, score, best, left_out)
 
-    def _clauses(self, question: str) -> list[Clause]:
+    def _clauses_of(self, question: str) -> list[Clause]:
         """The question's clauses (Analyzer.query_clauses), or none for a question of one clause, which
         (most are) is then not cut again clause by clause: the aside rules need two."""
         if len(chat.clauses(chat.without_chat(normalise(question)))) < 2:
             return []
-        return self._clauses_of(question)
+        return self.analyzer.query_clauses(question)
 
     def _most(self, question: str, query: Query, ranked: Sequence[tuple[int, float]]) -> tuple[float, frozenset[str]]:
         """The question's max_score, and the asides left out of it (relevance.asides). With synonyms
