@@ -32,6 +32,7 @@ from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
+from .postings import spans
 from .rerank import SENTENCE_WEIGHT
 from .search import INDEXED_TITLE_CHARS, Searcher
 from .segment import Segment
@@ -715,13 +716,9 @@ class Library:
     def _slots_of(self, rels: tuple[str, ...]) -> np.ndarray:
         """Index slots of the given files' passages (their segment's base plus their range)."""
         bases = {name: int(b) for name, b in zip(self._segment_names, self._index.bases[:-1], strict=True)}
-        slots = [
-            np.arange(run.first, run.first + run.count) + bases[run.segment]
-            for rel in rels
-            if (entry := self.files.get(rel))
-            for run in entry.runs
-        ]
-        return np.concatenate(slots) if slots else np.zeros(0, dtype=np.int64)
+        runs = [run for rel in rels if (entry := self.files.get(rel)) for run in entry.runs]
+        starts = np.array([bases[run.segment] + run.first for run in runs], dtype=np.int64)
+        return spans(starts, np.array([run.count for run in runs], dtype=np.int64))
 
     def _next_merge(self, index: BM25Index) -> tuple[int, int] | None:
         """The run of adjacent segments to merge next, if any (a small tiered policy).
