@@ -12,7 +12,8 @@ as its writers would type them. `dev` templates were used while building wenda's
 rule; `final` ones were written last and measured once with each aside rule, never tuned on;
 `check` ones were written before the aside rule read words instead of length, and measured only once
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
-and measured only once that was chosen. `all` is every one.
+and measured only once that was chosen; `late` ones likewise for the change after that. `all` is
+every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -95,6 +96,23 @@ BLIND = (
     "晚上好呀，今天下班路上一直在想，{q}{p}",
     "{q}{p}谢谢啦，祝大家生活愉快",
 )
+# Written on 2026-12-06 before the next change to declining or asides was begun, and measured only
+# once it was chosen: chat of kinds the families above lack (a crowd addressed by name, a question
+# relayed from someone else, a reward, school and exam talk, Latin greetings).
+LATE = (
+    "兄弟们，{q}{p}",
+    "{q}{p}有没有懂的，说一下呗",
+    "Hi，{q}{p}",
+    "我妈刚才问我{q}{p}我也说不清楚",
+    "上课没听懂，{q}{p}",
+    "{q}{p}不胜感激！",
+    "各位大侠，请教个问题：{q}{p}",
+    "今天群里有人在讨论，{q}{p}",
+    "{q}{p}答对的发红包哈哈",
+    "复习到这里卡住了，{q}{p}求大神指点",
+    "打扰各位一下哈，{q}{p}",
+    "{q}{p}在线蹲一个答案",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -102,7 +120,8 @@ TEMPLATES = {
     "final": FINAL,
     "check": CHECK,
     "blind": BLIND,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND,
+    "late": LATE,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
