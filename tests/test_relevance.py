@@ -179,6 +179,24 @@ def test_a_talk_like_clause_the_found_passage_shares_a_word_with_stays_in_the_ra
     assert "文物" in query.tokens
 
 
+def test_talk_about_the_asker_sharing_a_common_word_by_chance_is_still_an_aside(museum: Searcher):
+    # 西湖博物馆 holds 收藏 too, but not what the clause is about (旧报纸): a word in common is chance.
+    aside = "我家收藏了很多旧报纸，"
+    bare = museum.search(_MUSEUM_QUESTION, 2).hits
+    chatty = museum.search(aside + _MUSEUM_QUESTION, 2).hits
+    assert [h.passage for h in chatty] == [h.passage for h in bare]
+    assert [h.relevance for h in chatty] == pytest.approx([h.relevance for h in bare], abs=1e-9)
+    assert museum.ranked(aside + _MUSEUM_QUESTION, 1)[0].tokens == museum.ranked(_MUSEUM_QUESTION, 1)[0].tokens
+
+
+def test_talk_about_the_asker_the_passage_covers_stays_in_the_ranking(museum: Searcher):
+    # 收藏文物 is what 西湖博物馆 does: the clause, asked alone of that passage, would be answered.
+    question = "我很喜欢收藏文物，" + _MUSEUM_QUESTION
+    assert museum.analyzer.query_clauses(question)[0].personal
+    query, _ = museum.ranked(question, 1)
+    assert "文物" in query.tokens
+
+
 def test_an_everyday_clause_in_the_third_person_stays_in_the_ranking(museum: Searcher):
     # It may be the question's own context (战争结束以后): only its share of the maximum is excused.
     question = "最近准备考试的时候，" + _MUSEUM_QUESTION

@@ -48,7 +48,7 @@ def aside_candidates(clauses: Sequence[Clause]) -> list[Clause]:
     """The clauses that may only talk around the question: those that ask nothing, name nothing specific
     (no number, Latin word or quotation) and are either short or everyday language (老师您好, 我是新来的,
     这个问题困扰我好久了), when another clause does count. Whether they are asides depends on the
-    passage the rest of the question finds (shares_words). A clause that asks (an interrogative, or a
+    passage the rest of the question finds (about). A clause that asks (an interrogative, or a
     question mark after it) always counts, and so does every clause of a question that has only one.
     """
     if len(clauses) < 2:
@@ -57,22 +57,33 @@ def aside_candidates(clauses: Sequence[Clause]) -> list[Clause]:
     return candidates if len(candidates) < len(clauses) else []
 
 
-def shares_words(index: BM25Index, clause: Clause, slot: int) -> bool:
-    """Whether the passage in slot holds a term of clause longer than one character (a word or a
-    bigram). One character in common (a unigram, or a one-character word: 小, 报) is chance."""
+def about(index: BM25Index, clause: Clause, slot: int) -> bool:
+    """Whether the passage in slot is about clause, so that the clause counts as the question's content.
+
+    Talk about the asker or the listeners (Clause.personal: 我之前一直没想明白, 这个问题困扰我好久了)
+    must be covered by the passage as a question is: the clause alone, asked of this passage, would be
+    answered (its relevance reaches MIN_RELEVANCE). Such talk is made of common words, and one of them
+    is often in the passage by chance (之前, 问题). Any other clause needs only a term longer than one
+    character in common (a word or a bigram): in the third person it is as often the question's own
+    context (由於林肯身亡), which the passage need hold only a name of.
+    """
+    if clause.personal:
+        terms = sorted(clause.tokens)
+        most = max_score(index, terms)
+        return most > 0 and float(index.scores_at(terms, [slot])[0]) >= MIN_RELEVANCE * most
     return any(index.contains(t, slot) for t in clause.tokens if len(t.removeprefix(UNIGRAM)) > 1)
 
 
 def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[str]:
     """Query terms that only talk around the question, left out of its max_score: those of the
-    aside_candidates that share no word with the best passage (slot). A content clause of a question
+    aside_candidates the best passage (slot) is not about (about()). A content clause of a question
     the corpus does not cover names what it is about (世界杯, 韩遂, 1998年), so it counts. What the
     passage does hold of an aside (a character) scores, so it stays in the maximum too.
     """
     candidates = aside_candidates(clauses)
     if not candidates:
         return frozenset()
-    aside = [c for c in candidates if not shares_words(index, c, slot)]
+    aside = [c for c in candidates if not about(index, c, slot)]
     return frozenset(t for t in only_in(aside, clauses) if not index.contains(t, slot))
 
 

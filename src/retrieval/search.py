@@ -16,6 +16,7 @@ from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .maxscore import SlotFilter
 from .relevance import (
+    about,
     aside_candidates,
     asides,
     coverage,
@@ -24,7 +25,6 @@ from .relevance import (
     max_score,
     only_in,
     question_max_score,
-    shares_words,
 )
 from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
 from .scope import in_scope, normalise_scope
@@ -235,9 +235,9 @@ class Searcher:
         return self._without_asides(question, self.query(question), within), None
 
     def _without_asides(self, question: str, query: Query, within: SlotFilter | None) -> Query:
-        """query without the clauses that only talk around the question (relevance.aside_candidates
-        that share no word with the passage the rest of the question finds), in the ranking as in the
-        maximum: 我最近在准备一个考试 neither lifts a passage about exams nor lowers the relevance."""
+        """query without the clauses that only talk around the question (relevance.aside_candidates that
+        the passage the rest of the question finds is not about: relevance.about), in the ranking as in
+        the maximum: 我最近在准备一个考试 neither lifts a passage about exams nor lowers the relevance."""
         if query.tokens != query.typed:
             return query  # a synonym's expansion is weighed against the typed words (expand)
         clauses = self._clauses(question)
@@ -246,15 +246,15 @@ class Searcher:
         talking = [c for c in aside_candidates(clauses) if c.personal]
         if not talking:
             return query
-        # Whether such a clause shares a word with the best passage is judged on the passage the rest
-        # of the question finds: the clause's own words would find one that holds them (考试 a passage
-        # about exams).
+        # Whether the best passage is about such a clause is judged on the passage the rest of the
+        # question finds: the clause's own words would find one that holds them (考试 a passage about
+        # exams).
         talk = only_in(talking, clauses)
         top = self.index.top_k([t for t in query.tokens if t not in talk], 1, within)
         if not top:
             return query
-        # One that shares a word is content after all: it stays, in the ranking and the maximum.
-        talk = only_in([c for c in talking if not shares_words(self.index, c, top[0][0])], clauses)
+        # One the passage is about is content after all: it stays, in the ranking and the maximum.
+        talk = only_in([c for c in talking if not about(self.index, c, top[0][0])], clauses)
         if not talk:
             return query
         tokens = tuple(t for t in query.tokens if t not in talk)
