@@ -8,8 +8,9 @@ own FREQ (user words included) and the route is found with the tokenizer's own t
 of jieba's cut (the blocks, the runs of single characters, the HMM over them with jieba's finalseg)
 is jieba's code, copied here. tests/test_fastcut.py holds the two to the same words.
 
-Where jieba-fast-dat is not installed, or its trie does not give back every frequency as FREQ holds
-it, `fast_cut` says so in one log line and returns None: the caller cuts with jieba itself.
+Where jieba-fast-dat is not installed, its trie does not give back every frequency as FREQ holds it
+(it keeps 21 bits: a user word above 2,097,151), or its route of a probe text is not jieba's,
+`fast_cut` says so in one log line and returns None: the caller cuts with jieba itself.
 """
 
 from __future__ import annotations
