@@ -25,7 +25,11 @@ from wenda.retrieval.text import Analyzer
 
 # (kind, predicate on (file, function name)) in order: the first that matches takes the function's own time.
 KINDS = (
-    ("jieba: cut (DAG, route, HMM)", lambda f, n: "/jieba/" in f),
+    # fastcut.py's FastCut is jieba's cut with the graph and route in jieba-fast-dat's C++.
+    (
+        "jieba: cut (DAG, route, HMM)",
+        lambda f, n: "/jieba/" in f or f.endswith("fastcut.py") or "_get_DAG_and_calc" in n,
+    ),
     ("normalise (NFKC, case, OpenCC)", lambda f, n: n in ("normalize", "lower", "convert") or "opencc" in f),
     ("segment: invert token lists", lambda f, n: f.endswith(("segment.py", "postings.py", "terms.py", "index.py"))),
     ("tokens: words, n-grams, checks", lambda f, n: f.endswith("text.py")),

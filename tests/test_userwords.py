@@ -160,9 +160,9 @@ def test_only_the_texts_holding_a_new_user_word_are_cut_again(
     cut: list[str] = []
     real = Analyzer._cut_normalised
 
-    def recording(self: Analyzer, normalised: str):
+    def recording(self: Analyzer, normalised: str, fast: bool = False):
         cut.append(normalised)
-        return real(self, normalised)
+        return real(self, normalised, fast)
 
     monkeypatch.setattr(Analyzer, "_cut_normalised", recording)
     teach(corpus, f"{WORD} 1000 n\n")
