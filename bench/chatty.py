@@ -12,8 +12,8 @@ as its writers would type them. `dev` templates were used while building wenda's
 rule; `final` ones were written last and measured once with each aside rule, never tuned on;
 `check` ones were written before the aside rule read words instead of length, and measured only once
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
-and measured only once that was chosen; `late` ones likewise for the change after that. `all` is
-every one.
+and measured only once that was chosen; `late` ones likewise for the change after that, and `next`
+for the one after it. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -113,6 +113,23 @@ LATE = (
     "打扰各位一下哈，{q}{p}",
     "{q}{p}在线蹲一个答案",
 )
+# Written on 2026-12-06 after `late` was measured and read, before the change it led to (relayed
+# questions, chat.py) was begun; measured only once that change was chosen. One template relays a
+# question (同事今天问了我), in words the change was not written from.
+NEXT = (
+    "{q}{p}坐等大佬回复",
+    "刚入门，{q}{p}",
+    "朋友圈里看到有人说起，{q}{p}",
+    "各位早，{q}{p}",
+    "{q}{p}先行谢过",
+    "同事今天问了我一个问题：{q}{p}",
+    "我跟同事打赌，{q}{p}",
+    "{q}{p}求科普",
+    "小孩子问的问题：{q}{p}",
+    "请各位帮忙看看，{q}{p}",
+    "{q}{p}好奇宝宝在线提问",
+    "唉，{q}{p}想了一晚上都没想通",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -121,7 +138,8 @@ TEMPLATES = {
     "check": CHECK,
     "blind": BLIND,
     "late": LATE,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE,
+    "next": NEXT,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
