@@ -50,6 +50,27 @@ def test_content_at_a_clause_edge_is_kept(question: str) -> None:
     assert without_chat(normalised) == normalised
 
 
+@pytest.mark.parametrize(
+    "relayed",
+    [
+        "我妈刚才问我北京城市副中心政务服务中心什么时候投入运行？",
+        "老师问我们北京城市副中心政务服务中心什么时候投入运行",
+        "有人问我北京城市副中心政务服务中心什么时候投入运行？",
+        "我女朋友昨天问我北京城市副中心政务服务中心什么时候投入运行？",
+    ],
+)
+def test_a_question_relayed_from_someone_else_is_the_bare_question(analyzer: Analyzer, relayed: str) -> None:
+    # No comma after the frame: without the opener it would stay in the clause that asks.
+    assert analyzer.query_tokens(relayed) == analyzer.query_tokens(BARE)
+
+
+@pytest.mark.parametrize("question", ["学问我们怎么积累？", "孔子问学生仁是什么？", "问我是谁的书叫什么？"])
+def test_asking_a_question_is_content_without_someone_relaying_it(question: str) -> None:
+    # 学问 is knowledge, 孔子 asking his students is the question's subject, and 问我是谁 is a title.
+    normalised = normalise(question)
+    assert without_chat(normalised) == normalised
+
+
 @pytest.mark.parametrize("message", ["你好！", "谢谢大家", "请问", "大家好，在线等，谢谢！"])
 def test_a_message_of_nothing_but_chat_has_no_content(analyzer: Analyzer, message: str) -> None:
     assert without_chat(normalise(message)) == ""

@@ -17,15 +17,25 @@ from functools import cache
 _CLAUSE = re.compile(r"[^，,。.！!？?；;：:~～、…\s()（）\[\]【】]+")
 
 _WHO = r"(?:大家|各位|诸位|列位|你们|您们|你|您|亲们?|老铁们?|朋友们?|兄弟们?|同学们?|网友们?)"
-_PEOPLE = r"(?:老师|朋友|同学|大佬|大神|大侠|前辈|专家|高手|网友|亲|小伙伴|老铁|兄弟|姐妹|达人|学霸)们?"
+_PEOPLE_NOUNS = r"老师|朋友|同学|大佬|大神|大侠|前辈|专家|高手|网友|亲|小伙伴|老铁|兄弟|姐妹|达人|学霸"
+_PEOPLE = r"(?:" + _PEOPLE_NOUNS + r")们?"
 _POLITE_VERB = (
     r"(?:问|请教|咨询|了解|打听|知道|弄清楚|搞清楚|确认|求证|查|查查|查询|看|看看|说|说说|讲|讲讲|解释|介绍"
     r"|告诉|告知|回答|解答|科普|指点|指教|帮忙|帮助)"
 )
 _A_BIT = r"(?:一下子?|一下下|下|个问题|一个问题|一件事|件事)"
+# Who may have asked the asker a question: family, people at work or school, anyone.
+_RELAYER = (
+    r"(?:妈|爸|妈妈|爸爸|老妈|老爸|爷爷|奶奶|外婆|外公|姥姥|姥爷|儿子|女儿|孩子|小孩|老婆|老公|媳妇|对象"
+    r"|男朋友|女朋友|老板|领导|上司|同事|室友|邻居|客户|面试官|别人|有人|" + _PEOPLE_NOUNS + r")们?"
+)
 
 # Expressions that open a clause, before the question proper.
 _OPENERS = (
+    # First, before 有人 alone: a question relayed from someone else (我妈刚才问我…, 老师问我们…),
+    # often with no comma before the question, so the frame would sit in the very clause that asks,
+    # where no aside rule looks.
+    r"(?:我的?)?" + _RELAYER + r"(?:刚才|刚刚|今天|昨天|昨晚|前几天|之前|早上|晚上)?问(?:我们|我)",
     r"(?:大家|各位|诸位)?" + _PEOPLE + r"?(?:好|早上好|上午好|中午好|下午好|晚上好)(?:呀|啊|哇)?",
     r"(?:你好|您好|大家好|哈喽|哈啰|嗨|嘿|早上好|下午好|晚上好)(?:呀|啊|哇)?",
     r"(?:hi|hello|hey)(?![a-z])",

@@ -6,7 +6,8 @@ jieba-fast-dat does both in C++ over a double-array trie. Its own cut is not jie
 differs in one text in seven), so only its route is taken: the trie is built from the tokenizer's
 own FREQ (user words included) and the route is found with the tokenizer's own total, and the rest
 of jieba's cut (the blocks, the runs of single characters, the HMM over them) follows
-Tokenizer.cut's steps, restated here, with jieba's own finalseg for the HMM. tests/test_fastcut.py holds the two to the same words.
+Tokenizer.cut's steps, restated here, with jieba's own finalseg for the HMM. tests/test_fastcut.py
+holds the two to the same words.
 
 Where jieba-fast-dat is not installed, its trie does not give back every frequency as FREQ holds it
 (it keeps 21 bits: a user word above 2,097,151), or its route of a probe text is not jieba's,
