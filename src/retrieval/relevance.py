@@ -69,8 +69,7 @@ def about(index: BM25Index, clause: Clause, slot: int) -> bool:
     """
     if clause.personal:
         terms = sorted(clause.tokens)
-        most = max_score(index, terms)
-        return most > 0 and float(index.scores_at(terms, [slot])[0]) >= MIN_RELEVANCE * most
+        return not declined(relevance(float(index.scores_at(terms, [slot])[0]), max_score(index, terms)))
     return any(index.contains(t, slot) for t in clause.tokens if len(t.removeprefix(UNIGRAM)) > 1)
 
 
