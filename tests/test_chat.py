@@ -26,6 +26,12 @@ def analyzer() -> Analyzer:
         "有谁知道北京城市副中心政务服务中心什么时候投入运行？在线等，挺急的",
         "能不能告诉我北京城市副中心政务服务中心什么时候投入运行",
         "請問北京城市副中心政務服務中心什麼時候投入運行？謝謝！",
+        # A question relayed from someone else, with no comma after the frame: without the opener the
+        # frame would stay in the clause that asks.
+        "我妈刚才问我北京城市副中心政务服务中心什么时候投入运行？",
+        "老师问我们北京城市副中心政务服务中心什么时候投入运行",
+        "有人问我北京城市副中心政务服务中心什么时候投入运行？",
+        "我女朋友昨天问我北京城市副中心政务服务中心什么时候投入运行？",
     ],
 )
 def test_chatty_question_has_the_bare_questions_query_tokens(analyzer: Analyzer, chatty: str) -> None:
@@ -43,30 +49,14 @@ def test_chatty_question_has_the_bare_questions_query_tokens(analyzer: Analyzer,
         "为什么急诊科总是人满为患？",
         "哪里有酒吧？",  # 吧 of 酒吧
         "感谢信是谁写的？",
+        # Asking with no one relaying it: 学问 is knowledge, 孔子 asking his students is the subject,
+        # 问我是谁 a title.
+        "学问我们怎么积累？",
+        "孔子问学生仁是什么？",
+        "问我是谁的书叫什么？",
     ],
 )
 def test_content_at_a_clause_edge_is_kept(question: str) -> None:
-    normalised = normalise(question)
-    assert without_chat(normalised) == normalised
-
-
-@pytest.mark.parametrize(
-    "relayed",
-    [
-        "我妈刚才问我北京城市副中心政务服务中心什么时候投入运行？",
-        "老师问我们北京城市副中心政务服务中心什么时候投入运行",
-        "有人问我北京城市副中心政务服务中心什么时候投入运行？",
-        "我女朋友昨天问我北京城市副中心政务服务中心什么时候投入运行？",
-    ],
-)
-def test_a_question_relayed_from_someone_else_is_the_bare_question(analyzer: Analyzer, relayed: str) -> None:
-    # No comma after the frame: without the opener it would stay in the clause that asks.
-    assert analyzer.query_tokens(relayed) == analyzer.query_tokens(BARE)
-
-
-@pytest.mark.parametrize("question", ["学问我们怎么积累？", "孔子问学生仁是什么？", "问我是谁的书叫什么？"])
-def test_asking_a_question_is_content_without_someone_relaying_it(question: str) -> None:
-    # 学问 is knowledge, 孔子 asking his students is the question's subject, and 问我是谁 is a title.
     normalised = normalise(question)
     assert without_chat(normalised) == normalised
 

@@ -161,7 +161,15 @@ def museum() -> Searcher:
     return Searcher.build([Passage(text, title, "museum.txt", n) for n, (title, text) in enumerate(_MUSEUM, 1)])
 
 
-@pytest.mark.parametrize("aside", ["我最近在准备一个考试，", "各位好，我们班最近准备考试，"])
+@pytest.mark.parametrize(
+    "aside",
+    [
+        "我最近在准备一个考试，",
+        "各位好，我们班最近准备考试，",
+        # 西湖博物馆 holds 收藏 too, but not what the clause is about (旧报纸): a word in common is chance.
+        "我家收藏了很多旧报纸，",
+    ],
+)
 def test_an_aside_neither_lifts_the_passages_holding_its_words_nor_lowers_the_relevance(museum: Searcher, aside: str):
     bare = museum.search(_MUSEUM_QUESTION, 2).hits
     chatty = museum.search(aside + _MUSEUM_QUESTION, 2).hits
@@ -169,40 +177,28 @@ def test_an_aside_neither_lifts_the_passages_holding_its_words_nor_lowers_the_re
     assert [h.passage.title for h in chatty] == ["西湖博物馆", "考试季"]
     assert [h.relevance for h in chatty] == pytest.approx([h.relevance for h in bare], abs=1e-9)
     assert museum.rank(aside + _MUSEUM_QUESTION, 2) == museum.rank(_MUSEUM_QUESTION, 2)  # eval's ranking too
-
-
-def test_a_talk_like_clause_the_found_passage_shares_a_word_with_stays_in_the_ranking(museum: Searcher):
-    # 收藏文物 is everyday, not a question, and 西湖博物馆 holds it: content after all.
-    question = "收藏文物的时候，" + _MUSEUM_QUESTION
-    assert museum.analyzer.query_clauses(question)[0].everyday
-    query, _ = museum.ranked(question, 1)
-    assert "文物" in query.tokens
-
-
-def test_talk_about_the_asker_sharing_a_common_word_by_chance_is_still_an_aside(museum: Searcher):
-    # 西湖博物馆 holds 收藏 too, but not what the clause is about (旧报纸): a word in common is chance.
-    aside = "我家收藏了很多旧报纸，"
-    bare = museum.search(_MUSEUM_QUESTION, 2).hits
-    chatty = museum.search(aside + _MUSEUM_QUESTION, 2).hits
-    assert [h.passage for h in chatty] == [h.passage for h in bare]
-    assert [h.relevance for h in chatty] == pytest.approx([h.relevance for h in bare], abs=1e-9)
     assert museum.ranked(aside + _MUSEUM_QUESTION, 1)[0].tokens == museum.ranked(_MUSEUM_QUESTION, 1)[0].tokens
 
 
-def test_talk_about_the_asker_the_passage_covers_stays_in_the_ranking(museum: Searcher):
-    # 收藏文物 is what 西湖博物馆 does: the clause, asked alone of that passage, would be answered.
-    question = "我很喜欢收藏文物，" + _MUSEUM_QUESTION
-    assert museum.analyzer.query_clauses(question)[0].personal
+@pytest.mark.parametrize(
+    ("clause", "kind", "word"),
+    [
+        # 收藏文物 is everyday, not a question, and 西湖博物馆 holds it: content after all.
+        ("收藏文物的时候，", "everyday", "文物"),
+        # 收藏文物 is what 西湖博物馆 does: the clause, asked alone of that passage, would be answered.
+        ("我很喜欢收藏文物，", "personal", "文物"),
+        # In the third person it may be the question's own context (战争结束以后): only its share of
+        # the maximum is excused.
+        ("最近准备考试的时候，", "everyday", "考试"),
+    ],
+)
+def test_a_clause_that_is_content_or_may_be_context_stays_in_the_ranking(
+    museum: Searcher, clause: str, kind: str, word: str
+):
+    question = clause + _MUSEUM_QUESTION
+    assert getattr(museum.analyzer.query_clauses(question)[0], kind)
     query, _ = museum.ranked(question, 1)
-    assert "文物" in query.tokens
-
-
-def test_an_everyday_clause_in_the_third_person_stays_in_the_ranking(museum: Searcher):
-    # It may be the question's own context (战争结束以后): only its share of the maximum is excused.
-    question = "最近准备考试的时候，" + _MUSEUM_QUESTION
-    assert museum.analyzer.query_clauses(question)[0].everyday
-    query, _ = museum.ranked(question, 1)
-    assert "考试" in query.tokens
+    assert word in query.tokens
 
 
 @pytest.mark.parametrize("clause", ["有个同事说", "昨晚睡不着", "我查了好多资料也没找到"])
