@@ -12,8 +12,8 @@ as its writers would type them. `dev` templates were used while building wenda's
 rule; `final` ones were written last and measured once with each aside rule, never tuned on;
 `check` ones were written before the aside rule read words instead of length, and measured only once
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
-and measured only once that was chosen; `late` ones likewise for the change after that, and `next`
-for the one after it. `all` is every one.
+and measured only once that was chosen; `late` ones likewise for the change after that, `next`
+for the one after it, and `hold` for the one after that. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -130,6 +130,23 @@ NEXT = (
     "{q}{p}好奇宝宝在线提问",
     "唉，{q}{p}想了一晚上都没想通",
 )
+# Written at the start of the next session (2026-12-06, 02:50), before the next change to the chat
+# rules or the everyday test was begun, and measured only once that change was chosen: chat in words
+# no rule was written from (a cousin's errand, a forum's comments, an arts student, exam cramming).
+HOLD = (
+    "晚安前最后一个问题：{q}{p}",
+    "{q}{p}有大神知道吗，跪谢",
+    "考试前临时抱佛脚，{q}{p}",
+    "我表弟让我帮他查查，{q}{p}",
+    "{q}{p}评论区见分晓",
+    "新手报道，{q}{p}",
+    "帖子里看到一个说法，{q}{p}",
+    "{q}{p}蹲一个靠谱的回答",
+    "请问一下哈，{q}{p}不懂就问",
+    "本人文科生，{q}{p}",
+    "{q}{p}搜了好多地方都没说清楚",
+    "纯好奇，{q}{p}别笑我",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -139,7 +156,8 @@ TEMPLATES = {
     "blind": BLIND,
     "late": LATE,
     "next": NEXT,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT,
+    "hold": HOLD,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
