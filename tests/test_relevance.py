@@ -51,9 +51,10 @@ def test_a_long_clause_the_best_passage_lacks_still_counts(seed_searcher: Search
         BARE + "上周开会的时候领导随口提了一句",
         BARE + "我翻了好多网页都没有说清楚",
         "今天早上在公交车上突然想起来，" + BARE,
+        BARE + "楼下网友都吵起来了",  # not everyday language, but said after the question mark
     ],
 )
-def test_a_long_everyday_aside_leaves_relevance_as_the_bare_question_has_it(seed_searcher: Searcher, chatty: str):
+def test_a_long_aside_leaves_relevance_as_the_bare_question_has_it(seed_searcher: Searcher, chatty: str):
     clauses = seed_searcher.analyzer.query_clauses(chatty)
     assert any(c.chars > ASIDE_MAX_CHARS and not c.asks for c in clauses)  # longer than the short rule takes
     bare = seed_searcher.search(BARE, 1).hits[0]
@@ -77,6 +78,16 @@ def test_a_long_content_clause_of_an_uncovered_question_is_not_an_aside(seed_sea
     left_out = asides(seed_searcher.index, clauses, slot)
     assert not left_out & clauses[0].tokens
     assert not answer(seed_searcher, question).answered
+
+
+def test_a_clause_after_the_question_mark_is_an_afterthought_whatever_its_words(analyzer: Analyzer):
+    clauses = analyzer.query_clauses("他是谁？楼下网友都吵起来了")
+    assert [c.afterthought for c in clauses] == [False, True]
+    assert not clauses[1].everyday
+
+
+def test_an_afterthought_never_makes_an_uncovered_question_answered(seed_searcher: Searcher):
+    assert not answer(seed_searcher, "火星上有水吗？楼下网友都吵起来了").answered
 
 
 def test_a_clause_ended_by_a_question_mark_asks(analyzer: Analyzer):
@@ -201,9 +212,10 @@ def test_a_clause_that_is_content_or_may_be_context_stays_in_the_ranking(
     assert word in query.tokens
 
 
-@pytest.mark.parametrize("clause", ["有个同事说", "昨晚睡不着", "我查了好多资料也没找到"])
+@pytest.mark.parametrize("clause", ["有个同事说", "昨晚睡不着", "我查了好多资料也没找到", "家长群里有人说起"])
 def test_a_word_jieba_glues_to_a_function_character_is_everyday(analyzer: Analyzer, clause: str):
-    # 有个 and 我查 are no dictionary words, 睡不着 a rare one: jieba glued 有 to 个, 我 to 查, 睡 to 不着.
+    # 有个, 我查 and 群里 are no dictionary words, 睡不着 a rare one: jieba glued 有 to 个, 我 to 查, 睡 to
+    # 不着, and the locative 里 to 群.
     assert analyzer.query_clauses(clause + "，他是谁？")[0].everyday
 
 

@@ -46,14 +46,20 @@ def max_score(index: BM25Index, terms: Sequence[str]) -> float:
 
 def aside_candidates(clauses: Sequence[Clause]) -> list[Clause]:
     """The clauses that may only talk around the question: those that ask nothing, name nothing specific
-    (no number, Latin word or quotation) and are either short or everyday language (老师您好, 我是新来的,
-    这个问题困扰我好久了), when another clause does count. Whether they are asides depends on the
-    passage the rest of the question finds (about). A clause that asks (an interrogative, or a
-    question mark after it) always counts, and so does every clause of a question that has only one.
+    (no number, Latin word or quotation) and are short, everyday language (老师您好, 我是新来的,
+    这个问题困扰我好久了) or an afterthought (…？在线蹲一个答案: what follows the question mark is
+    said about the question, whatever its words), when another clause does count. Whether they are
+    asides depends on the passage the rest of the question finds (about). A clause that asks (an
+    interrogative, or a question mark after it) always counts, and so does every clause of a question
+    that has only one.
     """
     if len(clauses) < 2:
         return []
-    candidates = [c for c in clauses if not (c.asks or c.specific) and (c.chars <= ASIDE_MAX_CHARS or c.everyday)]
+    candidates = [
+        c
+        for c in clauses
+        if not (c.asks or c.specific) and (c.chars <= ASIDE_MAX_CHARS or c.everyday or c.afterthought)
+    ]
     return candidates if len(candidates) < len(clauses) else []
 
 

@@ -88,6 +88,7 @@ _GLUE = frozenset(
     "一两个只位件这那此"  # numerals, classifiers, demonstratives
     "了过着的地得吗呢吧啊呀嘛啦哦"  # particles
     "都也就还才很太再又在跟和把被给对从向"  # adverbs and prepositions
+    "里"  # the locative after a noun (群里, 朋友圈里), which the dictionary rarely holds as a pair
 )
 # jieba's part-of-speech flags of proper nouns (people, places, organisations): however frequent (日本,
 # 毛泽东), a name is what a question is about, never talk around it. Not nz ("other proper noun"): of
@@ -339,7 +340,9 @@ class Clause:
     """One clause of a question: its query terms, whether it asks (holds an interrogative or ends in a
     question mark), its length, whether it is specific (holds a number, a Latin word or a quotation
     mark), whether it is everyday (every word of two or more characters is everyday_words', or glued to
-    a grammatical character) and whether it is personal (speaks of the asker or the listeners)."""
+    a grammatical character), whether it is personal (speaks of the asker or the listeners) and whether
+    it is an afterthought (comes after a clause that ended in a question mark: said once the question
+    was asked, as in …？在线蹲一个答案)."""
 
     tokens: frozenset[str]
     asks: bool
@@ -347,6 +350,7 @@ class Clause:
     specific: bool = False
     everyday: bool = False
     personal: bool = False
+    afterthought: bool = False
 
 
 @dataclass
@@ -646,8 +650,10 @@ class Analyzer:
         rule reads to tell the question from talk around it that the chat list does not know."""
         out = []
         everyday = self._everyday()
+        asked = False  # whether a clause before this one ended in a question mark
         for clause, mark in clauses(without_chat(normalise(question))):
             tokens = frozenset(self._query_tokens(clause))
+            follows, asked = asked, asked or mark in _QUESTION_MARKS
             if not tokens:
                 continue
             words = [t for t in tokens if not t.startswith((UNIGRAM, BIGRAM))]
@@ -659,6 +665,7 @@ class Analyzer:
                     specific=bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
                     everyday=all(self._is_everyday(w, everyday) for w in words),
                     personal=bool(_PERSONAL.search(clause)),
+                    afterthought=follows,
                 )
             )
         return out
