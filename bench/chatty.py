@@ -13,7 +13,8 @@ rule; `final` ones were written last and measured once with each aside rule, nev
 `check` ones were written before the aside rule read words instead of length, and measured only once
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
 and measured only once that was chosen; `late` ones likewise for the change after that, `next`
-for the one after it, and `hold` for the one after that. `all` is every one.
+for the one after it, `hold` for the one after that, and `eve` for
+the one after `hold` was read. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -147,6 +148,22 @@ HOLD = (
     "{q}{p}搜了好多地方都没说清楚",
     "纯好奇，{q}{p}别笑我",
 )
+# Written after `hold` was measured and read (2026-12-06, 03:40), before the change it may lead to
+# was begun, and measured only once that change is chosen.
+EVE = (
+    "早啊各位，{q}{p}",
+    "{q}{p}一直搞不明白",
+    "今天刷题遇到的，{q}{p}",
+    "{q}{p}小白一枚，求带",
+    "闲着没事想到的：{q}{p}",
+    "我女儿的作业题，{q}{p}我也不会",
+    "{q}{p}查了百科也没看懂",
+    "路过的大佬帮个忙，{q}{p}",
+    "{q}{p}答案越详细越好",
+    "突然冒出来一个疑问，{q}{p}",
+    "{q}{p}感谢感谢，好人一生平安",
+    "深夜失眠，{q}{p}",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -157,7 +174,8 @@ TEMPLATES = {
     "late": LATE,
     "next": NEXT,
     "hold": HOLD,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD,
+    "eve": EVE,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
