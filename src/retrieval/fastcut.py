@@ -22,6 +22,8 @@ from collections.abc import Callable
 import jieba
 from jieba import finalseg
 
+from .memo import room
+
 log = logging.getLogger(__name__)
 
 # jieba's own patterns of Tokenizer.cut (HMM on, not cut_all): what a block is, and what splits the rest.
@@ -106,13 +108,13 @@ class FastCut:
             out.extend(self._hmm_cut(buf))
 
     def _hmm_cut(self, buf: str) -> list[str]:
-        if _force_split() != self._force_split or len(self._hmm) >= _HMM_KEPT:
+        if _force_split() != self._force_split:
             # A word added with frequency 0 (by any tokenizer: the set is jieba's global) changes the cut.
             self._hmm.clear()
             self._force_split = _force_split()
-        words = self._hmm.get(buf)
+        words = self._hmm.get(buf)  # no call on a hit: the build asks for every run jieba's HMM cuts
         if words is None:
-            words = self._hmm[buf] = list(finalseg.cut(buf))
+            words = room(self._hmm, _HMM_KEPT)[buf] = list(finalseg.cut(buf))
         return words
 
 

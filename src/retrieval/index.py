@@ -23,6 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from .maxscore import MaxScore, SlotFilter, best_of
+from .memo import room
 from .postings import csr_offsets
 from .segment import Segment, entries_of, first_live_order, number_by_first_occurrence
 from .terms import term_keys
@@ -145,9 +146,7 @@ class BM25Index:
                 for i in np.flatnonzero(ids >= 0).tolist():
                     found[i].append((seg_no, int(ids[i])))
             out.update(zip(missing, found, strict=True))
-            if len(known) > self._lookup_limit:
-                known.clear()  # other threads may be reading it: cleared, never swapped mid-query
-            known.update(zip(missing, found, strict=True))
+            room(known, self._lookup_limit).update(zip(missing, found, strict=True))
         return out  # type: ignore[return-value]
 
     @cached_property
@@ -167,9 +166,7 @@ class BM25Index:
             total += self.segments[seg_no].df(term_id)
             if dead_df is not None:
                 total -= int(dead_df[term_id])
-        if len(self._dfs) > self._lookup_limit:
-            self._dfs.clear()  # other threads may be reading it: cleared, never swapped mid-query
-        self._dfs[term] = total
+        room(self._dfs, self._lookup_limit)[term] = total
         return total
 
     @cached_property

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .memo import room
 from .postings import concatenate, csr_offsets, decode_docs, decode_tfs, tfs_at
 from .segment import entries_of
 
@@ -191,9 +192,7 @@ class MaxScore:
                     found[term] = None
             self._fill_bests([q for q in found.values() if q is not None])
             out.update(found)
-            if len(known) > self.index._lookup_limit:
-                known.clear()  # as in lists(): cleared, never swapped mid-query
-            known.update(found)
+            room(known, self.index._lookup_limit).update(found)
         return out  # type: ignore[return-value]
 
     def _fill_bests(self, stats: list[_QueryTerm]) -> None:

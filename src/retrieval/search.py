@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
 
 from . import chat
 from .corpus import Passage
@@ -15,6 +14,7 @@ from .followup import read_follow_up, supported_top_k
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .maxscore import SlotFilter
+from .memo import remembered
 from .relevance import (
     about,
     aside_candidates,
@@ -88,20 +88,6 @@ SHINGLE_CACHE = 8192
 # from the mapped table each time it is asked for): a few questions' worth.
 PASSAGE_CACHE = 256
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def _remembered(kept: dict[K, V], key: K, make: Callable[[], V]) -> V:
-    """kept[key], made and kept on first use; kept is emptied once it holds SHINGLE_CACHE entries."""
-    found = kept.get(key)
-    if found is None:
-        found = make()
-        if len(kept) >= SHINGLE_CACHE:
-            kept.clear()  # other threads may be reading it: cleared, never swapped mid-search
-        kept[key] = found
-    return found
-
 
 class Searcher:
     """Holds passages, the analyzer that made their terms and the index over those terms.
@@ -170,7 +156,7 @@ class Searcher:
         or whole. Kept by title, once for a title no longer than that, which is both."""
         title = self._passage(slot).title
         key = (title, whole and len(title) > INDEXED_TITLE_CHARS)
-        return _remembered(self._titles, key, lambda: self._title_tokens_of(slot, *key))
+        return remembered(self._titles, key, lambda: self._title_tokens_of(slot, *key), SHINGLE_CACHE)
 
     def _title_tokens_of(self, slot: int, title: str, whole: bool) -> list[str]:
         """_title_tokens of slot's title, from its stored cut where there is one, which spares jieba
@@ -189,7 +175,7 @@ class Searcher:
                 return normalised_shingles(sentences.reading.normalised)
             return shingles(self._passage(slot).text)
 
-        return _remembered(self._shingle_sets, slot, made)
+        return remembered(self._shingle_sets, slot, made, SHINGLE_CACHE)
 
     @classmethod
     def build(

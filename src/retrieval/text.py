@@ -22,6 +22,7 @@ import stopwordsiso
 from .chat import clauses, without_chat
 from .dictionary import CachedTokenizer, cache_folder, import_posseg
 from .fastcut import FastCut, fast_cut
+from .memo import room
 
 if TYPE_CHECKING:
     import jieba.posseg
@@ -526,9 +527,7 @@ class Analyzer:
         # A plain loop making each Term as a tuple, with each piece's verdict kept: a passage read at a
         # question has a hundred pieces, and Term(...), a comprehension over zip and two lookups a
         # piece cost half as much again.
-        if len(self._kept) > _KEPT_PIECES:
-            self._kept.clear()
-        kept = self._kept.__getitem__
+        kept = room(self._kept, _KEPT_PIECES).__getitem__
         out: list[Term] = []
         new = tuple.__new__
         start = 0
