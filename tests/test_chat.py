@@ -24,6 +24,7 @@ def analyzer() -> Analyzer:
         "不好意思打扰一下，北京城市副中心政务服务中心什么时候投入运行？拜托了",
         "北京城市副中心政务服务中心什么时候投入运行啊？求解答，谢谢大家",
         "有谁知道北京城市副中心政务服务中心什么时候投入运行？在线等，挺急的",
+        "北京城市副中心政务服务中心什么时候投入运行？有大神知道吗",  # any of the people after 有
         "能不能告诉我北京城市副中心政务服务中心什么时候投入运行",
         "請問北京城市副中心政務服務中心什麼時候投入運行？謝謝！",
         # A question relayed from someone else, with no comma after the frame: without the opener the
