@@ -13,8 +13,8 @@ rule; `final` ones were written last and measured once with each aside rule, nev
 `check` ones were written before the aside rule read words instead of length, and measured only once
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
 and measured only once that was chosen; `late` ones likewise for the change after that, `next`
-for the one after it, `hold` for the one after that, and `eve` for
-the one after `hold` was read. `all` is every one.
+for the one after it, `hold` for the one after that, `eve` for
+the one after `hold` was read, and `dawn`, not yet measured, for the next one. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -164,6 +164,22 @@ EVE = (
     "{q}{p}感谢感谢，好人一生平安",
     "深夜失眠，{q}{p}",
 )
+# Written at the end of the stop that measured `eve` (2026-12-06, 04:40), before any next change to
+# the chat rules or the aside rule is begun, and not measured: for that change, once it is chosen.
+DAWN = (
+    "刚下班，{q}{p}",
+    "{q}{p}等一个懂行的",
+    "在图书馆自习的时候想到，{q}{p}",
+    "我爸非要跟我争这个，{q}{p}",
+    "{q}{p}百度上众说纷纭",
+    "帮室友问的：{q}{p}",
+    "第一次发帖，{q}{p}",
+    "{q}{p}谢啦，回头请你喝奶茶",
+    "看纪录片看到一半，{q}{p}",
+    "{q}{p}这题我错了三次了",
+    "各位网友晚上好，{q}{p}",
+    "上次没问清楚，再问一遍：{q}{p}",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -175,7 +191,8 @@ TEMPLATES = {
     "next": NEXT,
     "hold": HOLD,
     "eve": EVE,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE,
+    "dawn": DAWN,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
