@@ -512,10 +512,11 @@ class Analyzer:
     def _fast_tokenize(self) -> Callable[[str], Iterable[tuple[str, int, int]]]:
         """FastCut.tokenize of this analyzer's dictionary, user words included; jieba's own tokenize
         where fastcut.py cannot give the same words."""
-        with self._fast_lock:
-            if not self._fast_made:
-                self._fast = fast_cut(self._jieba)
-                self._fast_made = True
+        if not self._fast_made:  # asked once per passage: the lock only until the cut is made
+            with self._fast_lock:
+                if not self._fast_made:
+                    self._fast = fast_cut(self._jieba)
+                    self._fast_made = True
         return self._jieba.tokenize if self._fast is None else self._fast.tokenize
 
     def _terms_of_cut(self, normalised: str, cut: bytes) -> list[Term] | None:
