@@ -197,9 +197,19 @@ TEMPLATES = {
 _END = re.compile(r"[？?。.!！\s]+$")
 
 
+def question_id(paragraph: dict, n: int) -> str:
+    """The id of the paragraph's n-th question, or one made from the paragraph if it has none."""
+    return str(paragraph["qas"][n].get("id", f"{paragraph['context'][:20]}#{n}"))
+
+
+def template_for(qid: str, templates: tuple[str, ...]) -> str:
+    """The template the question with this id gets: the same on every run."""
+    return templates[zlib.crc32(qid.encode("utf-8")) % len(templates)]
+
+
 def chatty(question: str, qid: str, templates: tuple[str, ...], traditional: bool) -> str:
-    """question wrapped in the template its id picks."""
-    template = templates[zlib.crc32(qid.encode("utf-8")) % len(templates)]
+    """question wrapped in the template its id picks (template_for)."""
+    template = template_for(qid, templates)
     if traditional:
         template = _s2t().convert(template)
     bare = _END.sub("", question)
@@ -237,8 +247,7 @@ def main() -> None:
     for article in data["data"]:
         for paragraph in article["paragraphs"]:
             for n, qa in enumerate(paragraph["qas"]):
-                qid = str(qa.get("id", f"{paragraph['context'][:20]}#{n}"))
-                qa["question"] = chatty(qa["question"], qid, templates, traditional)
+                qa["question"] = chatty(qa["question"], question_id(paragraph, n), templates, traditional)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 

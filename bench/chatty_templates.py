@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import zlib
 from collections import defaultdict
 from pathlib import Path
 
-from chatty import TEMPLATES, _is_traditional, chatty
+from chatty import TEMPLATES, _is_traditional, chatty, question_id, template_for
 
 from wenda.bot.evaluate import CUTOFFS, load_squad
 from wenda.retrieval.relevance import declined
@@ -41,8 +40,8 @@ def main() -> None:
             for n, qa in enumerate(paragraph["qas"]):
                 if not qa["question"].strip():
                     continue
-                qid = str(qa.get("id", f"{paragraph['context'][:20]}#{n}"))  # as chatty.main names it
-                template = templates[zlib.crc32(qid.encode("utf-8")) % len(templates)]
+                qid = question_id(paragraph, n)
+                template = template_for(qid, templates)
                 question = chatty(qa["question"], qid, templates, traditional)
                 query, ranked = searcher.ranked(question, max(CUTOFFS))
                 relevance = searcher.relevance_of(question, query, ranked)
