@@ -11,6 +11,7 @@ from . import chat
 from .corpus import Passage
 from .dedup import Shingles, group, normalised_shingles, shingles
 from .followup import read_follow_up, supported_top_k
+from .heap import Every
 from .highlight import Asked, best_sentence
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .maxscore import SlotFilter
@@ -121,6 +122,8 @@ class Searcher:
         self._filters: dict[str, SlotFilter] = {}
         # The clauses of the last few questions: the ranking and the maximum both read them.
         self._clauses = lru_cache(maxsize=64)(self._clauses_of)
+        # A search's garbage fragments the heap; what is left free goes back now and then (heap.py).
+        self._release = Every()
 
     def within(self, scope: str | None) -> SlotFilter | None:
         """The filter keeping scope's passages (those whose file is in that subfolder); None for the whole corpus.
@@ -405,4 +408,5 @@ class Searcher:
                     duplicates=tuple(self.passages[other] for other in others),
                 )
             )
+        self._release.tick()
         return SearchResult(question, tuple(terms), tuple(hits), best)

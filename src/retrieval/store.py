@@ -12,7 +12,6 @@ next index aside and publishes it whole, so a query sees the old snapshot or the
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import hashlib
 import itertools
@@ -29,6 +28,7 @@ import numpy as np
 from . import cache
 from .cache import ArticleEntry, FileEntry, Manifest, ProblemEntry, Run
 from .corpus import READER_VERSION, FileReport, Problem, corpus_files, read_file
+from .heap import release_freed_memory
 from .index import TUNED_PARAMS, BM25Index, BM25Params
 from .parallel import build_segment
 from .passages import PassageTable, SlotPassages
@@ -282,6 +282,9 @@ class Library:
         self.searcher = Searcher(
             SlotPassages(tables), self.analyzer, index, self.settings.sentence_weight, self.synonyms
         )
+        # What loading or updating the index freed (the manifest, the article lists, merged segments)
+        # goes back to the system for the page cache.
+        release_freed_memory()
 
     # -- keeping in step with the folder ------------------------------------------------------
 
@@ -468,7 +471,7 @@ class Library:
         # so a first build of a huge corpus holds one batch in memory, never the whole corpus.
         for batch in _batches(list(changes.to_read), self.root, len(draft.index.segments)):
             draft = self._add_batch(draft, batch, present, progress)
-            _release_freed_memory()
+            release_freed_memory()
         if changes.recut:
             draft = self._recut(draft, changes)
         draft = self._without_empty_segments(draft)
@@ -938,14 +941,3 @@ def _batches(to_read: list[tuple[str, str]], root: Path, segments: int):
         size += n
     if batch:
         yield batch
-
-
-def _release_freed_memory() -> None:
-    """Hand freed heap pages back to the system after a batch (glibc only; elsewhere a no-op).
-
-    glibc keeps what a batch freed for later use, and fragmentation keeps much of it from being
-    reused: measured on a first build of 100k passages, the process grew by about 100 MB per batch
-    (gigabytes at 1M passages); with this call, by about a quarter of that.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
