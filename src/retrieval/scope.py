@@ -41,5 +41,5 @@ def in_scope(passages: Sequence[Passage], scope: str) -> np.ndarray:
 
 
 def _table_in_scope(table: PassageTable, prefix: str) -> np.ndarray:
-    inside = np.array([a["file"].startswith(prefix) for a in table.articles], dtype=bool)
+    inside = np.array([a.file.startswith(prefix) for a in table.articles], dtype=bool)
     return inside[np.asarray(table.article, dtype=np.int64)] if len(inside) else np.zeros(len(table), bool)
