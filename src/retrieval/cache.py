@@ -67,7 +67,7 @@ def index_folder(root: Path) -> Path:
 # back byte for byte: the JSON is FORMAT's, not the records'.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArticleEntry:
     """An article of a file, as the library lists it."""
 
