@@ -19,6 +19,10 @@ the timed pass does not read back what the warm-up pass worked out for the same 
 index's per-term statistics stay warm, as a running bot's earlier questions leave them (as
 bench/run_bench.py does).
 
+Each question goes the three ways in that order, so its posting lists are read from disk, where
+they are (a cold cache, a memory cgroup), by the answer. --first-stage-first turns the order round,
+to tell the first stage's cold reads from the rest of the answer's.
+
 With --reference, the first run saves every answer's quoted passages (slot order) there and later
 runs check theirs against it (e.g. one inside a memory cgroup). With --resident, the process's
 resident memory after the run, by mapped file (bench/query_alone.py).
@@ -53,6 +57,7 @@ def main() -> None:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--reference", type=Path, help="save (first run) or check (later runs) the answers")
     parser.add_argument("--resident", action="store_true", help="report resident MB by mapped file")
+    parser.add_argument("--first-stage-first", action="store_true", help="time the first stage first, then the rest")
     args = parser.parse_args()
     started = time.perf_counter()
     library = Library.open(args.corpus, StoreSettings(cache=True))
@@ -69,6 +74,8 @@ def main() -> None:
         "ranking": lambda q: searcher.rank(q, 10),
         "first stage": first_stage,
     }
+    if args.first_stage_first:
+        paths = dict(reversed(paths.items()))
     wall: dict[str, list[float]] = {name: [] for name in paths}
     cpu: dict[str, list[float]] = {name: [] for name in paths}
     answers = []
