@@ -43,8 +43,13 @@ class ArticleRecord(NamedTuple):
 
     def to_json(self) -> dict[str, Any]:
         """The record as articles.json holds it (a cut as a list of piece lengths, only if there is one)."""
-        out: dict[str, Any] = {"title": self.title, "file": self.file, "source": self.source}
-        out |= {"url": self.url, "date": self.date}
+        out: dict[str, Any] = {
+            "title": self.title,
+            "file": self.file,
+            "source": self.source,
+            "url": self.url,
+            "date": self.date,
+        }
         if self.cut is not None:
             out["cut"] = list(self.cut)
         return out
