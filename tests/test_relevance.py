@@ -219,6 +219,31 @@ def test_a_word_jieba_glues_to_a_function_character_is_everyday(analyzer: Analyz
     assert analyzer.query_clauses(clause + "，他是谁？")[0].everyday
 
 
+@pytest.mark.parametrize("clause", ["我表弟让我帮他查查", "今天刷题遇到的", "刚才突然冒出来一个疑问"])
+def test_talk_of_the_askers_here_and_now_may_hold_one_rare_word(analyzer: Analyzer, clause: str):
+    # 查查, 刷题 and 冒出来 are rare in jieba's dictionary (written Chinese of decades ago), common in chat.
+    assert analyzer.query_clauses(clause + "，他是谁？")[0].everyday
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "今天刷题遇到密码学",  # two rare words
+        "今天在北京遇到的",  # a name, never talk around the question
+        "夹杂猜谜或其他成分",  # a rare word in the third person: the question's context
+    ],
+)
+def test_a_rare_word_is_let_through_only_alone_and_only_in_the_askers_here_and_now(analyzer: Analyzer, clause: str):
+    assert not analyzer.query_clauses(clause + "，他是谁？")[0].everyday
+
+
+def test_a_user_word_is_never_let_through(tmp_path):
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("刷题 5 v\n", encoding="utf-8")  # the corpus's own word: content
+    assert Analyzer().query_clauses("今天刷题遇到的，他是谁？")[0].everyday
+    assert not Analyzer(TextSettings(userdict=userdict)).query_clauses("今天刷题遇到的，他是谁？")[0].everyday
+
+
 @pytest.mark.parametrize("clause", ["韩遂死后", "茨柏克沃来访的那年", "密码学很热门", "王小明去北京的那年"])
 def test_a_made_up_or_rare_word_without_a_function_character_is_not_everyday(analyzer: Analyzer, clause: str):
     # A name jieba's HMM makes up (韩遂), a transliteration, a rare term, a name in its dictionary.

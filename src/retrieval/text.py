@@ -80,6 +80,13 @@ EVERYDAY_FREQ = 100
 # The asker and the listeners: a clause about them (我最近在准备一个考试, 大家晚上好) talks around the
 # question, where an everyday clause in the third person may be its context (战争结束以后).
 _PERSONAL = re.compile(r"[我你您咱俺]|大家|各位")
+# Deictic time: a clause holding one (今天刷题遇到的, 刚才突然想到) is set in the asker's here and now,
+# as a personal one is; a question's context is set in its subject's time (战争结束以后, 1998年).
+_HERE_AND_NOW = re.compile(r"今天|昨天|前天|今晚|昨晚|刚才|刚刚|最近|突然|这两天|这几天")
+# How many words outside everyday language a clause set in the asker's here and now may hold and
+# still be everyday: the dictionary's frequencies come from older, written Chinese, in which the
+# words of today's chat are rare (大佬 3, 刷题 –, 查查 85, 冒出来 3). One, beside an everyday word.
+_SITUATED_RARE_WORDS = 1
 # Grammatical characters. jieba's HMM glues them to a word next to them when its dictionary has no
 # word for the pair (我查, 有个, 提了), and its dictionary holds a few such pairs as rare words (帮帮我,
 # 记不住, 一题): a word holding one is everyday language cut the wrong way, not a term or a name.
@@ -341,7 +348,8 @@ class Clause:
     """One clause of a question: its query terms, whether it asks (holds an interrogative or ends in a
     question mark), its length, whether it is specific (holds a number, a Latin word or a quotation
     mark), whether it is everyday (every word of two or more characters is everyday_words', or glued to
-    a grammatical character), whether it is personal (speaks of the asker or the listeners) and whether
+    a grammatical character; one rare word may be among them where the asker speaks of their here and
+    now, _all_everyday), whether it is personal (speaks of the asker or the listeners) and whether
     it is an afterthought (comes after a clause that ended in a question mark: said once the question
     was asked, as in …？在线蹲一个答案)."""
 
@@ -657,14 +665,16 @@ class Analyzer:
             if not tokens:
                 continue
             words = [t for t in tokens if not t.startswith((UNIGRAM, BIGRAM))]
+            personal = bool(_PERSONAL.search(clause))
+            situated = personal or bool(_HERE_AND_NOW.search(clause))
             out.append(
                 Clause(
                     tokens,
                     bool(_INTERROGATIVE.search(clause)) or mark in _QUESTION_MARKS,
                     len(clause),
                     specific=bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
-                    everyday=all(self._is_everyday(w, everyday) for w in words),
-                    personal=bool(_PERSONAL.search(clause)),
+                    everyday=self._all_everyday(words, everyday, situated),
+                    personal=personal,
                     afterthought=follows,
                 )
             )
@@ -672,6 +682,18 @@ class Analyzer:
 
     def _everyday(self) -> frozenset[str]:
         return everyday_words(self._jieba.dictionary)
+
+    def _all_everyday(self, words: list[str], everyday: frozenset[str], situated: bool) -> bool:
+        """Whether a clause's words are everyday language: every one of them, or, in a clause set in the
+        asker's here and now (situated), all but _SITUATED_RARE_WORDS beside at least one that is.
+        A name or a user word is never let through: it is what a question is about."""
+        rare = [w for w in words if not self._is_everyday(w, everyday)]
+        if not rare:
+            return True
+        if not situated or len(rare) > _SITUATED_RARE_WORDS or len(rare) == sum(len(w) > 1 for w in words):
+            return False
+        names = proper_nouns(self._jieba.dictionary)
+        return not any(w in names or w in self._user_words for w in rare)
 
     def _is_everyday(self, word: str, everyday: frozenset[str]) -> bool:
         if len(word) == 1:
