@@ -14,7 +14,8 @@ rule; `final` ones were written last and measured once with each aside rule, nev
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
 and measured only once that was chosen; `late` ones likewise for the change after that, `next`
 for the one after it, `hold` for the one after that, `eve` for
-the one after `hold` was read, and `dawn`, not yet measured, for the next one. `all` is every one.
+the one after `hold` was read, `dawn` for the here-and-now rule, and `noon`, not yet measured, for
+the next one. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -180,6 +181,22 @@ DAWN = (
     "各位网友晚上好，{q}{p}",
     "上次没问清楚，再问一遍：{q}{p}",
 )
+# Written at the end of the stop that measured `dawn` (2026-12-06, 07:00), before any next change to
+# the chat rules or the aside rule is begun, and not measured: for that change, once it is chosen.
+NOON = (
+    "开会间隙摸鱼问一句，{q}{p}",
+    "{q}{p}小白一枚，轻喷",
+    "和同桌打赌输了一顿饭，{q}{p}",
+    "{q}{p}急，明天要交报告",
+    "周末带孩子逛博物馆被问住了：{q}{p}",
+    "{q}{p}有懂的朋友吗",
+    "讲真，{q}{p}",
+    "我记得以前学过，{q}{p}",
+    "{q}{p}先谢过各位",
+    "课代表来了吗？{q}{p}",
+    "睡前刷手机看到的，{q}{p}",
+    "{q}{p}翻遍了课本也没找到",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -192,7 +209,8 @@ TEMPLATES = {
     "hold": HOLD,
     "eve": EVE,
     "dawn": DAWN,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN,
+    "noon": NOON,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
