@@ -244,6 +244,11 @@ def test_a_user_word_is_never_let_through(tmp_path):
     assert not Analyzer(TextSettings(userdict=userdict)).query_clauses("今天刷题遇到的，他是谁？")[0].everyday
 
 
+def test_the_traditional_aspect_particle_is_read_as_everyday(analyzer: Analyzer):
+    # OpenCC turns 閒著 into 闲著, not 闲着: the particle 着 is written 著 in Traditional Chinese.
+    assert analyzer.query_clauses("閒著沒事想到的：他是誰？")[0].everyday
+
+
 @pytest.mark.parametrize("clause", ["韩遂死后", "茨柏克沃来访的那年", "密码学很热门", "王小明去北京的那年"])
 def test_a_made_up_or_rare_word_without_a_function_character_is_not_everyday(analyzer: Analyzer, clause: str):
     # A name jieba's HMM makes up (韩遂), a transliteration, a rare term, a name in its dictionary.

@@ -702,6 +702,10 @@ class Analyzer:
             return False
         if word in everyday:
             return True
+        # Traditional 著 is also the aspect particle 着 (閒著, 拿著), which OpenCC's conversion keeps as 著:
+        # read as 着 where that makes an everyday word (闲着), so 土著 or 著名 stay what they are.
+        if "著" in word and word.replace("著", "着") in everyday:
+            return True
         # A word glued to a grammatical character (我查, 有个, 记不住), unless the dictionary has it as a
         # name (不丹). A name jieba makes up (韩遂), a transliteration (柏克沃) or a rare term (密码学)
         # holds none.
