@@ -14,8 +14,8 @@ rule; `final` ones were written last and measured once with each aside rule, nev
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
 and measured only once that was chosen; `late` ones likewise for the change after that, `next`
 for the one after it, `hold` for the one after that, `eve` for
-the one after `hold` was read, `dawn` for the here-and-now rule, and `noon`, not yet measured, for
-the next one. `all` is every one.
+the one after `hold` was read, `dawn` for the here-and-now rule and `noon` for the Traditional
+著 (all measured, so all spent: the next change needs a family written before it). `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
