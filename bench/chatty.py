@@ -15,7 +15,7 @@ it was done; `blind` ones were written before the aside rule learnt to read word
 and measured only once that was chosen; `late` ones likewise for the change after that, `next`
 for the one after it, `hold` for the one after that, `eve` for
 the one after `hold` was read, `dawn` for the here-and-now rule and `noon` for the Traditional
-著 (all measured, so all spent: the next change needs a family written before it). `all` is every one.
+著 (all measured, so all spent), and `dusk`, not yet measured, for the next change. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -197,6 +197,22 @@ NOON = (
     "睡前刷手机看到的，{q}{p}",
     "{q}{p}翻遍了课本也没找到",
 )
+# Written at the end of the stop that measured `noon` (2026-12-06, 07:40), before any next change to
+# the chat rules or the aside rule is begun, and not measured: for that change, once it is chosen.
+DUSK = (
+    "坐地铁无聊，{q}{p}",
+    "{q}{p}坐等答案",
+    "楼主是个学生党，{q}{p}",
+    "{q}{p}谢谢大家的耐心",
+    "做题做到怀疑人生：{q}{p}",
+    "{q}{p}在线求个准确的说法",
+    "老爸考我的，{q}{p}",
+    "{q}{p}好奇很久了",
+    "有点冒昧，{q}{p}",
+    "{q}{p}不确定的就别回了哈",
+    "吃饭的时候聊起来，{q}{p}",
+    "麻烦各位老师，{q}{p}",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -210,7 +226,8 @@ TEMPLATES = {
     "eve": EVE,
     "dawn": DAWN,
     "noon": NOON,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON,
+    "dusk": DUSK,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON + DUSK,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
