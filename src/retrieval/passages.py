@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -55,13 +56,12 @@ class ArticleRecord(NamedTuple):
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], files: dict[str, str]) -> ArticleRecord:
-        """A record read back; files shares one string per file name among the articles of a file."""
+    def from_json(cls, data: Mapping[str, Any]) -> ArticleRecord:
+        """A record read back, with one string per file name for all the articles of a file (interned)."""
         cut = data.get("cut")
-        file = data["file"]
         return cls(
             data["title"],
-            files.setdefault(file, file),
+            sys.intern(data["file"]),
             data["source"],
             data["url"],
             data["date"],
@@ -197,8 +197,7 @@ class PassageTable(Sequence[Passage]):
         columns = {name: load_array(folder / f"{name}.npy") for name in _COLUMNS}
         with open(folder / "articles.json", encoding="utf-8") as fh:
             meta = json.load(fh)
-        files: dict[str, str] = {}
-        articles = [ArticleRecord.from_json(a, files) for a in meta["articles"]]
+        articles = [ArticleRecord.from_json(a) for a in meta["articles"]]
         table = cls(blob, articles=articles, headings=meta["headings"], cuts=cuts, **columns)
         if int(table.text_offsets[-1]) != len(blob) or int(table.cut_offsets[-1]) != len(cuts):
             raise ValueError(f"stored passages in {folder} are inconsistent")
