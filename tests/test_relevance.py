@@ -81,9 +81,9 @@ def test_a_long_content_clause_of_an_uncovered_question_is_not_an_aside(seed_sea
 
 
 def test_a_clause_after_the_question_mark_is_an_afterthought_whatever_its_words(analyzer: Analyzer):
-    clauses = analyzer.query_clauses("他是谁？楼下网友都吵起来了")
+    clauses = analyzer.query_clauses("他是谁？群里王小明和李华都吵起来了")
     assert [c.afterthought for c in clauses] == [False, True]
-    assert not clauses[1].everyday
+    assert not clauses[1].everyday  # names: not everyday, and still an afterthought
 
 
 def test_an_afterthought_never_makes_an_uncovered_question_answered(seed_searcher: Searcher):
@@ -230,10 +230,12 @@ def test_talk_of_the_askers_here_and_now_may_hold_one_rare_word(analyzer: Analyz
     [
         "今天刷题遇到密码学",  # two rare words
         "今天在北京遇到的",  # a name, never talk around the question
-        "夹杂猜谜或其他成分",  # a rare word in the third person: the question's context
+        # A rare word in the third person, in a clause the question leans on (他是谁 points back to
+        # it): the question's context.
+        "夹杂猜谜或其他成分",
     ],
 )
-def test_a_rare_word_is_let_through_only_alone_and_only_in_the_askers_here_and_now(analyzer: Analyzer, clause: str):
+def test_a_rare_word_is_let_through_only_alone_and_only_in_talk_around_the_question(analyzer: Analyzer, clause: str):
     assert not analyzer.query_clauses(clause + "，他是谁？")[0].everyday
 
 
@@ -251,5 +253,38 @@ def test_the_traditional_aspect_particle_is_read_as_everyday(analyzer: Analyzer)
 
 @pytest.mark.parametrize("clause", ["韩遂死后", "茨柏克沃来访的那年", "密码学很热门", "王小明去北京的那年"])
 def test_a_made_up_or_rare_word_without_a_function_character_is_not_everyday(analyzer: Analyzer, clause: str):
-    # A name jieba's HMM makes up (韩遂), a transliteration, a rare term, a name in its dictionary.
+    # A name jieba's HMM makes up (韩遂), a transliteration, a rare term, a name in its dictionary. 他是谁
+    # points back to the clause, so not one rare word is let through (Clause.apart).
     assert not analyzer.query_clauses(clause + "，他是谁？")[0].everyday
+
+
+@pytest.mark.parametrize("clause", ["周末带孩子逛博物馆被问住了", "开会间隙摸鱼问一句", "和同桌打赌输了一顿饭"])
+def test_a_scene_standing_apart_from_the_question_may_hold_one_rare_word(analyzer: Analyzer, clause: str):
+    # 问住, 摸鱼 and 同桌 are rare in jieba's dictionary; nothing in the clause is the question's: the
+    # question after it has a subject of its own, and the clause sets no time of the subject's.
+    first = analyzer.query_clauses(clause + "，黄河的源头在哪里？")[0]
+    assert first.apart and first.everyday
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "香肠和鹅肝酱也发展起来，这是哪一个行业？",  # the question points back to it (这是)
+        "夹杂猜谜或其他成分，归入什么类型的节目？",  # the question has no subject of its own (归入…)
+        "新式驱逐舰大量出现以后，英国用哪一级战舰护航？",  # it sets the subject's time (…以后)
+    ],
+)
+def test_a_clause_the_question_leans_on_is_not_apart(analyzer: Analyzer, question: str):
+    assert not analyzer.query_clauses(question)[0].apart
+
+
+def test_a_scene_standing_apart_leaves_the_relevance_as_the_bare_question_has_it(museum: Searcher):
+    # 摸鱼 is rare, and 西湖博物馆 is not about the asker's afternoon: the clause is left out of the maximum.
+    chatty = "开会间隙摸鱼问一句，" + _MUSEUM_QUESTION
+    assert museum.analyzer.query_clauses(chatty)[0].apart
+    bare, hit = museum.search(_MUSEUM_QUESTION, 1).hits[0], museum.search(chatty, 1).hits[0]
+    assert hit.passage == bare.passage
+    assert hit.relevance == pytest.approx(bare.relevance, abs=1e-9)
+    # Read as context instead (the question leaning on it), the same words lower the relevance.
+    leaning = museum.search("开会间隙摸鱼问一句，其中" + _MUSEUM_QUESTION, 1).hits[0]
+    assert leaning.relevance < bare.relevance - 0.05

@@ -83,9 +83,10 @@ _PERSONAL = re.compile(r"[我你您咱俺]|大家|各位")
 # Deictic time: a clause holding one (今天刷题遇到的, 刚才突然想到) is set in the asker's here and now,
 # as a personal one is; a question's context is set in its subject's time (战争结束以后, 1998年).
 _HERE_AND_NOW = re.compile(r"今天|昨天|前天|今晚|昨晚|刚才|刚刚|最近|突然|这两天|这几天")
-# How many words outside everyday language a clause set in the asker's here and now may hold and
-# still be everyday: the dictionary's frequencies come from older, written Chinese, in which the
-# words of today's chat are rare (大佬 3, 刷题 –, 查查 85, 冒出来 3). One, beside an everyday word.
+# How many words outside everyday language a clause set in the asker's here and now, or standing
+# apart from the question (Clause.apart), may hold and still be everyday: the dictionary's frequencies
+# come from older, written Chinese, in which the words of today's chat are rare (大佬 3, 刷题 –, 查查
+# 85, 冒出来 3, 摸鱼 3, 问住 3). One, beside an everyday word.
 _SITUATED_RARE_WORDS = 1
 # Grammatical characters. jieba's HMM glues them to a word next to them when its dictionary has no
 # word for the pair (我查, 有个, 提了), and its dictionary holds a few such pairs as rare words (帮帮我,
@@ -103,6 +104,18 @@ _GLUE = frozenset(
 # its frequent words about half are common ones (聊天, 珠宝, 甲烷, 兴盛), and reading them as names made
 # chat such as 刚才跟朋友聊天说到这个 count as content (docs/quality.md).
 _PROPER_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nsf", "nt"})
+# Verbs, and adverbs and conjunctions: a clause beginning with one (引起…, 逐渐…, 并于何时…) leans on
+# the clause before it for its subject.
+_VERB_TAGS = frozenset({"v", "vd", "vi"})
+_CONNECTIVE_TAGS = frozenset({"d", "c"})
+# Pronouns that point back (这是哪一个行业, 其存在的意义是, 他还是什么): a clause beginning with one may
+# be about the clause before it.
+_POINTING_BACK = re.compile(r"[这那此该其它他她]")
+# What ends a noun phrase: after its last 的, at most this many words and none of them a verb (的最新突破,
+# not 的时候想到).
+_HEAD_WORDS = 3
+# A clause ending in one sets the time of the question's subject (驱逐舰出现后, 东征期间): its context.
+_TIME_FRAME = re.compile(r"(?:后|以后|之后|期间|时|之时|时候|时期|以前|之前|前|以来)$")
 _tagger_lock = threading.Lock()
 
 
@@ -329,18 +342,30 @@ def proper_nouns(dictionary: str | None = None) -> frozenset[str]:
 
 
 @cache
-def _dictionary_words(dictionary: str | None) -> tuple[frozenset[str], frozenset[str]]:
-    """everyday_words and proper_nouns, from one reading of the dictionary file (a third of a second)."""
+def _dictionary_words(
+    dictionary: str | None,
+) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """everyday_words, proper_nouns, verbs and connectives (adverbs and conjunctions), from one reading
+    of the dictionary file (a third of a second)."""
     with jieba.Tokenizer(dictionary).get_dict_file() as f:
         lines = f.read().decode("utf-8").splitlines()
-    everyday, proper = set(), set()
+    everyday, proper, verbs, connectives = set(), set(), set(), set()
     for line in lines:
         word, freq, tag = [*line.split(), "", "", ""][:3]  # the tag is optional
+        if tag in _VERB_TAGS:
+            verbs.add(word)
+        elif tag in _CONNECTIVE_TAGS:
+            connectives.add(word)
         if tag in _PROPER_TAGS:
             proper.add(word)
         elif freq.isdigit() and int(freq) >= EVERYDAY_FREQ:
             everyday.add(word)
-    return frozenset(everyday), frozenset(proper)
+    return frozenset(everyday), frozenset(proper), frozenset(verbs), frozenset(connectives)
+
+
+def verbs(dictionary: str | None = None) -> frozenset[str]:
+    """The words jieba's dictionary (its default one for None) tags as verbs (_VERB_TAGS)."""
+    return _dictionary_words(dictionary)[2]
 
 
 @dataclass(frozen=True)
@@ -349,9 +374,12 @@ class Clause:
     question mark), its length, whether it is specific (holds a number, a Latin word or a quotation
     mark), whether it is everyday (every word of two or more characters is everyday_words', or glued to
     a grammatical character; one rare word may be among them where the asker speaks of their here and
-    now, _all_everyday), whether it is personal (speaks of the asker or the listeners) and whether
-    it is an afterthought (comes after a clause that ended in a question mark: said once the question
-    was asked, as in …？在线蹲一个答案)."""
+    now or the clause stands apart, _all_everyday), whether it is personal (speaks of the asker or the
+    listeners), whether it is an afterthought (comes after a clause that ended in a question mark: said
+    once the question was asked, as in …？在线蹲一个答案) and whether it stands apart from the question
+    (Analyzer.query_clauses: nothing after it leans on it, it leans on nothing before it, and it is
+    neither a time of the subject's nor a noun phrase, as a scene set before a question is:
+    周末带孩子逛博物馆被问住了)."""
 
     tokens: frozenset[str]
     asks: bool
@@ -360,6 +388,7 @@ class Clause:
     everyday: bool = False
     personal: bool = False
     afterthought: bool = False
+    apart: bool = False
 
 
 @dataclass
@@ -656,36 +685,70 @@ class Analyzer:
     def query_clauses(self, question: str) -> list[Clause]:
         """The clauses of a question (chat taken off), each with its query terms: what the decline
         rule reads to tell the question from talk around it that the chat list does not know."""
-        out = []
         everyday = self._everyday()
+        parts = []
         asked = False  # whether a clause before this one ended in a question mark
         for clause, mark in clauses(without_chat(normalise(question))):
             tokens = frozenset(self._query_tokens(clause))
             follows, asked = asked, asked or mark in _QUESTION_MARKS
-            if not tokens:
-                continue
+            if tokens:
+                parts.append((clause, mark, tokens, follows, self._leans(clause)))
+        # Whether a clause after each one, up to the first that asks, leans on what comes before it.
+        leaned_on, later = [False] * len(parts), False
+        for i in range(len(parts) - 1, -1, -1):
+            leaned_on[i] = later
+            asks = bool(_INTERROGATIVE.search(parts[i][0])) or parts[i][1] in _QUESTION_MARKS
+            later = parts[i][4] or (later and not asks)
+        out = []
+        for i, (clause, mark, tokens, follows, leans) in enumerate(parts):
             words = [t for t in tokens if not t.startswith((UNIGRAM, BIGRAM))]
             personal = bool(_PERSONAL.search(clause))
             situated = personal or bool(_HERE_AND_NOW.search(clause))
+            # A clause that neither leans on the one before nor is leaned on by a clause after it, up to
+            # the question, and is neither a time of the subject's nor a noun phrase, stands apart from
+            # the question as a scene set before it does.
+            apart = not (
+                (i > 0 and leans) or leaned_on[i] or _TIME_FRAME.search(clause.rstrip()) or self._noun_phrase(clause)
+            )
             out.append(
                 Clause(
                     tokens,
                     bool(_INTERROGATIVE.search(clause)) or mark in _QUESTION_MARKS,
                     len(clause),
                     specific=bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
-                    everyday=self._all_everyday(words, everyday, situated),
+                    everyday=self._all_everyday(words, everyday, situated or apart),
                     personal=personal,
                     afterthought=follows,
+                    apart=apart,
                 )
             )
         return out
+
+    def _noun_phrase(self, clause: str) -> bool:
+        """Whether a clause is a noun phrase, X的Y with Y a few words and no verb among them
+        (量子计算机在密码学领域的最新突破): a topic named, not a scene told (周末带孩子逛博物馆被问住了)."""
+        _, of, head = clause.strip().rpartition("的")
+        words = [w for w in self._jieba.cut(head) if _CJK_RUN.fullmatch(w)]
+        told = verbs(self._jieba.dictionary)
+        return bool(of and words) and len(words) <= _HEAD_WORDS and not any(w in told for w in words)
+
+    def _leans(self, clause: str) -> bool:
+        """Whether a clause begins by leaning on the one before it: with a pronoun pointing back, or
+        with a verb, adverb or conjunction and so no subject of its own."""
+        text = clause.strip()
+        if _POINTING_BACK.match(text):
+            return True
+        first = next(iter(self._jieba.cut(text)), "")
+        _, _, verb, connective = _dictionary_words(self._jieba.dictionary)
+        return first in verb or first in connective
 
     def _everyday(self) -> frozenset[str]:
         return everyday_words(self._jieba.dictionary)
 
     def _all_everyday(self, words: list[str], everyday: frozenset[str], situated: bool) -> bool:
         """Whether a clause's words are everyday language: every one of them, or, in a clause set in the
-        asker's here and now (situated), all but _SITUATED_RARE_WORDS beside at least one that is.
+        asker's here and now or standing apart from the question (situated), all but
+        _SITUATED_RARE_WORDS beside at least one that is.
         A name or a user word is never let through: it is what a question is about."""
         rare = [w for w in words if not self._is_everyday(w, everyday)]
         if not rare:
