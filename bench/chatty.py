@@ -14,8 +14,9 @@ rule; `final` ones were written last and measured once with each aside rule, nev
 it was done; `blind` ones were written before the aside rule learnt to read words jieba makes up,
 and measured only once that was chosen; `late` ones likewise for the change after that, `next`
 for the one after it, `hold` for the one after that, `eve` for
-the one after `hold` was read, `dawn` for the here-and-now rule and `noon` for the Traditional
-著 (all measured, so all spent), and `dusk`, not yet measured, for the next change. `all` is every one.
+the one after `hold` was read, `dawn` for the here-and-now rule, `noon` for the Traditional
+著 and `dusk` for the scene standing apart (all measured, so all spent), and `owl`, not yet measured,
+for the next change. `all` is every one.
 Then: wenda eval bench/out/cmrc_chatty.json --out-of-corpus bench/out/drcd_chatty.json
 """
 
@@ -213,6 +214,21 @@ DUSK = (
     "吃饭的时候聊起来，{q}{p}",
     "麻烦各位老师，{q}{p}",
 )
+# Written after `dusk` was read (2026-12-06, fourth session), not measured: for the next change.
+OWL = (
+    "晚自习偷偷问一下，{q}{p}",
+    "{q}{p}蹲个靠谱答案",
+    "追剧追到一半冒出个问题：{q}{p}",
+    "{q}{p}先谢过了",
+    "帮闺蜜问的，{q}{p}",
+    "{q}{p}有没有懂哥",
+    "出差路上闲来无事，{q}{p}",
+    "萌新求助，{q}{p}",
+    "{q}{p}答得好有红包",
+    "考研党复习中，{q}{p}",
+    "{q}{p}别嫌我问题多",
+    "手机打字不方便见谅，{q}{p}",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -227,7 +243,8 @@ TEMPLATES = {
     "dawn": DAWN,
     "noon": NOON,
     "dusk": DUSK,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON + DUSK,
+    "owl": OWL,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON + DUSK + OWL,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
