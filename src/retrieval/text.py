@@ -686,21 +686,22 @@ class Analyzer:
         """The clauses of a question (chat taken off), each with its query terms: what the decline
         rule reads to tell the question from talk around it that the chat list does not know."""
         everyday = self._everyday()
-        parts = []
+        parts = []  # (clause, its terms, whether it asks, whether it follows a question mark, whether it leans)
         asked = False  # whether a clause before this one ended in a question mark
         for clause, mark in clauses(without_chat(normalise(question))):
             tokens = frozenset(self._query_tokens(clause))
             follows, asked = asked, asked or mark in _QUESTION_MARKS
             if tokens:
-                parts.append((clause, mark, tokens, follows, self._leans(clause)))
+                asks = bool(_INTERROGATIVE.search(clause)) or mark in _QUESTION_MARKS
+                parts.append((clause, tokens, asks, follows, self._leans(clause)))
         # Whether a clause after each one, up to the first that asks, leans on what comes before it.
         leaned_on, later = [False] * len(parts), False
         for i in range(len(parts) - 1, -1, -1):
+            _, _, asks, _, leans = parts[i]
             leaned_on[i] = later
-            asks = bool(_INTERROGATIVE.search(parts[i][0])) or parts[i][1] in _QUESTION_MARKS
-            later = parts[i][4] or (later and not asks)
+            later = leans or (later and not asks)
         out = []
-        for i, (clause, mark, tokens, follows, leans) in enumerate(parts):
+        for i, (clause, tokens, asks, follows, leans) in enumerate(parts):
             words = [t for t in tokens if not t.startswith((UNIGRAM, BIGRAM))]
             personal = bool(_PERSONAL.search(clause))
             situated = personal or bool(_HERE_AND_NOW.search(clause))
@@ -713,7 +714,7 @@ class Analyzer:
             out.append(
                 Clause(
                     tokens,
-                    bool(_INTERROGATIVE.search(clause)) or mark in _QUESTION_MARKS,
+                    asks,
                     len(clause),
                     specific=bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
                     everyday=self._all_everyday(words, everyday, situated or apart),
