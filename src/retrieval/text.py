@@ -23,6 +23,7 @@ from .chat import clauses, without_chat
 from .dictionary import CachedTokenizer, cache_folder, import_posseg
 from .fastcut import FastCut, fast_cut
 from .memo import room
+from .wordlist import WordList
 
 if TYPE_CHECKING:
     import jieba.posseg
@@ -344,7 +345,7 @@ def proper_nouns(dictionary: str | None = None) -> frozenset[str]:
 @cache
 def _dictionary_words(
     dictionary: str | None,
-) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+) -> tuple[frozenset[str], frozenset[str], WordList, WordList]:
     """everyday_words, proper_nouns, verbs and connectives (adverbs and conjunctions), from one reading
     of the dictionary file (a third of a second)."""
     with jieba.Tokenizer(dictionary).get_dict_file() as f:
@@ -360,10 +361,11 @@ def _dictionary_words(
             proper.add(word)
         elif freq.isdigit() and int(freq) >= EVERYDAY_FREQ:
             everyday.add(word)
-    return frozenset(everyday), frozenset(proper), frozenset(verbs), frozenset(connectives)
+    # The verbs and connectives are asked only of a few words a question: kept small (wordlist.py).
+    return frozenset(everyday), frozenset(proper), WordList(verbs), WordList(connectives)
 
 
-def verbs(dictionary: str | None = None) -> frozenset[str]:
+def verbs(dictionary: str | None = None) -> WordList:
     """The words jieba's dictionary (its default one for None) tags as verbs (_VERB_TAGS)."""
     return _dictionary_words(dictionary)[2]
 
