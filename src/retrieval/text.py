@@ -350,19 +350,27 @@ def _dictionary_words(
     of the dictionary file (a third of a second)."""
     with jieba.Tokenizer(dictionary).get_dict_file() as f:
         lines = f.read().decode("utf-8").splitlines()
-    everyday, proper, verbs, connectives = set(), set(), set(), set()
+    everyday, proper = set(), set()
     for line in lines:
         word, freq, tag = [*line.split(), "", "", ""][:3]  # the tag is optional
-        if tag in _VERB_TAGS:
-            verbs.add(word)
-        elif tag in _CONNECTIVE_TAGS:
-            connectives.add(word)
         if tag in _PROPER_TAGS:
             proper.add(word)
         elif freq.isdigit() and int(freq) >= EVERYDAY_FREQ:
             everyday.add(word)
-    # The verbs and connectives are asked only of a few words a question: kept small (wordlist.py).
-    return frozenset(everyday), frozenset(proper), WordList(verbs), WordList(connectives)
+    kept = frozenset(everyday), frozenset(proper)
+    del everyday, proper
+    # The verbs and connectives are asked only of a few words a question: kept small (wordlist.py), and
+    # read in passes of their own, after the sets above are made, so that the strings these passes
+    # make are freed together and their memory can go back (heap.py) instead of lying between kept ones.
+    verbs: list[str] = []
+    connectives: list[str] = []
+    for line in lines:
+        word, _, tag = [*line.split(), "", "", ""][:3]
+        if tag in _VERB_TAGS:
+            verbs.append(word)
+        elif tag in _CONNECTIVE_TAGS:
+            connectives.append(word)
+    return *kept, WordList(verbs), WordList(connectives)
 
 
 def verbs(dictionary: str | None = None) -> WordList:
