@@ -347,7 +347,7 @@ def _dictionary_words(
     dictionary: str | None,
 ) -> tuple[frozenset[str], frozenset[str], WordList, WordList]:
     """everyday_words, proper_nouns, verbs and connectives (adverbs and conjunctions), from one reading
-    of the dictionary file (a third of a second)."""
+    of the dictionary file (about half a second, once per process)."""
     with jieba.Tokenizer(dictionary).get_dict_file() as f:
         lines = f.read().decode("utf-8").splitlines()
     everyday, proper = set(), set()
