@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 import unicodedata
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
@@ -351,26 +352,23 @@ def _dictionary_words(
     with jieba.Tokenizer(dictionary).get_dict_file() as f:
         lines = f.read().decode("utf-8").splitlines()
     everyday, proper = set(), set()
-    for line in lines:
+    verbs, connectives = array("I"), array("I")  # their lines' numbers
+    for number, line in enumerate(lines):
         word, freq, tag = [*line.split(), "", "", ""][:3]  # the tag is optional
         if tag in _PROPER_TAGS:
             proper.add(word)
         elif freq.isdigit() and int(freq) >= EVERYDAY_FREQ:
             everyday.add(word)
+        if tag in _VERB_TAGS:
+            verbs.append(number)
+        elif tag in _CONNECTIVE_TAGS:
+            connectives.append(number)
     kept = frozenset(everyday), frozenset(proper)
     del everyday, proper
     # The verbs and connectives are asked only of a few words a question: kept small (wordlist.py), and
-    # read in passes of their own, after the sets above are made, so that the strings these passes
-    # make are freed together and their memory can go back (heap.py) instead of lying between kept ones.
-    verbs: list[str] = []
-    connectives: list[str] = []
-    for line in lines:
-        word, _, tag = [*line.split(), "", "", ""][:3]
-        if tag in _VERB_TAGS:
-            verbs.append(word)
-        elif tag in _CONNECTIVE_TAGS:
-            connectives.append(word)
-    return *kept, WordList(verbs), WordList(connectives)
+    # their words made only now, after the sets above, so that they are freed together and their memory
+    # can go back (heap.py) instead of lying between kept ones.
+    return *kept, WordList(lines[n].split()[0] for n in verbs), WordList(lines[n].split()[0] for n in connectives)
 
 
 def verbs(dictionary: str | None = None) -> WordList:
