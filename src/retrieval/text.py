@@ -376,6 +376,11 @@ def verbs(dictionary: str | None = None) -> WordList:
     return _dictionary_words(dictionary)[2]
 
 
+def connectives(dictionary: str | None = None) -> WordList:
+    """The words jieba's dictionary (its default one for None) tags as adverbs or conjunctions (_CONNECTIVE_TAGS)."""
+    return _dictionary_words(dictionary)[3]
+
+
 @dataclass(frozen=True)
 class Clause:
     """One clause of a question: its query terms, whether it asks (holds an interrogative or ends in a
@@ -748,8 +753,7 @@ class Analyzer:
         if _POINTING_BACK.match(text):
             return True
         first = next(iter(self._jieba.cut(text)), "")
-        _, _, verb, connective = _dictionary_words(self._jieba.dictionary)
-        return first in verb or first in connective
+        return first in verbs(self._jieba.dictionary) or first in connectives(self._jieba.dictionary)
 
     def _everyday(self) -> frozenset[str]:
         return everyday_words(self._jieba.dictionary)

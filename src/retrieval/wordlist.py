@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Iterable
+from itertools import accumulate
 
 
 class WordList:
@@ -20,9 +21,7 @@ class WordList:
     def __init__(self, words: Iterable[str]) -> None:
         ordered = sorted(set(words))
         self._text = "".join(ordered)
-        self._starts = array("I", [0])  # word i is _text[_starts[i]:_starts[i + 1]]
-        for word in ordered:
-            self._starts.append(self._starts[-1] + len(word))
+        self._starts = array("I", accumulate(map(len, ordered), initial=0))  # word i: _text[_starts[i]:_starts[i + 1]]
 
     def __len__(self) -> int:
         return len(self._starts) - 1
