@@ -32,10 +32,11 @@ def stock() -> jieba.Tokenizer:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A user cache folder ($XDG_CACHE_HOME/wenda) holding the cache, made by a first load."""
+    """A user cache folder ($XDG_CACHE_HOME/wenda) holding the cache, made by a first load (as an
+    Analyzer's tokenizer makes it: with the question reader's word classes)."""
     home = tmp_path_factory.mktemp("xdg") / "wenda"
     home.mkdir()
-    CachedTokenizer(home).initialize()
+    CachedTokenizer(home, text._word_classes()).initialize()
     assert cache_file(home).is_file()
     return home
 
@@ -148,6 +149,76 @@ def test_user_words_cut_alike_on_the_cache_and_on_jiebas_load(
         assert ours.tokens(sentence) == theirs.tokens(sentence), sentence
     for sentence in sentences[:100]:  # the tagger (slow: an HMM in Python) shares the dictionary
         assert ours.proper_names(sentence) == theirs.proper_names(sentence), sentence
+
+
+def _classes_from_dict_txt() -> dict[str, list[str]]:
+    return text._classify(dictionary.source().read_text("utf-8").splitlines())
+
+
+def test_the_cache_holds_the_word_classes_the_question_reader_derives_from_dict_txt(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+):
+    expected = _classes_from_dict_txt()
+    assert all(expected.values()) and "博物馆" in expected["everyday"] and "北京" in expected["proper"]
+    monkeypatch.setattr(text, "_classify", _not_called)  # dict.txt is not read again
+    text._dictionary_words.cache_clear()
+    try:
+        words = text._dictionary_words(None, folder)
+    finally:
+        text._dictionary_words.cache_clear()
+
+    assert CachedTokenizer(folder).word_classes(text._word_classes()) == expected
+    assert words.everyday == frozenset(expected["everyday"]) and words.proper == frozenset(expected["proper"])
+    assert [w for w in expected["verbs"] if w not in words.verbs] == []
+    assert [w for w in expected["connectives"] if w not in words.connectives] == []
+    assert "博物馆" not in words.verbs and "并且" in words.connectives
+
+
+def test_word_classes_under_other_rules_are_made_again_and_cached(folder: Path, tmp_path: Path):
+    path = cache_file(tmp_path)
+    shutil.copyfile(cache_file(folder), path)
+    made = []
+
+    def classify(lines: list[str]) -> dict[str, list[str]]:
+        made.append(len(lines))
+        return {"long": sorted({line.split()[0] for line in lines if len(line.split()[0]) >= 7})}
+
+    other = dictionary.Classes("seven characters or more", classify)
+    tokenizer = CachedTokenizer(tmp_path)
+
+    first = tokenizer.word_classes(other)
+    again = tokenizer.word_classes(other)
+
+    assert first == again and "中华人民共和国" in first["long"] and len(made) == 1  # cached after the first
+    cached = dictionary.read(path, dictionary.source(), tags=True, classes=other.rules)
+    kept = dictionary.read(cache_file(folder), dictionary.source(), tags=True)
+    assert cached is not None and kept is not None
+    assert cached.classes == first
+    assert (cached.freq, cached.total, cached.tags) == (kept.freq, kept.total, kept.tags)  # the rest as it was
+    assert dictionary.read(path, dictionary.source(), classes=text._word_classes().rules).classes is None
+
+
+def test_a_damaged_cache_gives_the_word_classes_from_dict_txt_with_one_log_line(
+    folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    path = cache_file(tmp_path)
+    shutil.copyfile(cache_file(folder), path)
+    _flip_last_byte(path)
+
+    with caplog.at_level(logging.INFO):
+        classes = CachedTokenizer(tmp_path).word_classes(text._word_classes())
+
+    assert classes == _classes_from_dict_txt()
+    (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert str(path) in line.getMessage()
+
+
+def test_a_cache_of_the_previous_format_is_made_again(folder: Path, tmp_path: Path):
+    path = cache_file(tmp_path)
+    data = cache_file(folder).read_bytes()
+    path.write_bytes(data.replace(b'"format": 2', b'"format": 1', 1))
+
+    assert dictionary.read(path, dictionary.source()) is None  # stale, not damaged: jieba's load writes it anew
 
 
 def _flip_last_byte(path: Path) -> None:

@@ -4,7 +4,9 @@ jieba's own cache is a marshal dump of its FREQ dict, which takes about 0.6 s to
 of a `wenda ask`. Ours holds the same entries as one UTF-8 block of words and one array of
 frequencies, so loading is a split and a `dict(zip(...))` in C (~0.15 s). What jieba segments with is
 an equal dict, entry for entry, so segmentation (which every index is keyed on) cannot differ.
-Importing jieba.posseg reads dict.txt whole for its word tags (~0.35 s); the cache holds those too.
+Importing jieba.posseg reads dict.txt whole for its word tags (~0.35 s); the cache holds those too,
+and the word classes the question reader takes from dict.txt (text.py's everyday words, names, verbs
+and connectives: another 0.4 s of reading, on the first question of two clauses or more).
 
 The cache is made from whatever jieba's own `initialize` loads, the first time a tokenizer needs it,
 and is made again whenever it no longer fits: another jieba version (part of the file name) or
@@ -17,6 +19,7 @@ then writes the cache anew). Where the cache lives is the caller's choice (`cach
 from __future__ import annotations
 
 import array
+import contextlib
 import importlib
 import io
 import json
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import IO
 
 import xxhash
 
@@ -57,7 +61,8 @@ log = logging.getLogger(__name__)
 
 # 1: a JSON header line, then the words joined by "\n" in UTF-8 (those with a tag first), their
 # frequencies as int64 little-endian, and the tags of the first words joined by "\n".
-FORMAT = 1
+# 2: then each word class's words joined by "\n" (the header names the classes, their rules and sizes).
+FORMAT = 2
 MAGIC = b"wenda-jieba-dict\n"
 
 
@@ -120,24 +125,44 @@ def word_tags(dict_file: Path) -> dict[str, str]:
     return tags
 
 
+@dataclass(frozen=True)
+class Classes:
+    """Word classes a caller derives from dict.txt's lines, kept in the cache beside FREQ. rules names how
+    they are derived: classes cached under other rules are made again."""
+
+    rules: str
+    classify: Callable[[list[str]], dict[str, list[str]]]
+
+    def of_file(self, dict_file: IO[bytes]) -> tuple[str, dict[str, list[str]]]:
+        """(rules, the classes of the dictionary dict_file holds); closes dict_file."""
+        with dict_file:
+            return self.rules, self.classify(dict_file.read().decode("utf-8").splitlines())
+
+    def of_path(self, dict_file: Path) -> tuple[str, dict[str, list[str]]]:
+        return self.rules, self.classify(dict_file.read_text("utf-8").splitlines())
+
+
 class DamagedCache(ValueError):
     """The cache file exists but cannot be used: torn, corrupt, or not ours."""
 
 
 @dataclass(frozen=True)
 class Cached:
-    """What a cache file held: jieba's FREQ and total, and the word tags if asked for (None if the
-    cache has none)."""
+    """What a cache file held: jieba's FREQ and total, the word tags and the word classes if asked for
+    (None if the cache has none, or classes under other rules)."""
 
     freq: dict[str, int]
     total: int
     tags: dict[str, str] | None
+    classes: dict[str, list[str]] | None = None
 
 
-def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) -> Cached | None:
-    """The cache at path (FREQ unless freq=False, the tags if tags=True); None if there is none, or it
-    is for another dict.txt or jieba (stale: to be made again). Raises DamagedCache (or OSError) if
-    it cannot be read."""
+def read(
+    path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False, classes: str | None = None
+) -> Cached | None:
+    """The cache at path (FREQ unless freq=False, the tags if tags=True, the word classes if they were
+    derived under the rules named classes); None if there is none, or it is for another dict.txt or
+    jieba (stale: to be made again). Raises DamagedCache (or OSError) if it cannot be read."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -158,7 +183,9 @@ def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) 
         if xxhash.xxh3_128_hexdigest(body) != header["body_xxh3"]:
             raise DamagedCache("its checksum does not match")
         entries, words_bytes, total = header["entries"], header["words_bytes"], header["total"]
-        if not isinstance(total, int) or len(body) != words_bytes + 8 * entries + header["tags_bytes"]:
+        tags_end = words_bytes + 8 * entries + header["tags_bytes"]
+        class_sizes = header["classes"]["bytes"] if header["classes"] else {}
+        if not isinstance(total, int) or len(body) != tags_end + sum(class_sizes.values()):
             raise DamagedCache("its parts do not add up")
         loaded_freq = None
         if freq:
@@ -174,22 +201,36 @@ def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) 
         if tags and header["tags"]:
             tagged = str(body[: header["tagged_bytes"]], "utf-8").split("\n") if header["tagged"] else []
             # One string per tag (there are a few dozen), not one per word: 17 MB less of a serving process.
-            names = str(body[words_bytes + 8 * entries :], "utf-8").split("\n") if header["tagged"] else []
+            names = str(body[words_bytes + 8 * entries : tags_end], "utf-8").split("\n") if header["tagged"] else []
             names = list(map(sys.intern, names))
             if len(tagged) != header["tagged"] or len(names) != len(tagged):
                 raise DamagedCache("its words and tags do not match")
             loaded_tags = dict(zip(tagged, names, strict=True))
+        loaded_classes = None
+        if classes is not None and header["classes"] and header["classes"]["rules"] == classes:
+            loaded_classes, start = {}, tags_end
+            for name, size in class_sizes.items():
+                block = str(body[start : start + size], "utf-8")
+                loaded_classes[name] = block.split("\n") if block else []
+                start += size
     except (KeyError, TypeError, ValueError) as exc:  # json's and UnicodeDecodeError are ValueErrors
         if isinstance(exc, DamagedCache):
             raise
         raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
-    return Cached(loaded_freq or {}, total, loaded_tags)
+    return Cached(loaded_freq or {}, total, loaded_tags, loaded_classes)
 
 
-def write(path: Path, dict_file: Path, freq: dict[str, int], total: int, tags: dict[str, str] | None) -> None:
-    """Write the cache of (FREQ, total) and the word tags (None: none to cache) atomically: whole, or
-    not at all. Raises OSError, or ValueError for what the format cannot hold (a word with a newline,
-    a tag of a word not in FREQ) and OverflowError for a frequency past 2**63."""
+def write(
+    path: Path,
+    dict_file: Path,
+    freq: dict[str, int],
+    total: int,
+    tags: dict[str, str] | None,
+    classes: tuple[str, dict[str, list[str]]] | None = None,
+) -> None:
+    """Write the cache of (FREQ, total), the word tags and the word classes with their rules (None: none
+    to cache) atomically: whole, or not at all. Raises OSError, or ValueError for what the format cannot
+    hold (a word with a newline, a tag of a word not in FREQ) and OverflowError for a frequency past 2**63."""
     tagged = [w for w in freq if w in tags] if tags else []
     if tags and len(tagged) != len(tags):
         raise ValueError("a tagged word is not in the dictionary")
@@ -204,7 +245,11 @@ def write(path: Path, dict_file: Path, freq: dict[str, int], total: int, tags: d
     freqs = array.array("q", (freq[w] for w in order))
     if sys.byteorder != "little":
         freqs.byteswap()
-    body = words + freqs.tobytes() + names
+    class_words = classes[1] if classes else {}
+    blocks = {name: "\n".join(words).encode("utf-8") for name, words in class_words.items()}
+    if any(block.count(b"\n") != max(0, len(class_words[name]) - 1) for name, block in blocks.items()):
+        raise ValueError("a classed word holds a newline")
+    body = words + freqs.tobytes() + names + b"".join(blocks.values())
     header = {
         "format": FORMAT,
         "jieba": jieba.__version__,
@@ -217,6 +262,9 @@ def write(path: Path, dict_file: Path, freq: dict[str, int], total: int, tags: d
         "tagged": len(tagged),
         "tagged_bytes": tagged_bytes,
         "tags_bytes": len(names),
+        "classes": {"rules": classes[0], "bytes": {name: len(block) for name, block in blocks.items()}}
+        if classes
+        else None,
         "body_xxh3": xxhash.xxh3_128_hexdigest(body),
     }
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -230,16 +278,33 @@ def write(path: Path, dict_file: Path, freq: dict[str, int], total: int, tags: d
         raise
 
 
+def _write_logged(
+    path: Path,
+    dict_file: Path,
+    freq: dict[str, int],
+    total: int,
+    tags: dict[str, str] | None,
+    classes: tuple[str, dict[str, list[str]]] | None,
+) -> None:
+    """write(), with a failure logged: without a cache, jieba's own load is used next time."""
+    try:
+        write(path, dict_file, freq, total, tags, classes)
+    except (OSError, ValueError, OverflowError) as exc:
+        log.info("jieba dictionary cache not written to %s: %s", path, exc)
+
+
 class CachedTokenizer(jieba.Tokenizer):
     """A jieba Tokenizer whose default dictionary is loaded from our cache in `folder`.
 
     jieba loads its dictionary lazily, through `initialize`, whatever is asked first (a cut, add_word,
     suggest_freq); this is the one place that changes. Without a folder it is jieba's Tokenizer.
+    classes: the word classes to cache with the dictionary (word_classes()), made when it is written.
     """
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, classes: Classes | None = None) -> None:
         super().__init__()
         self.cache_folder = folder
+        self.classes = classes
         if folder is not None:
             # jieba's own cache (written when it loads from dict.txt) defaults to /tmp/jieba.cache,
             # which may belong to another user: then every such load logs a "Dump cache file failed".
@@ -279,9 +344,32 @@ class CachedTokenizer(jieba.Tokenizer):
                 log.info("jieba's word tags not cached: %s", exc)
                 tags = None
             try:
-                write(path, dict_file, self.FREQ, self.total, tags)
-            except (OSError, ValueError, OverflowError) as exc:
-                log.info("jieba dictionary cache not written to %s: %s", path, exc)
+                classes = None if self.classes is None else self.classes.of_path(dict_file)
+            except (OSError, ValueError) as exc:
+                log.info("word classes not cached: %s", exc)
+                classes = None
+            _write_logged(path, dict_file, self.FREQ, self.total, tags, classes)
+
+    def word_classes(self, classes: Classes) -> dict[str, list[str]]:
+        """classes of this tokenizer's dictionary: from the cache if it holds them under the same rules,
+        else derived from dict.txt (and then added to the cache, where it is otherwise sound)."""
+        where = self._cached()
+        if where is None:
+            return classes.of_file(self.get_dict_file())[1]
+        path, dict_file = where
+        try:
+            cached = read(path, dict_file, freq=False, classes=classes.rules)
+        except (OSError, DamagedCache) as exc:
+            log.warning("jieba dictionary cache %s unusable (%s); word classes read from %s", path, exc, dict_file)
+            cached = None
+        if cached is not None and cached.classes is not None:
+            return cached.classes
+        made = classes.of_path(dict_file)
+        if cached is not None:  # sound, but without these classes: add them (once per change of rules)
+            with contextlib.suppress(OSError, DamagedCache):
+                if (whole := read(path, dict_file, tags=True)) is not None:
+                    _write_logged(path, dict_file, whole.freq, whole.total, whole.tags, made)
+        return made[1]
 
     def word_tags(self) -> dict[str, str] | None:
         """The word tags of jieba's default dictionary from the cache; None where there are none to

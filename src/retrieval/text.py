@@ -8,7 +8,6 @@ import logging
 import re
 import threading
 import unicodedata
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
@@ -21,7 +20,7 @@ import opencc
 import stopwordsiso
 
 from .chat import clauses, without_chat
-from .dictionary import CachedTokenizer, cache_folder, import_posseg
+from .dictionary import CachedTokenizer, Classes, cache_folder, import_posseg
 from .fastcut import FastCut, fast_cut
 from .memo import room
 from .wordlist import WordList
@@ -335,50 +334,78 @@ def everyday_words(dictionary: str | None = None) -> frozenset[str]:
     """The words of jieba's dictionary (its default one for None) that are everyday language: at least
     EVERYDAY_FREQ frequent and not a proper noun. Read from the dictionary file, so user words,
     which are a corpus's own vocabulary, are never among them."""
-    return _dictionary_words(dictionary)[0]
+    return _dictionary_words(dictionary).everyday
 
 
 def proper_nouns(dictionary: str | None = None) -> frozenset[str]:
     """The words jieba's dictionary (its default one for None) tags as proper nouns (_PROPER_TAGS)."""
-    return _dictionary_words(dictionary)[1]
+    return _dictionary_words(dictionary).proper
 
 
-@cache
-def _dictionary_words(
-    dictionary: str | None,
-) -> tuple[frozenset[str], frozenset[str], WordList, WordList]:
-    """everyday_words, proper_nouns, verbs and connectives (adverbs and conjunctions), from one reading
-    of the dictionary file (about half a second, once per process)."""
-    with jieba.Tokenizer(dictionary).get_dict_file() as f:
-        lines = f.read().decode("utf-8").splitlines()
-    everyday, proper = set(), set()
-    verbs, connectives = array("I"), array("I")  # their lines' numbers
-    for number, line in enumerate(lines):
+def verbs(dictionary: str | None = None) -> WordList:
+    """The words jieba's dictionary (its default one for None) tags as verbs (_VERB_TAGS)."""
+    return _dictionary_words(dictionary).verbs
+
+
+def connectives(dictionary: str | None = None) -> WordList:
+    """The words jieba's dictionary (its default one for None) tags as adverbs or conjunctions (_CONNECTIVE_TAGS)."""
+    return _dictionary_words(dictionary).connectives
+
+
+@dataclass(frozen=True)
+class DictionaryWords:
+    """The classes of jieba's dictionary words the question reader asks about (everyday_words,
+    proper_nouns, verbs, connectives)."""
+
+    everyday: frozenset[str]
+    proper: frozenset[str]
+    # Asked only of a few words a question: kept small (wordlist.py).
+    verbs: WordList
+    connectives: WordList
+
+
+def _classify(lines: list[str]) -> dict[str, list[str]]:
+    """The word classes of DictionaryWords from a jieba dictionary's lines ("word [freq] [tag]"), as
+    sorted lists of words; a word may be in more than one, by its lines."""
+    everyday, proper, verbs, connectives = set(), set(), set(), set()
+    for line in lines:
         word, freq, tag = [*line.split(), "", "", ""][:3]  # the tag is optional
         if tag in _PROPER_TAGS:
             proper.add(word)
         elif freq.isdigit() and int(freq) >= EVERYDAY_FREQ:
             everyday.add(word)
         if tag in _VERB_TAGS:
-            verbs.append(number)
+            verbs.add(word)
         elif tag in _CONNECTIVE_TAGS:
-            connectives.append(number)
-    kept = frozenset(everyday), frozenset(proper)
-    del everyday, proper
-    # The verbs and connectives are asked only of a few words a question: kept small (wordlist.py), and
-    # their words made only now, after the sets above, so that they are freed together and their memory
-    # can go back (heap.py) instead of lying between kept ones.
-    return *kept, WordList(lines[n].split()[0] for n in verbs), WordList(lines[n].split()[0] for n in connectives)
+            connectives.add(word)
+    classes = {"everyday": everyday, "proper": proper, "verbs": verbs, "connectives": connectives}
+    return {name: sorted(words) for name, words in classes.items()}
 
 
-def verbs(dictionary: str | None = None) -> WordList:
-    """The words jieba's dictionary (its default one for None) tags as verbs (_VERB_TAGS)."""
-    return _dictionary_words(dictionary)[2]
+def _word_classes() -> Classes:
+    """How DictionaryWords are made from dict.txt, under rules naming every setting they depend on, so
+    that classes cached under other settings are made again."""
+    rules = (
+        f"v1 everyday>={EVERYDAY_FREQ} proper={','.join(sorted(_PROPER_TAGS))} "
+        f"verbs={','.join(sorted(_VERB_TAGS))} connectives={','.join(sorted(_CONNECTIVE_TAGS))}"
+    )
+    return Classes(rules, _classify)
 
 
-def connectives(dictionary: str | None = None) -> WordList:
-    """The words jieba's dictionary (its default one for None) tags as adverbs or conjunctions (_CONNECTIVE_TAGS)."""
-    return _dictionary_words(dictionary)[3]
+@cache
+def _dictionary_words(dictionary: str | None, folder: Path | None = None) -> DictionaryWords:
+    """DictionaryWords of a dictionary (jieba's default one for None): once per process, from the
+    dictionary cache in folder where it holds them (a few hundredths of a second), else from the
+    dictionary file (about 0.4 s; they are cached then)."""
+    tokenizer = CachedTokenizer(folder) if dictionary is None else jieba.Tokenizer(dictionary)
+    if isinstance(tokenizer, CachedTokenizer):
+        classes = tokenizer.word_classes(_word_classes())
+    else:
+        classes = _word_classes().of_file(tokenizer.get_dict_file())[1]
+    # The sets first and the word lists after, so that the verbs' and connectives' strings, made last,
+    # are freed together and their memory can go back (heap.py) instead of lying between kept ones.
+    kept = frozenset(classes.pop("everyday")), frozenset(classes.pop("proper"))
+    return DictionaryWords(*kept, WordList(classes.pop("verbs")), WordList(classes.pop("connectives")))
 
 
 @dataclass(frozen=True)
@@ -416,7 +443,7 @@ class Analyzer:
     def __post_init__(self) -> None:
         # A private jieba tokenizer, so a user dictionary affects this analyzer only and not the
         # process-wide default one; its dictionary is loaded from our cache (dictionary.py).
-        self._jieba = CachedTokenizer(cache_folder(self.dictionary_cache))
+        self._jieba = CachedTokenizer(cache_folder(self.dictionary_cache), _word_classes())
         self._tagger: jieba.posseg.POSTokenizer | None = None
         # jieba's cut with its route found in C++, for passages (fastcut.py); made on first use, as
         # a question does not need it (building its trie takes a quarter of a second).
@@ -743,7 +770,7 @@ class Analyzer:
         (量子计算机在密码学领域的最新突破): a topic named, not a scene told (周末带孩子逛博物馆被问住了)."""
         _, of, head = clause.strip().rpartition("的")
         words = [w for w in self._jieba.cut(head) if _CJK_RUN.fullmatch(w)]
-        told = verbs(self._jieba.dictionary)
+        told = self._dictionary_words().verbs
         return bool(of and words) and len(words) <= _HEAD_WORDS and not any(w in told for w in words)
 
     def _leans(self, clause: str) -> bool:
@@ -753,10 +780,14 @@ class Analyzer:
         if _POINTING_BACK.match(text):
             return True
         first = next(iter(self._jieba.cut(text)), "")
-        return first in verbs(self._jieba.dictionary) or first in connectives(self._jieba.dictionary)
+        words = self._dictionary_words()
+        return first in words.verbs or first in words.connectives
 
     def _everyday(self) -> frozenset[str]:
-        return everyday_words(self._jieba.dictionary)
+        return self._dictionary_words().everyday
+
+    def _dictionary_words(self) -> DictionaryWords:
+        return _dictionary_words(self._jieba.dictionary, self._jieba.cache_folder)
 
     def _all_everyday(self, words: list[str], everyday: frozenset[str], situated: bool) -> bool:
         """Whether a clause's words are everyday language: every one of them, or, in a clause set in the
@@ -768,7 +799,7 @@ class Analyzer:
             return True
         if not situated or len(rare) > _SITUATED_RARE_WORDS or len(rare) == sum(len(w) > 1 for w in words):
             return False
-        names = proper_nouns(self._jieba.dictionary)
+        names = self._dictionary_words().proper
         return not any(w in names or w in self._user_words for w in rare)
 
     def _is_everyday(self, word: str, everyday: frozenset[str]) -> bool:
@@ -785,7 +816,7 @@ class Analyzer:
         # A word glued to a grammatical character (我查, 有个, 记不住), unless the dictionary has it as a
         # name (不丹). A name jieba makes up (韩遂), a transliteration (柏克沃) or a rare term (密码学)
         # holds none.
-        return not _GLUE.isdisjoint(word) and word not in proper_nouns(self._jieba.dictionary)
+        return not _GLUE.isdisjoint(word) and word not in self._dictionary_words().proper
 
     def _query_tokens(self, normalised: str) -> list[str]:
         if not self.settings.ngrams:
