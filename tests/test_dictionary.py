@@ -32,11 +32,10 @@ def stock() -> jieba.Tokenizer:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A user cache folder ($XDG_CACHE_HOME/wenda) holding the cache, made by a first load (as an
-    Analyzer's tokenizer makes it: with the question reader's word classes)."""
+    """A user cache folder ($XDG_CACHE_HOME/wenda) holding the cache, made by a first load."""
     home = tmp_path_factory.mktemp("xdg") / "wenda"
     home.mkdir()
-    CachedTokenizer(home, text._word_classes()).initialize()
+    CachedTokenizer(home).initialize()
     assert cache_file(home).is_file()
     return home
 
@@ -155,28 +154,37 @@ def _classes_from_dict_txt() -> dict[str, list[str]]:
     return text._classify(dictionary.source().read_text("utf-8").splitlines())
 
 
-def test_the_cache_holds_the_word_classes_the_question_reader_derives_from_dict_txt(
-    folder: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(scope="module")
+def classes_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding the question reader's word classes, cached by a first reading."""
+    home = tmp_path_factory.mktemp("classes")
+    CachedTokenizer(home).word_classes(text._word_classes())
+    assert dictionary.classes_file(home, text._word_classes().rules).is_file()
+    return home
+
+
+def test_the_question_readers_word_classes_come_from_their_cache_as_from_dict_txt(
+    classes_folder: Path, monkeypatch: pytest.MonkeyPatch
 ):
     expected = _classes_from_dict_txt()
     assert all(expected.values()) and "博物馆" in expected["everyday"] and "北京" in expected["proper"]
     monkeypatch.setattr(text, "_classify", _not_called)  # dict.txt is not read again
     text._dictionary_words.cache_clear()
     try:
-        words = text._dictionary_words(None, folder)
+        words = text._dictionary_words(None, classes_folder)
     finally:
         text._dictionary_words.cache_clear()
 
-    assert CachedTokenizer(folder).word_classes(text._word_classes()) == expected
+    assert CachedTokenizer(classes_folder).word_classes(text._word_classes()) == expected
     assert words.everyday == frozenset(expected["everyday"]) and words.proper == frozenset(expected["proper"])
     assert [w for w in expected["verbs"] if w not in words.verbs] == []
     assert [w for w in expected["connectives"] if w not in words.connectives] == []
-    assert "博物馆" not in words.verbs and "并且" in words.connectives
+    assert len(words.verbs) == len(expected["verbs"]) and len(words.connectives) == len(expected["connectives"])
 
 
-def test_word_classes_under_other_rules_are_made_again_and_cached(folder: Path, tmp_path: Path):
-    path = cache_file(tmp_path)
-    shutil.copyfile(cache_file(folder), path)
+def test_word_classes_under_other_rules_have_a_cache_of_their_own(classes_folder: Path, tmp_path: Path):
+    for path in classes_folder.iterdir():
+        shutil.copyfile(path, tmp_path / path.name)
     made = []
 
     def classify(lines: list[str]) -> dict[str, list[str]]:
@@ -184,25 +192,21 @@ def test_word_classes_under_other_rules_are_made_again_and_cached(folder: Path, 
         return {"long": sorted({line.split()[0] for line in lines if len(line.split()[0]) >= 7})}
 
     other = dictionary.Classes("seven characters or more", classify)
-    tokenizer = CachedTokenizer(tmp_path)
-
-    first = tokenizer.word_classes(other)
-    again = tokenizer.word_classes(other)
+    first = CachedTokenizer(tmp_path).word_classes(other)
+    again = CachedTokenizer(tmp_path).word_classes(other)
+    ours = CachedTokenizer(tmp_path).word_classes(text._word_classes())
 
     assert first == again and "中华人民共和国" in first["long"] and len(made) == 1  # cached after the first
-    cached = dictionary.read(path, dictionary.source(), tags=True, classes=other.rules)
-    kept = dictionary.read(cache_file(folder), dictionary.source(), tags=True)
-    assert cached is not None and kept is not None
-    assert cached.classes == first
-    assert (cached.freq, cached.total, cached.tags) == (kept.freq, kept.total, kept.tags)  # the rest as it was
-    assert dictionary.read(path, dictionary.source(), classes=text._word_classes().rules).classes is None
+    assert ours == _classes_from_dict_txt()  # still there: two sets of rules do not take turns
+    assert len(list(tmp_path.iterdir())) == 2
 
 
-def test_a_damaged_cache_gives_the_word_classes_from_dict_txt_with_one_log_line(
-    folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_a_damaged_word_class_cache_gives_them_from_dict_txt_with_one_log_line(
+    classes_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
-    path = cache_file(tmp_path)
-    shutil.copyfile(cache_file(folder), path)
+    rules = text._word_classes().rules
+    path = dictionary.classes_file(tmp_path, rules)
+    shutil.copyfile(dictionary.classes_file(classes_folder, rules), path)
     _flip_last_byte(path)
 
     with caplog.at_level(logging.INFO):
@@ -211,14 +215,21 @@ def test_a_damaged_cache_gives_the_word_classes_from_dict_txt_with_one_log_line(
     assert classes == _classes_from_dict_txt()
     (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert str(path) in line.getMessage()
+    assert dictionary.read_classes(path, dictionary.source(), rules) == classes  # and written anew
 
 
-def test_a_cache_of_the_previous_format_is_made_again(folder: Path, tmp_path: Path):
-    path = cache_file(tmp_path)
-    data = cache_file(folder).read_bytes()
-    path.write_bytes(data.replace(b'"format": 2', b'"format": 1', 1))
+def test_word_classes_of_another_dict_txt_are_made_again(
+    classes_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    source = tmp_path / "dict.txt"
+    source.write_text("新加的词 300 v\n另一个词 5 n\n", encoding="utf-8")
+    monkeypatch.setattr(dictionary, "source", lambda: source)
+    rules = text._word_classes().rules
+    shutil.copyfile(dictionary.classes_file(classes_folder, rules), dictionary.classes_file(tmp_path, rules))
 
-    assert dictionary.read(path, dictionary.source()) is None  # stale, not damaged: jieba's load writes it anew
+    classes = CachedTokenizer(tmp_path).word_classes(text._word_classes())
+
+    assert classes == {"everyday": ["新加的词"], "proper": [], "verbs": ["新加的词"], "connectives": []}
 
 
 def _flip_last_byte(path: Path) -> None:

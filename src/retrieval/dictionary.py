@@ -4,9 +4,10 @@ jieba's own cache is a marshal dump of its FREQ dict, which takes about 0.6 s to
 of a `wenda ask`. Ours holds the same entries as one UTF-8 block of words and one array of
 frequencies, so loading is a split and a `dict(zip(...))` in C (~0.15 s). What jieba segments with is
 an equal dict, entry for entry, so segmentation (which every index is keyed on) cannot differ.
-Importing jieba.posseg reads dict.txt whole for its word tags (~0.35 s); the cache holds those too,
-and the word classes the question reader takes from dict.txt (text.py's everyday words, names, verbs
-and connectives: another 0.4 s of reading, on the first question of two clauses or more).
+Importing jieba.posseg reads dict.txt whole for its word tags (~0.35 s); the cache holds those too.
+The word classes the question reader derives from dict.txt (text.py: everyday words, names, verbs,
+connectives; 0.4 s of reading, on the first question of two clauses or more) have a cache file of
+their own, one per set of rules that derives them, so installs with other rules do not take turns.
 
 The cache is made from whatever jieba's own `initialize` loads, the first time a tokenizer needs it,
 and is made again whenever it no longer fits: another jieba version (part of the file name) or
@@ -19,7 +20,6 @@ then writes the cache anew). Where the cache lives is the caller's choice (`cach
 from __future__ import annotations
 
 import array
-import contextlib
 import importlib
 import io
 import json
@@ -61,9 +61,12 @@ log = logging.getLogger(__name__)
 
 # 1: a JSON header line, then the words joined by "\n" in UTF-8 (those with a tag first), their
 # frequencies as int64 little-endian, and the tags of the first words joined by "\n".
-# 2: then each word class's words joined by "\n" (the header names the classes, their rules and sizes).
-FORMAT = 2
+FORMAT = 1
 MAGIC = b"wenda-jieba-dict\n"
+# 1: a JSON header line (with the rules and each class's size in bytes), then each class's words
+# joined by "\n" in UTF-8, one class after the other.
+CLASSES_FORMAT = 1
+CLASSES_MAGIC = b"wenda-jieba-classes\n"
 
 
 def source() -> Path:
@@ -125,55 +128,34 @@ def word_tags(dict_file: Path) -> dict[str, str]:
     return tags
 
 
-@dataclass(frozen=True)
-class Classes:
-    """Word classes a caller derives from dict.txt's lines, kept in the cache beside FREQ. rules names how
-    they are derived: classes cached under other rules are made again."""
-
-    rules: str
-    classify: Callable[[list[str]], dict[str, list[str]]]
-
-    def of_file(self, dict_file: IO[bytes]) -> tuple[str, dict[str, list[str]]]:
-        """(rules, the classes of the dictionary dict_file holds); closes dict_file."""
-        with dict_file:
-            return self.rules, self.classify(dict_file.read().decode("utf-8").splitlines())
-
-    def of_path(self, dict_file: Path) -> tuple[str, dict[str, list[str]]]:
-        return self.rules, self.classify(dict_file.read_text("utf-8").splitlines())
-
-
 class DamagedCache(ValueError):
     """The cache file exists but cannot be used: torn, corrupt, or not ours."""
 
 
 @dataclass(frozen=True)
 class Cached:
-    """What a cache file held: jieba's FREQ and total, the word tags and the word classes if asked for
-    (None if the cache has none, or classes under other rules)."""
+    """What a cache file held: jieba's FREQ and total, and the word tags if asked for (None if the
+    cache has none)."""
 
     freq: dict[str, int]
     total: int
     tags: dict[str, str] | None
-    classes: dict[str, list[str]] | None = None
 
 
-def read(
-    path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False, classes: str | None = None
-) -> Cached | None:
-    """The cache at path (FREQ unless freq=False, the tags if tags=True, the word classes if they were
-    derived under the rules named classes); None if there is none, or it is for another dict.txt or
-    jieba (stale: to be made again). Raises DamagedCache (or OSError) if it cannot be read."""
+def _body(path: Path, dict_file: Path, magic: bytes, version: int) -> tuple[dict, memoryview] | None:
+    """The header and checked body of a cache file of ours; None if there is none, or it is of another
+    format, jieba or dict.txt (stale). Raises DamagedCache (or OSError) if it cannot be read."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if not data.startswith(MAGIC):
+    if not data.startswith(magic):
         raise DamagedCache("not a wenda dictionary cache")
-    end = data.find(b"\n", len(MAGIC))
+    end = data.find(b"\n", len(magic))
     try:
-        header = json.loads(data[len(MAGIC) : end])
-        if header["format"] != FORMAT or header["jieba"] != jieba.__version__:
+        header = json.loads(data[len(magic) : end])
+        if header["format"] != version or header["jieba"] != jieba.__version__:
             return None
         # dict.txt as it was when the cache was written, or with the same content: another install of
         # the same jieba, whose cache this may share (rewriting it for each would have them take turns).
@@ -182,10 +164,45 @@ def read(
         body = memoryview(data)[end + 1 :]
         if xxhash.xxh3_128_hexdigest(body) != header["body_xxh3"]:
             raise DamagedCache("its checksum does not match")
+    except (KeyError, TypeError, ValueError) as exc:  # json's and UnicodeDecodeError are ValueErrors
+        if isinstance(exc, DamagedCache):
+            raise
+        raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
+    return header, body
+
+
+def _save(path: Path, dict_file: Path, magic: bytes, version: int, fields: dict, body: bytes) -> None:
+    """Write a cache file of ours atomically (whole, or not at all): its header, fields added, and body."""
+    header = {
+        "format": version,
+        "jieba": jieba.__version__,
+        "source": _source_stamp(dict_file),
+        "source_xxh3": _digest(dict_file),
+        **fields,
+        "body_xxh3": xxhash.xxh3_128_hexdigest(body),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(magic + json.dumps(header).encode() + b"\n" + body)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep other users of a shared folder to jieba's load
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) -> Cached | None:
+    """The cache at path (FREQ unless freq=False, the tags if tags=True); None if there is none, or it
+    is for another dict.txt or jieba (stale: to be made again). Raises DamagedCache (or OSError) if
+    it cannot be read."""
+    found = _body(path, dict_file, MAGIC, FORMAT)
+    if found is None:
+        return None
+    header, body = found
+    try:
         entries, words_bytes, total = header["entries"], header["words_bytes"], header["total"]
-        tags_end = words_bytes + 8 * entries + header["tags_bytes"]
-        class_sizes = header["classes"]["bytes"] if header["classes"] else {}
-        if not isinstance(total, int) or len(body) != tags_end + sum(class_sizes.values()):
+        if not isinstance(total, int) or len(body) != words_bytes + 8 * entries + header["tags_bytes"]:
             raise DamagedCache("its parts do not add up")
         loaded_freq = None
         if freq:
@@ -201,36 +218,22 @@ def read(
         if tags and header["tags"]:
             tagged = str(body[: header["tagged_bytes"]], "utf-8").split("\n") if header["tagged"] else []
             # One string per tag (there are a few dozen), not one per word: 17 MB less of a serving process.
-            names = str(body[words_bytes + 8 * entries : tags_end], "utf-8").split("\n") if header["tagged"] else []
+            names = str(body[words_bytes + 8 * entries :], "utf-8").split("\n") if header["tagged"] else []
             names = list(map(sys.intern, names))
             if len(tagged) != header["tagged"] or len(names) != len(tagged):
                 raise DamagedCache("its words and tags do not match")
             loaded_tags = dict(zip(tagged, names, strict=True))
-        loaded_classes = None
-        if classes is not None and header["classes"] and header["classes"]["rules"] == classes:
-            loaded_classes, start = {}, tags_end
-            for name, size in class_sizes.items():
-                block = str(body[start : start + size], "utf-8")
-                loaded_classes[name] = block.split("\n") if block else []
-                start += size
-    except (KeyError, TypeError, ValueError) as exc:  # json's and UnicodeDecodeError are ValueErrors
+    except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, DamagedCache):
             raise
         raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
-    return Cached(loaded_freq or {}, total, loaded_tags, loaded_classes)
+    return Cached(loaded_freq or {}, total, loaded_tags)
 
 
-def write(
-    path: Path,
-    dict_file: Path,
-    freq: dict[str, int],
-    total: int,
-    tags: dict[str, str] | None,
-    classes: tuple[str, dict[str, list[str]]] | None = None,
-) -> None:
-    """Write the cache of (FREQ, total), the word tags and the word classes with their rules (None: none
-    to cache) atomically: whole, or not at all. Raises OSError, or ValueError for what the format cannot
-    hold (a word with a newline, a tag of a word not in FREQ) and OverflowError for a frequency past 2**63."""
+def write(path: Path, dict_file: Path, freq: dict[str, int], total: int, tags: dict[str, str] | None) -> None:
+    """Write the cache of (FREQ, total) and the word tags (None: none to cache) atomically: whole, or
+    not at all. Raises OSError, or ValueError for what the format cannot hold (a word with a newline,
+    a tag of a word not in FREQ) and OverflowError for a frequency past 2**63."""
     tagged = [w for w in freq if w in tags] if tags else []
     if tags and len(tagged) != len(tags):
         raise ValueError("a tagged word is not in the dictionary")
@@ -245,16 +248,7 @@ def write(
     freqs = array.array("q", (freq[w] for w in order))
     if sys.byteorder != "little":
         freqs.byteswap()
-    class_words = classes[1] if classes else {}
-    blocks = {name: "\n".join(words).encode("utf-8") for name, words in class_words.items()}
-    if any(block.count(b"\n") != max(0, len(class_words[name]) - 1) for name, block in blocks.items()):
-        raise ValueError("a classed word holds a newline")
-    body = words + freqs.tobytes() + names + b"".join(blocks.values())
-    header = {
-        "format": FORMAT,
-        "jieba": jieba.__version__,
-        "source": _source_stamp(dict_file),
-        "source_xxh3": _digest(dict_file),
+    fields = {
         "total": total,
         "entries": len(order),
         "words_bytes": len(words),
@@ -262,35 +256,58 @@ def write(
         "tagged": len(tagged),
         "tagged_bytes": tagged_bytes,
         "tags_bytes": len(names),
-        "classes": {"rules": classes[0], "bytes": {name: len(block) for name, block in blocks.items()}}
-        if classes
-        else None,
-        "body_xxh3": xxhash.xxh3_128_hexdigest(body),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + json.dumps(header).encode() + b"\n" + body)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep other users of a shared folder to jieba's load
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _save(path, dict_file, MAGIC, FORMAT, fields, words + freqs.tobytes() + names)
 
 
-def _write_logged(
-    path: Path,
-    dict_file: Path,
-    freq: dict[str, int],
-    total: int,
-    tags: dict[str, str] | None,
-    classes: tuple[str, dict[str, list[str]]] | None,
-) -> None:
-    """write(), with a failure logged: without a cache, jieba's own load is used next time."""
+@dataclass(frozen=True)
+class Classes:
+    """Word classes a caller derives from a jieba dictionary's lines, and the rules that derive them
+    (naming every setting they depend on): classes cached under other rules are not these."""
+
+    rules: str
+    classify: Callable[[list[str]], dict[str, list[str]]]
+
+    def of_file(self, dict_file: IO[bytes]) -> dict[str, list[str]]:
+        """The classes of the dictionary dict_file holds; closes dict_file."""
+        with dict_file:
+            return self.classify(dict_file.read().decode("utf-8").splitlines())
+
+
+def classes_file(folder: Path, rules: str) -> Path:
+    """The cache of the word classes derived under rules from jieba's default dictionary, in folder."""
+    return folder / f"jieba-{jieba.__version__}.classes-{xxhash.xxh3_64_hexdigest(rules.encode())}"
+
+
+def read_classes(path: Path, dict_file: Path, rules: str) -> dict[str, list[str]] | None:
+    """The word classes cached at path under rules; None if there are none, or they are stale (another
+    dict.txt, jieba or rules). Raises DamagedCache (or OSError) if they cannot be read."""
+    found = _body(path, dict_file, CLASSES_MAGIC, CLASSES_FORMAT)
+    if found is None or found[0].get("rules") != rules:
+        return None
+    header, body = found
     try:
-        write(path, dict_file, freq, total, tags, classes)
-    except (OSError, ValueError, OverflowError) as exc:
-        log.info("jieba dictionary cache not written to %s: %s", path, exc)
+        classes, start = {}, 0
+        for name, size in header["bytes"].items():
+            block = str(body[start : start + size], "utf-8")
+            classes[name] = block.split("\n") if block else []
+            start += size
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
+    if start != len(body):
+        raise DamagedCache("its parts do not add up")
+    return classes
+
+
+def write_classes(path: Path, dict_file: Path, rules: str, classes: dict[str, list[str]]) -> None:
+    """Write the word classes derived under rules atomically. Raises OSError, or ValueError for a word
+    the format cannot hold (empty, or with a newline)."""
+    blocks = {name: "\n".join(words).encode("utf-8") for name, words in classes.items()}
+    for name, words in classes.items():
+        if not all(words) or blocks[name].count(b"\n") != max(0, len(words) - 1):
+            raise ValueError(f"a word of class {name} is empty or holds a newline")
+    fields = {"rules": rules, "bytes": {name: len(block) for name, block in blocks.items()}}
+    _save(path, dict_file, CLASSES_MAGIC, CLASSES_FORMAT, fields, b"".join(blocks.values()))
 
 
 class CachedTokenizer(jieba.Tokenizer):
@@ -298,13 +315,11 @@ class CachedTokenizer(jieba.Tokenizer):
 
     jieba loads its dictionary lazily, through `initialize`, whatever is asked first (a cut, add_word,
     suggest_freq); this is the one place that changes. Without a folder it is jieba's Tokenizer.
-    classes: the word classes to cache with the dictionary (word_classes()), made when it is written.
     """
 
-    def __init__(self, folder: Path | None, classes: Classes | None = None) -> None:
+    def __init__(self, folder: Path | None) -> None:
         super().__init__()
         self.cache_folder = folder
-        self.classes = classes
         if folder is not None:
             # jieba's own cache (written when it loads from dict.txt) defaults to /tmp/jieba.cache,
             # which may belong to another user: then every such load logs a "Dump cache file failed".
@@ -344,32 +359,31 @@ class CachedTokenizer(jieba.Tokenizer):
                 log.info("jieba's word tags not cached: %s", exc)
                 tags = None
             try:
-                classes = None if self.classes is None else self.classes.of_path(dict_file)
-            except (OSError, ValueError) as exc:
-                log.info("word classes not cached: %s", exc)
-                classes = None
-            _write_logged(path, dict_file, self.FREQ, self.total, tags, classes)
+                write(path, dict_file, self.FREQ, self.total, tags)
+            except (OSError, ValueError, OverflowError) as exc:
+                log.info("jieba dictionary cache not written to %s: %s", path, exc)
 
     def word_classes(self, classes: Classes) -> dict[str, list[str]]:
-        """classes of this tokenizer's dictionary: from the cache if it holds them under the same rules,
-        else derived from dict.txt (and then added to the cache, where it is otherwise sound)."""
+        """classes of this tokenizer's dictionary: from their cache file if it holds them, else derived
+        from dict.txt (and cached, for the next process)."""
         where = self._cached()
-        if where is None:
-            return classes.of_file(self.get_dict_file())[1]
-        path, dict_file = where
+        if where is None or self.cache_folder is None:
+            return classes.of_file(self.get_dict_file())
+        dict_file = where[1]
+        path = classes_file(self.cache_folder, classes.rules)
         try:
-            cached = read(path, dict_file, freq=False, classes=classes.rules)
+            found = read_classes(path, dict_file, classes.rules)
         except (OSError, DamagedCache) as exc:
-            log.warning("jieba dictionary cache %s unusable (%s); word classes read from %s", path, exc, dict_file)
-            cached = None
-        if cached is not None and cached.classes is not None:
-            return cached.classes
-        made = classes.of_path(dict_file)
-        if cached is not None:  # sound, but without these classes: add them (once per change of rules)
-            with contextlib.suppress(OSError, DamagedCache):
-                if (whole := read(path, dict_file, tags=True)) is not None:
-                    _write_logged(path, dict_file, whole.freq, whole.total, whole.tags, made)
-        return made[1]
+            log.warning("word class cache %s unusable (%s); reading them from %s", path, exc, dict_file)
+            found = None
+        if found is not None:
+            return found
+        made = classes.of_file(open(dict_file, "rb"))  # noqa: SIM115 (of_file closes it)
+        try:
+            write_classes(path, dict_file, classes.rules, made)
+        except (OSError, ValueError) as exc:
+            log.info("word class cache not written to %s: %s", path, exc)
+        return made
 
     def word_tags(self) -> dict[str, str] | None:
         """The word tags of jieba's default dictionary from the cache; None where there are none to

@@ -394,14 +394,13 @@ def _word_classes() -> Classes:
 
 @cache
 def _dictionary_words(dictionary: str | None, folder: Path | None = None) -> DictionaryWords:
-    """DictionaryWords of a dictionary (jieba's default one for None): once per process, from the
-    dictionary cache in folder where it holds them (a few hundredths of a second), else from the
-    dictionary file (about 0.4 s; they are cached then)."""
-    tokenizer = CachedTokenizer(folder) if dictionary is None else jieba.Tokenizer(dictionary)
-    if isinstance(tokenizer, CachedTokenizer):
-        classes = tokenizer.word_classes(_word_classes())
+    """DictionaryWords of a dictionary (jieba's default one for None): once per process, from their
+    cache file in folder where it has them (0.05 s; dictionary.py), else from the dictionary file
+    (0.4 s; then cached in folder, if there is one)."""
+    if dictionary is None:
+        classes = CachedTokenizer(folder).word_classes(_word_classes())
     else:
-        classes = _word_classes().of_file(tokenizer.get_dict_file())[1]
+        classes = _word_classes().of_file(jieba.Tokenizer(dictionary).get_dict_file())
     # The sets first and the word lists after, so that the verbs' and connectives' strings, made last,
     # are freed together and their memory can go back (heap.py) instead of lying between kept ones.
     kept = frozenset(classes.pop("everyday")), frozenset(classes.pop("proper"))
@@ -443,7 +442,7 @@ class Analyzer:
     def __post_init__(self) -> None:
         # A private jieba tokenizer, so a user dictionary affects this analyzer only and not the
         # process-wide default one; its dictionary is loaded from our cache (dictionary.py).
-        self._jieba = CachedTokenizer(cache_folder(self.dictionary_cache), _word_classes())
+        self._jieba = CachedTokenizer(cache_folder(self.dictionary_cache))
         self._tagger: jieba.posseg.POSTokenizer | None = None
         # jieba's cut with its route found in C++, for passages (fastcut.py); made on first use, as
         # a question does not need it (building its trie takes a quarter of a second).
