@@ -288,3 +288,47 @@ def test_a_scene_standing_apart_leaves_the_relevance_as_the_bare_question_has_it
     # Read as context instead (the question leaning on it), the same words lower the relevance.
     leaning = museum.search("开会间隙摸鱼问一句，其中" + _MUSEUM_QUESTION, 1).hits[0]
     assert leaning.relevance < bare.relevance - 0.05
+
+
+# A corpus where a scene's words find a passage of their own: 动物园 holds 周末, 孩子 and 动物园.
+_ZOO = [
+    ("西湖博物馆", "西湖博物馆于2005年对外开放，收藏文物三千多件。"),
+    ("动物园", "杭州动物园每逢周末都有很多家长带孩子来参观，熊猫馆前常常排起长队。"),
+    ("天气", "杭州今年夏天的天气十分炎热，最高气温接近四十度。"),
+    ("交通", "杭州地铁一号线连接城站和下沙，每天运送乘客数十万人次。"),
+    ("美食", "西湖醋鱼是杭州的名菜，用草鱼做成，味道酸甜。"),
+    ("茶叶", "龙井茶产于西湖周边的山区，以色绿、香郁、味甘、形美著称。"),
+    ("大学", "浙江大学是一所历史悠久的综合性大学，前身是1897年创办的求是书院。"),
+    ("运河", "京杭大运河杭州段全长三十九公里，沿岸有拱宸桥等古迹。"),
+]
+_SCENE = "周末带孩子逛动物园被问住了："
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Searcher:
+    return Searcher.build([Passage(text, title, "zoo.txt", n) for n, (title, text) in enumerate(_ZOO, 1)])
+
+
+# Each asks for something the dictionary does not call everyday (龙井茶, 浙江大学): what is left without the
+# scene names what the question is about.
+@pytest.mark.parametrize("question", ["龙井茶产于什么地方？", "浙江大学的前身是什么？"])
+def test_a_scene_whose_words_find_a_passage_of_their_own_does_not_decline_the_question(zoo: Searcher, question: str):
+    chatty = _SCENE + question
+    # Read with every clause as content, the scene's words put 动物园 first, which then holds them.
+    (first, _), *_ = zoo.top_k(zoo.query(chatty).tokens, 1)
+    assert _ZOO[first][0] == "动物园"
+
+    bare, hit = zoo.search(question, 1).hits[0], zoo.search(chatty, 1).hits[0]
+
+    assert answer(zoo, chatty).answered
+    assert hit.passage == bare.passage and hit.passage.title != "动物园"
+    assert hit.relevance == pytest.approx(bare.relevance, abs=1e-9)
+    assert zoo.rank(chatty, 2) == zoo.rank(question, 2)  # eval's ranking too
+
+
+def test_a_scene_before_a_question_the_corpus_does_not_cover_is_still_declined(zoo: Searcher):
+    chatty = _SCENE + "上海迪士尼乐园什么时候开业？"
+
+    assert not answer(zoo, chatty).answered
+    # Nor is it read without the scene: the rest of the question is not answered either.
+    assert zoo.ranked(chatty, 1)[0].tokens == zoo.query(chatty).tokens
