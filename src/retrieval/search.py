@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from . import chat
@@ -21,7 +21,6 @@ from .relevance import (
     aside_candidates,
     asides,
     coverage,
-    declined,
     hit_relevance,
     idf_is_blind,
     max_score,
@@ -89,9 +88,6 @@ SHINGLE_CACHE = 8192
 # Passages kept per searcher, so that a search makes each of its candidates once (a Passage is decoded
 # from the mapped table each time it is asked for): a few questions' worth.
 PASSAGE_CACHE = 256
-
-
-Cuts = dict[int, Sentences]  # passages the second stage cut into sentences, by slot (Searcher._top_k)
 
 
 class Searcher:
@@ -212,10 +208,7 @@ class Searcher:
         """
         within = self.within(scope)
         query, first = self._conversation(question, context, k, within)
-        ranked = self._top_k(query.tokens, k, first=first, within=within)[0]
-        if first is None and (second := self._second_reading(question, query, ranked, within)) is not None:
-            return second, self._top_k(second.tokens, k, within=within)[0]
-        return query, ranked
+        return query, self._top_k(query.tokens, k, first=first, within=within)[0]
 
     def _conversation(
         self, question: str, context: Sequence[str], depth: int, within: SlotFilter | None = None
@@ -229,42 +222,6 @@ class Searcher:
                 # Relevance is a share of what the typed and the borrowed tokens together could score.
                 return Query(tokens, tuple(follow_up.typed), (), max_score(self.index, tokens)), first
         return self._without_asides(question, self.query(question), within), None
-
-    def _second_reading(
-        self, question: str, query: Query, ranked: Sequence[tuple[int, float]], within: SlotFilter | None
-    ) -> Query | None:
-        """For a question that query, ranked so, would decline: query without its everyday clauses in the
-        third person that stand apart from the question (Clause.apart: a scene set before it) and that the
-        passage the rest of the question finds does not cover, if the question is then answered; else None.
-
-        Such a clause stays in the first reading (an everyday clause in the third person is as often the
-        question's context), where its own words may find a passage that holds them (周末带孩子逛博物馆被问住了：…
-        a passage about a museum), which is then about it, and its words weigh against the relevance.
-        The second reading judges it on the passage the rest of the question finds, as personal talk is
-        judged (_without_asides): covered only if, asked alone of that passage, it would be answered (one
-        word in common, 临时 of 考试前临时抱佛脚, is chance). Only a question about to be declined pays for
-        it, and only such a question's reading can change.
-        """
-        if not ranked or query.tokens != query.typed:
-            return None
-        clauses = self._clauses(question)
-        # Personal talk was judged already; a clause the question leans on is its context (Clause.apart).
-        third = [c for c in aside_candidates(clauses) if c.apart and not c.personal]
-        if not third or not declined(self.relevance_of(question, query, ranked)):
-            return None
-        top = self.index.top_k([t for t in query.tokens if t not in only_in(third, clauses)], 1, within)
-        if not top:
-            return None
-        aside = [c for c in third if not about(self.index, replace(c, personal=True), top[0][0])]
-        # What is left must still name something (a word the dictionary does not call everyday): 另一个是？
-        # or 是什么意思 alone finds a passage of its own words, whatever the question was about.
-        if not aside or all(c.everyday for c in clauses if c not in aside):
-            return None
-        talk = only_in(aside, clauses)
-        tokens = tuple(t for t in query.tokens if t not in talk)
-        second = Query(tokens, tokens, (), max_score(self.index, tokens))
-        answered = not declined(self.relevance_of(question, second, self._top_k(tokens, 1, within=within)[0]))
-        return second if answered else None
 
     def _without_asides(self, question: str, query: Query, within: SlotFilter | None) -> Query:
         """query without the clauses that only talk around the question (relevance.aside_candidates that
@@ -420,20 +377,13 @@ class Searcher:
         within = self.within(scope)
         # The question is analysed here once, for the ranking, the relevance and every hit's marks.
         query, first = self._conversation(question, context, distinct_depth(k) if distinct else k, within)
-
-        def ranking(query: Query) -> tuple[list[str], dict[str, float], list[tuple[int, float]], list[list[int]], Cuts]:
-            """query's distinct terms, their idf, its ranking, each hit's copies and the passages cut."""
-            terms = list(dict.fromkeys(query.tokens))
-            idf = {t: self.index.idf(t) for t in terms}
-            if distinct:
-                return terms, idf, *self.distinct(query.tokens, k, idf, first, within)
+        terms = list(dict.fromkeys(query.tokens))
+        idf = {t: self.index.idf(t) for t in terms}
+        if distinct:
+            ranked, copies, cuts = self.distinct(query.tokens, k, idf, first, within)
+        else:
             ranked, cuts = self._top_k(query.tokens, k, idf, first, within)
-            return terms, idf, ranked, [[] for _ in ranked], cuts
-
-        terms, idf, ranked, copies, cuts = ranking(query)
-        if first is None and (second := self._second_reading(question, query, ranked, within)) is not None:
-            query = second
-            terms, idf, ranked, copies, cuts = ranking(query)
+            copies = [[] for _ in ranked]
         best, left_out = self._most(question, query, ranked)
         asked = Asked.of(question, terms, idf)
         wanted = set(terms)
