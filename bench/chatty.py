@@ -229,6 +229,21 @@ OWL = (
     "{q}{p}别嫌我问题多",
     "手机打字不方便见谅，{q}{p}",
 )
+# Written after `owl` was read (2026-12-06, fifth session), not measured: for the next change.
+YEW = (
+    "路过顺便问一句，{q}{p}",
+    "{q}{p}坐等高手解答",
+    "地铁上无聊刷到的，{q}{p}",
+    "{q}{p}拜托拜托",
+    "周五下班前最后一问：{q}{p}",
+    "{q}{p}懂的来说说",
+    "陪老人聊天聊到这个，{q}{p}",
+    "新人报到，{q}{p}",
+    "{q}{p}麻烦给个出处",
+    "写作业写到一半，{q}{p}",
+    "{q}{p}不知道问得对不对",
+    "朋友圈看到有人争论，{q}{p}",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -244,7 +259,8 @@ TEMPLATES = {
     "noon": NOON,
     "dusk": DUSK,
     "owl": OWL,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON + DUSK + OWL,
+    "yew": YEW,
+    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON + DUSK + OWL + YEW,
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
