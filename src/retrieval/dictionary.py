@@ -20,6 +20,7 @@ then writes the cache anew). Where the cache lives is the caller's choice (`cach
 from __future__ import annotations
 
 import array
+import contextlib
 import importlib
 import io
 import json
@@ -28,7 +29,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -142,6 +143,18 @@ class Cached:
     tags: dict[str, str] | None
 
 
+@contextlib.contextmanager
+def _malformed_is_damage() -> Iterator[None]:
+    """Reports what parsing a malformed cache file raises as DamagedCache (json's errors and
+    UnicodeDecodeError are ValueErrors; a field of the wrong type raises TypeError or AttributeError)."""
+    try:
+        yield
+    except DamagedCache:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
+
+
 def _body(path: Path, dict_file: Path, magic: bytes, version: int) -> tuple[dict, memoryview] | None:
     """The header and checked body of a cache file of ours; None if there is none, or it is of another
     format, jieba or dict.txt (stale). Raises DamagedCache (or OSError) if it cannot be read."""
@@ -153,7 +166,7 @@ def _body(path: Path, dict_file: Path, magic: bytes, version: int) -> tuple[dict
     if not data.startswith(magic):
         raise DamagedCache("not a wenda dictionary cache")
     end = data.find(b"\n", len(magic))
-    try:
+    with _malformed_is_damage():
         header = json.loads(data[len(magic) : end])
         if header["format"] != version or header["jieba"] != jieba.__version__:
             return None
@@ -164,10 +177,6 @@ def _body(path: Path, dict_file: Path, magic: bytes, version: int) -> tuple[dict
         body = memoryview(data)[end + 1 :]
         if xxhash.xxh3_128_hexdigest(body) != header["body_xxh3"]:
             raise DamagedCache("its checksum does not match")
-    except (KeyError, TypeError, ValueError) as exc:  # json's and UnicodeDecodeError are ValueErrors
-        if isinstance(exc, DamagedCache):
-            raise
-        raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
     return header, body
 
 
@@ -200,7 +209,7 @@ def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) 
     if found is None:
         return None
     header, body = found
-    try:
+    with _malformed_is_damage():
         entries, words_bytes, total = header["entries"], header["words_bytes"], header["total"]
         if not isinstance(total, int) or len(body) != words_bytes + 8 * entries + header["tags_bytes"]:
             raise DamagedCache("its parts do not add up")
@@ -223,10 +232,6 @@ def read(path: Path, dict_file: Path, *, freq: bool = True, tags: bool = False) 
             if len(tagged) != header["tagged"] or len(names) != len(tagged):
                 raise DamagedCache("its words and tags do not match")
             loaded_tags = dict(zip(tagged, names, strict=True))
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, DamagedCache):
-            raise
-        raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
     return Cached(loaded_freq or {}, total, loaded_tags)
 
 
@@ -286,14 +291,12 @@ def read_classes(path: Path, dict_file: Path, rules: str) -> dict[str, list[str]
     if found is None or found[0].get("rules") != rules:
         return None
     header, body = found
-    try:
+    with _malformed_is_damage():
         classes, start = {}, 0
         for name, size in header["bytes"].items():
             block = str(body[start : start + size], "utf-8")
             classes[name] = block.split("\n") if block else []
             start += size
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise DamagedCache(f"{type(exc).__name__}: {exc}") from None
     if start != len(body):
         raise DamagedCache("its parts do not add up")
     return classes
