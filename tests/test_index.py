@@ -225,11 +225,16 @@ TIED_DOC = 100
 TIED_COPIES = tuple(range(1000, 4000, 250))
 
 
-@pytest.fixture(params=["as shipped", "pruned in small batches"])
+@pytest.fixture(params=["compiled", "numpy", "numpy pruned in small batches"])
 def top_k_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """top_k as shipped (these small corpora mostly take its score-everything path for few postings),
-    and forced through MaxScore in batches of 64 postings, so thresholds and probing are exercised."""
-    if request.param != "as shipped":
+    """top_k as shipped (_scoring.c), numpy's without it (these small corpora mostly take its
+    score-everything path for few postings), and numpy's forced through MaxScore in batches of 64
+    postings, so thresholds and probing are exercised."""
+    if request.param == "compiled":
+        assert maxscore_module.compiled is not None, "wenda.retrieval._scoring was not built: pip install -e . again"
+    else:
+        monkeypatch.setattr(maxscore_module, "compiled", None)
+    if request.param == "numpy pruned in small batches":
         monkeypatch.setattr(maxscore_module, "_SMALL_QUERY", 0)
         monkeypatch.setattr(maxscore_module, "_FIRST_BATCH", 64)
     return request.param
@@ -570,3 +575,46 @@ def test_equal_term_keys_are_grouped_by_both_words_at_their_first_position(share
         firsts.setdefault(key, position)
     assert sorted(first_at.tolist()) == sorted(firsts.values())
     assert [int(first_at[g]) for g in group] == [firsts[tuple(k)] for k in keys]
+
+
+def test_compiled_top_k_refuses_a_damaged_posting_list_and_leaves_its_scratch_zeroed():
+    # A posting list whose gaps run past the corpus must give an error, not a read past an array:
+    # the compiled first stage trusts nothing it reads from a segment.
+    assert maxscore_module.compiled is not None, "wenda.retrieval._scoring was not built"
+    index = BM25Index.build([["城市", "数据"], ["城市"], ["数据", "发展"], ["发展"], ["人口"], ["交通"]], TUNED_PARAMS)
+    seg = index.segments[0]
+    codes = seg.posting_codes.copy()
+    codes[:] = 127 << 1  # every gap the largest a byte holds: the first posting is past the end
+    plan = index._maxscore.plan(["城市"])
+    _, lo, hi, g_lo, _, t_lo, _ = plan["城市"].spans[0]
+    acc = np.zeros(index.n_slots)
+    arrays = [(codes, seg.gap_exceptions, seg.tf_exceptions)]
+    with pytest.raises(ValueError, match="past the index's end"):
+        maxscore_module.compiled.top_k(
+            arrays, [(0, 0, lo, hi, g_lo, t_lo, 1.0)], index._maxscore._slot_norms, index.live, TUNED_PARAMS.k1, 3, acc
+        )
+    with pytest.raises(ValueError, match="outside its segment"):
+        maxscore_module.compiled.top_k(
+            arrays,
+            [(0, 0, lo, len(codes) + 1, g_lo, t_lo, 1.0)],
+            index._maxscore._slot_norms,
+            index.live,
+            TUNED_PARAMS.k1,
+            3,
+            acc,
+        )
+    assert not acc.any()
+    # The same call over the segment's own codes answers, with get_scores' values.
+    arrays = [(seg.posting_codes, seg.gap_exceptions, seg.tf_exceptions)]
+    found = maxscore_module.compiled.top_k(
+        arrays,
+        [(0, 0, lo, hi, g_lo, t_lo, index.idf("城市"))],
+        index._maxscore._slot_norms,
+        index.live,
+        TUNED_PARAMS.k1,
+        3,
+        acc,
+    )
+    scores = index.get_scores(["城市"])
+    assert found == [(1, scores[1]), (0, scores[0])]  # the shorter paragraph first
+    assert not acc.any()

@@ -15,7 +15,7 @@ def test_the_wheel_holds_one_top_level_package_named_wenda(tmp_path: Path) -> No
     # Build from a copy so the checkout gets no build/ or egg-info of this test's making.
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(REPO / name, source / name)
     for folder in ("src", "bot"):
         shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -32,6 +32,8 @@ def test_the_wheel_holds_one_top_level_package_named_wenda(tmp_path: Path) -> No
     assert "wenda/retrieval/store.py" in names
     assert "wenda/bot/cli.py" in names
     assert "wenda/__main__.py" in names
+    # The compiled first stage (setup.py); optional for a user without a compiler, but CI has one.
+    assert any(name.startswith("wenda/retrieval/_scoring.") and name.endswith(".so") for name in names)
 
 
 def test_python_dash_m_wenda_is_the_wenda_command(tmp_path: Path) -> None:
