@@ -75,6 +75,46 @@ def test_counts_read_from_a_stored_cut_equal_those_read_by_jieba(analyzer: Analy
         assert stored == Sentences.of(analyzer, text).counts(wanted)
 
 
+@pytest.mark.parametrize("text", _COUNTED_TEXTS)
+def test_counts_from_a_stored_cut_in_c_are_the_counts_of_the_sentences_tokens(analyzer: Analyzer, text: str):
+    # The sentence stage's counts come from compiled code reading the stored cut (counts_of_cut):
+    # held to the tokens themselves, with absent words and n-grams, stop words' n-grams and a Latin
+    # word's two n-grams asked for.
+    _, cut = analyzer.passage_tokens("标题", text)
+    sentences = Sentences.of(analyzer, text, cut)
+    tokens = sentences.tokens
+    every = frozenset(t for ts in tokens for t in ts)
+    wanted = frozenset(every | {"\x011鲸", "\x012鲸鱼", "不存在的词", "\x011的", "\x012的的", "\x011q3", "\x012q3"})
+    fast = analyzer.counts_of_cut(text, cut, sentences.spans, wanted)
+    if cut is not None and "\u0301" not in text and "３" not in text:  # texts whose offsets normalising keeps
+        assert fast is not None
+    if fast is not None:
+        assert [length for _, length in fast] == [len(ts) for ts in tokens]
+        for (counts, _), ts in zip(fast, tokens, strict=True):
+            assert counts == {t: n for t, n in Counter(ts).items() if t in wanted}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="的的中国人民银行北京大学哈了是在和年月日ab1Z。！？，“”（）\n ", max_size=80))
+def test_counts_from_a_stored_cut_equal_those_of_a_reading_for_any_text(analyzer: Analyzer, text: str):
+    _, cut = analyzer.passage_tokens("标题", text)
+    spans = list(sentence_spans(text))
+    reading = analyzer.read(text, cut)
+    wanted = frozenset([*analyzer.tokens(text[: len(text) // 2]), "\x012的的", "\x011国", "\x012民银", "ab1z"])
+    fast = analyzer.counts_of_cut(text, cut, spans, wanted)
+    assert fast is None or fast == analyzer.counts_within(reading, spans, wanted)
+    assert cut is None or fast is not None  # this alphabet keeps every offset
+
+
+def test_counts_of_cut_decline_a_cut_of_another_text(analyzer: Analyzer):
+    text = "北京大学图书馆藏书很多。"
+    _, cut = analyzer.passage_tokens("标题", text)
+    assert cut is not None
+    spans = list(sentence_spans(text))
+    assert analyzer.counts_of_cut(text + "再多一句。", cut, spans, frozenset({"北京"})) is None
+    assert analyzer.counts_of_cut(text[:4], cut, [(0, 4)], frozenset({"北京"})) is None
+
+
 def _spans_char_by_char(text: str) -> list[tuple[int, int]]:
     """sentence_spans as it was first written, looking at every character: the reference the
     faster one, which skips to the characters that can matter, must equal."""

@@ -1,11 +1,12 @@
-/* The first stage's exhaustive top k, compiled: every posting of every query term, decoded and
- * added into one accumulator, then the k best. maxscore.py's numpy code is the reference and the
- * fallback; this does the same arithmetic in the same order, so the scores are its bits (and
- * rank-bm25's get_scores'), and ties go to the lower slot as there.
+/* wenda's compiled code: the first stage's exhaustive top k (maxscore.py) and the sentence stage's
+ * counts (text.py's counts_within). The Python code is the reference and the fallback; this does the
+ * same arithmetic in the same order, so the scores are its bits (and rank-bm25's get_scores'), and
+ * ties go to the lower slot as there.
  *
  * Why compiled: a question's postings are few (tens of thousands at 10k passages, millions at 1M)
- * but numpy pays a fixed cost per call, and a query made hundreds of calls. Here each posting is a
- * byte read, a division and an add.
+ * but numpy pays a fixed cost per call, and a query made hundreds of calls; the sentence stage read
+ * each of five passages piece by piece in Python. Here each posting is a byte read, a division and
+ * an add.
  *
  * Built with -ffp-contract=off: a fused multiply-add would round once where numpy rounds twice.
  */
@@ -290,13 +291,232 @@ done:
     return result;
 }
 
+/* -- the sentence stage's counts ------------------------------------------------------------- */
+
+/* text.py's _CJK_RUN: the characters that make unigrams and bigrams. */
+static inline int is_cjk(Py_UCS4 c) {
+    return (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff);
+}
+
+/* The position of key in a sorted array, or -1. */
+static Py_ssize_t find_u32(const uint32_t *keys, Py_ssize_t n, uint32_t key) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (keys[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && keys[lo] == key ? lo : -1;
+}
+
+static Py_ssize_t find_u64(const uint64_t *keys, Py_ssize_t n, uint64_t key) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (keys[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && keys[lo] == key ? lo : -1;
+}
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Held;
+
+static int hold(PyObject *obj, Held *h, Py_ssize_t itemsize, const char *name) {
+    if (PyObject_GetBuffer(obj, &h->view, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    h->held = 1;
+    if (h->view.len % itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: not an array of %zd-byte items", name, itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(sentence_counts_doc,
+             "sentence_counts(normalised, cut, spans, kept, words, terms, chars, char_terms, pairs, pair_terms,\n"
+             "                stop_chars, stop_pairs) -> list[tuple[dict[str, int], int]] | None\n\n"
+             "Analyzer.counts_within of a text whose normalised form has the same offsets, from the cut\n"
+             "stored with it: for each span, the wanted terms it holds with their counts, and its number\n"
+             "of tokens. None if the cut does not fit the text. kept: piece -> whether it is an index\n"
+             "word; words: piece -> the indices in terms it counts for; chars, pairs: sorted code points\n"
+             "and (first << 32 | second) pairs of the wanted n-grams (uint32, uint64), with their term\n"
+             "indices (int32); stop_chars, stop_pairs: the stop words' n-grams, sorted alike.");
+
+static PyObject *sentence_counts(PyObject *self, PyObject *args) {
+    PyObject *text, *cut_obj, *span_list, *kept, *words, *terms;
+    PyObject *arrays[6];
+    if (!PyArg_ParseTuple(args, "UOOOO!OOOOOOO", &text, &cut_obj, &span_list, &kept, &PyDict_Type, &words, &terms,
+                          &arrays[0], &arrays[1], &arrays[2], &arrays[3], &arrays[4], &arrays[5]))
+        return NULL;
+    static const Py_ssize_t sizes[6] = {4, 4, 8, 4, 4, 8};
+    static const char *names[6] = {"chars", "char_terms", "pairs", "pair_terms", "stop_chars", "stop_pairs"};
+    Held held[6] = {{{0}}};
+    Py_buffer cut = {0};
+    int have_cut = 0;
+    PyObject *span_seq = NULL, *term_seq = NULL, *result = NULL;
+    Py_ssize_t *bounds = NULL;
+    long *counts = NULL, *lengths = NULL;
+
+    for (int i = 0; i < 6; i++)
+        if (hold(arrays[i], &held[i], sizes[i], names[i]) < 0) goto done;
+    const uint32_t *chars = held[0].view.buf, *stop_chars = held[4].view.buf;
+    const int32_t *char_terms = held[1].view.buf, *pair_terms = held[3].view.buf;
+    const uint64_t *pairs = held[2].view.buf, *stop_pairs = held[5].view.buf;
+    Py_ssize_t n_chars = held[0].view.len / 4, n_pairs = held[2].view.len / 8;
+    Py_ssize_t n_stop_chars = held[4].view.len / 4, n_stop_pairs = held[5].view.len / 8;
+    if (held[1].view.len / 4 != n_chars || held[3].view.len / 4 != n_pairs) {
+        PyErr_SetString(PyExc_ValueError, "each wanted n-gram needs its term");
+        goto done;
+    }
+    if (PyObject_GetBuffer(cut_obj, &cut, PyBUF_SIMPLE) < 0) goto done;
+    have_cut = 1;
+    span_seq = PySequence_Fast(span_list, "spans must be a sequence");
+    term_seq = PySequence_Fast(terms, "terms must be a sequence");
+    if (!span_seq || !term_seq) goto done;
+    Py_ssize_t n_spans = PySequence_Fast_GET_SIZE(span_seq), n_terms = PySequence_Fast_GET_SIZE(term_seq);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+
+    bounds = PyMem_Malloc((2 * n_spans + 1) * sizeof(Py_ssize_t));
+    counts = PyMem_Calloc(n_spans * n_terms + 1, sizeof(long));
+    lengths = PyMem_Calloc(n_spans + 1, sizeof(long));
+    if (!bounds || !counts || !lengths) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n_spans; j++) {
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(span_seq, j), "nn", &bounds[2 * j], &bounds[2 * j + 1]))
+            goto done;
+        Py_ssize_t lo = bounds[2 * j], hi = bounds[2 * j + 1];
+        if (lo < 0 || hi < lo || hi > length || (j && lo < bounds[2 * j - 1])) {
+            PyErr_SetString(PyExc_ValueError, "spans must be sorted, apart and within the text");
+            goto done;
+        }
+    }
+    /* The pieces of the cut: each kept one is a word of the sentence it starts in (as text.py's
+     * _read_within assigns them), a Latin or digit one also two n-grams. */
+    const unsigned char *piece_lengths = cut.buf;
+    Py_ssize_t start = 0, j = 0;
+    for (Py_ssize_t p = 0; p < cut.len; p++) {
+        Py_ssize_t end = start + piece_lengths[p];
+        if (end > length) {
+            result = Py_NewRef(Py_None);  // the cut is of another text
+            goto done;
+        }
+        while (j < n_spans && bounds[2 * j + 1] <= start) j++;
+        if (j < n_spans && bounds[2 * j] <= start) {
+            PyObject *piece = PyUnicode_Substring(text, start, end);
+            if (!piece) goto done;
+            PyObject *verdict = PyObject_GetItem(kept, piece);
+            int is_kept = verdict ? PyObject_IsTrue(verdict) : -1;
+            Py_XDECREF(verdict);
+            if (is_kept < 0) {
+                Py_DECREF(piece);
+                goto done;
+            }
+            if (is_kept) {
+                lengths[j] += 1;
+                int latin = 1;
+                for (Py_ssize_t i = start; i < end && latin; i++) latin = !is_cjk(PyUnicode_READ(kind, data, i));
+                lengths[j] += 2 * latin;
+                PyObject *targets = PyDict_GetItemWithError(words, piece);  // borrowed
+                if (!targets && PyErr_Occurred()) {
+                    Py_DECREF(piece);
+                    goto done;
+                }
+                if (targets) {
+                    PyObject *target_seq = PySequence_Fast(targets, "word targets must be a sequence");
+                    if (!target_seq) {
+                        Py_DECREF(piece);
+                        goto done;
+                    }
+                    for (Py_ssize_t t = 0; t < PySequence_Fast_GET_SIZE(target_seq); t++) {
+                        Py_ssize_t index = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(target_seq, t));
+                        if (index < 0 || index >= n_terms) {
+                            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a word's term is out of range");
+                            Py_DECREF(target_seq);
+                            Py_DECREF(piece);
+                            goto done;
+                        }
+                        counts[j * n_terms + index] += 1;
+                    }
+                    Py_DECREF(target_seq);
+                }
+            }
+            Py_DECREF(piece);
+        }
+        start = end;
+    }
+    if (start != length) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    /* Every CJK character is a unigram and every two neighbours a bigram, but stop words'. */
+    for (Py_ssize_t s = 0; s < n_spans; s++) {
+        Py_ssize_t lo = bounds[2 * s], hi = bounds[2 * s + 1];
+        long *row = counts + s * n_terms;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (!is_cjk(c)) continue;
+            lengths[s] += 1 - (find_u32(stop_chars, n_stop_chars, c) >= 0);
+            Py_ssize_t at = find_u32(chars, n_chars, c);
+            if (at >= 0) row[char_terms[at]] += 1;
+            if (i + 1 < hi) {
+                Py_UCS4 next = PyUnicode_READ(kind, data, i + 1);
+                if (is_cjk(next)) {
+                    uint64_t pair = (uint64_t)c << 32 | next;
+                    lengths[s] += 1 - (find_u64(stop_pairs, n_stop_pairs, pair) >= 0);
+                    at = find_u64(pairs, n_pairs, pair);
+                    if (at >= 0) row[pair_terms[at]] += 1;
+                }
+            }
+        }
+    }
+    result = PyList_New(n_spans);
+    if (!result) goto done;
+    for (Py_ssize_t s = 0; s < n_spans; s++) {
+        PyObject *found = PyDict_New();
+        PyObject *pair = found ? Py_BuildValue("(Nl)", found, lengths[s]) : NULL;
+        if (!pair) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, s, pair);
+        for (Py_ssize_t t = 0; t < n_terms; t++) {
+            long n = counts[s * n_terms + t];
+            if (!n) continue;
+            PyObject *value = PyLong_FromLong(n);
+            if (!value || PyDict_SetItem(found, PySequence_Fast_GET_ITEM(term_seq, t), value) < 0) {
+                Py_XDECREF(value);
+                Py_CLEAR(result);
+                goto done;
+            }
+            Py_DECREF(value);
+        }
+    }
+done:
+    for (int i = 0; i < 6; i++)
+        if (held[i].held) PyBuffer_Release(&held[i].view);
+    if (have_cut) PyBuffer_Release(&cut);
+    Py_XDECREF(span_seq);
+    Py_XDECREF(term_seq);
+    PyMem_Free(bounds);
+    PyMem_Free(counts);
+    PyMem_Free(lengths);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, top_k_doc},
+    {"sentence_counts", sentence_counts, METH_VARARGS, sentence_counts_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_scoring", "The first stage's exhaustive top k, compiled (see maxscore.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_scoring", "The first stage's top k and the sentence stage's counts, compiled (maxscore.py, text.py).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__scoring(void) { return PyModule_Create(&module); }

@@ -22,17 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .kernels import compiled
 from .memo import room
 from .postings import concatenate, csr_offsets, decode_docs, decode_tfs, tfs_at
 from .segment import entries_of
 
 if TYPE_CHECKING:
     from .index import BM25Index
-
-try:  # the first stage's top k in C (_scoring.c), built at install where a compiler was found
-    from . import _scoring as compiled
-except ImportError:  # then numpy does the same sums, slower
-    compiled: Any = None
 
 # Relative margin on every pruning decision: summing in another order moves a score by ~1e-15.
 _SAFETY = 1e-9

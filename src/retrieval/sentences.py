@@ -85,14 +85,21 @@ class Sentences:
     sentence stage both read, from one reading of the passage, which also gives the words to mark."""
 
     analyzer: Analyzer
-    reading: Reading  # the passage read once (Analyzer.read)
+    text: str
+    cut: bytes | None  # the cut stored with text when it was indexed (Analyzer.read), if any
     spans: list[tuple[int, int]]  # into the passage's original text
     _counts: dict[frozenset[str], list[tuple[dict[str, int], int]]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, analyzer: Analyzer, text: str, cut: bytes | None = None) -> Sentences:
         """text cut into sentences; cut: the cut stored with text when it was indexed (Analyzer.read)."""
-        return cls(analyzer, analyzer.read(text, cut), list(sentence_spans(text)))
+        return cls(analyzer, text, cut, list(sentence_spans(text)))
+
+    @cached_property
+    def reading(self) -> Reading:
+        """The passage read once (Analyzer.read): made when asked for, by the highlighter, as the
+        sentence stage's counts come from the stored cut without it (Analyzer.counts_of_cut)."""
+        return self.analyzer.read(self.text, self.cut)
 
     @cached_property
     def tokens(self) -> list[list[str]]:
@@ -104,5 +111,8 @@ class Sentences:
         number of tokens (Analyzer.counts_within); worked out once per set of terms."""
         found = self._counts.get(wanted)
         if found is None:
-            found = self._counts[wanted] = self.analyzer.counts_within(self.reading, self.spans, wanted)
+            found = self.analyzer.counts_of_cut(self.text, self.cut, self.spans, wanted)
+            if found is None:
+                found = self.analyzer.counts_within(self.reading, self.spans, wanted)
+            self._counts[wanted] = found
         return found

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import jieba
+import numpy as np
 import opencc
 import stopwordsiso
 
 from .chat import clauses, without_chat
 from .dictionary import CachedTokenizer, Classes, cache_folder, import_posseg
 from .fastcut import FastCut, fast_cut
+from .kernels import compiled
 from .memo import room
 from .wordlist import WordList
 
@@ -905,6 +907,26 @@ class Analyzer:
             out.append((counts, length))
         return out
 
+    def counts_of_cut(
+        self, text: str, cut: bytes | None, spans: Sequence[tuple[int, int]], wanted: frozenset[str]
+    ) -> list[tuple[dict[str, int], int]] | None:
+        """counts_within(read(text, cut), spans, wanted) without reading text into terms, in C from the
+        cut stored with it: the sentence stage's counts for the first stage's top passages at every
+        question. None where that cannot give the same counts (no compiled code, no cut or one of
+        another text, n-grams off, a text whose normalised form moves its offsets): then counts_within.
+        """
+        if compiled is None or cut is None or not self.settings.ngrams:
+            return None
+        normalised = _normalised_in_place(text)
+        if normalised is None:
+            return None
+        terms, words, chars, char_terms, pairs, pair_terms = _stage_targets(wanted, self._stopwords)
+        stop_chars, stop_pairs = _stop_ngram_keys(self._stopwords)
+        kept = room(self._kept, _KEPT_PIECES)
+        return compiled.sentence_counts(
+            normalised, cut, spans, kept, words, terms, chars, char_terms, pairs, pair_terms, stop_chars, stop_pairs
+        )
+
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
         """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
 
@@ -1047,6 +1069,58 @@ def _wanted_ngrams(
             if len(pair) == 2 and _CJK_RUN.fullmatch(pair) and pair not in stop:
                 (doubled if pair[0] == pair[1] else pairs).append((pair, term))
     return chars, pairs, doubled
+
+
+def _normalised_in_place(text: str) -> str | None:
+    """normalise(text) when each of its characters stays at its offset (the usual case: read()'s
+    whole), else None; without the offsets list read() makes."""
+    folded = _fold_one_for_one(scrub(text))
+    if folded is None:
+        return None
+    simplified = _to_simplified(folded)
+    return simplified if len(simplified) == len(folded) else None
+
+
+def _pair_key(pair: str) -> int:
+    return ord(pair[0]) << 32 | ord(pair[1])
+
+
+@lru_cache(maxsize=64)  # one per question, as _wanted_ngrams
+def _stage_targets(
+    wanted: frozenset[str], stop: frozenset[str]
+) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """wanted as _scoring.sentence_counts takes it: the terms in an order; for each word, the terms a
+    kept piece equal to it counts for (itself, and a Latin or digit word's two n-grams); the CJK
+    unigrams and bigrams counts_within counts (_wanted_ngrams), sorted, with their terms."""
+    terms = tuple(wanted)
+    number = {term: i for i, term in enumerate(terms)}
+    words: dict[str, list[int]] = {}
+    for term, i in number.items():
+        if term.startswith((UNIGRAM, BIGRAM)):
+            word = term[len(UNIGRAM) :]
+            if not _has_cjk(word):
+                words.setdefault(word, []).append(i)
+        else:
+            words.setdefault(term, []).append(i)
+    chars, pairs, doubled = _wanted_ngrams(wanted, stop)
+    by_char = sorted((ord(ch), number[term]) for ch, term in chars)
+    by_pair = sorted((_pair_key(pair), number[term]) for pair, term in pairs + doubled)
+    return (
+        terms,
+        {word: tuple(ids) for word, ids in words.items()},
+        np.array([key for key, _ in by_char], dtype=np.uint32),
+        np.array([i for _, i in by_char], dtype=np.int32),
+        np.array([key for key, _ in by_pair], dtype=np.uint64),
+        np.array([i for _, i in by_pair], dtype=np.int32),
+    )
+
+
+@cache
+def _stop_ngram_keys(stopwords: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The stop words a CJK unigram or bigram may be (_ngram_stops), as sorted keys for C."""
+    ones = sorted(ord(w) for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
+    twos = sorted(_pair_key(w) for w in _StopPairs(stopwords).pairs)
+    return np.array(ones, dtype=np.uint32), np.array(twos, dtype=np.uint64)
 
 
 def _counted(tokens: list[str], wanted: frozenset[str]) -> tuple[dict[str, int], int]:

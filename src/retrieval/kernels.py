@@ -1,0 +1,16 @@
+"""wenda's compiled code (_scoring.c): the first stage's top k and the sentence stage's counts.
+
+Built at install where a C compiler is found (setup.py). Where it is not, `compiled` is None, and
+numpy and Python do the same work, to the same results, more slowly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from . import _scoring as compiled
+except ImportError:
+    compiled: Any = None
+
+__all__ = ["compiled"]
