@@ -225,16 +225,17 @@ TIED_DOC = 100
 TIED_COPIES = tuple(range(1000, 4000, 250))
 
 
-@pytest.fixture(params=["compiled", "numpy", "numpy pruned in small batches"])
+@pytest.fixture(params=["compiled", "compiled pruned", "numpy", "numpy pruned in small batches"])
 def top_k_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """top_k as shipped (_scoring.c), numpy's without it (these small corpora mostly take its
-    score-everything path for few postings), and numpy's forced through MaxScore in batches of 64
-    postings, so thresholds and probing are exercised."""
-    if request.param == "compiled":
+    """top_k as shipped (_scoring.c: these small corpora take its add-everything path for few
+    postings), the same forced through its MaxScore pruning, numpy's without the compiled code, and
+    numpy's forced through MaxScore: both looking at the threshold after 64 postings, so that
+    thresholds, early stops and probing are exercised."""
+    if request.param.startswith("compiled"):
         assert maxscore_module.compiled is not None, "wenda.retrieval._scoring was not built: pip install -e . again"
     else:
         monkeypatch.setattr(maxscore_module, "compiled", None)
-    if request.param == "numpy pruned in small batches":
+    if request.param.endswith(("pruned", "pruned in small batches")):
         monkeypatch.setattr(maxscore_module, "_SMALL_QUERY", 0)
         monkeypatch.setattr(maxscore_module, "_FIRST_BATCH", 64)
     return request.param

@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,315 @@ done:
     return result;
 }
 
+/* -- the first stage with MaxScore's pruning --------------------------------------------------- */
+
+/* Relative margin on every pruning decision (maxscore.py's _SAFETY): summing in another order moves
+ * a score by ~1e-15. */
+#define SAFETY 1e-9
+/* Accumulating stops once no more than this many documents can still reach the top k; those are
+ * scored exactly from their forward lists. */
+#define MAX_CANDIDATES 64
+
+typedef struct {
+    Py_buffer codes, gaps, tfs, fwd_offsets, fwd_terms, fwd_tfs;
+    int64_t base;
+    int held;
+} Forward;
+
+typedef struct {
+    Py_ssize_t seg, term_id, lo, hi, g_lo, t_lo;
+} List;
+
+typedef struct {
+    double weight, bound;
+    Py_ssize_t first, count;  // its lists: lists[first : first + count]
+    Py_ssize_t postings;
+} Term;
+
+/* The k-th largest acc over the allowed touched slots (0 if there are fewer than k), with a heap. */
+static double kth_largest(const double *acc, const uint8_t *ok, const int64_t *touched, Py_ssize_t n_touched,
+                          Py_ssize_t k, double *heap, Py_ssize_t *found) {
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < n_touched; i++) {
+        int64_t slot = touched[i];
+        if (!ok[slot]) continue;
+        double v = acc[slot];
+        if (n < k) {  // sift up into a min-heap
+            Py_ssize_t at = n++;
+            while (at && heap[(at - 1) / 2] > v) {
+                heap[at] = heap[(at - 1) / 2];
+                at = (at - 1) / 2;
+            }
+            heap[at] = v;
+        } else if (v > heap[0]) {
+            Py_ssize_t at = 0;
+            for (;;) {  // sift v down from the root
+                Py_ssize_t l = 2 * at + 1, r = l + 1, least = at;
+                double lv = l < k ? heap[l] : INFINITY, rv = r < k ? heap[r] : INFINITY;
+                if (lv < v && lv <= rv) least = l;
+                else if (rv < v) least = r;
+                if (least == at) break;
+                heap[at] = heap[least];
+                at = least;
+            }
+            heap[at] = v;
+        }
+    }
+    *found = n;
+    return n < k ? 0.0 : heap[0];
+}
+
+static void release_forward(Forward *segments, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!segments[i].held) continue;
+        Py_buffer *views[6] = {&segments[i].codes,       &segments[i].gaps,      &segments[i].tfs,
+                               &segments[i].fwd_offsets, &segments[i].fwd_terms, &segments[i].fwd_tfs};
+        for (int v = 0; v < 6; v++)
+            if (views[v]->obj) PyBuffer_Release(views[v]);
+    }
+    PyMem_Free(segments);
+}
+
+PyDoc_STRVAR(top_k_pruned_doc,
+             "top_k_pruned(segments, terms, lists, occurrences, norms, allowed, k1, k, acc, first_check)\n"
+             "    -> list[tuple[int, float]]\n\n"
+             "top_k's result, found with MaxScore: terms are added highest bound first until no more than a\n"
+             "few documents can reach the top k, and those are scored exactly from their forward lists, each\n"
+             "occurrence of a term with its idf in query order (get_scores' bits). segments: (posting_codes,\n"
+             "gap_exceptions, tf_exceptions, fwd_offsets, fwd_terms, fwd_tfs, base) each; terms: (weight,\n"
+             "bound, first list, number of lists) each, highest bound first, bounds already with their margin;\n"
+             "lists: (segment, term id, lo, hi, gap_lo, tf_lo) each; occurrences: (term, idf) in query order;\n"
+             "first_check: postings added before the first look at the threshold (then at every doubling).");
+
+static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
+    PyObject *segment_list, *term_list, *list_list, *occurrence_list, *norms_obj, *allowed_obj, *acc_obj;
+    double k1;
+    Py_ssize_t k, first_check;
+    if (!PyArg_ParseTuple(args, "OOOOOOdnOn", &segment_list, &term_list, &list_list, &occurrence_list, &norms_obj,
+                          &allowed_obj, &k1, &k, &acc_obj, &first_check))
+        return NULL;
+    PyObject *seqs[4] = {NULL, NULL, NULL, NULL};
+    PyObject *inputs[4] = {segment_list, term_list, list_list, occurrence_list};
+    for (int i = 0; i < 4; i++) {
+        seqs[i] = PySequence_Fast(inputs[i], "segments, terms, lists and occurrences must be sequences");
+        if (!seqs[i]) {
+            for (int j = 0; j < i; j++) Py_DECREF(seqs[j]);
+            return NULL;
+        }
+    }
+    Py_ssize_t n_segments = PySequence_Fast_GET_SIZE(seqs[0]), n_terms = PySequence_Fast_GET_SIZE(seqs[1]);
+    Py_ssize_t n_lists = PySequence_Fast_GET_SIZE(seqs[2]), n_occurrences = PySequence_Fast_GET_SIZE(seqs[3]);
+    PyObject *result = NULL;
+    Py_buffer norms = {0}, allowed = {0}, acc = {0};
+    Forward *segments = PyMem_Calloc(n_segments + 1, sizeof(Forward));
+    Term *terms = PyMem_Calloc(n_terms + 1, sizeof(Term));
+    List *lists = PyMem_Calloc(n_lists + 1, sizeof(List));
+    Py_ssize_t *occ_term = PyMem_Calloc(n_occurrences + 1, sizeof(Py_ssize_t));
+    double *occ_idf = PyMem_Calloc(n_occurrences + 1, sizeof(double));
+    double *rest = PyMem_Calloc(n_terms + 1, sizeof(double));
+    uint8_t *seen = NULL;
+    int64_t *touched = NULL, *candidates = NULL, *table = NULL;
+    double *heap = NULL, *tf_row = NULL;
+    Pair *pairs = NULL;
+    if (!segments || !terms || !lists || !occ_term || !occ_idf || !rest) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (get_array(norms_obj, &norms, 0, sizeof(double), -1, "norms") < 0) goto done;
+    Py_ssize_t n_slots = norms.len / (Py_ssize_t)sizeof(double);
+    if (get_array(allowed_obj, &allowed, 0, 1, n_slots, "allowed") < 0) goto done;
+    if (get_array(acc_obj, &acc, 1, sizeof(double), n_slots, "acc") < 0) goto done;
+    for (Py_ssize_t i = 0; i < n_segments; i++) {
+        PyObject *objs[6];
+        long long base;
+        Forward *seg = &segments[i];
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seqs[0], i), "OOOOOOL", &objs[0], &objs[1], &objs[2],
+                              &objs[3], &objs[4], &objs[5], &base))
+            goto done;
+        seg->base = base;
+        seg->held = 1;
+        Py_buffer *views[6] = {&seg->codes, &seg->gaps, &seg->tfs, &seg->fwd_offsets, &seg->fwd_terms, &seg->fwd_tfs};
+        for (int v = 0; v < 6; v++) {
+            if (PyObject_GetBuffer(objs[v], views[v], PyBUF_C_CONTIGUOUS) < 0) goto done;
+            if (v && !exception_size_ok(views[v])) {
+                PyErr_SetString(PyExc_ValueError, "a segment's arrays must be integers of 1, 2, 4 or 8 bytes");
+                goto done;
+            }
+        }
+        if (seg->codes.itemsize != 1 || seg->fwd_offsets.len / seg->fwd_offsets.itemsize < 1 ||
+            seg->fwd_terms.len / seg->fwd_terms.itemsize != seg->fwd_tfs.len / seg->fwd_tfs.itemsize) {
+            PyErr_SetString(PyExc_ValueError, "a segment's arrays do not fit together");
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_lists; i++) {
+        List *l = &lists[i];
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seqs[2], i), "nnnnnn", &l->seg, &l->term_id, &l->lo, &l->hi,
+                              &l->g_lo, &l->t_lo))
+            goto done;
+        if (l->seg < 0 || l->seg >= n_segments || l->lo < 0 || l->hi < l->lo || l->hi > segments[l->seg].codes.len ||
+            l->g_lo < 0 || l->t_lo < 0 || l->term_id < 0) {
+            PyErr_SetString(PyExc_ValueError, "a span lies outside its segment's postings");
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_terms; i++) {
+        Term *t = &terms[i];
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seqs[1], i), "ddnn", &t->weight, &t->bound, &t->first,
+                              &t->count))
+            goto done;
+        if (t->first < 0 || t->count < 0 || t->first + t->count > n_lists) {
+            PyErr_SetString(PyExc_ValueError, "a term's lists are out of range");
+            goto done;
+        }
+        for (Py_ssize_t l = t->first; l < t->first + t->count; l++) t->postings += lists[l].hi - lists[l].lo;
+    }
+    for (Py_ssize_t i = 0; i < n_occurrences; i++) {
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seqs[3], i), "nd", &occ_term[i], &occ_idf[i])) goto done;
+        if (occ_term[i] < 0 || occ_term[i] >= n_terms) {
+            PyErr_SetString(PyExc_ValueError, "an occurrence's term is out of range");
+            goto done;
+        }
+    }
+    for (Py_ssize_t j = n_terms - 1; j >= 0; j--) rest[j] = rest[j + 1] + terms[j].bound;
+    Py_ssize_t postings = 0;
+    for (Py_ssize_t j = 0; j < n_terms; j++) postings += terms[j].postings;
+    Py_ssize_t room = postings < n_slots ? postings : n_slots;
+    Py_ssize_t table_size = 16;
+    while (table_size < 4 * n_terms) table_size *= 2;
+    seen = PyMem_Calloc(n_slots + 1, 1);
+    touched = PyMem_Malloc((room + 1) * sizeof(int64_t));
+    candidates = PyMem_Malloc((room + 1) * sizeof(int64_t));
+    heap = PyMem_Malloc((k + 1) * sizeof(double));
+    tf_row = PyMem_Malloc((n_terms + 1) * sizeof(double));
+    table = PyMem_Malloc(2 * table_size * sizeof(int64_t));
+    pairs = PyMem_Malloc((room + 1) * sizeof(Pair));
+    if (!seen || !touched || !candidates || !heap || !tf_row || !table || !pairs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const char *error = NULL;
+    double *scores = acc.buf;
+    const double *norm = norms.buf;
+    const uint8_t *ok = allowed.buf;
+    const double saturated = k1 + 1;
+    Py_ssize_t n_touched = 0, n_candidates = 0, n_best = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    /* Terms highest bound first, until at most MAX_CANDIDATES documents can still reach the top k. */
+    Py_ssize_t j = 0, since = 0, next_check = first_check;
+    while (j < n_terms && k > 0) {
+        Term *t = &terms[j];
+        Span spans[1];
+        for (Py_ssize_t l = t->first; l < t->first + t->count && !error; l++) {
+            const List *list = &lists[l];
+            Segment one = {segments[list->seg].codes, segments[list->seg].gaps, segments[list->seg].tfs, 1};
+            spans[0] = (Span){0, list->lo, list->hi, list->g_lo, list->t_lo, segments[list->seg].base, t->weight};
+            Py_ssize_t added = accumulate(&one, spans, 1, norm, n_slots, k1, scores, seen, touched + n_touched, &error);
+            if (added >= 0) n_touched += added;
+        }
+        if (error) break;
+        since += t->postings;
+        j++;
+        if (since < next_check && j < n_terms) continue;
+        next_check = 2 * since;
+        Py_ssize_t found;
+        double theta = kth_largest(scores, ok, touched, n_touched, k, heap, &found);
+        if (found < k && j < n_terms) continue;
+        double floor = theta * (1 - SAFETY);
+        if (j < n_terms && !(floor > rest[j])) continue;  // a document not seen yet could still make it
+        n_candidates = 0;
+        for (Py_ssize_t i = 0; i < n_touched; i++) {
+            int64_t slot = touched[i];
+            if (ok[slot] && scores[slot] + rest[j] >= floor) candidates[n_candidates++] = slot;
+        }
+        if (n_candidates <= MAX_CANDIDATES || j == n_terms) break;
+    }
+    for (Py_ssize_t i = 0; i < n_touched; i++) scores[touched[i]] = 0.0, seen[touched[i]] = 0;
+    /* The candidates' exact scores: each term's tf from the forward list, then the sum in query order. */
+    Py_ssize_t last_seg = -1;
+    for (Py_ssize_t c = 0; c < n_candidates && !error; c++) {
+        int64_t slot = candidates[c];
+        Py_ssize_t s = n_segments - 1;
+        while (s > 0 && segments[s].base > slot) s--;
+        Forward *seg = &segments[s];
+        if (s != last_seg) {  // the segment's term ids -> the query's terms, in an open-addressed table
+            for (Py_ssize_t i = 0; i < table_size; i++) table[2 * i] = -1;
+            for (Py_ssize_t q = 0; q < n_terms; q++)
+                for (Py_ssize_t l = terms[q].first; l < terms[q].first + terms[q].count; l++) {
+                    if (lists[l].seg != s) continue;
+                    Py_ssize_t h = (Py_ssize_t)(((uint64_t)lists[l].term_id * 2654435761u) & (uint64_t)(table_size - 1));
+                    while (table[2 * h] != -1) h = (h + 1) & (table_size - 1);
+                    table[2 * h] = lists[l].term_id;
+                    table[2 * h + 1] = q;
+                }
+            last_seg = s;
+        }
+        int64_t doc = slot - seg->base;
+        Py_ssize_t n_docs = seg->fwd_offsets.len / seg->fwd_offsets.itemsize - 1;
+        Py_ssize_t n_entries = seg->fwd_terms.len / seg->fwd_terms.itemsize;
+        if (doc < 0 || doc >= n_docs) {
+            error = "a candidate lies outside its segment";
+            break;
+        }
+        Py_ssize_t lo = item(&seg->fwd_offsets, doc), hi = item(&seg->fwd_offsets, doc + 1);
+        if (lo < 0 || hi < lo || hi > n_entries) {
+            error = "a forward list lies outside its segment";
+            break;
+        }
+        for (Py_ssize_t q = 0; q < n_terms; q++) tf_row[q] = 0.0;
+        for (Py_ssize_t e = lo; e < hi; e++) {
+            int64_t id = item(&seg->fwd_terms, e);
+            Py_ssize_t h = (Py_ssize_t)(((uint64_t)id * 2654435761u) & (uint64_t)(table_size - 1));
+            while (table[2 * h] != -1 && table[2 * h] != id) h = (h + 1) & (table_size - 1);
+            if (table[2 * h] == id) tf_row[table[2 * h + 1]] = (double)item(&seg->fwd_tfs, e);
+        }
+        double score = 0.0, nm = norm[slot];
+        for (Py_ssize_t o = 0; o < n_occurrences; o++) {
+            double tf = tf_row[occ_term[o]];
+            score += occ_idf[o] * (tf * saturated / (tf + nm));
+        }
+        pairs[n_best++] = (Pair){slot, score};
+    }
+    if (!error) {
+        qsort(pairs, n_best, sizeof(Pair), compare_pairs);
+        if (n_best > k) n_best = k;
+    }
+    Py_END_ALLOW_THREADS;
+    if (error) {
+        PyErr_SetString(PyExc_ValueError, error);
+        goto done;
+    }
+    result = PyList_New(n_best);
+    if (!result) goto done;
+    for (Py_ssize_t i = 0; i < n_best; i++) {
+        PyObject *pair = Py_BuildValue("(Ld)", (long long)pairs[i].slot, pairs[i].score);
+        if (!pair) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, i, pair);
+    }
+done:
+    PyMem_Free(seen);
+    PyMem_Free(touched);
+    PyMem_Free(candidates);
+    PyMem_Free(heap);
+    PyMem_Free(tf_row);
+    PyMem_Free(table);
+    PyMem_Free(pairs);
+    PyMem_Free(rest);
+    PyMem_Free(occ_idf);
+    PyMem_Free(occ_term);
+    PyMem_Free(lists);
+    PyMem_Free(terms);
+    if (segments) release_forward(segments, n_segments);
+    if (norms.obj) PyBuffer_Release(&norms);
+    if (allowed.obj) PyBuffer_Release(&allowed);
+    if (acc.obj) PyBuffer_Release(&acc);
+    for (int i = 0; i < 4; i++) Py_DECREF(seqs[i]);
+    return result;
+}
+
 /* -- the sentence stage's counts ------------------------------------------------------------- */
 
 /* text.py's _CJK_RUN: the characters that make unigrams and bigrams. */
@@ -511,6 +821,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, top_k_doc},
+    {"top_k_pruned", top_k_pruned, METH_VARARGS, top_k_pruned_doc},
     {"sentence_counts", sentence_counts, METH_VARARGS, sentence_counts_doc},
     {NULL, NULL, 0, NULL},
 };

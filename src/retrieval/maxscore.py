@@ -181,6 +181,9 @@ class MaxScore:
         """_small_top_k's sums for every query, in C: every posting of every query term is added, each
         occurrence of a term with its idf, in query order, so the scores are get_scores' bits. Without
         pruning: compiled, adding a posting costs less than deciding to skip it would in numpy."""
+        k1 = self.index.params.k1
+        if sum(q.length for q in plan.values()) > _SMALL_QUERY:
+            return self._compiled_pruned_top_k(query, plan, k, norms, allowed)
         bases = self._bases_list
         spans = [
             (seg_no, bases[seg_no], lo, hi, g_lo, t_lo, plan[term].idf)
@@ -189,11 +192,55 @@ class MaxScore:
             for seg_no, lo, hi, g_lo, _, t_lo, _ in plan[term].spans
         ]
         with self._scratch() as (acc, _):
-            return compiled.top_k(self._segment_arrays, spans, norms, allowed, self.index.params.k1, k, acc)
+            return compiled.top_k(self._segment_arrays, spans, norms, allowed, k1, k, acc)
+
+    def _compiled_pruned_top_k(
+        self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """_compiled_top_k's result for a query with many postings, with candidates()' pruning in C:
+        terms highest bound first until few documents can still reach the top k, then those scored
+        exactly from their forward lists (each occurrence with its idf, in query order)."""
+        terms = list(plan)
+        bounds = self.upper_bounds(plan)
+        order = np.lexsort((np.array([plan[term].length for term in terms]), -bounds)).tolist()
+        rows: list[tuple[float, float, int, int]] = []
+        lists: list[tuple[int, int, int, int, int, int]] = []
+        position: dict[str, int] = {}
+        for i in order:
+            q = plan[terms[i]]
+            position[terms[i]] = len(rows)
+            rows.append((q.idf * q.count, float(bounds[i]), len(lists), len(q.spans)))
+            lists.extend(
+                (seg_no, term_id, lo, hi, g_lo, t_lo)
+                for (seg_no, term_id), (_, lo, hi, g_lo, _, t_lo, _) in zip(q.lists, q.spans, strict=True)
+            )
+        occurrences = [(position[term], plan[term].idf) for term in query if term in plan]
+        k1 = self.index.params.k1
+        with self._scratch() as (acc, _):
+            return compiled.top_k_pruned(
+                self._forward_arrays, rows, lists, occurrences, norms, allowed, k1, k, acc, _FIRST_BATCH
+            )
 
     @cached_property
     def _segment_arrays(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         return [(seg.posting_codes, seg.gap_exceptions, seg.tf_exceptions) for seg in self.index.segments]
+
+    @cached_property
+    def _forward_arrays(self) -> list[tuple[Any, ...]]:
+        """Each segment's postings, its forward lists and its first slot, as top_k_pruned reads them."""
+        segments = self.index.segments
+        return [
+            (
+                seg.posting_codes,
+                seg.gap_exceptions,
+                seg.tf_exceptions,
+                seg.fwd_offsets,
+                seg.fwd_terms,
+                seg.fwd_tfs,
+                base,
+            )
+            for seg, base in zip(segments, self._bases_list[: len(segments)], strict=True)
+        ]
 
     def _term_stats(self, terms: Sequence[str]) -> dict[str, _QueryTerm | None]:
         """idf, posting lists, bound and length of each term (None if no document holds it).
