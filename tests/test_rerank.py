@@ -6,10 +6,13 @@ from collections import Counter
 
 import pytest
 from conftest import SEED_CORPUS, SMART_CITY
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from wenda.retrieval import rerank as rerank_module
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.highlight import Asked, best_sentence
-from wenda.retrieval.index import TUNED_PARAMS
+from wenda.retrieval.index import TUNED_PARAMS, BM25Params
 from wenda.retrieval.rerank import best_sentence_score, rerank
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.sentences import Sentences
@@ -152,3 +155,39 @@ def test_with_the_stage_on_each_hit_marks_the_sentence_the_highlighter_picks_on_
     assert len(result.hits) == 3
     for hit in result.hits:
         assert hit.sentence == best_sentence(searcher.analyzer, hit.passage, Asked.of(question, result.terms, idf))
+
+
+class _Counted:
+    """A Sentences stand-in that gives counts made up by the test (best_sentence_score reads only these)."""
+
+    def __init__(self, counted: list[tuple[dict[str, int], int]]) -> None:
+        self.counted = counted
+
+    def counts(self, wanted: frozenset[str]) -> list[tuple[dict[str, int], int]]:
+        return [({t: n for t, n in counts.items() if t in wanted}, length) for counts, length in self.counted]
+
+
+_TERMS = ["北京", "大学", "图书馆", "\x011书", "\x012藏书", "ibm"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    counted=st.lists(
+        st.tuples(st.dictionaries(st.sampled_from(_TERMS), st.integers(1, 40)), st.integers(0, 500)), max_size=8
+    ),
+    title=st.lists(st.sampled_from([*_TERMS, "标题"]), max_size=12),
+    weights=st.dictionaries(st.sampled_from(_TERMS), st.integers(1, 3), min_size=1),
+    idf=st.lists(st.floats(1e-6, 30.0), min_size=len(_TERMS), max_size=len(_TERMS)),
+    k1=st.floats(0.1, 3.0),
+    b=st.floats(0.0, 1.0),
+)
+def test_the_compiled_best_sentence_is_pythons_to_the_bit(counted, title, weights, idf, k1, b):
+    # The stage's order hangs on these scores: the compiled loop (with its own exact sum) must give
+    # math.fsum's bits, for any counts, title, weights and parameters.
+    assert rerank_module.compiled is not None, "wenda.retrieval._scoring was not built"
+    params = BM25Params(k1=k1, b=b)
+    args = (_Counted(counted), title, Counter(weights), dict(zip(_TERMS, idf, strict=True)), params)
+    compiled = best_sentence_score(*args)
+    with pytest.MonkeyPatch.context() as patch:  # hypothesis runs the body many times per test
+        patch.setattr(rerank_module, "compiled", None)
+        assert compiled == best_sentence_score(*args)

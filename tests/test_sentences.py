@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -161,3 +162,40 @@ def test_sentence_spans_equal_the_character_by_character_reference(text: str):
 def test_a_long_unclosed_quote_is_still_cut_as_the_reference_cuts_it():
     text = "他说：“" + "很好。" * 120 + "”完。"
     assert list(sentence_spans(text)) == _spans_char_by_char(text)
+
+
+def test_the_compiled_verdict_on_pieces_of_one_or_two_characters_is_the_analyzers(analyzer: Analyzer):
+    # sentence_counts tells most pieces' verdict (index word or not) without asking the analyzer:
+    # held to the analyzer's own over every character of the Basic Multilingual Plane, alone, and
+    # over every stop word of two CJK characters and a few word pairs.
+    from wenda.retrieval import text as text_module
+    from wenda.retrieval.kernels import compiled
+
+    assert compiled is not None, "wenda.retrieval._scoring was not built"
+    flags, stop_pairs = text_module._stop_ngram_keys(analyzer._stopwords)
+    no32, no64, noids = np.zeros(0, np.uint32), np.zeros(0, np.uint64), np.zeros(0, np.int32)
+
+    def tokens_of_one_piece(piece: str) -> int:
+        cut = bytes([len(piece)])
+        [(_, length)] = compiled.sentence_counts(
+            piece, cut, [(0, len(piece))], analyzer._kept, {}, (), no32, no32, noids, no64, noids, flags, stop_pairs
+        )
+        return length
+
+    wrong = []
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        piece = chr(code)
+        cjk = text_module._CJK_RUN.fullmatch(piece) is not None
+        unigram = cjk and piece not in analyzer._stopwords
+        expected = (1 + 2 * (not cjk)) * analyzer._kept[piece] + unigram
+        if tokens_of_one_piece(piece) != expected:
+            wrong.append(piece)
+    assert wrong == []
+    pairs = [w for w in analyzer._stopwords if len(w) == 2 and text_module._CJK_RUN.fullmatch(w)]
+    assert pairs
+    for piece in [*pairs, "北京", "的人", "人的", "\u9fff\u4e00"]:
+        units = sum(ch not in analyzer._stopwords for ch in piece)
+        expected = analyzer._kept[piece] + units + (piece not in analyzer._stopwords)
+        assert tokens_of_one_piece(piece) == expected, piece

@@ -603,7 +603,11 @@ done:
 
 /* -- the sentence stage's counts ------------------------------------------------------------- */
 
-/* text.py's _CJK_RUN: the characters that make unigrams and bigrams. */
+/* A character's flags (text.py's _stop_ngram_keys): a stop word alone, the first of a stop word of two. */
+#define STOP_CHAR 1
+#define STOP_PAIR_FIRST 2
+
+/* text.py's _CJK_RUN: the characters that make unigrams and bigrams (all in the BMP). */
 static inline int is_cjk(Py_UCS4 c) {
     return (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff);
 }
@@ -645,39 +649,46 @@ static int hold(PyObject *obj, Held *h, Py_ssize_t itemsize, const char *name) {
 }
 
 PyDoc_STRVAR(sentence_counts_doc,
-             "sentence_counts(normalised, cut, spans, kept, words, terms, chars, char_terms, pairs, pair_terms,\n"
-             "                stop_chars, stop_pairs) -> list[tuple[dict[str, int], int]] | None\n\n"
+             "sentence_counts(normalised, cut, spans, kept, words, terms, word_firsts, chars, char_terms, pairs,\n"
+             "                pair_terms, flags, stop_pairs) -> list[tuple[dict[str, int], int]] | None\n\n"
              "Analyzer.counts_within of a text whose normalised form has the same offsets, from the cut\n"
              "stored with it: for each span, the wanted terms it holds with their counts, and its number\n"
              "of tokens. None if the cut does not fit the text. kept: piece -> whether it is an index\n"
-             "word; words: piece -> the indices in terms it counts for; chars, pairs: sorted code points\n"
-             "and (first << 32 | second) pairs of the wanted n-grams (uint32, uint64), with their term\n"
-             "indices (int32); stop_chars, stop_pairs: the stop words' n-grams, sorted alike.");
+             "word; words: piece -> the indices in terms it counts for; word_firsts: their first code\n"
+             "points, sorted (uint32); chars, pairs: sorted code points and (first << 32 | second) pairs\n"
+             "of the wanted n-grams (uint32, uint64), with their term indices (int32); flags: a byte per\n"
+             "BMP code point (1: a stop word alone, 2: the first of a stop word of two CJK characters);\n"
+             "stop_pairs: those stop words as sorted pairs.");
 
 static PyObject *sentence_counts(PyObject *self, PyObject *args) {
     PyObject *text, *cut_obj, *span_list, *kept, *words, *terms;
-    PyObject *arrays[6];
-    if (!PyArg_ParseTuple(args, "UOOOO!OOOOOOO", &text, &cut_obj, &span_list, &kept, &PyDict_Type, &words, &terms,
-                          &arrays[0], &arrays[1], &arrays[2], &arrays[3], &arrays[4], &arrays[5]))
+    PyObject *arrays[7];
+    if (!PyArg_ParseTuple(args, "UOOOO!OOOOOOOO", &text, &cut_obj, &span_list, &kept, &PyDict_Type, &words, &terms,
+                          &arrays[0], &arrays[1], &arrays[2], &arrays[3], &arrays[4], &arrays[5], &arrays[6]))
         return NULL;
-    static const Py_ssize_t sizes[6] = {4, 4, 8, 4, 4, 8};
-    static const char *names[6] = {"chars", "char_terms", "pairs", "pair_terms", "stop_chars", "stop_pairs"};
-    Held held[6] = {{{0}}};
+    static const Py_ssize_t sizes[7] = {4, 4, 4, 8, 4, 1, 8};
+    static const char *names[7] = {"word_firsts", "chars", "char_terms", "pairs", "pair_terms", "flags", "stop_pairs"};
+    Held held[7] = {{{0}}};
     Py_buffer cut = {0};
     int have_cut = 0;
     PyObject *span_seq = NULL, *term_seq = NULL, *result = NULL;
     Py_ssize_t *bounds = NULL;
     long *counts = NULL, *lengths = NULL;
 
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (hold(arrays[i], &held[i], sizes[i], names[i]) < 0) goto done;
-    const uint32_t *chars = held[0].view.buf, *stop_chars = held[4].view.buf;
-    const int32_t *char_terms = held[1].view.buf, *pair_terms = held[3].view.buf;
-    const uint64_t *pairs = held[2].view.buf, *stop_pairs = held[5].view.buf;
-    Py_ssize_t n_chars = held[0].view.len / 4, n_pairs = held[2].view.len / 8;
-    Py_ssize_t n_stop_chars = held[4].view.len / 4, n_stop_pairs = held[5].view.len / 8;
-    if (held[1].view.len / 4 != n_chars || held[3].view.len / 4 != n_pairs) {
+    const uint32_t *word_firsts = held[0].view.buf, *chars = held[1].view.buf;
+    const int32_t *char_terms = held[2].view.buf, *pair_terms = held[4].view.buf;
+    const uint64_t *pairs = held[3].view.buf, *stop_pairs = held[6].view.buf;
+    const uint8_t *flags = held[5].view.buf;
+    Py_ssize_t n_word_firsts = held[0].view.len / 4, n_chars = held[1].view.len / 4, n_pairs = held[3].view.len / 8;
+    Py_ssize_t n_stop_pairs = held[6].view.len / 8;
+    if (held[2].view.len / 4 != n_chars || held[4].view.len / 4 != n_pairs) {
         PyErr_SetString(PyExc_ValueError, "each wanted n-gram needs its term");
+        goto done;
+    }
+    if (held[5].view.len != 0x10000) {
+        PyErr_SetString(PyExc_ValueError, "flags must have one byte for each character of the Basic Multilingual Plane");
         goto done;
     }
     if (PyObject_GetBuffer(cut_obj, &cut, PyBUF_SIMPLE) < 0) goto done;
@@ -718,11 +729,34 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
         }
         while (j < n_spans && bounds[2 * j + 1] <= start) j++;
         if (j < n_spans && bounds[2 * j] <= start) {
-            PyObject *piece = PyUnicode_Substring(text, start, end);
-            if (!piece) goto done;
-            PyObject *verdict = PyObject_GetItem(kept, piece);
-            int is_kept = verdict ? PyObject_IsTrue(verdict) : -1;
-            Py_XDECREF(verdict);
+            /* Most pieces are one or two CJK characters or a mark: whether they are index words is
+             * told here (a letter, and not a stop word; a mark is never one), and only a piece that
+             * may be one of the question's words is made into a string and looked up. */
+            Py_ssize_t size = end - start;
+            Py_UCS4 c1 = size ? PyUnicode_READ(kind, data, start) : 0;
+            Py_UCS4 c2 = size >= 2 ? PyUnicode_READ(kind, data, start + 1) : 0;
+            int known = -1;  // the piece's verdict, if told here
+            if (size == 1 && is_cjk(c1)) {
+                known = Py_UNICODE_ISALPHA(c1) && !(flags[c1] & STOP_CHAR);
+            } else if (size == 1 && !Py_UNICODE_ISALPHA(c1) && !Py_UNICODE_ISNUMERIC(c1)) {
+                known = 0;
+            } else if (size == 2 && is_cjk(c1) && is_cjk(c2)) {
+                int letter = Py_UNICODE_ISALPHA(c1) || Py_UNICODE_ISALPHA(c2);
+                int stop = (flags[c1] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, (uint64_t)c1 << 32 | c2) >= 0;
+                known = letter && !stop;
+            }
+            int may_be_wanted = size && find_u32(word_firsts, n_word_firsts, c1) >= 0;
+            if (known == 0 || (known == 1 && !may_be_wanted)) {
+                lengths[j] += known;  // a CJK piece: a word, and not a Latin one
+                start = end;
+                continue;
+            }
+            PyObject *piece = PyUnicode_Substring(text, start, end);            int is_kept = known;
+            if (known < 0) {
+                PyObject *verdict = PyObject_GetItem(kept, piece);
+                is_kept = verdict ? PyObject_IsTrue(verdict) : -1;
+                Py_XDECREF(verdict);
+            }
             if (is_kept < 0) {
                 Py_DECREF(piece);
                 goto done;
@@ -771,14 +805,14 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
         for (Py_ssize_t i = lo; i < hi; i++) {
             Py_UCS4 c = PyUnicode_READ(kind, data, i);
             if (!is_cjk(c)) continue;
-            lengths[s] += 1 - (find_u32(stop_chars, n_stop_chars, c) >= 0);
+            lengths[s] += !(flags[c] & STOP_CHAR);
             Py_ssize_t at = find_u32(chars, n_chars, c);
             if (at >= 0) row[char_terms[at]] += 1;
             if (i + 1 < hi) {
                 Py_UCS4 next = PyUnicode_READ(kind, data, i + 1);
                 if (is_cjk(next)) {
                     uint64_t pair = (uint64_t)c << 32 | next;
-                    lengths[s] += 1 - (find_u64(stop_pairs, n_stop_pairs, pair) >= 0);
+                    lengths[s] += !((flags[c] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, pair) >= 0);
                     at = find_u64(pairs, n_pairs, pair);
                     if (at >= 0) row[pair_terms[at]] += 1;
                 }
@@ -808,7 +842,7 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
         }
     }
 done:
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (held[i].held) PyBuffer_Release(&held[i].view);
     if (have_cut) PyBuffer_Release(&cut);
     Py_XDECREF(span_seq);
@@ -819,10 +853,139 @@ done:
     return result;
 }
 
+/* -- the sentence stage's best sentence ------------------------------------------------------- */
+
+/* math.fsum of n finite values: Shewchuk's exact partials and CPython's rounding of them (its
+ * mathmodule.c), which is the correctly rounded sum, so the result is fsum's in any order. */
+static double exact_sum(const double *values, Py_ssize_t n, double *partials) {
+    Py_ssize_t m = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        double x = values[k];
+        Py_ssize_t i = 0;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            double y = partials[j];
+            if (fabs(x) < fabs(y)) {
+                double t = x;
+                x = y;
+                y = t;
+            }
+            double hi = x + y, yr = hi - x, lo = y - yr;
+            if (lo != 0.0) partials[i++] = lo;
+            x = hi;
+        }
+        m = i;
+        if (x != 0.0) partials[m++] = x;
+    }
+    double hi = 0.0;
+    if (m > 0) {
+        double lo = 0.0;
+        hi = partials[--m];
+        while (m > 0) {  // from the top, until the sum is inexact
+            double x = hi, y = partials[--m];
+            hi = x + y;
+            double yr = hi - x;
+            lo = y - yr;
+            if (lo != 0.0) break;
+        }
+        // Half-even rounding across several partials.
+        if (m > 0 && ((lo < 0.0 && partials[m - 1] < 0.0) || (lo > 0.0 && partials[m - 1] > 0.0))) {
+            double y = lo * 2.0, x = hi + y, yr = x - hi;
+            if (y == yr) hi = x;
+        }
+    }
+    return hi;
+}
+
+PyDoc_STRVAR(best_sentence_doc,
+             "best_sentence(counted, in_title, weighted, k1, b, title_length) -> float\n\n"
+             "rerank.best_sentence_score's loop: the highest BM25 score of a sentence, each sentence's\n"
+             "(counts, length) in counted, the title's counts of the question's terms in in_title, each\n"
+             "term's weight times idf in weighted; every sentence's terms summed as math.fsum sums them.");
+
+static PyObject *best_sentence(PyObject *self, PyObject *args) {
+    PyObject *counted, *in_title, *weighted;
+    double k1, b;
+    Py_ssize_t title_length;
+    if (!PyArg_ParseTuple(args, "OO!O!ddn", &counted, &PyDict_Type, &in_title, &PyDict_Type, &weighted, &k1, &b,
+                          &title_length))
+        return NULL;
+    PyObject *seq = PySequence_Fast(counted, "counted must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), most = 0;
+    long long total = 0;
+    double *values = NULL, *partials = NULL, best = 0.0;
+    int failed = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *counts, *length;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "O!O!", &PyDict_Type, &counts, &PyLong_Type, &length))
+            goto done;
+        long long tokens = PyLong_AsLongLong(length);
+        if (tokens == -1 && PyErr_Occurred()) goto done;
+        total += title_length + tokens;
+        if (PyDict_GET_SIZE(counts) > most) most = PyDict_GET_SIZE(counts);
+    }
+    if (!n) {
+        failed = 0;
+        goto done;
+    }
+    most += PyDict_GET_SIZE(in_title);
+    values = PyMem_Malloc((most + 1) * sizeof(double));
+    partials = PyMem_Malloc((most + 1) * sizeof(double));
+    if (!values || !partials) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const double saturated = k1 + 1, mean_length = (double)total / (double)n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *counts = PyTuple_GET_ITEM(row, 0);
+        long long tokens = PyLong_AsLongLong(PyTuple_GET_ITEM(row, 1));
+        // rerank.py's k1 * (1 - b + b * (len(title_tokens) + length) / mean_length), in its order.
+        double norm = mean_length ? k1 * (1 - b + b * (double)(title_length + tokens) / mean_length) : k1;
+        Py_ssize_t count = 0, pos = 0;
+        PyObject *term, *value;
+        for (int pass = 0; pass < 2; pass++) {
+            // The sentence's terms (with the title's count added), then the title's terms it lacks.
+            PyObject *own = pass ? in_title : counts, *other = pass ? counts : in_title;
+            pos = 0;
+            while (PyDict_Next(own, &pos, &term, &value)) {
+                long long tf = PyLong_AsLongLong(value);
+                if (tf == -1 && PyErr_Occurred()) goto done;
+                PyObject *also = PyDict_GetItemWithError(other, term);
+                if (!also && PyErr_Occurred()) goto done;
+                if (pass && also) continue;  // counted in the first pass
+                if (also) {
+                    long long more = PyLong_AsLongLong(also);
+                    if (more == -1 && PyErr_Occurred()) goto done;
+                    tf += more;
+                }
+                if (!tf) continue;
+                PyObject *weight = PyDict_GetItemWithError(weighted, term);
+                if (!weight) {
+                    if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, term);
+                    goto done;
+                }
+                double w = PyFloat_AsDouble(weight);
+                if (w == -1.0 && PyErr_Occurred()) goto done;
+                values[count++] = w * (double)tf * saturated / ((double)tf + norm);
+            }
+        }
+        double score = exact_sum(values, count, partials);
+        if (score > best) best = score;
+    }
+    failed = 0;
+done:
+    Py_DECREF(seq);
+    PyMem_Free(values);
+    PyMem_Free(partials);
+    return failed ? NULL : PyFloat_FromDouble(best);
+}
+
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, top_k_doc},
     {"top_k_pruned", top_k_pruned, METH_VARARGS, top_k_pruned_doc},
     {"sentence_counts", sentence_counts, METH_VARARGS, sentence_counts_doc},
+    {"best_sentence", best_sentence, METH_VARARGS, best_sentence_doc},
     {NULL, NULL, 0, NULL},
 };
 

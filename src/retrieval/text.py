@@ -920,11 +920,11 @@ class Analyzer:
         normalised = _normalised_in_place(text)
         if normalised is None:
             return None
-        terms, words, chars, char_terms, pairs, pair_terms = _stage_targets(wanted, self._stopwords)
-        stop_chars, stop_pairs = _stop_ngram_keys(self._stopwords)
+        terms, words, firsts, chars, char_terms, pairs, pair_terms = _stage_targets(wanted, self._stopwords)
+        flags, stop_pairs = _stop_ngram_keys(self._stopwords)
         kept = room(self._kept, _KEPT_PIECES)
         return compiled.sentence_counts(
-            normalised, cut, spans, kept, words, terms, chars, char_terms, pairs, pair_terms, stop_chars, stop_pairs
+            normalised, cut, spans, kept, words, terms, firsts, chars, char_terms, pairs, pair_terms, flags, stop_pairs
         )
 
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
@@ -1088,10 +1088,11 @@ def _pair_key(pair: str) -> int:
 @lru_cache(maxsize=64)  # one per question, as _wanted_ngrams
 def _stage_targets(
     wanted: frozenset[str], stop: frozenset[str]
-) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """wanted as _scoring.sentence_counts takes it: the terms in an order; for each word, the terms a
-    kept piece equal to it counts for (itself, and a Latin or digit word's two n-grams); the CJK
-    unigrams and bigrams counts_within counts (_wanted_ngrams), sorted, with their terms."""
+    kept piece equal to it counts for (itself, and a Latin or digit word's two n-grams), and the words'
+    first characters; the CJK unigrams and bigrams counts_within counts (_wanted_ngrams), sorted,
+    with their terms."""
     terms = tuple(wanted)
     number = {term: i for i, term in enumerate(terms)}
     words: dict[str, list[int]] = {}
@@ -1108,6 +1109,7 @@ def _stage_targets(
     return (
         terms,
         {word: tuple(ids) for word, ids in words.items()},
+        np.array(sorted({ord(word[0]) for word in words if word}), dtype=np.uint32),
         np.array([key for key, _ in by_char], dtype=np.uint32),
         np.array([i for _, i in by_char], dtype=np.int32),
         np.array([key for key, _ in by_pair], dtype=np.uint64),
@@ -1117,10 +1119,14 @@ def _stage_targets(
 
 @cache
 def _stop_ngram_keys(stopwords: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The stop words a CJK unigram or bigram may be (_ngram_stops), as sorted keys for C."""
-    ones = sorted(ord(w) for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
-    twos = sorted(_pair_key(w) for w in _StopPairs(stopwords).pairs)
-    return np.array(ones, dtype=np.uint32), np.array(twos, dtype=np.uint64)
+    """The stop words a CJK unigram or bigram may be (_ngram_stops), for C: a byte of flags per
+    character of the Basic Multilingual Plane, where all CJK characters are (1: a stop word alone,
+    2: the first of a stop word of two), and the stop words of two as sorted keys."""
+    pairs = _StopPairs(stopwords).pairs
+    flags = np.zeros(0x10000, dtype=np.uint8)
+    flags[np.array([ord(w) for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w)], dtype=np.int64)] |= 1
+    flags[np.array([ord(w[0]) for w in pairs], dtype=np.int64)] |= 2
+    return flags, np.array(sorted(map(_pair_key, pairs)), dtype=np.uint64)
 
 
 def _counted(tokens: list[str], wanted: frozenset[str]) -> tuple[dict[str, int], int]:
