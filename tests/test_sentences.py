@@ -2,7 +2,6 @@
 
 from collections import Counter
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -173,12 +172,11 @@ def test_the_compiled_verdict_on_pieces_of_one_or_two_characters_is_the_analyzer
 
     assert compiled is not None, "wenda.retrieval._scoring was not built"
     flags, stop_pairs = text_module._stop_ngram_keys(analyzer._stopwords)
-    no32, no64, noids = np.zeros(0, np.uint32), np.zeros(0, np.uint64), np.zeros(0, np.int32)
 
     def tokens_of_one_piece(piece: str) -> int:
         cut = bytes([len(piece)])
         [(_, length)] = compiled.sentence_counts(
-            piece, cut, [(0, len(piece))], analyzer._kept, {}, (), no32, no32, noids, no64, noids, flags, stop_pairs
+            piece, cut, [(0, len(piece))], analyzer._kept, frozenset(), flags, stop_pairs
         )
         return length
 

@@ -648,55 +648,125 @@ static int hold(PyObject *obj, Held *h, Py_ssize_t itemsize, const char *name) {
     return 0;
 }
 
+/* A wanted term as sentence_counts counts it. */
+typedef struct {
+    PyObject *word;  // the piece it counts (a new reference), for a word or a Latin word's n-gram
+    Py_ssize_t term;
+} Target;
+
+typedef struct {
+    uint64_t key;  // a code point, or (first << 32 | second)
+    Py_ssize_t term;
+} Gram;
+
+static int compare_grams(const void *a, const void *b) {
+    uint64_t x = ((const Gram *)a)->key, y = ((const Gram *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+static int compare_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every position of key among the sorted grams (keys repeat only if wanted holds a term twice over). */
+static Py_ssize_t find_gram(const Gram *grams, Py_ssize_t n, uint64_t key) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (grams[mid].key < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && grams[lo].key == key ? lo : -1;
+}
+
 PyDoc_STRVAR(sentence_counts_doc,
-             "sentence_counts(normalised, cut, spans, kept, words, terms, word_firsts, chars, char_terms, pairs,\n"
-             "                pair_terms, flags, stop_pairs) -> list[tuple[dict[str, int], int]] | None\n\n"
+             "sentence_counts(normalised, cut, spans, kept, wanted, flags, stop_pairs)\n"
+             "    -> list[tuple[dict[str, int], int]] | None\n\n"
              "Analyzer.counts_within of a text whose normalised form has the same offsets, from the cut\n"
              "stored with it: for each span, the wanted terms it holds with their counts, and its number\n"
-             "of tokens. None if the cut does not fit the text. kept: piece -> whether it is an index\n"
-             "word; words: piece -> the indices in terms it counts for; word_firsts: their first code\n"
-             "points, sorted (uint32); chars, pairs: sorted code points and (first << 32 | second) pairs\n"
-             "of the wanted n-grams (uint32, uint64), with their term indices (int32); flags: a byte per\n"
-             "BMP code point (1: a stop word alone, 2: the first of a stop word of two CJK characters);\n"
-             "stop_pairs: those stop words as sorted pairs.");
+             "of tokens. None if the cut does not fit the text. kept: piece -> whether it is an index word;\n"
+             "wanted: the terms (words, and text.py's UNIGRAM and BIGRAM terms); flags: a byte per BMP code\n"
+             "point (1: a stop word alone, 2: the first of a stop word of two CJK characters); stop_pairs:\n"
+             "those stop words as sorted (first << 32 | second) keys (uint64).");
 
 static PyObject *sentence_counts(PyObject *self, PyObject *args) {
-    PyObject *text, *cut_obj, *span_list, *kept, *words, *terms;
-    PyObject *arrays[7];
-    if (!PyArg_ParseTuple(args, "UOOOO!OOOOOOOO", &text, &cut_obj, &span_list, &kept, &PyDict_Type, &words, &terms,
-                          &arrays[0], &arrays[1], &arrays[2], &arrays[3], &arrays[4], &arrays[5], &arrays[6]))
+    PyObject *text, *cut_obj, *span_list, *kept, *wanted, *flags_obj, *stop_pairs_obj;
+    if (!PyArg_ParseTuple(args, "UOOOO!OO", &text, &cut_obj, &span_list, &kept, &PyFrozenSet_Type, &wanted,
+                          &flags_obj, &stop_pairs_obj))
         return NULL;
-    static const Py_ssize_t sizes[7] = {4, 4, 4, 8, 4, 1, 8};
-    static const char *names[7] = {"word_firsts", "chars", "char_terms", "pairs", "pair_terms", "flags", "stop_pairs"};
-    Held held[7] = {{{0}}};
+    Held held[2] = {{{0}}};
     Py_buffer cut = {0};
     int have_cut = 0;
-    PyObject *span_seq = NULL, *term_seq = NULL, *result = NULL;
-    Py_ssize_t *bounds = NULL;
+    PyObject *span_seq = NULL, *result = NULL, *terms = NULL;
+    Py_ssize_t *bounds = NULL, n_targets = 0, n_grams = 0, n_firsts = 0;
     long *counts = NULL, *lengths = NULL;
+    Target *targets = NULL;
+    Gram *grams = NULL;
+    uint32_t *firsts = NULL;
 
-    for (int i = 0; i < 7; i++)
-        if (hold(arrays[i], &held[i], sizes[i], names[i]) < 0) goto done;
-    const uint32_t *word_firsts = held[0].view.buf, *chars = held[1].view.buf;
-    const int32_t *char_terms = held[2].view.buf, *pair_terms = held[4].view.buf;
-    const uint64_t *pairs = held[3].view.buf, *stop_pairs = held[6].view.buf;
-    const uint8_t *flags = held[5].view.buf;
-    Py_ssize_t n_word_firsts = held[0].view.len / 4, n_chars = held[1].view.len / 4, n_pairs = held[3].view.len / 8;
-    Py_ssize_t n_stop_pairs = held[6].view.len / 8;
-    if (held[2].view.len / 4 != n_chars || held[4].view.len / 4 != n_pairs) {
-        PyErr_SetString(PyExc_ValueError, "each wanted n-gram needs its term");
-        goto done;
-    }
-    if (held[5].view.len != 0x10000) {
+    if (hold(flags_obj, &held[0], 1, "flags") < 0 || hold(stop_pairs_obj, &held[1], 8, "stop_pairs") < 0) goto done;
+    const uint8_t *flags = held[0].view.buf;
+    const uint64_t *stop_pairs = held[1].view.buf;
+    Py_ssize_t n_stop_pairs = held[1].view.len / 8;
+    if (held[0].view.len != 0x10000) {
         PyErr_SetString(PyExc_ValueError, "flags must have one byte for each character of the Basic Multilingual Plane");
         goto done;
     }
+    /* The wanted terms as counts_within counts them: a word is a kept piece equal to it; a UNIGRAM
+     * or BIGRAM term of a word without CJK is that word's piece too (a Latin or digit word is in both
+     * n-gram namespaces); one of a CJK character or two, not a stop word, every place they stand. */
+    terms = PySequence_List(wanted);
+    if (!terms) goto done;
+    Py_ssize_t n_terms = PyList_GET_SIZE(terms);
+    targets = PyMem_Calloc(n_terms + 1, sizeof(Target));
+    grams = PyMem_Calloc(n_terms + 1, sizeof(Gram));
+    firsts = PyMem_Calloc(n_terms + 1, sizeof(uint32_t));
+    if (!targets || !grams || !firsts) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t t = 0; t < n_terms; t++) {
+        PyObject *term = PyList_GET_ITEM(terms, t);
+        if (!PyUnicode_Check(term)) {
+            PyErr_SetString(PyExc_TypeError, "wanted terms must be strings");
+            goto done;
+        }
+        Py_ssize_t size = PyUnicode_GET_LENGTH(term);
+        int tkind = PyUnicode_KIND(term);
+        const void *tdata = PyUnicode_DATA(term);
+        Py_UCS4 marker = size >= 2 ? PyUnicode_READ(tkind, tdata, 0) : 0;
+        Py_UCS4 which = size >= 2 ? PyUnicode_READ(tkind, tdata, 1) : 0;
+        if (marker == 1 && (which == '1' || which == '2')) {  // text.py's UNIGRAM or BIGRAM
+            Py_ssize_t rest = size - 2, cjk = 0;
+            for (Py_ssize_t i = 2; i < size; i++) cjk += is_cjk(PyUnicode_READ(tkind, tdata, i));
+            if (!cjk) {
+                PyObject *word = PyUnicode_Substring(term, 2, size);
+                if (!word) goto done;
+                targets[n_targets++] = (Target){word, t};
+            } else if (which == '1' && rest == 1 && cjk == 1) {
+                Py_UCS4 c = PyUnicode_READ(tkind, tdata, 2);
+                if (!(flags[c] & STOP_CHAR)) grams[n_grams++] = (Gram){c, t};
+            } else if (which == '2' && rest == 2 && cjk == 2) {
+                uint64_t key = (uint64_t)PyUnicode_READ(tkind, tdata, 2) << 32 | PyUnicode_READ(tkind, tdata, 3);
+                if (find_u64(stop_pairs, n_stop_pairs, key) < 0) grams[n_grams++] = (Gram){key, t};
+            }
+        } else {
+            Py_INCREF(term);
+            targets[n_targets++] = (Target){term, t};
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_targets; i++)
+        if (PyUnicode_GET_LENGTH(targets[i].word))
+            firsts[n_firsts++] = PyUnicode_READ_CHAR(targets[i].word, 0);
+    qsort(firsts, n_firsts, sizeof(uint32_t), compare_u32);
+    qsort(grams, n_grams, sizeof(Gram), compare_grams);  // unigram keys < 2^32 <= bigram keys: one array
+
     if (PyObject_GetBuffer(cut_obj, &cut, PyBUF_SIMPLE) < 0) goto done;
     have_cut = 1;
     span_seq = PySequence_Fast(span_list, "spans must be a sequence");
-    term_seq = PySequence_Fast(terms, "terms must be a sequence");
-    if (!span_seq || !term_seq) goto done;
-    Py_ssize_t n_spans = PySequence_Fast_GET_SIZE(span_seq), n_terms = PySequence_Fast_GET_SIZE(term_seq);
+    if (!span_seq) goto done;
+    Py_ssize_t n_spans = PySequence_Fast_GET_SIZE(span_seq);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -742,16 +812,19 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
                 known = 0;
             } else if (size == 2 && is_cjk(c1) && is_cjk(c2)) {
                 int letter = Py_UNICODE_ISALPHA(c1) || Py_UNICODE_ISALPHA(c2);
-                int stop = (flags[c1] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, (uint64_t)c1 << 32 | c2) >= 0;
+                int stop =
+                    (flags[c1] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, (uint64_t)c1 << 32 | c2) >= 0;
                 known = letter && !stop;
             }
-            int may_be_wanted = size && find_u32(word_firsts, n_word_firsts, c1) >= 0;
+            int may_be_wanted = size && find_u32(firsts, n_firsts, c1) >= 0;
             if (known == 0 || (known == 1 && !may_be_wanted)) {
                 lengths[j] += known;  // a CJK piece: a word, and not a Latin one
                 start = end;
                 continue;
             }
-            PyObject *piece = PyUnicode_Substring(text, start, end);            int is_kept = known;
+            PyObject *piece = PyUnicode_Substring(text, start, end);
+            if (!piece) goto done;
+            int is_kept = known;
             if (known < 0) {
                 PyObject *verdict = PyObject_GetItem(kept, piece);
                 is_kept = verdict ? PyObject_IsTrue(verdict) : -1;
@@ -766,28 +839,13 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
                 int latin = 1;
                 for (Py_ssize_t i = start; i < end && latin; i++) latin = !is_cjk(PyUnicode_READ(kind, data, i));
                 lengths[j] += 2 * latin;
-                PyObject *targets = PyDict_GetItemWithError(words, piece);  // borrowed
-                if (!targets && PyErr_Occurred()) {
-                    Py_DECREF(piece);
-                    goto done;
-                }
-                if (targets) {
-                    PyObject *target_seq = PySequence_Fast(targets, "word targets must be a sequence");
-                    if (!target_seq) {
+                for (Py_ssize_t i = 0; i < n_targets && may_be_wanted; i++) {
+                    int same = PyUnicode_Compare(piece, targets[i].word);
+                    if (same == -1 && PyErr_Occurred()) {
                         Py_DECREF(piece);
                         goto done;
                     }
-                    for (Py_ssize_t t = 0; t < PySequence_Fast_GET_SIZE(target_seq); t++) {
-                        Py_ssize_t index = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(target_seq, t));
-                        if (index < 0 || index >= n_terms) {
-                            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a word's term is out of range");
-                            Py_DECREF(target_seq);
-                            Py_DECREF(piece);
-                            goto done;
-                        }
-                        counts[j * n_terms + index] += 1;
-                    }
-                    Py_DECREF(target_seq);
+                    if (same == 0) counts[j * n_terms + targets[i].term] += 1;
                 }
             }
             Py_DECREF(piece);
@@ -806,15 +864,16 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
             Py_UCS4 c = PyUnicode_READ(kind, data, i);
             if (!is_cjk(c)) continue;
             lengths[s] += !(flags[c] & STOP_CHAR);
-            Py_ssize_t at = find_u32(chars, n_chars, c);
-            if (at >= 0) row[char_terms[at]] += 1;
+            for (Py_ssize_t at = find_gram(grams, n_grams, c); at >= 0 && at < n_grams && grams[at].key == c; at++)
+                row[grams[at].term] += 1;
             if (i + 1 < hi) {
                 Py_UCS4 next = PyUnicode_READ(kind, data, i + 1);
                 if (is_cjk(next)) {
                     uint64_t pair = (uint64_t)c << 32 | next;
                     lengths[s] += !((flags[c] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, pair) >= 0);
-                    at = find_u64(pairs, n_pairs, pair);
-                    if (at >= 0) row[pair_terms[at]] += 1;
+                    for (Py_ssize_t at = find_gram(grams, n_grams, pair); at >= 0 && at < n_grams && grams[at].key == pair;
+                         at++)
+                        row[grams[at].term] += 1;
                 }
             }
         }
@@ -833,7 +892,7 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
             long n = counts[s * n_terms + t];
             if (!n) continue;
             PyObject *value = PyLong_FromLong(n);
-            if (!value || PyDict_SetItem(found, PySequence_Fast_GET_ITEM(term_seq, t), value) < 0) {
+            if (!value || PyDict_SetItem(found, PyList_GET_ITEM(terms, t), value) < 0) {
                 Py_XDECREF(value);
                 Py_CLEAR(result);
                 goto done;
@@ -842,15 +901,107 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
         }
     }
 done:
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 2; i++)
         if (held[i].held) PyBuffer_Release(&held[i].view);
     if (have_cut) PyBuffer_Release(&cut);
+    for (Py_ssize_t i = 0; i < n_targets; i++) Py_DECREF(targets[i].word);
     Py_XDECREF(span_seq);
-    Py_XDECREF(term_seq);
+    Py_XDECREF(terms);
+    PyMem_Free(targets);
+    PyMem_Free(grams);
+    PyMem_Free(firsts);
     PyMem_Free(bounds);
     PyMem_Free(counts);
     PyMem_Free(lengths);
     return result;
+}
+
+/* -- where a passage's sentences end -------------------------------------------------------- */
+
+static int in_set(Py_UCS4 c, const Py_UCS4 *set) {
+    for (; *set; set++)
+        if (*set == c) return 1;
+    return 0;
+}
+
+/* sentences.py's marks, as code points (0-terminated). */
+static const Py_UCS4 OPENERS[] = {0xff08, '(', 0x201c, 0x300c, 0x300e, 0x300a, 0x3008, 0};
+static const Py_UCS4 CLOSERS[] = {0xff09, ')', 0x201d, 0x300d, 0x300f, 0x300b, 0x3009, 0};
+static const Py_UCS4 CLOSING_QUOTES[] = {0x201d, 0x2019, 0x300d, 0x300f, '"', '\'', ')', 0xff09, 0x300b, 0};
+static const Py_UCS4 ENDS[] = {0x3002, 0xff01, 0xff1f, '!', '?', 0};
+static const Py_UCS4 ENDS_OTHER[] = {0x3002, 0xff01, 0xff1f, '!', '?', 0xff0e, 0};
+#define FULL_STOP 0x3002
+#define OTHER_FULL_STOP 0xff0e
+
+static int blank(int kind, const void *data, Py_ssize_t lo, Py_ssize_t hi) {
+    for (Py_ssize_t i = lo; i < hi; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) return 0;
+    return 1;
+}
+
+static int add_span(PyObject *out, Py_ssize_t lo, Py_ssize_t hi) {
+    PyObject *span = Py_BuildValue("(nn)", lo, hi);
+    if (!span) return -1;
+    int failed = PyList_Append(out, span);
+    Py_DECREF(span);
+    return failed;
+}
+
+PyDoc_STRVAR(sentence_spans_doc,
+             "sentence_spans(text, max_protected) -> list[tuple[int, int]]\n\n"
+             "sentences.py's sentence_spans, whose rules and reference it is (the tests hold the two equal).");
+
+static PyObject *sentence_spans(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_ssize_t max_protected;
+    if (!PyArg_ParseTuple(args, "Un", &text, &max_protected)) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int has_full_stop = 0, has_other = 0;
+    for (Py_ssize_t i = 0; i < n && !has_full_stop; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        has_full_stop = c == FULL_STOP;
+        has_other |= c == OTHER_FULL_STOP;
+    }
+    const Py_UCS4 *ends = !has_full_stop && has_other ? ENDS_OTHER : ENDS;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    Py_ssize_t start = 0, depth = 0, i = 0;
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (in_set(c, OPENERS)) depth += 1;
+        else if (in_set(c, CLOSERS)) depth = depth > 0 ? depth - 1 : 0;
+        if (c != '\n' && !in_set(c, ends)) {
+            i++;
+            continue;
+        }
+        // The run of sentence ends and closing quotes after this character belongs to it.
+        Py_ssize_t end = i + 1, after = depth;
+        while (end < n && c != '\n') {
+            Py_UCS4 next = PyUnicode_READ(kind, data, end);
+            if (!in_set(next, ends) && !in_set(next, CLOSING_QUOTES)) break;
+            if (in_set(next, CLOSERS)) after = after > 0 ? after - 1 : 0;
+            end++;
+        }
+        if (c != '\n' && after > 0 && i - start <= max_protected) {
+            depth = after;
+            i = end;
+            continue;
+        }
+        if (!blank(kind, data, start, end) && add_span(out, start, end) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        start = end;
+        depth = 0;
+        i = end;
+    }
+    if (!blank(kind, data, start, n) && add_span(out, start, n) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* -- the sentence stage's best sentence ------------------------------------------------------- */
@@ -986,6 +1137,7 @@ static PyMethodDef methods[] = {
     {"top_k_pruned", top_k_pruned, METH_VARARGS, top_k_pruned_doc},
     {"sentence_counts", sentence_counts, METH_VARARGS, sentence_counts_doc},
     {"best_sentence", best_sentence, METH_VARARGS, best_sentence_doc},
+    {"sentence_spans", sentence_spans, METH_VARARGS, sentence_spans_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -79,6 +79,7 @@ class BM25Index:
         # term -> [(segment number, term id)], filled a query at a time (see lists()).
         self._lists: dict[str, list[tuple[int, int]]] = {}
         self._dfs: dict[str, int] = {}  # term -> live document frequency (doc_freq())
+        self._idfs: dict[str, float] = {}  # term -> idf(), asked for a question's terms several times each
         # top_k's search, and the term statistics and scratch buffers it keeps between queries.
         self._maxscore = MaxScore(self)
 
@@ -210,12 +211,17 @@ class BM25Index:
 
     def idf(self, term: str) -> float:
         """BM25Okapi idf with rank-bm25's floor: a negative idf becomes epsilon * average idf."""
+        known = self._idfs.get(term)
+        if known is not None:
+            return known
         df = self.doc_freq(term)
         if df == 0:
-            return 0.0
-        value = math.log(self.n_docs - df + 0.5) - math.log(df + 0.5)
-        if value < 0:
-            return self.params.epsilon * self._average_idf
+            value = 0.0
+        else:
+            value = math.log(self.n_docs - df + 0.5) - math.log(df + 0.5)
+            if value < 0:
+                value = self.params.epsilon * self._average_idf
+        room(self._idfs, self._lookup_limit)[term] = value
         return value
 
     # -- lookups ------------------------------------------------------------------------------

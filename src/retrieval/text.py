@@ -920,12 +920,9 @@ class Analyzer:
         normalised = _normalised_in_place(text)
         if normalised is None:
             return None
-        terms, words, firsts, chars, char_terms, pairs, pair_terms = _stage_targets(wanted, self._stopwords)
         flags, stop_pairs = _stop_ngram_keys(self._stopwords)
         kept = room(self._kept, _KEPT_PIECES)
-        return compiled.sentence_counts(
-            normalised, cut, spans, kept, words, terms, firsts, chars, char_terms, pairs, pair_terms, flags, stop_pairs
-        )
+        return compiled.sentence_counts(normalised, cut, spans, kept, wanted, flags, stop_pairs)
 
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
         """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
@@ -1083,38 +1080,6 @@ def _normalised_in_place(text: str) -> str | None:
 
 def _pair_key(pair: str) -> int:
     return ord(pair[0]) << 32 | ord(pair[1])
-
-
-@lru_cache(maxsize=64)  # one per question, as _wanted_ngrams
-def _stage_targets(
-    wanted: frozenset[str], stop: frozenset[str]
-) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """wanted as _scoring.sentence_counts takes it: the terms in an order; for each word, the terms a
-    kept piece equal to it counts for (itself, and a Latin or digit word's two n-grams), and the words'
-    first characters; the CJK unigrams and bigrams counts_within counts (_wanted_ngrams), sorted,
-    with their terms."""
-    terms = tuple(wanted)
-    number = {term: i for i, term in enumerate(terms)}
-    words: dict[str, list[int]] = {}
-    for term, i in number.items():
-        if term.startswith((UNIGRAM, BIGRAM)):
-            word = term[len(UNIGRAM) :]
-            if not _has_cjk(word):
-                words.setdefault(word, []).append(i)
-        else:
-            words.setdefault(term, []).append(i)
-    chars, pairs, doubled = _wanted_ngrams(wanted, stop)
-    by_char = sorted((ord(ch), number[term]) for ch, term in chars)
-    by_pair = sorted((_pair_key(pair), number[term]) for pair, term in pairs + doubled)
-    return (
-        terms,
-        {word: tuple(ids) for word, ids in words.items()},
-        np.array(sorted({ord(word[0]) for word in words if word}), dtype=np.uint32),
-        np.array([key for key, _ in by_char], dtype=np.uint32),
-        np.array([i for _, i in by_char], dtype=np.int32),
-        np.array([key for key, _ in by_pair], dtype=np.uint64),
-        np.array([i for _, i in by_pair], dtype=np.int32),
-    )
 
 
 @cache
