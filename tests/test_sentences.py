@@ -197,3 +197,22 @@ def test_the_compiled_verdict_on_pieces_of_one_or_two_characters_is_the_analyzer
         units = sum(ch not in analyzer._stopwords for ch in piece)
         expected = analyzer._kept[piece] + units + (piece not in analyzer._stopwords)
         assert tokens_of_one_piece(piece) == expected, piece
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="北京。！？!?．（）()“”「」『』《》〈〉’\"')\n 　a", max_size=60))
+def test_the_compiled_sentence_spans_are_the_pythons(text: str):
+    # Where the reader cuts long paragraphs, so where passages begin: the compiled cut must be the
+    # Python one to the character (bump corpus.READER_VERSION with any change to either).
+    from wenda.retrieval import sentences as sentences_module
+
+    assert sentences_module.compiled is not None, "wenda.retrieval._scoring was not built"
+    assert sentence_spans(text) == list(sentences_module._sentence_spans(text))
+
+
+def test_the_compiled_sentence_spans_keep_a_long_quotation_protected_up_to_the_limit():
+    from wenda.retrieval import sentences as sentences_module
+
+    for inside in (10, sentences_module._MAX_PROTECTED - 2, sentences_module._MAX_PROTECTED + 5):
+        text = "他说：“" + "好" * inside + "。”然后走了。后来呢？"
+        assert sentence_spans(text) == list(sentences_module._sentence_spans(text))
