@@ -589,33 +589,18 @@ def test_compiled_top_k_refuses_a_damaged_posting_list_and_leaves_its_scratch_ze
     plan = index._maxscore.plan(["城市"])
     _, lo, hi, g_lo, _, t_lo, _ = plan["城市"].spans[0]
     acc = np.zeros(index.n_slots)
-    arrays = [(codes, seg.gap_exceptions, seg.tf_exceptions)]
+    norms, k1 = index._maxscore._slot_norms, TUNED_PARAMS.k1
+    damaged = [(codes, seg.gap_exceptions, seg.tf_exceptions)]
     with pytest.raises(ValueError, match="past the index's end"):
-        maxscore_module.compiled.top_k(
-            arrays, [(0, 0, lo, hi, g_lo, t_lo, 1.0)], index._maxscore._slot_norms, index.live, TUNED_PARAMS.k1, 3, acc
-        )
+        maxscore_module.compiled.top_k(damaged, [(1.0, [(0, 0, lo, hi, g_lo, t_lo)])], norms, index.live, k1, 3, acc)
+    too_long = [(1.0, [(0, 0, lo, len(codes) + 1, g_lo, t_lo)])]
     with pytest.raises(ValueError, match="outside its segment"):
-        maxscore_module.compiled.top_k(
-            arrays,
-            [(0, 0, lo, len(codes) + 1, g_lo, t_lo, 1.0)],
-            index._maxscore._slot_norms,
-            index.live,
-            TUNED_PARAMS.k1,
-            3,
-            acc,
-        )
+        maxscore_module.compiled.top_k(damaged, too_long, norms, index.live, k1, 3, acc)
     assert not acc.any()
     # The same call over the segment's own codes answers, with get_scores' values.
     arrays = [(seg.posting_codes, seg.gap_exceptions, seg.tf_exceptions)]
-    found = maxscore_module.compiled.top_k(
-        arrays,
-        [(0, 0, lo, hi, g_lo, t_lo, index.idf("城市"))],
-        index._maxscore._slot_norms,
-        index.live,
-        TUNED_PARAMS.k1,
-        3,
-        acc,
-    )
+    spans = [(index.idf("城市"), [(0, 0, lo, hi, g_lo, t_lo)])]
+    found = maxscore_module.compiled.top_k(arrays, spans, norms, index.live, k1, 3, acc)
     scores = index.get_scores(["城市"])
     assert found == [(1, scores[1]), (0, scores[0])]  # the shorter paragraph first
     assert not acc.any()

@@ -151,9 +151,9 @@ PyDoc_STRVAR(top_k_doc,
              "top_k(segments, spans, norms, allowed, k1, k, acc) -> list[tuple[int, float]]\n\n"
              "The k best allowed slots by the sum of every span's weighted contributions, best first,\n"
              "ties to the lower slot. segments: (posting_codes, gap_exceptions, tf_exceptions) of each\n"
-             "segment; spans: (segment, base, lo, hi, gap_lo, tf_lo, weight) of each list, added in that\n"
-             "order; norms: float64 per slot; allowed: bool per slot; acc: float64 zeros per slot,\n"
-             "left zeroed.");
+             "segment; spans: (weight, [(segment, base, lo, hi, gap_lo, tf_lo), ...]) for each occurrence\n"
+             "of a term, its lists added in that order; norms: float64 per slot; allowed: bool per slot;\n"
+             "acc: float64 zeros per slot, left zeroed.");
 
 static PyObject *top_k(PyObject *self, PyObject *args) {
     PyObject *segment_list, *span_list, *norms_obj, *allowed_obj, *acc_obj;
@@ -171,7 +171,20 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     Py_buffer norms = {0}, allowed = {0}, acc = {0};
     int have_norms = 0, have_allowed = 0, have_acc = 0;
-    Py_ssize_t n_segments = PySequence_Fast_GET_SIZE(segment_seq), n_spans = PySequence_Fast_GET_SIZE(span_seq);
+    /* spans: (weight, lists) for each occurrence of a term, each list (segment, base, lo, hi, gap_lo, tf_lo):
+     * counted first, then flattened in order. */
+    Py_ssize_t n_segments = PySequence_Fast_GET_SIZE(segment_seq), n_groups = PySequence_Fast_GET_SIZE(span_seq);
+    Py_ssize_t n_spans = 0;
+    for (Py_ssize_t g = 0; g < n_groups; g++) {
+        PyObject *group = PySequence_Fast_GET_ITEM(span_seq, g);
+        if (!PyTuple_Check(group) || PyTuple_GET_SIZE(group) != 2 || !PyList_Check(PyTuple_GET_ITEM(group, 1))) {
+            PyErr_SetString(PyExc_TypeError, "each span group must be (weight, list of lists)");
+            Py_DECREF(segment_seq);
+            Py_DECREF(span_seq);
+            return NULL;
+        }
+        n_spans += PyList_GET_SIZE(PyTuple_GET_ITEM(group, 1));
+    }
     Segment *segments = PyMem_Calloc(n_segments ? n_segments : 1, sizeof(Segment));
     Span *spans = PyMem_Malloc((n_spans ? n_spans : 1) * sizeof(Span));
     uint8_t *seen = NULL;
@@ -210,19 +223,25 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
         }
     }
     Py_ssize_t postings = 0;
-    for (Py_ssize_t i = 0; i < n_spans; i++) {
-        Span *span = &spans[i];
-        long long base;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(span_seq, i), "nLnnnnd", &span->seg, &base, &span->lo,
-                              &span->hi, &span->g_lo, &span->t_lo, &span->weight))
-            goto done;
-        span->base = base;
-        if (span->seg < 0 || span->seg >= n_segments || span->lo < 0 || span->hi < span->lo ||
-            span->hi > segments[span->seg].codes.len || span->g_lo < 0 || span->t_lo < 0) {
-            PyErr_SetString(PyExc_ValueError, "a span lies outside its segment's postings");
-            goto done;
+    for (Py_ssize_t g = 0, i = 0; g < n_groups; g++) {
+        PyObject *group = PySequence_Fast_GET_ITEM(span_seq, g), *lists = PyTuple_GET_ITEM(group, 1);
+        double weight = PyFloat_AsDouble(PyTuple_GET_ITEM(group, 0));
+        if (weight == -1.0 && PyErr_Occurred()) goto done;
+        for (Py_ssize_t l = 0; l < PyList_GET_SIZE(lists); l++, i++) {
+            Span *span = &spans[i];
+            long long base;
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(lists, l), "nLnnnn", &span->seg, &base, &span->lo, &span->hi,
+                                  &span->g_lo, &span->t_lo))
+                goto done;
+            span->base = base;
+            span->weight = weight;
+            if (span->seg < 0 || span->seg >= n_segments || span->lo < 0 || span->hi < span->lo ||
+                span->hi > segments[span->seg].codes.len || span->g_lo < 0 || span->t_lo < 0) {
+                PyErr_SetString(PyExc_ValueError, "a span lies outside its segment's postings");
+                goto done;
+            }
+            postings += span->hi - span->lo;
         }
-        postings += span->hi - span->lo;
     }
     Py_ssize_t room = postings < n_slots ? postings : n_slots;
     seen = PyMem_Calloc(n_slots ? n_slots : 1, 1);

@@ -290,6 +290,9 @@ class BM25Index:
         """
         if k <= 0:
             return []
+        found = self._maxscore.few_postings_top_k(query, k, within)
+        if found is not None:
+            return found
         plan = self._maxscore.plan(query)
         if plan is None:
             return self._dense_top_k(query, k, within)

@@ -47,6 +47,8 @@ class _QueryTerm:
     best: float = math.inf  # the most tf * (k1 + 1) / (tf + norm) can be over its postings
     length: int = 0  # postings, deleted documents' included
     count: int = 1  # how often the query repeats it
+    # Its lists as _scoring.top_k reads them: (segment, first slot, lo, hi, gap_lo, tf_lo) each.
+    compiled: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
 
 
 # Postings in the first batch of terms top_k accumulates, and how much larger each next batch is:
@@ -129,7 +131,9 @@ class MaxScore:
                 continue
             if not stats.idf > 0:
                 return None
-            plan[term] = _QueryTerm(stats.idf, stats.lists, stats.spans, stats.best, stats.length)
+            plan[term] = _QueryTerm(
+                stats.idf, stats.lists, stats.spans, stats.best, stats.length, compiled=stats.compiled
+            )
         return plan
 
     def restrict(self, allowed: np.ndarray) -> SlotFilter:
@@ -181,18 +185,35 @@ class MaxScore:
         """_small_top_k's sums for every query, in C: every posting of every query term is added, each
         occurrence of a term with its idf, in query order, so the scores are get_scores' bits. Without
         pruning: compiled, adding a posting costs less than deciding to skip it would in numpy."""
-        k1 = self.index.params.k1
         if sum(q.length for q in plan.values()) > _SMALL_QUERY:
             return self._compiled_pruned_top_k(query, plan, k, norms, allowed)
-        bases = self._bases_list
-        spans = [
-            (seg_no, bases[seg_no], lo, hi, g_lo, t_lo, plan[term].idf)
-            for term in query
-            if term in plan
-            for seg_no, lo, hi, g_lo, _, t_lo, _ in plan[term].spans
-        ]
+        groups = [(plan[term].idf, plan[term].compiled) for term in query if term in plan]
         with self._scratch() as (acc, _):
-            return compiled.top_k(self._segment_arrays, spans, norms, allowed, k1, k, acc)
+            return compiled.top_k(self._segment_arrays, groups, norms, allowed, self.index.params.k1, k, acc)
+
+    def few_postings_top_k(
+        self, query: Sequence[str], k: int, within: SlotFilter | None = None
+    ) -> list[tuple[int, float]] | None:
+        """top_k for a query of few postings (most, below a few hundred thousand passages), in C straight
+        from each term's kept statistics, without making a plan: _compiled_top_k's sums. None where that
+        does not apply (no compiled code, many postings, or a term whose idf is not positive: plan())."""
+        if compiled is None:
+            return None
+        known = self._term_stats(query)
+        if sum(q.length for q in known.values() if q is not None) > _SMALL_QUERY:
+            return None
+        groups = []
+        for term in query:
+            stats = known[term]
+            if stats is not None:
+                if not stats.idf > 0:
+                    return None
+                groups.append((stats.idf, stats.compiled))
+        if not groups:
+            return []
+        norms, allowed = (self._slot_norms, self.index.live) if within is None else (within.norms, within.allowed)
+        with self._scratch() as (acc, _):
+            return compiled.top_k(self._segment_arrays, groups, norms, allowed, self.index.params.k1, k, acc)
 
     def _compiled_pruned_top_k(
         self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
@@ -261,7 +282,9 @@ class MaxScore:
                 if lists:
                     spans = [self.span(s, t) for s, t in lists]
                     length = sum(span[2] - span[1] for span in spans)
-                    found[term] = _QueryTerm(self.index.idf(term), lists, spans, length=length)
+                    bases = self._bases_list
+                    ready = [(s, bases[s], lo, hi, g_lo, t_lo) for s, lo, hi, g_lo, _, t_lo, _ in spans]
+                    found[term] = _QueryTerm(self.index.idf(term), lists, spans, length=length, compiled=ready)
                 else:
                     found[term] = None
             self._fill_bests([q for q in found.values() if q is not None])
