@@ -19,6 +19,7 @@ Every measurement runs in its own subprocess, so its peak RSS is its own:
 Usage (corpora from bench/make_corpus.py; results as JSON lines plus Markdown tables on stdout)::
 
     python bench/run_bench.py --sizes 10k 100k
+    python bench/run_bench.py --sizes 1m --engines wenda tantivy --seg-passages 0 --reuse-indexes   # queries again
 """
 
 from __future__ import annotations
@@ -553,18 +554,24 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def bench_size(size: str, engines: list[str], workdir: Path, log, emit) -> None:
+def bench_size(size: str, engines: list[str], workdir: Path, log, emit, reuse: bool = False) -> None:
     src = DATA / size
     corpus = _corpus(workdir, size)
-    shutil.rmtree(workdir / size, ignore_errors=True)
-    corpus.mkdir(parents=True)
-    for path in sorted(src.glob("articles-*.jsonl")):
-        os.link(path, corpus / path.name)  # hard links: the benchmark never writes into bench/data
-    builds = {}
-    for engine in ["wenda"] + [e for e in engines if e in ("bm25s", "tantivy")]:
-        builds[engine] = _run_json(["_build", engine, size, str(workdir)], log)
-        builds[engine]["load1"] = os.getloadavg()[0]
-        emit(builds[engine])
+    if reuse:
+        # Serve what an earlier run built (its corpus may hold the article its add phase added).
+        missing = [e for e in ["wenda", *engines] if e in ("bm25s", "tantivy") and not (workdir / size / e).exists()]
+        if not (corpus / ".wenda").is_dir() or missing:
+            sys.exit(f"--reuse-indexes: no earlier run's indexes in {workdir / size} ({', '.join(missing) or 'wenda'})")
+    else:
+        shutil.rmtree(workdir / size, ignore_errors=True)
+        corpus.mkdir(parents=True)
+        for path in sorted(src.glob("articles-*.jsonl")):
+            os.link(path, corpus / path.name)  # hard links: the benchmark never writes into bench/data
+        builds = {}
+        for engine in ["wenda"] + [e for e in engines if e in ("bm25s", "tantivy")]:
+            builds[engine] = _run_json(["_build", engine, size, str(workdir)], log)
+            builds[engine]["load1"] = os.getloadavg()[0]
+            emit(builds[engine])
     clients = {}
     for engine in engines:  # one at a time, so second-start times do not overlap
         clients[engine] = Client(engine, size, workdir, log)
@@ -609,9 +616,16 @@ def bench_size(size: str, engines: list[str], workdir: Path, log, emit) -> None:
     for engine, client in clients.items():
         emit({"phase": "rss", "engine": engine, "size": size, **client.ask({"cmd": "rss"})})
     for engine, client in clients.items():
-        emit(
-            {"phase": "add", "engine": engine, "size": size, "load1": os.getloadavg()[0], **client.ask({"cmd": "add"})}
-        )
+        if not reuse:
+            emit(
+                {
+                    "phase": "add",
+                    "engine": engine,
+                    "size": size,
+                    "load1": os.getloadavg()[0],
+                    **client.ask({"cmd": "add"}),
+                }
+            )
         client.close()
 
 
@@ -666,6 +680,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/wenda-bench/results.jsonl"))
     ap.add_argument("--seg-size", default="100k", help="corpus to sample for the segmentation rate")
     ap.add_argument("--seg-passages", type=int, default=20_000, help="passages in that sample (0: skip)")
+    ap.add_argument(
+        "--reuse-indexes",
+        action="store_true",
+        help="serve the indexes an earlier run left in --workdir: no builds and no add phase (the query columns)",
+    )
     args = ap.parse_args()
     if "wenda" not in args.engines:
         ap.error("wenda is the reference engine; keep it in --engines")
@@ -698,7 +717,7 @@ def main() -> None:
         if args.seg_passages:
             emit({**_run_json(["_seg", args.seg_size, str(args.seg_passages)], log), "load1": os.getloadavg()[0]})
         for size in args.sizes:
-            bench_size(size, args.engines, args.workdir, log, emit)
+            bench_size(size, args.engines, args.workdir, log, emit, reuse=args.reuse_indexes)
         sampler.stop.set()
         s = sampler.samples or [os.getloadavg()[0]]
         emit({"phase": "load", "load1_min": min(s), "load1_median": statistics.median(s), "load1_max": max(s)})
