@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from . import chat
 from .corpus import Passage
@@ -220,7 +220,7 @@ class Searcher:
             if first is not None:
                 tokens = tuple(follow_up.tokens)
                 # Relevance is a share of what the typed and the borrowed tokens together could score.
-                return Query(tokens, tuple(follow_up.typed), (), max_score(self.index, tokens)), first
+                return Query(tokens, tuple(follow_up.typed), (), partial(max_score, self.index, tokens)), first
         return self._without_asides(question, self.query(question), within), None
 
     def _without_asides(self, question: str, query: Query, within: SlotFilter | None) -> Query:
@@ -247,7 +247,7 @@ class Searcher:
         if not talk:
             return query
         tokens = tuple(t for t in query.tokens if t not in talk)
-        return Query(tokens, tokens, (), max_score(self.index, tokens))
+        return Query(tokens, tokens, (), partial(max_score, self.index, tokens))
 
     def rank(self, question: str, k: int, context: Sequence[str] = ()) -> list[tuple[int, float]]:
         """Only the k best (passage number, score) pairs: what evaluation needs, without highlights."""

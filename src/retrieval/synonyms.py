@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 
 from .corpus import Problem, UnreadableFile, decode
 from .index import BM25Index
@@ -133,7 +134,12 @@ class Query:
     tokens: tuple[str, ...]  # what top_k scores, with repeats
     typed: tuple[str, ...]  # Analyzer.query_tokens of the question alone
     added: tuple[str, ...]  # the distinct tokens the rules added (each scored once)
-    max_score: float
+    # max_score's value, or how to work it out: a ranking alone (eval, the benchmarks) never reads it.
+    maximum: float | Callable[[], float] = field(compare=False, repr=False)
+
+    @cached_property
+    def max_score(self) -> float:
+        return self.maximum() if callable(self.maximum) else self.maximum
 
 
 def expand(synonyms: Synonyms, analyzer: Analyzer, index: BM25Index, question: str) -> Query:
@@ -158,7 +164,7 @@ def expand(synonyms: Synonyms, analyzer: Analyzer, index: BM25Index, question: s
     typed = analyzer.query_tokens(question)
     found = synonyms.find(normalise(question)) if synonyms.rules else []
     if not found:
-        return Query(tuple(typed), tuple(typed), (), max_score(index, typed))
+        return Query(tuple(typed), tuple(typed), (), partial(max_score, index, typed))
     weights = Counter(typed)
     idf: dict[str, float] = {}
     seen: dict[str, bool] = {}
