@@ -69,6 +69,11 @@ static void sift_down(Pair *heap, Py_ssize_t n, Py_ssize_t i) {
     }
 }
 
+static int compare_slots(const void *a, const void *b) {
+    int64_t x = ((const Pair *)a)->slot, y = ((const Pair *)b)->slot;
+    return x < y ? -1 : x > y;
+}
+
 static int compare_pairs(const void *a, const void *b) {
     const Pair *x = a, *y = b;
     return before(x, y) ? -1 : before(y, x) ? 1 : 0;
@@ -527,14 +532,91 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
         if (found < k && j < n_terms) continue;
         double floor = theta * (1 - SAFETY);
         if (j < n_terms && !(floor > rest[j])) continue;  // a document not seen yet could still make it
+        // No document not seen yet can reach the top k: the survivors, by slot, with their partial scores.
         n_candidates = 0;
         for (Py_ssize_t i = 0; i < n_touched; i++) {
             int64_t slot = touched[i];
-            if (ok[slot] && scores[slot] + rest[j] >= floor) candidates[n_candidates++] = slot;
+            if (ok[slot] && scores[slot] + rest[j] >= floor) pairs[n_candidates++] = (Pair){slot, scores[slot]};
         }
-        if (n_candidates <= MAX_CANDIDATES || j == n_terms) break;
+        qsort(pairs, n_candidates, sizeof(Pair), compare_slots);
+        break;
     }
     for (Py_ssize_t i = 0; i < n_touched; i++) scores[touched[i]] = 0.0, seen[touched[i]] = 0;
+    /* The remaining terms' lists are only probed for the survivors: decoded in order and merged with
+     * them (no scattered writes), the survivors pruned as the bound of what is left falls, and a list
+     * left as soon as it passes the last survivor. */
+    while (j < n_terms && n_candidates > MAX_CANDIDATES && !error) {
+        Term *t = &terms[j];
+        Py_ssize_t q = 0;
+        for (Py_ssize_t l = t->first; l < t->first + t->count && q < n_candidates && !error; l++) {
+            const List *list = &lists[l];
+            const Forward *seg = &segments[list->seg];
+            const uint8_t *codes = seg->codes.buf;
+            Py_ssize_t n_gaps = seg->gaps.len / seg->gaps.itemsize, n_tfs = seg->tfs.len / seg->tfs.itemsize;
+            Py_ssize_t g = list->g_lo, tfi = list->t_lo;
+            int64_t doc = -1;
+            for (Py_ssize_t i = list->lo; i < list->hi && q < n_candidates; i++) {
+                uint8_t code = codes[i];
+                int64_t gap = code >> 1;
+                if (gap == 0) {
+                    if (g >= n_gaps) {
+                        error = "a posting list runs past its gap exceptions";
+                        break;
+                    }
+                    gap = item(&seg->gaps, g++);
+                }
+                doc += gap;
+                Py_ssize_t tf_at = -1;
+                if (code & 1) {
+                    if (tfi >= n_tfs) {
+                        error = "a posting list runs past its tf exceptions";
+                        break;
+                    }
+                    tf_at = tfi++;
+                }
+                int64_t slot = seg->base + doc;
+                while (q < n_candidates && pairs[q].slot < slot) q++;
+                if (q < n_candidates && pairs[q].slot == slot) {
+                    double tf = tf_at < 0 ? 1.0 : (double)item(&seg->tfs, tf_at);
+                    pairs[q].score += t->weight * (tf * saturated / (tf + norm[slot]));
+                }
+            }
+        }
+        j++;
+        if (error) break;
+        // A threshold from the survivors' partial scores, and those that can no longer reach it dropped.
+        Py_ssize_t found = 0;
+        for (Py_ssize_t i = 0; i < n_candidates; i++) {
+            double v = pairs[i].score;
+            if (found < k) {
+                Py_ssize_t at = found++;
+                while (at && heap[(at - 1) / 2] > v) {
+                    heap[at] = heap[(at - 1) / 2];
+                    at = (at - 1) / 2;
+                }
+                heap[at] = v;
+            } else if (v > heap[0]) {
+                Py_ssize_t at = 0;
+                for (;;) {
+                    Py_ssize_t lc = 2 * at + 1, rc = lc + 1, least = at;
+                    double lv = lc < k ? heap[lc] : INFINITY, rv = rc < k ? heap[rc] : INFINITY;
+                    if (lv < v && lv <= rv) least = lc;
+                    else if (rv < v) least = rc;
+                    if (least == at) break;
+                    heap[at] = heap[least];
+                    at = least;
+                }
+                heap[at] = v;
+            }
+        }
+        if (found < k) continue;
+        double floor = heap[0] * (1 - SAFETY);
+        Py_ssize_t kept = 0;
+        for (Py_ssize_t i = 0; i < n_candidates; i++)
+            if (pairs[i].score + rest[j] >= floor) pairs[kept++] = pairs[i];
+        n_candidates = kept;
+    }
+    for (Py_ssize_t i = 0; i < n_candidates; i++) candidates[i] = pairs[i].slot;
     /* The candidates' exact scores: each term's tf from the forward list, then the sum in query order. */
     Py_ssize_t last_seg = -1;
     for (Py_ssize_t c = 0; c < n_candidates && !error; c++) {
