@@ -74,6 +74,20 @@ static int compare_slots(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The (slot, score) pairs as a new list of tuples, or NULL with an exception set. */
+static PyObject *pair_list(const Pair *pairs, Py_ssize_t n) {
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        PyObject *pair = Py_BuildValue("(Ld)", (long long)pairs[i].slot, pairs[i].score);
+        if (!pair) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, pair);
+    }
+    return list;
+}
+
 static int compare_pairs(const void *a, const void *b) {
     const Pair *x = a, *y = b;
     return before(x, y) ? -1 : before(y, x) ? 1 : 0;
@@ -292,16 +306,7 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    result = PyList_New(n_best);
-    if (!result) goto done;
-    for (Py_ssize_t i = 0; i < n_best; i++) {
-        PyObject *pair = Py_BuildValue("(Ld)", (long long)pairs[i].slot, pairs[i].score);
-        if (!pair) {
-            Py_CLEAR(result);
-            goto done;
-        }
-        PyList_SET_ITEM(result, i, pair);
-    }
+    result = pair_list(pairs, n_best);
 done:
     free(pairs);
     PyMem_Free(seen);
@@ -343,35 +348,36 @@ typedef struct {
     Py_ssize_t postings;
 } Term;
 
+/* v into a min-heap of at most k values (the k largest so far, the least at the root). */
+static void keep_largest(double *heap, Py_ssize_t *n, Py_ssize_t k, double v) {
+    if (*n < k) {  // sift up
+        Py_ssize_t at = (*n)++;
+        while (at && heap[(at - 1) / 2] > v) {
+            heap[at] = heap[(at - 1) / 2];
+            at = (at - 1) / 2;
+        }
+        heap[at] = v;
+    } else if (v > heap[0]) {  // replace the root and sift v down
+        Py_ssize_t at = 0;
+        for (;;) {
+            Py_ssize_t l = 2 * at + 1, r = l + 1, least = at;
+            double lv = l < k ? heap[l] : INFINITY, rv = r < k ? heap[r] : INFINITY;
+            if (lv < v && lv <= rv) least = l;
+            else if (rv < v) least = r;
+            if (least == at) break;
+            heap[at] = heap[least];
+            at = least;
+        }
+        heap[at] = v;
+    }
+}
+
 /* The k-th largest acc over the allowed touched slots (0 if there are fewer than k), with a heap. */
 static double kth_largest(const double *acc, const uint8_t *ok, const int64_t *touched, Py_ssize_t n_touched,
                           Py_ssize_t k, double *heap, Py_ssize_t *found) {
     Py_ssize_t n = 0;
-    for (Py_ssize_t i = 0; i < n_touched; i++) {
-        int64_t slot = touched[i];
-        if (!ok[slot]) continue;
-        double v = acc[slot];
-        if (n < k) {  // sift up into a min-heap
-            Py_ssize_t at = n++;
-            while (at && heap[(at - 1) / 2] > v) {
-                heap[at] = heap[(at - 1) / 2];
-                at = (at - 1) / 2;
-            }
-            heap[at] = v;
-        } else if (v > heap[0]) {
-            Py_ssize_t at = 0;
-            for (;;) {  // sift v down from the root
-                Py_ssize_t l = 2 * at + 1, r = l + 1, least = at;
-                double lv = l < k ? heap[l] : INFINITY, rv = r < k ? heap[r] : INFINITY;
-                if (lv < v && lv <= rv) least = l;
-                else if (rv < v) least = r;
-                if (least == at) break;
-                heap[at] = heap[least];
-                at = least;
-            }
-            heap[at] = v;
-        }
-    }
+    for (Py_ssize_t i = 0; i < n_touched; i++)
+        if (ok[touched[i]]) keep_largest(heap, &n, k, acc[touched[i]]);
     *found = n;
     return n < k ? 0.0 : heap[0];
 }
@@ -588,29 +594,7 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
         if (error) break;
         // A threshold from the survivors' partial scores, and those that can no longer reach it dropped.
         Py_ssize_t found = 0;
-        for (Py_ssize_t i = 0; i < n_candidates; i++) {
-            double v = pairs[i].score;
-            if (found < k) {
-                Py_ssize_t at = found++;
-                while (at && heap[(at - 1) / 2] > v) {
-                    heap[at] = heap[(at - 1) / 2];
-                    at = (at - 1) / 2;
-                }
-                heap[at] = v;
-            } else if (v > heap[0]) {
-                Py_ssize_t at = 0;
-                for (;;) {
-                    Py_ssize_t lc = 2 * at + 1, rc = lc + 1, least = at;
-                    double lv = lc < k ? heap[lc] : INFINITY, rv = rc < k ? heap[rc] : INFINITY;
-                    if (lv < v && lv <= rv) least = lc;
-                    else if (rv < v) least = rc;
-                    if (least == at) break;
-                    heap[at] = heap[least];
-                    at = least;
-                }
-                heap[at] = v;
-            }
-        }
+        for (Py_ssize_t i = 0; i < n_candidates; i++) keep_largest(heap, &found, k, pairs[i].score);
         if (found < k) continue;
         double floor = heap[0] * (1 - SAFETY);
         Py_ssize_t kept = 0;
@@ -673,16 +657,7 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, error);
         goto done;
     }
-    result = PyList_New(n_best);
-    if (!result) goto done;
-    for (Py_ssize_t i = 0; i < n_best; i++) {
-        PyObject *pair = Py_BuildValue("(Ld)", (long long)pairs[i].slot, pairs[i].score);
-        if (!pair) {
-            Py_CLEAR(result);
-            goto done;
-        }
-        PyList_SET_ITEM(result, i, pair);
-    }
+    result = pair_list(pairs, n_best);
 done:
     PyMem_Free(seen);
     PyMem_Free(touched);
@@ -715,17 +690,7 @@ static inline int is_cjk(Py_UCS4 c) {
     return (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff);
 }
 
-/* The position of key in a sorted array, or -1. */
-static Py_ssize_t find_u32(const uint32_t *keys, Py_ssize_t n, uint32_t key) {
-    Py_ssize_t lo = 0, hi = n;
-    while (lo < hi) {
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (keys[mid] < key) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < n && keys[lo] == key ? lo : -1;
-}
-
+/* The first position of key in a sorted array, or -1. */
 static Py_ssize_t find_u64(const uint64_t *keys, Py_ssize_t n, uint64_t key) {
     Py_ssize_t lo = 0, hi = n;
     while (lo < hi) {
@@ -767,20 +732,9 @@ static int compare_grams(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int compare_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+static int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-/* Every position of key among the sorted grams (keys repeat only if wanted holds a term twice over). */
-static Py_ssize_t find_gram(const Gram *grams, Py_ssize_t n, uint64_t key) {
-    Py_ssize_t lo = 0, hi = n;
-    while (lo < hi) {
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (grams[mid].key < key) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < n && grams[lo].key == key ? lo : -1;
 }
 
 PyDoc_STRVAR(sentence_counts_doc,
@@ -806,7 +760,7 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
     long *counts = NULL, *lengths = NULL;
     Target *targets = NULL;
     Gram *grams = NULL;
-    uint32_t *firsts = NULL;
+    uint64_t *firsts = NULL, *gram_keys = NULL;
 
     if (hold(flags_obj, &held[0], 1, "flags") < 0 || hold(stop_pairs_obj, &held[1], 8, "stop_pairs") < 0) goto done;
     const uint8_t *flags = held[0].view.buf;
@@ -824,8 +778,9 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
     Py_ssize_t n_terms = PyList_GET_SIZE(terms);
     targets = PyMem_Calloc(n_terms + 1, sizeof(Target));
     grams = PyMem_Calloc(n_terms + 1, sizeof(Gram));
-    firsts = PyMem_Calloc(n_terms + 1, sizeof(uint32_t));
-    if (!targets || !grams || !firsts) {
+    firsts = PyMem_Calloc(n_terms + 1, sizeof(uint64_t));
+    gram_keys = PyMem_Calloc(n_terms + 1, sizeof(uint64_t));
+    if (!targets || !grams || !firsts || !gram_keys) {
         PyErr_NoMemory();
         goto done;
     }
@@ -862,8 +817,9 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n_targets; i++)
         if (PyUnicode_GET_LENGTH(targets[i].word))
             firsts[n_firsts++] = PyUnicode_READ_CHAR(targets[i].word, 0);
-    qsort(firsts, n_firsts, sizeof(uint32_t), compare_u32);
+    qsort(firsts, n_firsts, sizeof(uint64_t), compare_u64);
     qsort(grams, n_grams, sizeof(Gram), compare_grams);  // unigram keys < 2^32 <= bigram keys: one array
+    for (Py_ssize_t i = 0; i < n_grams; i++) gram_keys[i] = grams[i].key;
 
     if (PyObject_GetBuffer(cut_obj, &cut, PyBUF_SIMPLE) < 0) goto done;
     have_cut = 1;
@@ -919,7 +875,7 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
                     (flags[c1] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, (uint64_t)c1 << 32 | c2) >= 0;
                 known = letter && !stop;
             }
-            int may_be_wanted = size && find_u32(firsts, n_firsts, c1) >= 0;
+            int may_be_wanted = size && find_u64(firsts, n_firsts, c1) >= 0;
             if (known == 0 || (known == 1 && !may_be_wanted)) {
                 lengths[j] += known;  // a CJK piece: a word, and not a Latin one
                 start = end;
@@ -967,14 +923,14 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
             Py_UCS4 c = PyUnicode_READ(kind, data, i);
             if (!is_cjk(c)) continue;
             lengths[s] += !(flags[c] & STOP_CHAR);
-            for (Py_ssize_t at = find_gram(grams, n_grams, c); at >= 0 && at < n_grams && grams[at].key == c; at++)
+            for (Py_ssize_t at = find_u64(gram_keys, n_grams, c); at >= 0 && at < n_grams && gram_keys[at] == c; at++)
                 row[grams[at].term] += 1;
             if (i + 1 < hi) {
                 Py_UCS4 next = PyUnicode_READ(kind, data, i + 1);
                 if (is_cjk(next)) {
                     uint64_t pair = (uint64_t)c << 32 | next;
                     lengths[s] += !((flags[c] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, pair) >= 0);
-                    for (Py_ssize_t at = find_gram(grams, n_grams, pair); at >= 0 && at < n_grams && grams[at].key == pair;
+                    for (Py_ssize_t at = find_u64(gram_keys, n_grams, pair); at >= 0 && at < n_grams && gram_keys[at] == pair;
                          at++)
                         row[grams[at].term] += 1;
                 }
@@ -1013,6 +969,7 @@ done:
     PyMem_Free(targets);
     PyMem_Free(grams);
     PyMem_Free(firsts);
+    PyMem_Free(gram_keys);
     PyMem_Free(bounds);
     PyMem_Free(counts);
     PyMem_Free(lengths);
