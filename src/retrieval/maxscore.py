@@ -4,9 +4,11 @@ Each segment keeps, per term, bounds that hold for any avgdl and idf; a query de
 largest possible contribution from them and skips what cannot reach the top k, then rescores the
 few survivors in query order, so the scores are get_scores' bit for bit.
 
-Where the install built _scoring.c, top_k adds up every posting in C instead (the same sums, in the
-same order): faster at every size measured (docs/benchmarks.md). The numpy code stays as the
-reference the tests hold the compiled code to, and for installs without a compiler.
+Where the install built _scoring.c, top_k runs in C instead: a query of few postings adds them all
+(few_postings_top_k), one of many takes the same MaxScore rule with its remaining lists only probed
+(_compiled_pruned_top_k); both give the same scores, bit for bit, and are faster at every size
+measured (docs/benchmarks.md, "The ranking in C"). The numpy code stays as the reference the tests
+hold the compiled code to, and for installs without a compiler.
 """
 
 from __future__ import annotations
@@ -182,9 +184,9 @@ class MaxScore:
     def _compiled_top_k(
         self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
     ) -> list[tuple[int, float]]:
-        """_small_top_k's sums for every query, in C: every posting of every query term is added, each
-        occurrence of a term with its idf, in query order, so the scores are get_scores' bits. Without
-        pruning: compiled, adding a posting costs less than deciding to skip it would in numpy."""
+        """top_k in C. Few postings: _small_top_k's sums, every posting of every query term added, each
+        occurrence of a term with its idf, in query order, so the scores are get_scores' bits (compiled,
+        adding a posting costs less than deciding to skip it would). Many: _compiled_pruned_top_k."""
         if sum(q.length for q in plan.values()) > _SMALL_QUERY:
             return self._compiled_pruned_top_k(query, plan, k, norms, allowed)
         groups = [(plan[term].idf, plan[term].compiled) for term in query if term in plan]
@@ -218,9 +220,10 @@ class MaxScore:
     def _compiled_pruned_top_k(
         self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
     ) -> list[tuple[int, float]]:
-        """_compiled_top_k's result for a query with many postings, with candidates()' pruning in C:
-        terms highest bound first until few documents can still reach the top k, then those scored
-        exactly from their forward lists (each occurrence with its idf, in query order)."""
+        """_compiled_top_k's result for a query with many postings, with candidates()' rule in C: terms
+        added highest bound first until no unseen document can reach the top k, the remaining lists then
+        only probed for the survivors, and the last few scored exactly from their forward lists (each
+        occurrence with its idf, in query order)."""
         terms = list(plan)
         bounds = self.upper_bounds(plan)
         order = np.lexsort((np.array([plan[term].length for term in terms]), -bounds)).tolist()
