@@ -1,7 +1,9 @@
-/* wenda's compiled code: the first stage's exhaustive top k (maxscore.py) and the sentence stage's
- * counts (text.py's counts_within). The Python code is the reference and the fallback; this does the
- * same arithmetic in the same order, so the scores are its bits (and rank-bm25's get_scores'), and
- * ties go to the lower slot as there.
+/* wenda's compiled code, in four parts: the first stage's top k, every posting added (maxscore.py's
+ * _small_top_k) or with MaxScore's pruning (its candidates()); the sentence stage's counts (text.py's
+ * counts_within); where a passage's sentences end (sentences.py); and the stage's best sentence
+ * (rerank.py). The Python code is the reference and the fallback; this does the same arithmetic in
+ * the same order, so the scores are its bits (and rank-bm25's get_scores'), and ties go to the lower
+ * slot as there. The tests hold each part to its reference.
  *
  * Why compiled: a question's postings are few (tens of thousands at 10k passages, millions at 1M)
  * but numpy pays a fixed cost per call, and a query made hundreds of calls; the sentence stage read
@@ -1202,7 +1204,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_scoring", "The first stage's top k and the sentence stage's counts, compiled (maxscore.py, text.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_scoring",
+    "The first stage's top k and the sentence stage's counts, cut and sum, compiled (see _scoring.c).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__scoring(void) { return PyModule_Create(&module); }
