@@ -246,3 +246,34 @@ def test_the_maximum_is_the_one_the_clauses_give_though_one_clause_is_not_cut_ag
     left_out = asides(seed_searcher.index, seed_searcher.analyzer.query_clauses(question), ranked[0][0])
     expected = (question_max_score(seed_searcher.index, query.tokens, left_out), left_out)
     assert seed_searcher._most(question, query, ranked) == expected
+
+
+_ASKED_BOTH_WAYS = [
+    "北京城市副中心政务服务中心什么时候投入运行？",
+    "北京城市副中心政務服務中心什麼時候投入運行？",  # Traditional, full-width
+    "数据要素的作用是什么？",
+    "5G和区块链用在了哪里",
+    "你好，请问智慧城市建设释放了哪些红利？谢谢！",
+    "睡前刷手机看到的，1993个市级事项是怎么办理的？",
+    "的的的了了了",
+    "今天上海的天气怎么样？",
+]
+
+
+@pytest.mark.parametrize("question", _ASKED_BOTH_WAYS)
+def test_search_gives_the_same_hits_with_and_without_the_compiled_code(
+    seed_searcher: Searcher, question: str, monkeypatch: pytest.MonkeyPatch
+):
+    # The whole path at once (first stage, the stage's cut, counts and sum, highlights, relevance) over
+    # a stored corpus, whose passages keep the cut the compiled counts read: every field of every hit
+    # the same as numpy's and Python's, scores to the bit.
+    from wenda.retrieval import maxscore, rerank, sentences, text
+
+    assert maxscore.compiled is not None, "wenda.retrieval._scoring was not built"
+    seed_searcher.forget_cached()
+    compiled = seed_searcher.search(question, 5, distinct=True)
+    for module in (maxscore, rerank, sentences, text):
+        monkeypatch.setattr(module, "compiled", None)
+    seed_searcher.forget_cached()
+    assert seed_searcher.search(question, 5, distinct=True) == compiled
+    assert compiled.hits or question == "的的的了了了"
