@@ -587,19 +587,21 @@ def test_compiled_top_k_refuses_a_damaged_posting_list_and_leaves_its_scratch_ze
     codes = seg.posting_codes.copy()
     codes[:] = 127 << 1  # every gap the largest a byte holds: the first posting is past the end
     plan = index._maxscore.plan(["城市"])
-    _, lo, hi, g_lo, _, t_lo, _ = plan["城市"].spans[0]
+    span = plan["城市"].spans[0]  # (segment, lo, hi, gap_lo, gap_hi, tf_lo, tf_hi)
+    _, lo, _, g_lo, g_hi, t_lo, t_hi = span
     acc = np.zeros(index.n_slots)
     norms, k1 = index._maxscore._slot_norms, TUNED_PARAMS.k1
-    damaged = [(codes, seg.gap_exceptions, seg.tf_exceptions)]
+    forward = (seg.fwd_offsets, seg.fwd_terms, seg.fwd_tfs, 0)
+    damaged = [(codes, seg.gap_exceptions, seg.tf_exceptions, *forward)]
     with pytest.raises(ValueError, match="past the index's end"):
-        maxscore_module.compiled.top_k(damaged, [(1.0, [(0, 0, lo, hi, g_lo, t_lo)])], norms, index.live, k1, 3, acc)
-    too_long = [(1.0, [(0, 0, lo, len(codes) + 1, g_lo, t_lo)])]
+        maxscore_module.compiled.top_k(damaged, [(1.0, [span])], norms, index.live, k1, 3, acc)
+    too_long = [(1.0, [(0, lo, len(codes) + 1, g_lo, g_hi, t_lo, t_hi)])]
     with pytest.raises(ValueError, match="outside its segment"):
         maxscore_module.compiled.top_k(damaged, too_long, norms, index.live, k1, 3, acc)
     assert not acc.any()
     # The same call over the segment's own codes answers, with get_scores' values.
-    arrays = [(seg.posting_codes, seg.gap_exceptions, seg.tf_exceptions)]
-    spans = [(index.idf("城市"), [(0, 0, lo, hi, g_lo, t_lo)])]
+    arrays = [(seg.posting_codes, seg.gap_exceptions, seg.tf_exceptions, *forward)]
+    spans = [(index.idf("城市"), [span])]
     found = maxscore_module.compiled.top_k(arrays, spans, norms, index.live, k1, 3, acc)
     scores = index.get_scores(["城市"])
     assert found == [(1, scores[1]), (0, scores[0])]  # the shorter paragraph first

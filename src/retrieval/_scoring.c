@@ -23,6 +23,7 @@
 /* One segment's posting arrays (postings.py's layout), as buffers held for one call. */
 typedef struct {
     Py_buffer codes, gaps, tfs;
+    int64_t base;  // the segment's first slot
     int held;
 } Segment;
 
@@ -171,10 +172,10 @@ static int get_array(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t it
 PyDoc_STRVAR(top_k_doc,
              "top_k(segments, spans, norms, allowed, k1, k, acc) -> list[tuple[int, float]]\n\n"
              "The k best allowed slots by the sum of every span's weighted contributions, best first,\n"
-             "ties to the lower slot. segments: (posting_codes, gap_exceptions, tf_exceptions) of each\n"
-             "segment; spans: (weight, [(segment, base, lo, hi, gap_lo, tf_lo), ...]) for each occurrence\n"
-             "of a term, its lists added in that order; norms: float64 per slot; allowed: bool per slot;\n"
-             "acc: float64 zeros per slot, left zeroed.");
+             "ties to the lower slot. segments: top_k_pruned's (the forward lists unused); spans: (weight,\n"
+             "[(segment, lo, hi, gap_lo, gap_hi, tf_lo, tf_hi), ...]) for each occurrence of a term, its\n"
+             "lists added in that order; norms: float64 per slot; allowed: bool per slot; acc: float64\n"
+             "zeros per slot, left zeroed.");
 
 static PyObject *top_k(PyObject *self, PyObject *args) {
     PyObject *segment_list, *span_list, *norms_obj, *allowed_obj, *acc_obj;
@@ -192,8 +193,8 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     Py_buffer norms = {0}, allowed = {0}, acc = {0};
     int have_norms = 0, have_allowed = 0, have_acc = 0;
-    /* spans: (weight, lists) for each occurrence of a term, each list (segment, base, lo, hi, gap_lo, tf_lo):
-     * counted first, then flattened in order. */
+    /* spans: (weight, lists) for each occurrence of a term, each list maxscore.py's _Span (segment, lo,
+     * hi, gap_lo, gap_hi, tf_lo, tf_hi): counted first, then flattened in order. */
     Py_ssize_t n_segments = PySequence_Fast_GET_SIZE(segment_seq), n_groups = PySequence_Fast_GET_SIZE(span_seq);
     Py_ssize_t n_spans = 0;
     for (Py_ssize_t g = 0; g < n_groups; g++) {
@@ -224,9 +225,11 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
     have_acc = 1;
     for (Py_ssize_t i = 0; i < n_segments; i++) {
         PyObject *arrays = PySequence_Fast_GET_ITEM(segment_seq, i);
-        PyObject *codes, *gaps, *tfs;
-        if (!PyArg_ParseTuple(arrays, "OOO", &codes, &gaps, &tfs)) goto done;
+        PyObject *codes, *gaps, *tfs, *unused;
+        long long base;
+        if (!PyArg_ParseTuple(arrays, "OOOOOOL", &codes, &gaps, &tfs, &unused, &unused, &unused, &base)) goto done;
         Segment *seg = &segments[i];
+        seg->base = base;
         if (get_array(codes, &seg->codes, 0, 1, -1, "posting_codes") < 0) goto done;
         if (PyObject_GetBuffer(gaps, &seg->gaps, PyBUF_C_CONTIGUOUS) < 0) {
             PyBuffer_Release(&seg->codes);
@@ -250,17 +253,17 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
         if (weight == -1.0 && PyErr_Occurred()) goto done;
         for (Py_ssize_t l = 0; l < PyList_GET_SIZE(lists); l++, i++) {
             Span *span = &spans[i];
-            long long base;
-            if (!PyArg_ParseTuple(PyList_GET_ITEM(lists, l), "nLnnnn", &span->seg, &base, &span->lo, &span->hi,
-                                  &span->g_lo, &span->t_lo))
+            Py_ssize_t g_hi, t_hi;  // maxscore.py's _Span holds them; the exceptions are read as needed
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(lists, l), "nnnnnnn", &span->seg, &span->lo, &span->hi, &span->g_lo,
+                                  &g_hi, &span->t_lo, &t_hi))
                 goto done;
-            span->base = base;
             span->weight = weight;
             if (span->seg < 0 || span->seg >= n_segments || span->lo < 0 || span->hi < span->lo ||
                 span->hi > segments[span->seg].codes.len || span->g_lo < 0 || span->t_lo < 0) {
                 PyErr_SetString(PyExc_ValueError, "a span lies outside its segment's postings");
                 goto done;
             }
+            span->base = segments[span->seg].base;
             postings += span->hi - span->lo;
         }
     }
@@ -527,7 +530,8 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
         Span spans[1];
         for (Py_ssize_t l = t->first; l < t->first + t->count && !error; l++) {
             const List *list = &lists[l];
-            Segment one = {segments[list->seg].codes, segments[list->seg].gaps, segments[list->seg].tfs, 1};
+            Segment one = {segments[list->seg].codes, segments[list->seg].gaps, segments[list->seg].tfs,
+                           segments[list->seg].base, 1};
             spans[0] = (Span){0, list->lo, list->hi, list->g_lo, list->t_lo, segments[list->seg].base, t->weight};
             Py_ssize_t added = accumulate(&one, spans, 1, norm, n_slots, k1, scores, seen, touched + n_touched, &error);
             if (added >= 0) n_touched += added;

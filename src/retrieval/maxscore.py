@@ -49,8 +49,6 @@ class _QueryTerm:
     best: float = math.inf  # the most tf * (k1 + 1) / (tf + norm) can be over its postings
     length: int = 0  # postings, deleted documents' included
     count: int = 1  # how often the query repeats it
-    # Its lists as _scoring.top_k reads them: (segment, first slot, lo, hi, gap_lo, tf_lo) each.
-    compiled: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
 
 
 # Postings in the first batch of terms top_k accumulates, and how much larger each next batch is:
@@ -133,9 +131,7 @@ class MaxScore:
                 continue
             if not stats.idf > 0:
                 return None
-            plan[term] = _QueryTerm(
-                stats.idf, stats.lists, stats.spans, stats.best, stats.length, compiled=stats.compiled
-            )
+            plan[term] = _QueryTerm(stats.idf, stats.lists, stats.spans, stats.best, stats.length)
         return plan
 
     def restrict(self, allowed: np.ndarray) -> SlotFilter:
@@ -151,8 +147,8 @@ class MaxScore:
         if not plan:
             return []
         norms, allowed = (self._slot_norms, self.index.live) if within is None else (within.norms, within.allowed)
-        if compiled is not None:
-            return self._compiled_top_k(query, plan, k, norms, allowed)
+        if compiled is not None:  # (few postings went to few_postings_top_k before any plan was made)
+            return self._compiled_pruned_top_k(query, plan, k, norms, allowed)
         if sum(q.length for q in plan.values()) <= _SMALL_QUERY:
             return self._small_top_k(query, plan, k, norms, allowed)
         candidates = self.candidates(query, plan, k, norms, allowed)
@@ -181,24 +177,15 @@ class MaxScore:
         live = allowed[candidates]
         return best_of(candidates[live].astype(np.int64), scores[live], k)
 
-    def _compiled_top_k(
-        self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
-    ) -> list[tuple[int, float]]:
-        """top_k in C. Few postings: _small_top_k's sums, every posting of every query term added, each
-        occurrence of a term with its idf, in query order, so the scores are get_scores' bits (compiled,
-        adding a posting costs less than deciding to skip it would). Many: _compiled_pruned_top_k."""
-        if sum(q.length for q in plan.values()) > _SMALL_QUERY:
-            return self._compiled_pruned_top_k(query, plan, k, norms, allowed)
-        groups = [(plan[term].idf, plan[term].compiled) for term in query if term in plan]
-        with self._scratch() as (acc, _):
-            return compiled.top_k(self._segment_arrays, groups, norms, allowed, self.index.params.k1, k, acc)
-
     def few_postings_top_k(
         self, query: Sequence[str], k: int, within: SlotFilter | None = None
     ) -> list[tuple[int, float]] | None:
         """top_k for a query of few postings (most, below a few hundred thousand passages), in C straight
-        from each term's kept statistics, without making a plan: _compiled_top_k's sums. None where that
-        does not apply (no compiled code, many postings, or a term whose idf is not positive: plan())."""
+        from each term's kept statistics, without making a plan: _small_top_k's sums, every posting of
+        every query term added, each occurrence of a term with its idf, in query order, so the scores are
+        get_scores' bits (compiled, adding a posting costs less than deciding to skip it would). None
+        where that does not apply (no compiled code, many postings, or a term whose idf is not positive:
+        plan())."""
         if compiled is None:
             return None
         known = self._term_stats(query)
@@ -210,17 +197,17 @@ class MaxScore:
             if stats is not None:
                 if not stats.idf > 0:
                     return None
-                groups.append((stats.idf, stats.compiled))
+                groups.append((stats.idf, stats.spans))
         if not groups:
             return []
         norms, allowed = (self._slot_norms, self.index.live) if within is None else (within.norms, within.allowed)
         with self._scratch() as (acc, _):
-            return compiled.top_k(self._segment_arrays, groups, norms, allowed, self.index.params.k1, k, acc)
+            return compiled.top_k(self._forward_arrays, groups, norms, allowed, self.index.params.k1, k, acc)
 
     def _compiled_pruned_top_k(
         self, query: Sequence[str], plan: dict[str, _QueryTerm], k: int, norms: np.ndarray, allowed: np.ndarray
     ) -> list[tuple[int, float]]:
-        """_compiled_top_k's result for a query with many postings, with candidates()' rule in C: terms
+        """top_k's result for a query with many postings, with candidates()' rule in C: terms
         added highest bound first until no unseen document can reach the top k, the remaining lists then
         only probed for the survivors, and the last few scored exactly from their forward lists (each
         occurrence with its idf, in query order)."""
@@ -246,12 +233,9 @@ class MaxScore:
             )
 
     @cached_property
-    def _segment_arrays(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        return [(seg.posting_codes, seg.gap_exceptions, seg.tf_exceptions) for seg in self.index.segments]
-
-    @cached_property
     def _forward_arrays(self) -> list[tuple[Any, ...]]:
-        """Each segment's postings, its forward lists and its first slot, as top_k_pruned reads them."""
+        """Each segment's postings, its forward lists and its first slot, as _scoring's top_k and
+        top_k_pruned read them."""
         segments = self.index.segments
         return [
             (
@@ -285,9 +269,7 @@ class MaxScore:
                 if lists:
                     spans = [self.span(s, t) for s, t in lists]
                     length = sum(span[2] - span[1] for span in spans)
-                    bases = self._bases_list
-                    ready = [(s, bases[s], lo, hi, g_lo, t_lo) for s, lo, hi, g_lo, _, t_lo, _ in spans]
-                    found[term] = _QueryTerm(self.index.idf(term), lists, spans, length=length, compiled=ready)
+                    found[term] = _QueryTerm(self.index.idf(term), lists, spans, length=length)
                 else:
                     found[term] = None
             self._fill_bests([q for q in found.values() if q is not None])
