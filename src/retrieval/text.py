@@ -232,7 +232,11 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
 
 def _normalise_reading(text: str) -> tuple[str, list[int], bool]:
     """normalise_with_offsets, and whether the result is normalise(text) too: so it is when every
-    character folds to one and OpenCC keeps the length (the usual case), both then doing the same."""
+    character folds to one and OpenCC keeps the length (the usual case, _normalised_in_place), both
+    then doing the same."""
+    in_place = _normalised_in_place(text)
+    if in_place is not None:
+        return in_place, list(range(len(in_place))), True
     text = scrub(text)
     folded = _fold_one_for_one(text)
     whole = folded is not None
@@ -1041,10 +1045,15 @@ class _StopPairs:
         return sum(map(self.pairs.__contains__, self.pattern.findall(text)))
 
 
+def _stop_chars(stopwords: frozenset[str]) -> list[str]:
+    """The stop words a CJK unigram may be, sorted."""
+    return sorted(w for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
+
+
 @cache
 def _ngram_stops(stopwords: frozenset[str]) -> tuple[re.Pattern[str] | None, _StopPairs]:
     """The stop words a CJK unigram may be, as a pattern (None for none), and those a bigram may be."""
-    ones = sorted(w for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w))
+    ones = _stop_chars(stopwords)
     chars = re.compile("[" + "".join(map(re.escape, ones)) + "]") if ones else None
     return chars, _StopPairs(stopwords)
 
@@ -1087,9 +1096,9 @@ def _stop_ngram_keys(stopwords: frozenset[str]) -> tuple[np.ndarray, np.ndarray]
     """The stop words a CJK unigram or bigram may be (_ngram_stops), for C: a byte of flags per
     character of the Basic Multilingual Plane, where all CJK characters are (1: a stop word alone,
     2: the first of a stop word of two), and the stop words of two as sorted keys."""
-    pairs = _StopPairs(stopwords).pairs
+    pairs = _ngram_stops(stopwords)[1].pairs
     flags = np.zeros(0x10000, dtype=np.uint8)
-    flags[np.array([ord(w) for w in stopwords if len(w) == 1 and _CJK_RUN.fullmatch(w)], dtype=np.int64)] |= 1
+    flags[np.array([ord(w) for w in _stop_chars(stopwords)], dtype=np.int64)] |= 1
     flags[np.array([ord(w[0]) for w in pairs], dtype=np.int64)] |= 2
     return flags, np.array(sorted(map(_pair_key, pairs)), dtype=np.uint64)
 
