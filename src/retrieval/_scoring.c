@@ -20,10 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One segment's posting arrays (postings.py's layout), as buffers held for one call. */
+/* One segment's posting arrays (postings.py's layout) and forward lists (segment.py), as buffers held
+ * for one call, and its first slot. */
 typedef struct {
-    Py_buffer codes, gaps, tfs;
-    int64_t base;  // the segment's first slot
+    Py_buffer codes, gaps, tfs, fwd_offsets, fwd_terms, fwd_tfs;
+    int64_t base;
     int held;
 } Segment;
 
@@ -96,15 +97,47 @@ static int compare_pairs(const void *a, const void *b) {
     return before(x, y) ? -1 : before(y, x) ? 1 : 0;
 }
 
-static void release(Segment *segments, Py_ssize_t n) {
+static int exception_size_ok(const Py_buffer *view);
+
+static void release_segments(Segment *segments, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (segments[i].held) {
-            PyBuffer_Release(&segments[i].codes);
-            PyBuffer_Release(&segments[i].gaps);
-            PyBuffer_Release(&segments[i].tfs);
-        }
+        if (!segments[i].held) continue;
+        Py_buffer *views[6] = {&segments[i].codes,       &segments[i].gaps,      &segments[i].tfs,
+                               &segments[i].fwd_offsets, &segments[i].fwd_terms, &segments[i].fwd_tfs};
+        for (int v = 0; v < 6; v++)
+            if (views[v]->obj) PyBuffer_Release(views[v]);
     }
     PyMem_Free(segments);
+}
+
+/* The segments maxscore.py's _forward_arrays lists: (posting_codes, gap_exceptions, tf_exceptions,
+ * fwd_offsets, fwd_terms, fwd_tfs, base) each, held in segments (n of them, zeroed); -1 with an
+ * exception set if one is not such arrays (release_segments frees what was held either way). */
+static int hold_segments(PyObject *seq, Segment *segments, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *objs[6];
+        long long base;
+        Segment *seg = &segments[i];
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "OOOOOOL", &objs[0], &objs[1], &objs[2], &objs[3],
+                              &objs[4], &objs[5], &base))
+            return -1;
+        seg->base = base;
+        seg->held = 1;
+        Py_buffer *views[6] = {&seg->codes, &seg->gaps, &seg->tfs, &seg->fwd_offsets, &seg->fwd_terms, &seg->fwd_tfs};
+        for (int v = 0; v < 6; v++) {
+            if (PyObject_GetBuffer(objs[v], views[v], PyBUF_C_CONTIGUOUS) < 0) return -1;
+            if (v && !exception_size_ok(views[v])) {
+                PyErr_SetString(PyExc_ValueError, "a segment's arrays must be integers of 1, 2, 4 or 8 bytes");
+                return -1;
+            }
+        }
+        if (seg->codes.itemsize != 1 || seg->fwd_offsets.len / seg->fwd_offsets.itemsize < 1 ||
+            seg->fwd_terms.len / seg->fwd_terms.itemsize != seg->fwd_tfs.len / seg->fwd_tfs.itemsize) {
+            PyErr_SetString(PyExc_ValueError, "a segment's arrays do not fit together");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Decode and add every span; returns the number of distinct slots touched (written to touched),
@@ -223,29 +256,7 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
     have_allowed = 1;
     if (get_array(acc_obj, &acc, 1, sizeof(double), n_slots, "acc") < 0) goto done;
     have_acc = 1;
-    for (Py_ssize_t i = 0; i < n_segments; i++) {
-        PyObject *arrays = PySequence_Fast_GET_ITEM(segment_seq, i);
-        PyObject *codes, *gaps, *tfs, *unused;
-        long long base;
-        if (!PyArg_ParseTuple(arrays, "OOOOOOL", &codes, &gaps, &tfs, &unused, &unused, &unused, &base)) goto done;
-        Segment *seg = &segments[i];
-        seg->base = base;
-        if (get_array(codes, &seg->codes, 0, 1, -1, "posting_codes") < 0) goto done;
-        if (PyObject_GetBuffer(gaps, &seg->gaps, PyBUF_C_CONTIGUOUS) < 0) {
-            PyBuffer_Release(&seg->codes);
-            goto done;
-        }
-        if (PyObject_GetBuffer(tfs, &seg->tfs, PyBUF_C_CONTIGUOUS) < 0) {
-            PyBuffer_Release(&seg->codes);
-            PyBuffer_Release(&seg->gaps);
-            goto done;
-        }
-        seg->held = 1;
-        if (!exception_size_ok(&seg->gaps) || !exception_size_ok(&seg->tfs)) {
-            PyErr_SetString(PyExc_ValueError, "exceptions must be integers of 1, 2, 4 or 8 bytes");
-            goto done;
-        }
-    }
+    if (hold_segments(segment_seq, segments, n_segments) < 0) goto done;
     Py_ssize_t postings = 0;
     for (Py_ssize_t g = 0, i = 0; g < n_groups; g++) {
         PyObject *group = PySequence_Fast_GET_ITEM(span_seq, g), *lists = PyTuple_GET_ITEM(group, 1);
@@ -317,7 +328,7 @@ done:
     PyMem_Free(seen);
     PyMem_Free(touched);
     PyMem_Free(spans);
-    if (segments) release(segments, n_segments);
+    if (segments) release_segments(segments, n_segments);
     if (have_norms) PyBuffer_Release(&norms);
     if (have_allowed) PyBuffer_Release(&allowed);
     if (have_acc) PyBuffer_Release(&acc);
@@ -336,12 +347,6 @@ done:
  * cgroup, 64 left the cold answer 1.5-1.7x the unconstrained one, 32 1.3x, for 0.3 ms more probing
  * (maxscore.py's _FORWARD_MAX is the same 32). */
 #define MAX_CANDIDATES 32
-
-typedef struct {
-    Py_buffer codes, gaps, tfs, fwd_offsets, fwd_terms, fwd_tfs;
-    int64_t base;
-    int held;
-} Forward;
 
 typedef struct {
     Py_ssize_t seg, term_id, lo, hi, g_lo, t_lo;
@@ -387,17 +392,6 @@ static double kth_largest(const double *acc, const uint8_t *ok, const int64_t *t
     return n < k ? 0.0 : heap[0];
 }
 
-static void release_forward(Forward *segments, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!segments[i].held) continue;
-        Py_buffer *views[6] = {&segments[i].codes,       &segments[i].gaps,      &segments[i].tfs,
-                               &segments[i].fwd_offsets, &segments[i].fwd_terms, &segments[i].fwd_tfs};
-        for (int v = 0; v < 6; v++)
-            if (views[v]->obj) PyBuffer_Release(views[v]);
-    }
-    PyMem_Free(segments);
-}
-
 PyDoc_STRVAR(top_k_pruned_doc,
              "top_k_pruned(segments, terms, lists, occurrences, norms, allowed, k1, k, acc, first_check)\n"
              "    -> list[tuple[int, float]]\n\n"
@@ -429,7 +423,7 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
     Py_ssize_t n_lists = PySequence_Fast_GET_SIZE(seqs[2]), n_occurrences = PySequence_Fast_GET_SIZE(seqs[3]);
     PyObject *result = NULL;
     Py_buffer norms = {0}, allowed = {0}, acc = {0};
-    Forward *segments = PyMem_Calloc(n_segments + 1, sizeof(Forward));
+    Segment *segments = PyMem_Calloc(n_segments + 1, sizeof(Segment));
     Term *terms = PyMem_Calloc(n_terms + 1, sizeof(Term));
     List *lists = PyMem_Calloc(n_lists + 1, sizeof(List));
     Py_ssize_t *occ_term = PyMem_Calloc(n_occurrences + 1, sizeof(Py_ssize_t));
@@ -447,29 +441,7 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
     Py_ssize_t n_slots = norms.len / (Py_ssize_t)sizeof(double);
     if (get_array(allowed_obj, &allowed, 0, 1, n_slots, "allowed") < 0) goto done;
     if (get_array(acc_obj, &acc, 1, sizeof(double), n_slots, "acc") < 0) goto done;
-    for (Py_ssize_t i = 0; i < n_segments; i++) {
-        PyObject *objs[6];
-        long long base;
-        Forward *seg = &segments[i];
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seqs[0], i), "OOOOOOL", &objs[0], &objs[1], &objs[2],
-                              &objs[3], &objs[4], &objs[5], &base))
-            goto done;
-        seg->base = base;
-        seg->held = 1;
-        Py_buffer *views[6] = {&seg->codes, &seg->gaps, &seg->tfs, &seg->fwd_offsets, &seg->fwd_terms, &seg->fwd_tfs};
-        for (int v = 0; v < 6; v++) {
-            if (PyObject_GetBuffer(objs[v], views[v], PyBUF_C_CONTIGUOUS) < 0) goto done;
-            if (v && !exception_size_ok(views[v])) {
-                PyErr_SetString(PyExc_ValueError, "a segment's arrays must be integers of 1, 2, 4 or 8 bytes");
-                goto done;
-            }
-        }
-        if (seg->codes.itemsize != 1 || seg->fwd_offsets.len / seg->fwd_offsets.itemsize < 1 ||
-            seg->fwd_terms.len / seg->fwd_terms.itemsize != seg->fwd_tfs.len / seg->fwd_tfs.itemsize) {
-            PyErr_SetString(PyExc_ValueError, "a segment's arrays do not fit together");
-            goto done;
-        }
-    }
+    if (hold_segments(seqs[0], segments, n_segments) < 0) goto done;
     for (Py_ssize_t i = 0; i < n_lists; i++) {
         List *l = &lists[i];
         if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seqs[2], i), "nnnnnn", &l->seg, &l->term_id, &l->lo, &l->hi,
@@ -530,10 +502,9 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
         Span spans[1];
         for (Py_ssize_t l = t->first; l < t->first + t->count && !error; l++) {
             const List *list = &lists[l];
-            Segment one = {segments[list->seg].codes, segments[list->seg].gaps, segments[list->seg].tfs,
-                           segments[list->seg].base, 1};
-            spans[0] = (Span){0, list->lo, list->hi, list->g_lo, list->t_lo, segments[list->seg].base, t->weight};
-            Py_ssize_t added = accumulate(&one, spans, 1, norm, n_slots, k1, scores, seen, touched + n_touched, &error);
+            spans[0] = (Span){list->seg, list->lo, list->hi, list->g_lo, list->t_lo, segments[list->seg].base, t->weight};
+            Py_ssize_t added =
+                accumulate(segments, spans, 1, norm, n_slots, k1, scores, seen, touched + n_touched, &error);
             if (added >= 0) n_touched += added;
         }
         if (error) break;
@@ -564,7 +535,7 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
         Py_ssize_t q = 0;
         for (Py_ssize_t l = t->first; l < t->first + t->count && q < n_candidates && !error; l++) {
             const List *list = &lists[l];
-            const Forward *seg = &segments[list->seg];
+            const Segment *seg = &segments[list->seg];
             const uint8_t *codes = seg->codes.buf;
             Py_ssize_t n_gaps = seg->gaps.len / seg->gaps.itemsize, n_tfs = seg->tfs.len / seg->tfs.itemsize;
             Py_ssize_t g = list->g_lo, tfi = list->t_lo;
@@ -615,7 +586,7 @@ static PyObject *top_k_pruned(PyObject *self, PyObject *args) {
         int64_t slot = candidates[c];
         Py_ssize_t s = n_segments - 1;
         while (s > 0 && segments[s].base > slot) s--;
-        Forward *seg = &segments[s];
+        Segment *seg = &segments[s];
         if (s != last_seg) {  // the segment's term ids -> the query's terms, in an open-addressed table
             for (Py_ssize_t i = 0; i < table_size; i++) table[2 * i] = -1;
             for (Py_ssize_t q = 0; q < n_terms; q++)
@@ -677,7 +648,7 @@ done:
     PyMem_Free(occ_term);
     PyMem_Free(lists);
     PyMem_Free(terms);
-    if (segments) release_forward(segments, n_segments);
+    if (segments) release_segments(segments, n_segments);
     if (norms.obj) PyBuffer_Release(&norms);
     if (allowed.obj) PyBuffer_Release(&allowed);
     if (acc.obj) PyBuffer_Release(&acc);
