@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wenda.retrieval import rerank as rerank_module
+from wenda.retrieval import sentences as sentences_module
 from wenda.retrieval.corpus import Passage
 from wenda.retrieval.highlight import Asked, best_sentence
 from wenda.retrieval.index import TUNED_PARAMS, BM25Params
-from wenda.retrieval.rerank import best_sentence_score, rerank
+from wenda.retrieval.rerank import StagedPassage, best_sentence_score, rerank, stage_scores
 from wenda.retrieval.search import Searcher
 from wenda.retrieval.sentences import Sentences
 from wenda.retrieval.store import Library, StoreSettings
@@ -148,7 +149,7 @@ def test_only_the_first_stages_top_five_are_reordered_whatever_k():
 def test_with_the_stage_on_each_hit_marks_the_sentence_the_highlighter_picks_on_its_own(
     staged_seed: Library, question: str
 ):
-    # The stage hands its sentence cut to the highlighter; the marks must be the ones a fresh cut gives.
+    # The highlighter cuts the passages the stage scored again: the marks must be the ones a fresh cut gives.
     searcher = staged_seed.searcher
     result = searcher.search(question, k=3)
     idf = {t: searcher.index.idf(t) for t in result.terms}
@@ -191,3 +192,76 @@ def test_the_compiled_best_sentence_is_pythons_to_the_bit(counted, title, weight
     with pytest.MonkeyPatch.context() as patch:  # hypothesis runs the body many times per test
         patch.setattr(rerank_module, "compiled", None)
         assert compiled == best_sentence_score(*args)
+
+
+def _staged(analyzer: Analyzer, title: str, text: str) -> StagedPassage:
+    """A passage as the stage reads it from an index: its text and title with the cuts stored with them."""
+    titles: dict = {}
+    _, cut = analyzer.passage_tokens(title, text, titles)
+    return StagedPassage(text, cut, title, titles[title].cut)
+
+
+def _scored_in_python(analyzer: Analyzer, staged, weights: Counter, idf: dict) -> list[float]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rerank_module, "compiled", None)
+        patch.setattr(sentences_module, "compiled", None)
+        return [
+            best_sentence_score(
+                Sentences.of(analyzer, p.text, p.cut), analyzer.tokens(p.title), weights, idf, TUNED_PARAMS
+            )
+            for p in staged
+        ]
+
+
+_ALPHABET = "的的中国人民银行北京大学图书馆藏书哈了是在和年月日ab1Z。！？，“”（）「」\n "
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    passages=st.lists(
+        st.tuples(st.text(alphabet=_ALPHABET, max_size=12), st.text(alphabet=_ALPHABET, max_size=90)),
+        min_size=1,
+        max_size=5,
+    ),
+    question=st.text(alphabet=_ALPHABET, min_size=1, max_size=20),
+    idf=st.floats(0.01, 12.0),
+)
+def test_the_whole_stage_in_one_call_scores_each_passage_as_python_does(analyzer: Analyzer, passages, question, idf):
+    # stage_scores cuts, counts and scores a question's passages (and their titles) in one compiled
+    # call: the same bits as each passage's sentences counted and summed in Python.
+    staged = [_staged(analyzer, title, text) for title, text in passages]
+    tokens = analyzer.query_tokens(question) or ["\x011国"]
+    weights = Counter(tokens)
+    idfs = {term: idf * (1 + i % 3) for i, term in enumerate(weights)}
+    scores = stage_scores(analyzer, staged, weights, idfs, TUNED_PARAMS, lambda i: analyzer.tokens(staged[i].title))
+    assert scores == _scored_in_python(analyzer, staged, weights, idfs)
+
+
+def test_the_stage_scores_passages_with_stored_cuts_in_the_compiled_call(analyzer: Analyzer, monkeypatch):
+    # The equality above must not hold only because every passage fell back to the Python path.
+    staged = [_staged(analyzer, "海洋动物", p.text) for p in (TOGETHER, SPREAD)]
+    weights = Counter(analyzer.query_tokens(QUESTION))
+    idf = {term: 2.0 for term in weights}
+    expected = _scored_in_python(analyzer, staged, weights, idf)
+
+    def fell_back(*args, **kwargs):
+        raise AssertionError("a passage with stored cuts went through best_sentence_score")
+
+    monkeypatch.setattr(rerank_module, "best_sentence_score", fell_back)
+    assert stage_scores(analyzer, staged, weights, idf, TUNED_PARAMS, lambda i: analyzer.tokens("海洋动物")) == expected
+    assert expected[0] > expected[1] > 0  # the sentence holding the terms together scores higher
+
+
+def test_the_stage_falls_back_for_a_passage_without_a_cut_or_with_another_texts(analyzer: Analyzer):
+    good = _staged(analyzer, "海洋动物", TOGETHER.text)
+    uncut = good._replace(cut=None)
+    foreign = good._replace(text=SPREAD.text)  # TOGETHER's cut, which does not fit SPREAD
+    untitled = good._replace(title_cut=None)
+    weights = Counter(analyzer.query_tokens(QUESTION))
+    idf = {term: 1.5 for term in weights}
+    staged = [good, uncut, foreign, untitled]
+    scores = stage_scores(analyzer, staged, weights, idf, TUNED_PARAMS, lambda i: analyzer.tokens(staged[i].title))
+    spread_uncut = good._replace(text=SPREAD.text, cut=None)
+    python = _scored_in_python(analyzer, [good, uncut, spread_uncut, untitled], weights, idf)
+    assert scores == python
+    assert scores[0] == scores[1] == scores[3] != scores[2]

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from conftest import SMART_CITY, XI_TITLE_START
 
 from wenda.retrieval.corpus import Passage
-from wenda.retrieval.dedup import shingles
 from wenda.retrieval.index import TUNED_PARAMS
 from wenda.retrieval.relevance import MIN_RELEVANCE, asides, max_score, question_max_score
 from wenda.retrieval.search import INDEXED_TITLE_CHARS, Hit, Searcher, indexed_text
@@ -207,13 +205,6 @@ def test_only_the_head_of_a_very_long_title_is_indexed_with_each_passage():
     passage = Passage("正文。", "标" * 5000, "long.txt", 1)
     text = indexed_text(passage, 2)
     assert text == "\n".join(["标" * INDEXED_TITLE_CHARS] * 2 + ["正文。"])
-
-
-def test_shingles_from_the_stages_reading_equal_those_of_the_text(seed_searcher: Searcher):
-    for slot in range(len(seed_searcher.passages)):
-        fresh = Searcher(seed_searcher.passages, seed_searcher.analyzer, seed_searcher.index)
-        read = fresh._shingles(slot, fresh._sentences(slot))
-        assert np.array_equal(read, shingles(seed_searcher.passages[slot].text))
 
 
 def test_answers_are_the_same_from_the_searchers_memories_and_without_them(seed_searcher: Searcher):

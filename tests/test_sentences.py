@@ -118,7 +118,7 @@ def test_counts_of_cut_decline_a_cut_of_another_text(analyzer: Analyzer):
 def _spans_char_by_char(text: str) -> list[tuple[int, int]]:
     """sentence_spans as it was first written, looking at every character: the reference the
     faster one, which skips to the characters that can matter, must equal."""
-    from wenda.retrieval.sentences import _CLOSERS, _MAX_PROTECTED, _OPENERS, CLOSING_QUOTES
+    from wenda.retrieval.sentences import _CLOSERS, _OPENERS, CLOSING_QUOTES, MAX_PROTECTED
 
     ends = "。！？!?．" if "。" not in text and "．" in text else "。！？!?"
     out, start, depth, i, n = [], 0, 0, 0, len(text)
@@ -134,7 +134,7 @@ def _spans_char_by_char(text: str) -> list[tuple[int, int]]:
                 if text[end] in _CLOSERS:
                     after = max(0, after - 1)
                 end += 1
-            if ch != "\n" and after > 0 and i - start <= _MAX_PROTECTED:
+            if ch != "\n" and after > 0 and i - start <= MAX_PROTECTED:
                 depth, i = after, end
                 continue
             if text[start:end].strip():
@@ -171,10 +171,10 @@ def test_sentence_spans_equal_the_character_by_character_reference(text: str):
 
 
 def test_a_long_unclosed_quote_is_still_cut_as_the_reference_cuts_it():
-    from wenda.retrieval.sentences import _MAX_PROTECTED
+    from wenda.retrieval.sentences import MAX_PROTECTED
 
     for text in ["他说：“" + "很好。" * 120 + "”完。"] + [
-        "他说：“" + "好" * inside + "。”然后走了。后来呢？" for inside in (10, _MAX_PROTECTED - 2, _MAX_PROTECTED + 5)
+        "他说：“" + "好" * inside + "。”然后走了。后来呢？" for inside in (10, MAX_PROTECTED - 2, MAX_PROTECTED + 5)
     ]:
         reference = _spans_char_by_char(text)
         assert _both_cuts(text) == (reference, reference)

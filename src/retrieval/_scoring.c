@@ -693,7 +693,7 @@ static int hold(PyObject *obj, Held *h, Py_ssize_t itemsize, const char *name) {
     return 0;
 }
 
-/* A wanted term as sentence_counts counts it. */
+/* A wanted term as the counts count it. */
 typedef struct {
     PyObject *word;  // the piece it counts (a new reference), for a word or a Latin word's n-gram
     Py_ssize_t term;
@@ -714,6 +714,211 @@ static int compare_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* What counting a question's terms needs, worked out once per question: the stop words' flags and
+ * pairs, and each term sorted into a piece to compare (targets) or an n-gram key (grams). */
+typedef struct {
+    Held held[2];
+    const uint8_t *flags;
+    const uint64_t *stop_pairs;
+    Py_ssize_t n_stop_pairs;
+    PyObject *kept;   // piece -> whether it is an index word (borrowed)
+    PyObject *terms;  // the terms, a list (a new reference)
+    Py_ssize_t n_terms, n_targets, n_grams, n_firsts;
+    Target *targets;
+    Gram *grams;
+    uint64_t *firsts, *gram_keys;
+    /* A bit per code point modulo 4096: set for the first characters of the targets (first_bits)
+     * and of the n-grams (gram_bits). Most characters' bit is clear, which spares a binary search. */
+    uint64_t first_bits[64], gram_bits[64];
+} Wanted;
+
+static inline void set_bit(uint64_t *bits, Py_UCS4 c) { bits[(c >> 6) & 63] |= (uint64_t)1 << (c & 63); }
+
+static inline int has_bit(const uint64_t *bits, Py_UCS4 c) { return (bits[(c >> 6) & 63] >> (c & 63)) & 1; }
+
+static void wanted_free(Wanted *w) {
+    for (int i = 0; i < 2; i++)
+        if (w->held[i].held) PyBuffer_Release(&w->held[i].view);
+    for (Py_ssize_t i = 0; i < w->n_targets; i++) Py_DECREF(w->targets[i].word);
+    Py_XDECREF(w->terms);
+    PyMem_Free(w->targets);
+    PyMem_Free(w->grams);
+    PyMem_Free(w->firsts);
+    PyMem_Free(w->gram_keys);
+}
+
+/* w from the terms (any iterable of str), kept, flags and stop_pairs; -1 with an exception set
+ * if they are not what they should be (w is to be freed either way). */
+static int wanted_init(Wanted *w, PyObject *wanted, PyObject *kept, PyObject *flags_obj, PyObject *stop_pairs_obj) {
+    memset(w, 0, sizeof(*w));
+    w->kept = kept;
+    if (hold(flags_obj, &w->held[0], 1, "flags") < 0 || hold(stop_pairs_obj, &w->held[1], 8, "stop_pairs") < 0)
+        return -1;
+    w->flags = w->held[0].view.buf;
+    w->stop_pairs = w->held[1].view.buf;
+    w->n_stop_pairs = w->held[1].view.len / 8;
+    if (w->held[0].view.len != 0x10000) {
+        PyErr_SetString(PyExc_ValueError, "flags must have one byte for each character of the Basic Multilingual Plane");
+        return -1;
+    }
+    /* The wanted terms as counts_within counts them: a word is a kept piece equal to it; a UNIGRAM
+     * or BIGRAM term of a word without CJK is that word's piece too (a Latin or digit word is in both
+     * n-gram namespaces); one of a CJK character or two, not a stop word, every place they stand. */
+    w->terms = PySequence_List(wanted);
+    if (!w->terms) return -1;
+    Py_ssize_t n_terms = w->n_terms = PyList_GET_SIZE(w->terms);
+    w->targets = PyMem_Calloc(n_terms + 1, sizeof(Target));
+    w->grams = PyMem_Calloc(n_terms + 1, sizeof(Gram));
+    w->firsts = PyMem_Calloc(n_terms + 1, sizeof(uint64_t));
+    w->gram_keys = PyMem_Calloc(n_terms + 1, sizeof(uint64_t));
+    if (!w->targets || !w->grams || !w->firsts || !w->gram_keys) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t t = 0; t < n_terms; t++) {
+        PyObject *term = PyList_GET_ITEM(w->terms, t);
+        if (!PyUnicode_Check(term)) {
+            PyErr_SetString(PyExc_TypeError, "wanted terms must be strings");
+            return -1;
+        }
+        Py_ssize_t size = PyUnicode_GET_LENGTH(term);
+        int tkind = PyUnicode_KIND(term);
+        const void *tdata = PyUnicode_DATA(term);
+        Py_UCS4 marker = size >= 2 ? PyUnicode_READ(tkind, tdata, 0) : 0;
+        Py_UCS4 which = size >= 2 ? PyUnicode_READ(tkind, tdata, 1) : 0;
+        if (marker == 1 && (which == '1' || which == '2')) {  // text.py's UNIGRAM or BIGRAM
+            Py_ssize_t rest = size - 2, cjk = 0;
+            for (Py_ssize_t i = 2; i < size; i++) cjk += is_cjk(PyUnicode_READ(tkind, tdata, i));
+            if (!cjk) {
+                PyObject *word = PyUnicode_Substring(term, 2, size);
+                if (!word) return -1;
+                w->targets[w->n_targets++] = (Target){word, t};
+            } else if (which == '1' && rest == 1 && cjk == 1) {
+                Py_UCS4 c = PyUnicode_READ(tkind, tdata, 2);
+                if (!(w->flags[c] & STOP_CHAR)) w->grams[w->n_grams++] = (Gram){c, t};
+            } else if (which == '2' && rest == 2 && cjk == 2) {
+                uint64_t key = (uint64_t)PyUnicode_READ(tkind, tdata, 2) << 32 | PyUnicode_READ(tkind, tdata, 3);
+                if (find_u64(w->stop_pairs, w->n_stop_pairs, key) < 0) w->grams[w->n_grams++] = (Gram){key, t};
+            }
+        } else {
+            Py_INCREF(term);
+            w->targets[w->n_targets++] = (Target){term, t};
+        }
+    }
+    for (Py_ssize_t i = 0; i < w->n_targets; i++)
+        if (PyUnicode_GET_LENGTH(w->targets[i].word)) {
+            Py_UCS4 first = PyUnicode_READ_CHAR(w->targets[i].word, 0);
+            w->firsts[w->n_firsts++] = first;
+            set_bit(w->first_bits, first);
+        }
+    for (Py_ssize_t i = 0; i < w->n_grams; i++)
+        set_bit(w->gram_bits, (Py_UCS4)(w->grams[i].key >= ((uint64_t)1 << 32) ? w->grams[i].key >> 32 : w->grams[i].key));
+    qsort(w->firsts, w->n_firsts, sizeof(uint64_t), compare_u64);
+    qsort(w->grams, w->n_grams, sizeof(Gram), compare_grams);  // unigram keys < 2^32 <= bigram keys: one array
+    for (Py_ssize_t i = 0; i < w->n_grams; i++) w->gram_keys[i] = w->grams[i].key;
+    return 0;
+}
+
+/* For each of the n_spans spans (bounds: lo, hi pairs, checked sorted and within the text), how often
+ * it holds each wanted term (counts, n_spans rows of n_terms, zeroed by the caller) and its number of
+ * tokens (lengths, zeroed), from the cut of a text whose normalised form has the same offsets.
+ * 0 when done, 1 when the cut does not fit the text, -1 with an exception set. */
+static int count_spans(const Wanted *w, PyObject *text, const unsigned char *piece_lengths, Py_ssize_t n_pieces,
+                       const Py_ssize_t *bounds, Py_ssize_t n_spans, long *counts, long *lengths) {
+    const uint8_t *flags = w->flags;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text), n_terms = w->n_terms;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    /* The pieces of the cut: each kept one is a word of the sentence it starts in (as text.py's
+     * _read_within assigns them), a Latin or digit one also two n-grams. */
+    Py_ssize_t start = 0, j = 0;
+    for (Py_ssize_t p = 0; p < n_pieces; p++) {
+        Py_ssize_t end = start + piece_lengths[p];
+        if (end > length) return 1;  // the cut is of another text
+        while (j < n_spans && bounds[2 * j + 1] <= start) j++;
+        if (j < n_spans && bounds[2 * j] <= start) {
+            /* Most pieces are one or two CJK characters or a mark: whether they are index words is
+             * told here (a letter, and not a stop word; a mark is never one), and only a piece that
+             * may be one of the question's words is made into a string and looked up. */
+            Py_ssize_t size = end - start;
+            Py_UCS4 c1 = size ? PyUnicode_READ(kind, data, start) : 0;
+            Py_UCS4 c2 = size >= 2 ? PyUnicode_READ(kind, data, start + 1) : 0;
+            int known = -1;  // the piece's verdict, if told here
+            if (size == 1 && is_cjk(c1)) {
+                known = Py_UNICODE_ISALPHA(c1) && !(flags[c1] & STOP_CHAR);
+            } else if (size == 1 && !Py_UNICODE_ISALPHA(c1) && !Py_UNICODE_ISNUMERIC(c1)) {
+                known = 0;
+            } else if (size == 2 && is_cjk(c1) && is_cjk(c2)) {
+                int letter = Py_UNICODE_ISALPHA(c1) || Py_UNICODE_ISALPHA(c2);
+                int stop = (flags[c1] & STOP_PAIR_FIRST) &&
+                           find_u64(w->stop_pairs, w->n_stop_pairs, (uint64_t)c1 << 32 | c2) >= 0;
+                known = letter && !stop;
+            }
+            int may_be_wanted = size && has_bit(w->first_bits, c1) && find_u64(w->firsts, w->n_firsts, c1) >= 0;
+            if (known == 0 || (known == 1 && !may_be_wanted)) {
+                lengths[j] += known;  // a CJK piece: a word, and not a Latin one
+                start = end;
+                continue;
+            }
+            PyObject *piece = PyUnicode_Substring(text, start, end);
+            if (!piece) return -1;
+            int is_kept = known;
+            if (known < 0) {
+                PyObject *verdict = PyObject_GetItem(w->kept, piece);
+                is_kept = verdict ? PyObject_IsTrue(verdict) : -1;
+                Py_XDECREF(verdict);
+            }
+            if (is_kept < 0) {
+                Py_DECREF(piece);
+                return -1;
+            }
+            if (is_kept) {
+                lengths[j] += 1;
+                int latin = 1;
+                for (Py_ssize_t i = start; i < end && latin; i++) latin = !is_cjk(PyUnicode_READ(kind, data, i));
+                lengths[j] += 2 * latin;
+                for (Py_ssize_t i = 0; i < w->n_targets && may_be_wanted; i++) {
+                    int same = PyUnicode_Compare(piece, w->targets[i].word);
+                    if (same == -1 && PyErr_Occurred()) {
+                        Py_DECREF(piece);
+                        return -1;
+                    }
+                    if (same == 0) counts[j * n_terms + w->targets[i].term] += 1;
+                }
+            }
+            Py_DECREF(piece);
+        }
+        start = end;
+    }
+    if (start != length) return 1;
+    /* Every CJK character is a unigram and every two neighbours a bigram, but stop words'. */
+    for (Py_ssize_t s = 0; s < n_spans; s++) {
+        Py_ssize_t lo = bounds[2 * s], hi = bounds[2 * s + 1];
+        long *row = counts + s * n_terms;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (!is_cjk(c)) continue;
+            lengths[s] += !(flags[c] & STOP_CHAR);
+            int wanted = has_bit(w->gram_bits, c);  // an n-gram of the question may start here
+            for (Py_ssize_t at = wanted ? find_u64(w->gram_keys, w->n_grams, c) : -1;
+                 at >= 0 && at < w->n_grams && w->gram_keys[at] == c; at++)
+                row[w->grams[at].term] += 1;
+            if (i + 1 < hi) {
+                Py_UCS4 next = PyUnicode_READ(kind, data, i + 1);
+                if (is_cjk(next)) {
+                    uint64_t pair = (uint64_t)c << 32 | next;
+                    lengths[s] +=
+                        !((flags[c] & STOP_PAIR_FIRST) && find_u64(w->stop_pairs, w->n_stop_pairs, pair) >= 0);
+                    for (Py_ssize_t at = wanted ? find_u64(w->gram_keys, w->n_grams, pair) : -1;
+                         at >= 0 && at < w->n_grams && w->gram_keys[at] == pair; at++)
+                        row[w->grams[at].term] += 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(sentence_counts_doc,
              "sentence_counts(normalised, cut, spans, kept, wanted, flags, stop_pairs)\n"
              "    -> list[tuple[dict[str, int], int]] | None\n\n"
@@ -729,84 +934,21 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "UOOOO!OO", &text, &cut_obj, &span_list, &kept, &PyFrozenSet_Type, &wanted,
                           &flags_obj, &stop_pairs_obj))
         return NULL;
-    Held held[2] = {{{0}}};
+    Wanted w;
     Py_buffer cut = {0};
     int have_cut = 0;
-    PyObject *span_seq = NULL, *result = NULL, *terms = NULL;
-    Py_ssize_t *bounds = NULL, n_targets = 0, n_grams = 0, n_firsts = 0;
+    PyObject *span_seq = NULL, *result = NULL;
+    Py_ssize_t *bounds = NULL;
     long *counts = NULL, *lengths = NULL;
-    Target *targets = NULL;
-    Gram *grams = NULL;
-    uint64_t *firsts = NULL, *gram_keys = NULL;
 
-    if (hold(flags_obj, &held[0], 1, "flags") < 0 || hold(stop_pairs_obj, &held[1], 8, "stop_pairs") < 0) goto done;
-    const uint8_t *flags = held[0].view.buf;
-    const uint64_t *stop_pairs = held[1].view.buf;
-    Py_ssize_t n_stop_pairs = held[1].view.len / 8;
-    if (held[0].view.len != 0x10000) {
-        PyErr_SetString(PyExc_ValueError, "flags must have one byte for each character of the Basic Multilingual Plane");
-        goto done;
-    }
-    /* The wanted terms as counts_within counts them: a word is a kept piece equal to it; a UNIGRAM
-     * or BIGRAM term of a word without CJK is that word's piece too (a Latin or digit word is in both
-     * n-gram namespaces); one of a CJK character or two, not a stop word, every place they stand. */
-    terms = PySequence_List(wanted);
-    if (!terms) goto done;
-    Py_ssize_t n_terms = PyList_GET_SIZE(terms);
-    targets = PyMem_Calloc(n_terms + 1, sizeof(Target));
-    grams = PyMem_Calloc(n_terms + 1, sizeof(Gram));
-    firsts = PyMem_Calloc(n_terms + 1, sizeof(uint64_t));
-    gram_keys = PyMem_Calloc(n_terms + 1, sizeof(uint64_t));
-    if (!targets || !grams || !firsts || !gram_keys) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t t = 0; t < n_terms; t++) {
-        PyObject *term = PyList_GET_ITEM(terms, t);
-        if (!PyUnicode_Check(term)) {
-            PyErr_SetString(PyExc_TypeError, "wanted terms must be strings");
-            goto done;
-        }
-        Py_ssize_t size = PyUnicode_GET_LENGTH(term);
-        int tkind = PyUnicode_KIND(term);
-        const void *tdata = PyUnicode_DATA(term);
-        Py_UCS4 marker = size >= 2 ? PyUnicode_READ(tkind, tdata, 0) : 0;
-        Py_UCS4 which = size >= 2 ? PyUnicode_READ(tkind, tdata, 1) : 0;
-        if (marker == 1 && (which == '1' || which == '2')) {  // text.py's UNIGRAM or BIGRAM
-            Py_ssize_t rest = size - 2, cjk = 0;
-            for (Py_ssize_t i = 2; i < size; i++) cjk += is_cjk(PyUnicode_READ(tkind, tdata, i));
-            if (!cjk) {
-                PyObject *word = PyUnicode_Substring(term, 2, size);
-                if (!word) goto done;
-                targets[n_targets++] = (Target){word, t};
-            } else if (which == '1' && rest == 1 && cjk == 1) {
-                Py_UCS4 c = PyUnicode_READ(tkind, tdata, 2);
-                if (!(flags[c] & STOP_CHAR)) grams[n_grams++] = (Gram){c, t};
-            } else if (which == '2' && rest == 2 && cjk == 2) {
-                uint64_t key = (uint64_t)PyUnicode_READ(tkind, tdata, 2) << 32 | PyUnicode_READ(tkind, tdata, 3);
-                if (find_u64(stop_pairs, n_stop_pairs, key) < 0) grams[n_grams++] = (Gram){key, t};
-            }
-        } else {
-            Py_INCREF(term);
-            targets[n_targets++] = (Target){term, t};
-        }
-    }
-    for (Py_ssize_t i = 0; i < n_targets; i++)
-        if (PyUnicode_GET_LENGTH(targets[i].word))
-            firsts[n_firsts++] = PyUnicode_READ_CHAR(targets[i].word, 0);
-    qsort(firsts, n_firsts, sizeof(uint64_t), compare_u64);
-    qsort(grams, n_grams, sizeof(Gram), compare_grams);  // unigram keys < 2^32 <= bigram keys: one array
-    for (Py_ssize_t i = 0; i < n_grams; i++) gram_keys[i] = grams[i].key;
-
+    if (wanted_init(&w, wanted, kept, flags_obj, stop_pairs_obj) < 0) goto done;
+    Py_ssize_t n_terms = w.n_terms;
     if (PyObject_GetBuffer(cut_obj, &cut, PyBUF_SIMPLE) < 0) goto done;
     have_cut = 1;
     span_seq = PySequence_Fast(span_list, "spans must be a sequence");
     if (!span_seq) goto done;
     Py_ssize_t n_spans = PySequence_Fast_GET_SIZE(span_seq);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-
     bounds = PyMem_Malloc((2 * n_spans + 1) * sizeof(Py_ssize_t));
     counts = PyMem_Calloc(n_spans * n_terms + 1, sizeof(long));
     lengths = PyMem_Calloc(n_spans + 1, sizeof(long));
@@ -823,96 +965,11 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    /* The pieces of the cut: each kept one is a word of the sentence it starts in (as text.py's
-     * _read_within assigns them), a Latin or digit one also two n-grams. */
-    const unsigned char *piece_lengths = cut.buf;
-    Py_ssize_t start = 0, j = 0;
-    for (Py_ssize_t p = 0; p < cut.len; p++) {
-        Py_ssize_t end = start + piece_lengths[p];
-        if (end > length) {
-            result = Py_NewRef(Py_None);  // the cut is of another text
-            goto done;
-        }
-        while (j < n_spans && bounds[2 * j + 1] <= start) j++;
-        if (j < n_spans && bounds[2 * j] <= start) {
-            /* Most pieces are one or two CJK characters or a mark: whether they are index words is
-             * told here (a letter, and not a stop word; a mark is never one), and only a piece that
-             * may be one of the question's words is made into a string and looked up. */
-            Py_ssize_t size = end - start;
-            Py_UCS4 c1 = size ? PyUnicode_READ(kind, data, start) : 0;
-            Py_UCS4 c2 = size >= 2 ? PyUnicode_READ(kind, data, start + 1) : 0;
-            int known = -1;  // the piece's verdict, if told here
-            if (size == 1 && is_cjk(c1)) {
-                known = Py_UNICODE_ISALPHA(c1) && !(flags[c1] & STOP_CHAR);
-            } else if (size == 1 && !Py_UNICODE_ISALPHA(c1) && !Py_UNICODE_ISNUMERIC(c1)) {
-                known = 0;
-            } else if (size == 2 && is_cjk(c1) && is_cjk(c2)) {
-                int letter = Py_UNICODE_ISALPHA(c1) || Py_UNICODE_ISALPHA(c2);
-                int stop =
-                    (flags[c1] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, (uint64_t)c1 << 32 | c2) >= 0;
-                known = letter && !stop;
-            }
-            int may_be_wanted = size && find_u64(firsts, n_firsts, c1) >= 0;
-            if (known == 0 || (known == 1 && !may_be_wanted)) {
-                lengths[j] += known;  // a CJK piece: a word, and not a Latin one
-                start = end;
-                continue;
-            }
-            PyObject *piece = PyUnicode_Substring(text, start, end);
-            if (!piece) goto done;
-            int is_kept = known;
-            if (known < 0) {
-                PyObject *verdict = PyObject_GetItem(kept, piece);
-                is_kept = verdict ? PyObject_IsTrue(verdict) : -1;
-                Py_XDECREF(verdict);
-            }
-            if (is_kept < 0) {
-                Py_DECREF(piece);
-                goto done;
-            }
-            if (is_kept) {
-                lengths[j] += 1;
-                int latin = 1;
-                for (Py_ssize_t i = start; i < end && latin; i++) latin = !is_cjk(PyUnicode_READ(kind, data, i));
-                lengths[j] += 2 * latin;
-                for (Py_ssize_t i = 0; i < n_targets && may_be_wanted; i++) {
-                    int same = PyUnicode_Compare(piece, targets[i].word);
-                    if (same == -1 && PyErr_Occurred()) {
-                        Py_DECREF(piece);
-                        goto done;
-                    }
-                    if (same == 0) counts[j * n_terms + targets[i].term] += 1;
-                }
-            }
-            Py_DECREF(piece);
-        }
-        start = end;
-    }
-    if (start != length) {
+    int counted = count_spans(&w, text, cut.buf, cut.len, bounds, n_spans, counts, lengths);
+    if (counted < 0) goto done;
+    if (counted > 0) {
         result = Py_NewRef(Py_None);
         goto done;
-    }
-    /* Every CJK character is a unigram and every two neighbours a bigram, but stop words'. */
-    for (Py_ssize_t s = 0; s < n_spans; s++) {
-        Py_ssize_t lo = bounds[2 * s], hi = bounds[2 * s + 1];
-        long *row = counts + s * n_terms;
-        for (Py_ssize_t i = lo; i < hi; i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            if (!is_cjk(c)) continue;
-            lengths[s] += !(flags[c] & STOP_CHAR);
-            for (Py_ssize_t at = find_u64(gram_keys, n_grams, c); at >= 0 && at < n_grams && gram_keys[at] == c; at++)
-                row[grams[at].term] += 1;
-            if (i + 1 < hi) {
-                Py_UCS4 next = PyUnicode_READ(kind, data, i + 1);
-                if (is_cjk(next)) {
-                    uint64_t pair = (uint64_t)c << 32 | next;
-                    lengths[s] += !((flags[c] & STOP_PAIR_FIRST) && find_u64(stop_pairs, n_stop_pairs, pair) >= 0);
-                    for (Py_ssize_t at = find_u64(gram_keys, n_grams, pair); at >= 0 && at < n_grams && gram_keys[at] == pair;
-                         at++)
-                        row[grams[at].term] += 1;
-                }
-            }
-        }
     }
     result = PyList_New(n_spans);
     if (!result) goto done;
@@ -928,7 +985,7 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
             long n = counts[s * n_terms + t];
             if (!n) continue;
             PyObject *value = PyLong_FromLong(n);
-            if (!value || PyDict_SetItem(found, PyList_GET_ITEM(terms, t), value) < 0) {
+            if (!value || PyDict_SetItem(found, PyList_GET_ITEM(w.terms, t), value) < 0) {
                 Py_XDECREF(value);
                 Py_CLEAR(result);
                 goto done;
@@ -937,16 +994,9 @@ static PyObject *sentence_counts(PyObject *self, PyObject *args) {
         }
     }
 done:
-    for (int i = 0; i < 2; i++)
-        if (held[i].held) PyBuffer_Release(&held[i].view);
+    wanted_free(&w);
     if (have_cut) PyBuffer_Release(&cut);
-    for (Py_ssize_t i = 0; i < n_targets; i++) Py_DECREF(targets[i].word);
     Py_XDECREF(span_seq);
-    Py_XDECREF(terms);
-    PyMem_Free(targets);
-    PyMem_Free(grams);
-    PyMem_Free(firsts);
-    PyMem_Free(gram_keys);
     PyMem_Free(bounds);
     PyMem_Free(counts);
     PyMem_Free(lengths);
@@ -959,6 +1009,12 @@ static int in_set(Py_UCS4 c, const Py_UCS4 *set) {
     for (; *set; set++)
         if (*set == c) return 1;
     return 0;
+}
+
+/* Whether c may be one of the marks below (all ASCII, or in U+2018..U+201D, U+3002..U+300F or
+ * U+FF01..U+FF1F): most characters of a passage are not, and are passed over without a look in them. */
+static inline int may_be_mark(Py_UCS4 c) {
+    return c < 0x80 || (c >= 0x2018 && c <= 0x201d) || (c >= 0x3002 && c <= 0x300f) || (c >= 0xff01 && c <= 0xff1f);
 }
 
 /* sentences.py's marks, as code points (0-terminated). */
@@ -976,22 +1032,31 @@ static int blank(int kind, const void *data, Py_ssize_t lo, Py_ssize_t hi) {
     return 1;
 }
 
-static int add_span(PyObject *out, Py_ssize_t lo, Py_ssize_t hi) {
-    PyObject *span = Py_BuildValue("(nn)", lo, hi);
-    if (!span) return -1;
-    int failed = PyList_Append(out, span);
-    Py_DECREF(span);
-    return failed;
+/* A growing array of (lo, hi) pairs. */
+typedef struct {
+    Py_ssize_t *bounds, n, room;
+} Spans;
+
+static int add_span(Spans *spans, Py_ssize_t lo, Py_ssize_t hi) {
+    if (spans->n == spans->room) {
+        Py_ssize_t room = spans->room ? 2 * spans->room : 16;
+        Py_ssize_t *grown = PyMem_Realloc(spans->bounds, 2 * room * sizeof(Py_ssize_t));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        spans->bounds = grown;
+        spans->room = room;
+    }
+    spans->bounds[2 * spans->n] = lo;
+    spans->bounds[2 * spans->n + 1] = hi;
+    spans->n++;
+    return 0;
 }
 
-PyDoc_STRVAR(sentence_spans_doc,
-             "sentence_spans(text, max_protected) -> list[tuple[int, int]]\n\n"
-             "sentences.py's sentence_spans, whose rules and reference it is (the tests hold the two equal).");
-
-static PyObject *sentence_spans(PyObject *self, PyObject *args) {
-    PyObject *text;
-    Py_ssize_t max_protected;
-    if (!PyArg_ParseTuple(args, "Un", &text, &max_protected)) return NULL;
+/* The spans of text's sentences (sentences.py's sentence_spans) into spans (empty; the caller frees
+ * spans->bounds either way); -1 with an exception set if memory ran out. */
+static int cut_sentences(PyObject *text, Py_ssize_t max_protected, Spans *spans) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -1002,11 +1067,13 @@ static PyObject *sentence_spans(PyObject *self, PyObject *args) {
         has_other |= c == OTHER_FULL_STOP;
     }
     const Py_UCS4 *ends = !has_full_stop && has_other ? ENDS_OTHER : ENDS;
-    PyObject *out = PyList_New(0);
-    if (!out) return NULL;
     Py_ssize_t start = 0, depth = 0, i = 0;
     while (i < n) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!may_be_mark(c)) {
+            i++;
+            continue;
+        }
         if (in_set(c, OPENERS)) depth += 1;
         else if (in_set(c, CLOSERS)) depth = depth > 0 ? depth - 1 : 0;
         if (c != '\n' && !in_set(c, ends)) {
@@ -1026,18 +1093,38 @@ static PyObject *sentence_spans(PyObject *self, PyObject *args) {
             i = end;
             continue;
         }
-        if (!blank(kind, data, start, end) && add_span(out, start, end) < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
+        if (!blank(kind, data, start, end) && add_span(spans, start, end) < 0) return -1;
         start = end;
         depth = 0;
         i = end;
     }
-    if (!blank(kind, data, start, n) && add_span(out, start, n) < 0) {
-        Py_DECREF(out);
-        return NULL;
+    if (!blank(kind, data, start, n) && add_span(spans, start, n) < 0) return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(sentence_spans_doc,
+             "sentence_spans(text, max_protected) -> list[tuple[int, int]]\n\n"
+             "sentences.py's sentence_spans, whose rules and reference it is (the tests hold the two equal).");
+
+static PyObject *sentence_spans(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_ssize_t max_protected;
+    if (!PyArg_ParseTuple(args, "Un", &text, &max_protected)) return NULL;
+    Spans spans = {0};
+    PyObject *out = NULL;
+    if (cut_sentences(text, max_protected, &spans) < 0) goto done;
+    out = PyList_New(spans.n);
+    if (!out) goto done;
+    for (Py_ssize_t s = 0; s < spans.n; s++) {
+        PyObject *span = Py_BuildValue("(nn)", spans.bounds[2 * s], spans.bounds[2 * s + 1]);
+        if (!span) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, s, span);
     }
+done:
+    PyMem_Free(spans.bounds);
     return out;
 }
 
@@ -1084,6 +1171,16 @@ static double exact_sum(const double *values, Py_ssize_t n, double *partials) {
     return hi;
 }
 
+/* One term's part of a sentence's score: rerank.py's weighted[term] * tf * saturated / (tf + norm). */
+static inline double term_score(double weight, long long tf, double saturated, double norm) {
+    return weight * (double)tf * saturated / ((double)tf + norm);
+}
+
+/* rerank.py's k1 * (1 - b + b * (len(title_tokens) + length) / mean_length), in its order. */
+static inline double sentence_norm(double k1, double b, Py_ssize_t title_length, long long tokens, double mean_length) {
+    return mean_length ? k1 * (1 - b + b * (double)(title_length + tokens) / mean_length) : k1;
+}
+
 PyDoc_STRVAR(best_sentence_doc,
              "best_sentence(counted, in_title, weighted, k1, b, title_length) -> float\n\n"
              "rerank.best_sentence_score's loop: the highest BM25 score of a sentence, each sentence's\n"
@@ -1128,8 +1225,7 @@ static PyObject *best_sentence(PyObject *self, PyObject *args) {
         PyObject *row = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *counts = PyTuple_GET_ITEM(row, 0);
         long long tokens = PyLong_AsLongLong(PyTuple_GET_ITEM(row, 1));
-        // rerank.py's k1 * (1 - b + b * (len(title_tokens) + length) / mean_length), in its order.
-        double norm = mean_length ? k1 * (1 - b + b * (double)(title_length + tokens) / mean_length) : k1;
+        double norm = sentence_norm(k1, b, title_length, tokens, mean_length);
         Py_ssize_t count = 0, pos = 0;
         PyObject *term, *value;
         for (int pass = 0; pass < 2; pass++) {
@@ -1153,9 +1249,9 @@ static PyObject *best_sentence(PyObject *self, PyObject *args) {
                     if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, term);
                     goto done;
                 }
-                double w = PyFloat_AsDouble(weight);
-                if (w == -1.0 && PyErr_Occurred()) goto done;
-                values[count++] = w * (double)tf * saturated / ((double)tf + norm);
+                double wt = PyFloat_AsDouble(weight);
+                if (wt == -1.0 && PyErr_Occurred()) goto done;
+                values[count++] = term_score(wt, tf, saturated, norm);
             }
         }
         double score = exact_sum(values, count, partials);
@@ -1169,12 +1265,146 @@ done:
     return failed ? NULL : PyFloat_FromDouble(best);
 }
 
+/* -- the whole sentence stage of a question ------------------------------------------------- */
+
+PyDoc_STRVAR(stage_scores_doc,
+             "stage_scores(passages, terms, weighted, kept, flags, stop_pairs, k1, b, max_protected)\n"
+             "    -> list[float | None]\n\n"
+             "rerank.best_sentence_score of each of a question's passages in one call: each passage a\n"
+             "(text, normalised, cut, title, title_normalised, title_cut) tuple, each normalised text\n"
+             "being its text normalised in place and each cut the cut stored with it; terms the question's\n"
+             "distinct terms, weighted each one's weight times idf. Each passage is cut into sentences\n"
+             "(sentence_spans), it and its title counted (sentence_counts: the title as one span, whose\n"
+             "tokens are its tokens()) and scored (best_sentence) with the same arithmetic; None for a\n"
+             "passage whose cuts do not fit. kept, flags, stop_pairs: as sentence_counts takes them.");
+
+static PyObject *stage_scores(PyObject *self, PyObject *args) {
+    PyObject *passages, *terms, *weighted_obj, *kept, *flags_obj, *stop_pairs_obj;
+    double k1, b;
+    Py_ssize_t max_protected;
+    if (!PyArg_ParseTuple(args, "OOOOOOddn", &passages, &terms, &weighted_obj, &kept, &flags_obj, &stop_pairs_obj,
+                          &k1, &b, &max_protected))
+        return NULL;
+    Wanted w;
+    Spans spans = {0};
+    PyObject *seq = NULL, *weights_seq = NULL, *result = NULL;
+    double *weighted = NULL, *values = NULL, *partials = NULL;
+    long *counts = NULL, *lengths = NULL, *in_title = NULL;
+    Py_ssize_t room = 0;  // sentences counts and lengths have room for
+
+    if (wanted_init(&w, terms, kept, flags_obj, stop_pairs_obj) < 0) goto done;
+    Py_ssize_t n_terms = w.n_terms;
+    weights_seq = PySequence_Fast(weighted_obj, "weighted must be a sequence");
+    seq = PySequence_Fast(passages, "passages must be a sequence");
+    if (!weights_seq || !seq) goto done;
+    if (PySequence_Fast_GET_SIZE(weights_seq) != n_terms) {
+        PyErr_SetString(PyExc_ValueError, "weighted must have one weight for each term");
+        goto done;
+    }
+    weighted = PyMem_Malloc((n_terms + 1) * sizeof(double));
+    in_title = PyMem_Malloc((n_terms + 1) * sizeof(long));
+    values = PyMem_Malloc((n_terms + 1) * sizeof(double));
+    partials = PyMem_Malloc((n_terms + 1) * sizeof(double));
+    if (!weighted || !in_title || !values || !partials) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t t = 0; t < n_terms; t++) {
+        weighted[t] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(weights_seq, t));
+        if (weighted[t] == -1.0 && PyErr_Occurred()) goto done;
+    }
+    Py_ssize_t n_passages = PySequence_Fast_GET_SIZE(seq);
+    result = PyList_New(n_passages);
+    if (!result) goto done;
+    const double saturated = k1 + 1;
+    for (Py_ssize_t p = 0; p < n_passages; p++) {
+        PyObject *text, *normalised, *title, *title_normalised;
+        Py_buffer cut, title_cut;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "UUy*UUy*", &text, &normalised, &cut, &title,
+                              &title_normalised, &title_cut))
+            goto failed;
+        if (PyUnicode_GET_LENGTH(normalised) != PyUnicode_GET_LENGTH(text) ||
+            PyUnicode_GET_LENGTH(title_normalised) != PyUnicode_GET_LENGTH(title)) {
+            PyBuffer_Release(&cut);
+            PyBuffer_Release(&title_cut);
+            PyErr_SetString(PyExc_ValueError, "a normalised text must be as long as its text");
+            goto failed;
+        }
+        // The title, as one span: the question's terms it holds, and its number of tokens.
+        Py_ssize_t whole[2] = {0, PyUnicode_GET_LENGTH(title)};
+        long title_length = 0;
+        memset(in_title, 0, (n_terms + 1) * sizeof(long));
+        int status = count_spans(&w, title_normalised, title_cut.buf, title_cut.len, whole, 1, in_title, &title_length);
+        PyBuffer_Release(&title_cut);
+        spans.n = 0;
+        if (status == 0) status = cut_sentences(text, max_protected, &spans);
+        if (status == 0 && (spans.n > room || !counts)) {
+            PyMem_Free(counts);
+            PyMem_Free(lengths);
+            room = spans.n;
+            counts = PyMem_Malloc((room * n_terms + 1) * sizeof(long));
+            lengths = PyMem_Malloc((room + 1) * sizeof(long));
+            if (!counts || !lengths) {
+                PyErr_NoMemory();
+                status = -1;
+            }
+        }
+        if (status == 0) {
+            memset(counts, 0, (spans.n * n_terms + 1) * sizeof(long));
+            memset(lengths, 0, (spans.n + 1) * sizeof(long));
+            status = count_spans(&w, normalised, cut.buf, cut.len, spans.bounds, spans.n, counts, lengths);
+        }
+        PyBuffer_Release(&cut);
+        if (status < 0) goto failed;
+        if (status > 0) {
+            PyList_SET_ITEM(result, p, Py_NewRef(Py_None));
+            continue;
+        }
+        /* best_sentence over the rows: every term the sentence or the title holds, summed exactly. */
+        double best = 0.0;
+        if (spans.n) {
+            long long total = 0;
+            for (Py_ssize_t s = 0; s < spans.n; s++) total += title_length + lengths[s];
+            const double mean_length = (double)total / (double)spans.n;
+            for (Py_ssize_t s = 0; s < spans.n; s++) {
+                double norm = sentence_norm(k1, b, title_length, lengths[s], mean_length);
+                Py_ssize_t count = 0;
+                for (Py_ssize_t t = 0; t < n_terms; t++) {
+                    long long tf = (long long)counts[s * n_terms + t] + in_title[t];
+                    if (tf) values[count++] = term_score(weighted[t], tf, saturated, norm);
+                }
+                double score = exact_sum(values, count, partials);
+                if (score > best) best = score;
+            }
+        }
+        PyObject *value = PyFloat_FromDouble(best);
+        if (!value) goto failed;
+        PyList_SET_ITEM(result, p, value);
+    }
+    goto done;
+failed:
+    Py_CLEAR(result);
+done:
+    wanted_free(&w);
+    Py_XDECREF(seq);
+    Py_XDECREF(weights_seq);
+    PyMem_Free(spans.bounds);
+    PyMem_Free(weighted);
+    PyMem_Free(values);
+    PyMem_Free(partials);
+    PyMem_Free(counts);
+    PyMem_Free(lengths);
+    PyMem_Free(in_title);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, top_k_doc},
     {"top_k_pruned", top_k_pruned, METH_VARARGS, top_k_pruned_doc},
     {"sentence_counts", sentence_counts, METH_VARARGS, sentence_counts_doc},
     {"best_sentence", best_sentence, METH_VARARGS, best_sentence_doc},
     {"sentence_spans", sentence_spans, METH_VARARGS, sentence_spans_doc},
+    {"stage_scores", stage_scores, METH_VARARGS, stage_scores_doc},
     {NULL, NULL, 0, NULL},
 };
 

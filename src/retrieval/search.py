@@ -9,7 +9,7 @@ from functools import lru_cache, partial
 
 from . import chat
 from .corpus import Passage
-from .dedup import Shingles, group, normalised_shingles, shingles
+from .dedup import Shingles, group, shingles
 from .followup import read_follow_up, supported_top_k
 from .heap import Every
 from .highlight import Asked, best_sentence
@@ -27,7 +27,7 @@ from .relevance import (
     only_in,
     question_max_score,
 )
-from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, best_sentence_score, rerank
+from .rerank import RERANK_DEPTH, SENTENCE_WEIGHT, StagedPassage, rerank, stage_scores
 from .scope import in_scope, normalise_scope
 from .sentences import Sentences
 from .synonyms import Query, Synonyms, expand
@@ -154,6 +154,18 @@ class Searcher:
         text = (passage or self._passage(slot)).text
         return Sentences.of(self.analyzer, text, cut(slot) if cut is not None else None)
 
+    def _staged(self, slot: int) -> StagedPassage:
+        """What the sentence stage reads of the passage in slot: its text and title (as indexed), with
+        the cuts stored with them where there are."""
+        passage = self._passage(slot)
+        cut, title_cut = getattr(self.passages, "cut", None), getattr(self.passages, "title_cut", None)
+        return StagedPassage(
+            passage.text,
+            cut(slot) if cut is not None else None,
+            passage.title[:INDEXED_TITLE_CHARS],
+            title_cut(slot) if title_cut is not None else None,
+        )
+
     def _title_tokens(self, slot: int, whole: bool) -> list[str]:
         """The tokens of the title of the passage in slot: as indexed (cut to INDEXED_TITLE_CHARS),
         or whole. Kept by title, once for a title no longer than that, which is both."""
@@ -169,16 +181,9 @@ class Searcher:
         cut = getattr(self.passages, "title_cut", None)
         return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], cut(slot) if cut is not None else None)
 
-    def _shingles(self, slot: int, sentences: Sentences | None = None) -> Shingles:
-        """The shingles of the passage in slot (dedup.py), kept; from the normalised text of its
-        sentences (the stage's reading) where that is normalise()'s, which spares normalising again."""
-
-        def made() -> Shingles:
-            if sentences is not None and sentences.reading.whole:
-                return normalised_shingles(sentences.reading.normalised)
-            return shingles(self._passage(slot).text)
-
-        return remembered(self._shingle_sets, slot, made, SHINGLE_CACHE)
+    def _shingles(self, slot: int) -> Shingles:
+        """The shingles of the passage in slot (dedup.py), kept."""
+        return remembered(self._shingle_sets, slot, lambda: shingles(self._passage(slot).text), SHINGLE_CACHE)
 
     @classmethod
     def build(
@@ -208,7 +213,7 @@ class Searcher:
         """
         within = self.within(scope)
         query, first = self._conversation(question, context, k, within)
-        return query, self._top_k(query.tokens, k, first=first, within=within)[0]
+        return query, self._top_k(query.tokens, k, first=first, within=within)
 
     def _conversation(
         self, question: str, context: Sequence[str], depth: int, within: SlotFilter | None = None
@@ -261,7 +266,7 @@ class Searcher:
     def top_k(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The k best (passage number, BM25 score) pairs for query tokens, through the second stage
         when sentence_weight is on."""
-        return self._top_k(query, k)[0]
+        return self._top_k(query, k)
 
     def _top_k(
         self,
@@ -270,24 +275,22 @@ class Searcher:
         idf: Mapping[str, float] | None = None,
         first: list[tuple[int, float]] | None = None,
         within: SlotFilter | None = None,
-    ) -> tuple[list[tuple[int, float]], dict[int, Sentences]]:
-        """top_k, and the passages the second stage cut into sentences (by number), which the
-        highlighter then reads instead of cutting them again. idf: of each query term, if the
-        caller has it already. first: a follow-up's ranking (typed and borrowed tokens, with the
-        typed words' veto, followup.py), which is final: the second stage would look for the borrowed
-        subject in the answer's sentence, where it rarely is (follow-ups' Recall@1 0.943 / 0.983
-        without the stage on them, 0.935 / 0.983 with it, measured with the first veto,
-        docs/quality.md). within: the slots to keep
-        to (a scope's), when not all."""
+    ) -> list[tuple[int, float]]:
+        """top_k. idf: of each query term, if the caller has it already. first: a follow-up's ranking
+        (typed and borrowed tokens, with the typed words' veto, followup.py), which is final: the
+        second stage would look for the borrowed subject in the answer's sentence, where it rarely is
+        (follow-ups' Recall@1 0.943 / 0.983 without the stage on them, 0.935 / 0.983 with it,
+        measured with the first veto, docs/quality.md). within: the slots to keep to (a scope's),
+        when not all."""
         if first is not None:
-            return first[:k], {}
+            return first[:k]
         if idf_is_blind(self.index):
             # One or two passages: BM25Okapi scores them all 0 or below, so the one holding more of the
             # question comes first.
             ranked = self.index.top_k(query, k, within)
-            return sorted(ranked, key=lambda pair: -coverage(self.index, query, pair[0])), {}
+            return sorted(ranked, key=lambda pair: -coverage(self.index, query, pair[0]))
         if self.sentence_weight <= 0:
-            return self.index.top_k(query, k, within), {}
+            return self.index.top_k(query, k, within)
         ranked = self.index.top_k(query, max(k, RERANK_DEPTH), within)
         # Only the first RERANK_DEPTH are re-ordered, whatever k: the bot's top 3 and eval's top 10
         # then begin alike.
@@ -295,18 +298,11 @@ class Searcher:
         weights = Counter(query)
         if idf is None:
             idf = {term: self.index.idf(term) for term in weights}
-        cuts = {slot: self._sentences(slot) for slot, _ in head}
-        sentence_scores = [
-            best_sentence_score(
-                cuts[slot],
-                self._title_tokens(slot, False),
-                weights,
-                idf,
-                self.index.params,
-            )
-            for slot, _ in head
-        ]
-        return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k], cuts
+        staged = [self._staged(slot) for slot, _ in head]
+        sentence_scores = stage_scores(
+            self.analyzer, staged, weights, idf, self.index.params, lambda i: self._title_tokens(head[i][0], False)
+        )
+        return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k]
 
     def top_relevance(self, question: str, context: Sequence[str] = (), scope: str | None = None) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
@@ -344,22 +340,22 @@ class Searcher:
         idf: Mapping[str, float] | None = None,
         first: list[tuple[int, float]] | None = None,
         within: SlotFilter | None = None,
-    ) -> tuple[list[tuple[int, float]], list[list[int]], dict[int, Sentences]]:
+    ) -> tuple[list[tuple[int, float]], list[list[int]]]:
         """The k best (slot, score) pairs whose texts differ (dedup.py), each with the slots of its
-        worse-ranked copies, and _top_k's sentence cuts.
+        worse-ranked copies.
 
         Candidates are fetched beyond k and grouped in rank order, so a group's quote is its best
         passage and the i-th group is the same whatever k: page 2 of an answer never shows a text of
         page 1 or a copy of one."""
         depth = distinct_depth(k)
         while True:
-            ranked, cuts = self._top_k(query, depth, idf, first, within)
-            groups = group([self._shingles(slot, cuts.get(slot)) for slot, _ in ranked])
+            ranked = self._top_k(query, depth, idf, first, within)
+            groups = group([self._shingles(slot) for slot, _ in ranked])
             if len(groups) >= k or len(ranked) < depth:  # enough texts, or the corpus has no more
                 break
             depth *= 2
         groups = groups[:k]
-        return [ranked[g[0]] for g in groups], [[ranked[i][0] for i in g[1:]] for g in groups], cuts
+        return [ranked[g[0]] for g in groups], [[ranked[i][0] for i in g[1:]] for g in groups]
 
     def search(
         self,
@@ -380,9 +376,9 @@ class Searcher:
         terms = list(dict.fromkeys(query.tokens))
         idf = {t: self.index.idf(t) for t in terms}
         if distinct:
-            ranked, copies, cuts = self.distinct(query.tokens, k, idf, first, within)
+            ranked, copies = self.distinct(query.tokens, k, idf, first, within)
         else:
-            ranked, cuts = self._top_k(query.tokens, k, idf, first, within)
+            ranked = self._top_k(query.tokens, k, idf, first, within)
             copies = [[] for _ in ranked]
         best, left_out = self._most(question, query, ranked)
         asked = Asked.of(question, terms, idf)
@@ -392,9 +388,7 @@ class Searcher:
             passage = self._passage(slot)
             # The passage's own text (the index also holds its title), read once: its words, what to
             # highlight and its sentences' terms.
-            sentences = cuts.get(slot)
-            if sentences is None:
-                sentences = self._sentences(slot, passage)
+            sentences = self._sentences(slot, passage)
             words, spans = self.analyzer.matches(sentences.reading, wanted)
             hits.append(
                 Hit(

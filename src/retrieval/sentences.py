@@ -29,7 +29,7 @@ _CLOSERS = "）)”」』》〉"
 # Inside brackets or quotes a 。 does not end the sentence (a quotation is one utterance; a work's
 # title in 《》 may hold a ！ or 。, as 《卡拉OK.LIVE！‧台北‧我》 does), unless
 # the group runs on for this long: an unclosed quote must not swallow a whole paragraph.
-_MAX_PROTECTED = 300
+MAX_PROTECTED = 300
 # The characters sentence_spans acts on (every other one it steps over), with and without ．.
 _MARKS = re.compile("[" + re.escape(_OPENERS + _CLOSERS + _SPLIT_AFTER) + "\n]")
 _MARKS_OTHER = re.compile("[" + re.escape(_OPENERS + _CLOSERS + _SPLIT_AFTER + _OTHER_FULL_STOP) + "\n]")
@@ -46,7 +46,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     _sentence_spans below, which is the reference the tests hold the compiled one to.
     """
     if compiled is not None:
-        return compiled.sentence_spans(text, _MAX_PROTECTED)
+        return compiled.sentence_spans(text, MAX_PROTECTED)
     return list(_sentence_spans(text))
 
 
@@ -75,7 +75,7 @@ def _sentence_spans(text: str) -> Iterator[tuple[int, int]]:
                 if text[end] in _CLOSERS:
                     after = max(0, after - 1)
                 end += 1
-            if ch != "\n" and after > 0 and i - start <= _MAX_PROTECTED:
+            if ch != "\n" and after > 0 and i - start <= MAX_PROTECTED:
                 depth = after
                 found = find(text, end)
                 continue

@@ -8,7 +8,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from itertools import accumulate, filterfalse
@@ -232,9 +232,9 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
 
 def _normalise_reading(text: str) -> tuple[str, list[int], bool]:
     """normalise_with_offsets, and whether the result is normalise(text) too: so it is when every
-    character folds to one and OpenCC keeps the length (the usual case, _normalised_in_place), both
+    character folds to one and OpenCC keeps the length (the usual case, normalised_in_place), both
     then doing the same."""
-    in_place = _normalised_in_place(text)
+    in_place = normalised_in_place(text)
     if in_place is not None:
         return in_place, list(range(len(in_place))), True
     text = scrub(text)
@@ -919,14 +919,22 @@ class Analyzer:
         question. None where that cannot give the same counts (no compiled code, no cut or one of
         another text, n-grams off, a text whose normalised form moves its offsets): then counts_within.
         """
-        if compiled is None or cut is None or not self.settings.ngrams:
+        counting = self.compiled_counting()
+        if counting is None or cut is None:
             return None
-        normalised = _normalised_in_place(text)
+        normalised = normalised_in_place(text)
         if normalised is None:
             return None
-        flags, stop_pairs = _stop_ngram_keys(self._stopwords)
-        kept = room(self._kept, _KEPT_PIECES)
+        kept, flags, stop_pairs = counting
         return compiled.sentence_counts(normalised, cut, spans, kept, wanted, flags, stop_pairs)
+
+    def compiled_counting(self) -> tuple[Mapping[str, bool], np.ndarray, np.ndarray] | None:
+        """What the compiled counts (counts_of_cut, rerank.stage_scores) read besides a text and its
+        cut: whether a piece is an index word, and the stop words as _stop_ngram_keys gives them.
+        None where they cannot give counts_within's counts: no compiled code, or n-grams off."""
+        if compiled is None or not self.settings.ngrams:
+            return None
+        return (room(self._kept, _KEPT_PIECES), *_stop_ngram_keys(self._stopwords))
 
     def spans(self, text: str, wanted: set[str]) -> list[tuple[int, int]]:
         """Character spans of the original text whose words or bigrams are in `wanted`, merged and sorted.
@@ -1077,7 +1085,7 @@ def _wanted_ngrams(
     return chars, pairs, doubled
 
 
-def _normalised_in_place(text: str) -> str | None:
+def normalised_in_place(text: str) -> str | None:
     """normalise(text) when each of its characters stays at its offset (the usual case: read()'s
     whole), else None; without the offsets list read() makes."""
     folded = _fold_one_for_one(scrub(text))
