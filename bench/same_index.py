@@ -6,6 +6,12 @@ The manifests must agree (format, fingerprint, user words, every segment's seal 
 corpus file's record with its runs) once segment names, which hold the time they were made, are
 mapped and file modification times left out; then every file of every segment, in order, must be
 equal byte for byte. Prints one line and exits 0 if so; stops at the first difference otherwise.
+
+    python bench/same_index.py OLD NEW --added bags.bin bag_offsets.npy
+
+compares an index made before a change that adds files to every segment (bags.py's) with one made
+after it: NEW's segments may hold the added files besides OLD's, every other file must be equal byte
+for byte, and the segments' seals (checksums over all their files) are left out.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import sys
 from pathlib import Path
 
 
-def differences(a: Path, b: Path) -> tuple[str | None, int]:
+def differences(a: Path, b: Path, added: frozenset[str] = frozenset()) -> tuple[str | None, int]:
     """The first difference between index folders a and b (None if there is none), and how many
-    segment files were compared."""
+    segment files were compared. added: files b's segments may hold that a's do not (then the seals
+    are not compared)."""
     ma, mb = (json.loads((d / "manifest.json").read_text(encoding="utf-8")) for d in (a, b))
     for key in ("format", "fingerprint", "user_words"):
         if ma[key] != mb[key]:
@@ -29,9 +36,13 @@ def differences(a: Path, b: Path) -> tuple[str | None, int]:
     names, files = {}, 0
     for sa, sb in zip(ma["segments"], mb["segments"], strict=True):
         names[sa["name"]] = sb["name"]
-        if {**sa, "name": None} != {**sb, "name": None}:
+        ignored = {"name": None, **({"seal": None} if added else {})}
+        if {**sa, **ignored} != {**sb, **ignored}:
             return f"segment {sa['name']} / {sb['name']}: manifest entries differ", files
-        la, lb = sorted(p.name for p in (a / sa["name"]).iterdir()), sorted(p.name for p in (b / sb["name"]).iterdir())
+        # With added files the seal (seal.json: the checksums of all of them) differs too.
+        left_out = added | {"seal.json"} if added else frozenset()
+        la = sorted(p.name for p in (a / sa["name"]).iterdir() if p.name not in left_out)
+        lb = sorted(p.name for p in (b / sb["name"]).iterdir() if p.name not in left_out)
         if la != lb:
             return f"segment {sa['name']} / {sb['name']}: other files", files
         for name in la:
@@ -55,8 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("a", type=Path)
     parser.add_argument("b", type=Path)
+    parser.add_argument("--added", nargs="*", default=[], help="files b's segments may hold besides a's")
     args = parser.parse_args()
-    difference, files = differences(args.a, args.b)
+    difference, files = differences(args.a, args.b, frozenset(args.added))
     if difference:
         sys.exit(f"not the same index: {difference}")
     segments = len(json.loads((args.a / "manifest.json").read_text(encoding="utf-8"))["segments"])

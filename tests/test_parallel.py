@@ -26,6 +26,7 @@ class Build:
     segment: Segment
     cuts: list[bytes | None]
     title_cuts: dict[str, bytes | None]
+    bags: list[bytes]
     progress: list[int]
     pools: list[str]  # the start methods of the process pools it made
 
@@ -62,8 +63,8 @@ def _build(texts: list[tuple[str, str]], analyzer: Analyzer, workers: int) -> Bu
         mp.setattr(parallel, "POOL_MIN_CHARS", 1)
         mp.setattr(parallel, "CHUNK_PASSAGES", CHUNK)
         mp.setattr(parallel.multiprocessing, "get_context", recording)
-        segment, (cuts, title_cuts) = build_segment(texts, analyzer, workers=workers, progress=progress.append)
-    return Build(segment, cuts, title_cuts, progress, pools)
+        segment, (cuts, title_cuts, bags) = build_segment(texts, analyzer, workers=workers, progress=progress.append)
+    return Build(segment, cuts, title_cuts, bags, progress, pools)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,7 @@ def test_a_pool_build_gives_the_in_process_segment(pooled: Build, in_process: Bu
     assert pooled.segment.terms == in_process.segment.terms
     assert pooled.cuts == in_process.cuts
     assert pooled.title_cuts == in_process.title_cuts
+    assert pooled.bags == in_process.bags
     for name in _ARRAYS:
         got, want = getattr(pooled.segment, name), getattr(in_process.segment, name)
         assert got.dtype == want.dtype, name

@@ -195,10 +195,10 @@ def test_the_compiled_best_sentence_is_pythons_to_the_bit(counted, title, weight
 
 
 def _staged(analyzer: Analyzer, title: str, text: str) -> StagedPassage:
-    """A passage as the stage reads it from an index: its text and title with the cuts stored with them."""
-    titles: dict = {}
-    _, cut = analyzer.passage_tokens(title, text, titles)
-    return StagedPassage(text, cut, title, titles[title].cut)
+    """A passage as the stage reads it from an index: its text with the cut stored with it, and its
+    title's tokens."""
+    _, cut = analyzer.passage_tokens(title, text)
+    return StagedPassage(text, cut, analyzer.tokens(title))
 
 
 def _scored_in_python(analyzer: Analyzer, staged, weights: Counter, idf: dict) -> list[float]:
@@ -206,9 +206,7 @@ def _scored_in_python(analyzer: Analyzer, staged, weights: Counter, idf: dict) -
         patch.setattr(rerank_module, "compiled", None)
         patch.setattr(sentences_module, "compiled", None)
         return [
-            best_sentence_score(
-                Sentences.of(analyzer, p.text, p.cut), analyzer.tokens(p.title), weights, idf, TUNED_PARAMS
-            )
+            best_sentence_score(Sentences.of(analyzer, p.text, p.cut), p.title_tokens, weights, idf, TUNED_PARAMS)
             for p in staged
         ]
 
@@ -227,41 +225,42 @@ _ALPHABET = "的的中国人民银行北京大学图书馆藏书哈了是在和�
     idf=st.floats(0.01, 12.0),
 )
 def test_the_whole_stage_in_one_call_scores_each_passage_as_python_does(analyzer: Analyzer, passages, question, idf):
-    # stage_scores cuts, counts and scores a question's passages (and their titles) in one compiled
-    # call: the same bits as each passage's sentences counted and summed in Python.
+    # stage_scores cuts, counts and scores a question's passages in one compiled call: the same bits
+    # as each passage's sentences counted and summed in Python, titles' tokens included.
     staged = [_staged(analyzer, title, text) for title, text in passages]
     tokens = analyzer.query_tokens(question) or ["\x011国"]
     weights = Counter(tokens)
     idfs = {term: idf * (1 + i % 3) for i, term in enumerate(weights)}
-    scores = stage_scores(analyzer, staged, weights, idfs, TUNED_PARAMS, lambda i: analyzer.tokens(staged[i].title))
-    assert scores == _scored_in_python(analyzer, staged, weights, idfs)
+    assert stage_scores(analyzer, staged, weights, idfs, TUNED_PARAMS) == _scored_in_python(
+        analyzer, staged, weights, idfs
+    )
 
 
 def test_the_stage_scores_passages_with_stored_cuts_in_the_compiled_call(analyzer: Analyzer, monkeypatch):
     # The equality above must not hold only because every passage fell back to the Python path.
-    staged = [_staged(analyzer, "海洋动物", p.text) for p in (TOGETHER, SPREAD)]
+    staged = [_staged(analyzer, "蓝鲸", p.text) for p in (TOGETHER, SPREAD)]
     weights = Counter(analyzer.query_tokens(QUESTION))
     idf = {term: 2.0 for term in weights}
     expected = _scored_in_python(analyzer, staged, weights, idf)
 
     def fell_back(*args, **kwargs):
-        raise AssertionError("a passage with stored cuts went through best_sentence_score")
+        raise AssertionError("a passage with a stored cut went through best_sentence_score")
 
     monkeypatch.setattr(rerank_module, "best_sentence_score", fell_back)
-    assert stage_scores(analyzer, staged, weights, idf, TUNED_PARAMS, lambda i: analyzer.tokens("海洋动物")) == expected
+    assert stage_scores(analyzer, staged, weights, idf, TUNED_PARAMS) == expected
     assert expected[0] > expected[1] > 0  # the sentence holding the terms together scores higher
+    untitled = [p._replace(title_tokens=[]) for p in staged]
+    without = stage_scores(analyzer, untitled, weights, idf, TUNED_PARAMS)
+    assert without == _scored_in_python(analyzer, untitled, weights, idf)
+    assert all(a > b for a, b in zip(expected, without, strict=True))  # the title holds 蓝鲸
 
 
 def test_the_stage_falls_back_for_a_passage_without_a_cut_or_with_another_texts(analyzer: Analyzer):
     good = _staged(analyzer, "海洋动物", TOGETHER.text)
     uncut = good._replace(cut=None)
     foreign = good._replace(text=SPREAD.text)  # TOGETHER's cut, which does not fit SPREAD
-    untitled = good._replace(title_cut=None)
     weights = Counter(analyzer.query_tokens(QUESTION))
     idf = {term: 1.5 for term in weights}
-    staged = [good, uncut, foreign, untitled]
-    scores = stage_scores(analyzer, staged, weights, idf, TUNED_PARAMS, lambda i: analyzer.tokens(staged[i].title))
-    spread_uncut = good._replace(text=SPREAD.text, cut=None)
-    python = _scored_in_python(analyzer, [good, uncut, spread_uncut, untitled], weights, idf)
-    assert scores == python
-    assert scores[0] == scores[1] == scores[3] != scores[2]
+    scores = stage_scores(analyzer, [good, uncut, foreign], weights, idf, TUNED_PARAMS)
+    assert scores == _scored_in_python(analyzer, [good, uncut, foreign._replace(cut=None)], weights, idf)
+    assert scores[0] == scores[1] != scores[2]

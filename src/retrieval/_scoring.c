@@ -714,6 +714,10 @@ static int compare_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Beyond this many words to count, each piece is looked up in a dict rather than compared with each
+ * (an index build counts every term of a passage). */
+#define MANY_TARGETS 8
+
 /* What counting a question's terms needs, worked out once per question: the stop words' flags and
  * pairs, and each term sorted into a piece to compare (targets) or an n-gram key (grams). */
 typedef struct {
@@ -723,6 +727,7 @@ typedef struct {
     Py_ssize_t n_stop_pairs;
     PyObject *kept;   // piece -> whether it is an index word (borrowed)
     PyObject *terms;  // the terms, a list (a new reference)
+    PyObject *target_words;  // with many targets: piece -> tuple of its terms' places (a new reference), else NULL
     Py_ssize_t n_terms, n_targets, n_grams, n_firsts;
     Target *targets;
     Gram *grams;
@@ -741,6 +746,7 @@ static void wanted_free(Wanted *w) {
         if (w->held[i].held) PyBuffer_Release(&w->held[i].view);
     for (Py_ssize_t i = 0; i < w->n_targets; i++) Py_DECREF(w->targets[i].word);
     Py_XDECREF(w->terms);
+    Py_XDECREF(w->target_words);
     PyMem_Free(w->targets);
     PyMem_Free(w->grams);
     PyMem_Free(w->firsts);
@@ -814,6 +820,26 @@ static int wanted_init(Wanted *w, PyObject *wanted, PyObject *kept, PyObject *fl
     for (Py_ssize_t i = 0; i < w->n_grams; i++)
         set_bit(w->gram_bits, (Py_UCS4)(w->grams[i].key >= ((uint64_t)1 << 32) ? w->grams[i].key >> 32 : w->grams[i].key));
     qsort(w->firsts, w->n_firsts, sizeof(uint64_t), compare_u64);
+    if (w->n_targets > MANY_TARGETS) {  // a piece is then looked up, not compared with each target
+        w->target_words = PyDict_New();
+        if (!w->target_words) return -1;
+        for (Py_ssize_t i = 0; i < w->n_targets; i++) {
+            PyObject *before = PyDict_GetItemWithError(w->target_words, w->targets[i].word);
+            if (!before && PyErr_Occurred()) return -1;
+            Py_ssize_t n = before ? PyTuple_GET_SIZE(before) : 0;
+            PyObject *places = PyTuple_New(n + 1), *place = PyLong_FromSsize_t(w->targets[i].term);
+            if (!places || !place) {
+                Py_XDECREF(places);
+                Py_XDECREF(place);
+                return -1;
+            }
+            for (Py_ssize_t j = 0; j < n; j++) PyTuple_SET_ITEM(places, j, Py_NewRef(PyTuple_GET_ITEM(before, j)));
+            PyTuple_SET_ITEM(places, n, place);
+            int failed = PyDict_SetItem(w->target_words, w->targets[i].word, places);
+            Py_DECREF(places);
+            if (failed < 0) return -1;
+        }
+    }
     qsort(w->grams, w->n_grams, sizeof(Gram), compare_grams);  // unigram keys < 2^32 <= bigram keys: one array
     for (Py_ssize_t i = 0; i < w->n_grams; i++) w->gram_keys[i] = w->grams[i].key;
     return 0;
@@ -877,7 +903,16 @@ static int count_spans(const Wanted *w, PyObject *text, const unsigned char *pie
                 int latin = 1;
                 for (Py_ssize_t i = start; i < end && latin; i++) latin = !is_cjk(PyUnicode_READ(kind, data, i));
                 lengths[j] += 2 * latin;
-                for (Py_ssize_t i = 0; i < w->n_targets && may_be_wanted; i++) {
+                if (w->target_words && may_be_wanted) {
+                    PyObject *places = PyDict_GetItemWithError(w->target_words, piece);
+                    if (!places && PyErr_Occurred()) {
+                        Py_DECREF(piece);
+                        return -1;
+                    }
+                    for (Py_ssize_t i = 0; places && i < PyTuple_GET_SIZE(places); i++)
+                        counts[j * n_terms + PyLong_AsSsize_t(PyTuple_GET_ITEM(places, i))] += 1;
+                }
+                for (Py_ssize_t i = 0; i < w->n_targets && may_be_wanted && !w->target_words; i++) {
                     int same = PyUnicode_Compare(piece, w->targets[i].word);
                     if (same == -1 && PyErr_Occurred()) {
                         Py_DECREF(piece);
@@ -1271,12 +1306,11 @@ PyDoc_STRVAR(stage_scores_doc,
              "stage_scores(passages, terms, weighted, kept, flags, stop_pairs, k1, b, max_protected)\n"
              "    -> list[float | None]\n\n"
              "rerank.best_sentence_score of each of a question's passages in one call: each passage a\n"
-             "(text, normalised, cut, title, title_normalised, title_cut) tuple, each normalised text\n"
-             "being its text normalised in place and each cut the cut stored with it; terms the question's\n"
-             "distinct terms, weighted each one's weight times idf. Each passage is cut into sentences\n"
-             "(sentence_spans), it and its title counted (sentence_counts: the title as one span, whose\n"
-             "tokens are its tokens()) and scored (best_sentence) with the same arithmetic; None for a\n"
-             "passage whose cuts do not fit. kept, flags, stop_pairs: as sentence_counts takes them.");
+             "(text, normalised, cut, title_tokens) tuple, normalised being text normalised in place and\n"
+             "cut the cut stored with it; terms the question's distinct terms, weighted each one's weight\n"
+             "times idf. Each passage is cut into sentences (sentence_spans), counted (sentence_counts) and\n"
+             "scored (best_sentence) with the same arithmetic; None for a passage whose cut does not fit.\n"
+             "kept, flags, stop_pairs: as sentence_counts takes them.");
 
 static PyObject *stage_scores(PyObject *self, PyObject *args) {
     PyObject *passages, *terms, *weighted_obj, *kept, *flags_obj, *stop_pairs_obj;
@@ -1287,7 +1321,7 @@ static PyObject *stage_scores(PyObject *self, PyObject *args) {
         return NULL;
     Wanted w;
     Spans spans = {0};
-    PyObject *seq = NULL, *weights_seq = NULL, *result = NULL;
+    PyObject *seq = NULL, *weights_seq = NULL, *result = NULL, *term_index = NULL;
     double *weighted = NULL, *values = NULL, *partials = NULL;
     long *counts = NULL, *lengths = NULL, *in_title = NULL;
     Py_ssize_t room = 0;  // sentences counts and lengths have room for
@@ -1309,35 +1343,45 @@ static PyObject *stage_scores(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
+    term_index = PyDict_New();  // term -> its place in terms, for counting the titles' tokens
+    if (!term_index) goto done;
     for (Py_ssize_t t = 0; t < n_terms; t++) {
         weighted[t] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(weights_seq, t));
         if (weighted[t] == -1.0 && PyErr_Occurred()) goto done;
+        PyObject *place = PyLong_FromSsize_t(t);
+        if (!place || PyDict_SetItem(term_index, PyList_GET_ITEM(w.terms, t), place) < 0) {
+            Py_XDECREF(place);
+            goto done;
+        }
+        Py_DECREF(place);
     }
     Py_ssize_t n_passages = PySequence_Fast_GET_SIZE(seq);
     result = PyList_New(n_passages);
     if (!result) goto done;
     const double saturated = k1 + 1;
     for (Py_ssize_t p = 0; p < n_passages; p++) {
-        PyObject *text, *normalised, *title, *title_normalised;
-        Py_buffer cut, title_cut;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "UUy*UUy*", &text, &normalised, &cut, &title,
-                              &title_normalised, &title_cut))
+        PyObject *text, *normalised, *title_tokens;
+        Py_buffer cut;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "UUy*O", &text, &normalised, &cut, &title_tokens))
             goto failed;
-        if (PyUnicode_GET_LENGTH(normalised) != PyUnicode_GET_LENGTH(text) ||
-            PyUnicode_GET_LENGTH(title_normalised) != PyUnicode_GET_LENGTH(title)) {
+        // The title's count of each of the question's terms, and its number of tokens.
+        PyObject *title_seq = PySequence_Fast(title_tokens, "title_tokens must be a sequence");
+        int bad = !title_seq || PyUnicode_GET_LENGTH(normalised) != PyUnicode_GET_LENGTH(text);
+        Py_ssize_t title_length = title_seq ? PySequence_Fast_GET_SIZE(title_seq) : 0;
+        memset(in_title, 0, (n_terms + 1) * sizeof(long));
+        for (Py_ssize_t i = 0; i < title_length && !bad; i++) {
+            PyObject *place = PyDict_GetItemWithError(term_index, PySequence_Fast_GET_ITEM(title_seq, i));
+            if (place) in_title[PyLong_AsSsize_t(place)] += 1;
+            bad = !place && PyErr_Occurred();
+        }
+        Py_XDECREF(title_seq);
+        if (bad) {
             PyBuffer_Release(&cut);
-            PyBuffer_Release(&title_cut);
-            PyErr_SetString(PyExc_ValueError, "a normalised text must be as long as its text");
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a normalised text must be as long as its text");
             goto failed;
         }
-        // The title, as one span: the question's terms it holds, and its number of tokens.
-        Py_ssize_t whole[2] = {0, PyUnicode_GET_LENGTH(title)};
-        long title_length = 0;
-        memset(in_title, 0, (n_terms + 1) * sizeof(long));
-        int status = count_spans(&w, title_normalised, title_cut.buf, title_cut.len, whole, 1, in_title, &title_length);
-        PyBuffer_Release(&title_cut);
         spans.n = 0;
-        if (status == 0) status = cut_sentences(text, max_protected, &spans);
+        int status = cut_sentences(text, max_protected, &spans);
         if (status == 0 && (spans.n > room || !counts)) {
             PyMem_Free(counts);
             PyMem_Free(lengths);
@@ -1388,6 +1432,7 @@ done:
     wanted_free(&w);
     Py_XDECREF(seq);
     Py_XDECREF(weights_seq);
+    Py_XDECREF(term_index);
     PyMem_Free(spans.bounds);
     PyMem_Free(weighted);
     PyMem_Free(values);
@@ -1398,6 +1443,320 @@ done:
     return result;
 }
 
+/* -- the stage's counts stored at index time ------------------------------------------------ */
+
+/* A growing byte string. */
+typedef struct {
+    unsigned char *data;
+    Py_ssize_t n, room;
+} Bytes;
+
+static int put_varint(Bytes *out, uint64_t v) {
+    if (out->n + 10 > out->room) {
+        Py_ssize_t room = out->room ? 2 * out->room : 256;
+        unsigned char *grown = PyMem_Realloc(out->data, room);
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        out->data = grown;
+        out->room = room;
+    }
+    do {
+        unsigned char byte = v & 0x7f;
+        v >>= 7;
+        out->data[out->n++] = byte | (v ? 0x80 : 0);
+    } while (v);
+    return 0;
+}
+
+/* The next varint of [*at, end) into *v; -1 if it runs past end or is too long. */
+static int get_varint(const unsigned char **at, const unsigned char *end, uint64_t *v) {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*at >= end) return -1;
+        unsigned char byte = *(*at)++;
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *v = value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* One record of a bag: a token count, then each term held with its count, a term being its place in
+ * the passage's forward list (the order of first occurrence, which merging keeps). */
+static int put_record(Bytes *out, long length, const long *counts, Py_ssize_t n_terms) {
+    Py_ssize_t held = 0;
+    for (Py_ssize_t t = 0; t < n_terms; t++) held += counts[t] != 0;
+    if (put_varint(out, (uint64_t)length) < 0 || put_varint(out, (uint64_t)held) < 0) return -1;
+    for (Py_ssize_t t = 0; t < n_terms; t++) {
+        if (!counts[t]) continue;
+        // The place, doubled, and 1 for a count above 1, which follows: most counts are 1.
+        if (put_varint(out, (uint64_t)t << 1 | (counts[t] > 1)) < 0) return -1;
+        if (counts[t] > 1 && put_varint(out, (uint64_t)counts[t]) < 0) return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(sentence_bags_doc,
+             "sentence_bags(text, normalised, cut, terms, title_tokens, kept, flags, stop_pairs, max_protected)\n"
+             "    -> bytes | None\n\n"
+             "What the sentence stage reads of a passage, made when it is indexed (bags.py): a record for\n"
+             "its title and then one for each sentence (sentence_spans), each its number of tokens and the\n"
+             "terms it holds with their counts (sentence_counts), a term given by its place in terms, the\n"
+             "passage's distinct index terms in the order of its forward list. Records are varints.\n"
+             "None if the cut does not fit the text; kept, flags, stop_pairs: as sentence_counts takes them.");
+
+static PyObject *sentence_bags(PyObject *self, PyObject *args) {
+    PyObject *text, *normalised, *terms, *title_tokens, *kept, *flags_obj, *stop_pairs_obj;
+    Py_buffer cut;
+    Py_ssize_t max_protected;
+    if (!PyArg_ParseTuple(args, "UUy*OOOOOn", &text, &normalised, &cut, &terms, &title_tokens, &kept, &flags_obj,
+                          &stop_pairs_obj, &max_protected))
+        return NULL;
+    Wanted w;
+    Spans spans = {0};
+    Bytes out = {0};
+    PyObject *result = NULL, *places = NULL, *title_seq = NULL;
+    long *counts = NULL, *lengths = NULL;
+    if (wanted_init(&w, terms, kept, flags_obj, stop_pairs_obj) < 0) goto done;
+    Py_ssize_t n_terms = w.n_terms;
+    if (PyUnicode_GET_LENGTH(normalised) != PyUnicode_GET_LENGTH(text)) {
+        PyErr_SetString(PyExc_ValueError, "a normalised text must be as long as its text");
+        goto done;
+    }
+    // The title's record: its tokens counted by their places.
+    places = PyDict_New();
+    title_seq = PySequence_Fast(title_tokens, "title_tokens must be a sequence");
+    counts = PyMem_Calloc(n_terms + 1, sizeof(long));
+    if (!places || !title_seq || !counts) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t t = 0; t < n_terms; t++) {
+        PyObject *place = PyLong_FromSsize_t(t);
+        if (!place || PyDict_SetItem(places, PyList_GET_ITEM(w.terms, t), place) < 0) {
+            Py_XDECREF(place);
+            goto done;
+        }
+        Py_DECREF(place);
+    }
+    Py_ssize_t title_length = PySequence_Fast_GET_SIZE(title_seq);
+    for (Py_ssize_t i = 0; i < title_length; i++) {
+        PyObject *place = PyDict_GetItemWithError(places, PySequence_Fast_GET_ITEM(title_seq, i));
+        if (!place) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a title token is not among the terms");
+            goto done;
+        }
+        counts[PyLong_AsSsize_t(place)] += 1;
+    }
+    if (put_record(&out, (long)title_length, counts, n_terms) < 0) goto done;
+    PyMem_Free(counts);
+    counts = NULL;
+    if (cut_sentences(text, max_protected, &spans) < 0) goto done;
+    counts = PyMem_Calloc(spans.n * n_terms + 1, sizeof(long));
+    lengths = PyMem_Calloc(spans.n + 1, sizeof(long));
+    if (!counts || !lengths) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int status = count_spans(&w, normalised, cut.buf, cut.len, spans.bounds, spans.n, counts, lengths);
+    if (status < 0) goto done;
+    if (status > 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < spans.n; s++)
+        if (put_record(&out, lengths[s], counts + s * n_terms, n_terms) < 0) goto done;
+    result = PyBytes_FromStringAndSize((const char *)out.data, out.n);
+done:
+    PyBuffer_Release(&cut);
+    wanted_free(&w);
+    Py_XDECREF(places);
+    Py_XDECREF(title_seq);
+    PyMem_Free(spans.bounds);
+    PyMem_Free(out.data);
+    PyMem_Free(counts);
+    PyMem_Free(lengths);
+    return result;
+}
+
+PyDoc_STRVAR(bag_scores_doc,
+             "bag_scores(passages, weighted, k1, b) -> list[float | None]\n\n"
+             "rerank.best_sentence_score of each passage from the bag stored with it (sentence_bags):\n"
+             "each passage a (bag, forward, ids, places) tuple, forward the term ids of its forward list,\n"
+             "ids the question's term ids in its segment (int64) and places each one's place among\n"
+             "the question's distinct terms, whose weight times idf weighted holds. The same arithmetic as\n"
+             "best_sentence; None for a bag that does not fit its forward list (damaged: the caller\n"
+             "scores the passage from its text).");
+
+/* Room for the question's term ids in bag_score's table: 256 terms (a question is cut to fewer). */
+#define ID_TABLE 1024
+
+/* best_sentence of one bag, or -1 if the bag does not fit (scores are never negative), -2 if the
+ * question has more terms than ID_TABLE holds. */
+static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buffer *forward, const int64_t *ids,
+                        const int64_t *places, Py_ssize_t n_ids, const double *weighted, Py_ssize_t n_terms,
+                        double k1, double b, long *place_of, long *in_title, long *counts, double *values,
+                        double *partials) {
+    const unsigned char *end = bag + size;
+    Py_ssize_t n_forward = forward->len / forward->itemsize;
+    // The question's term ids in an open-addressed table (a power of two, at most a quarter full).
+    int64_t table[2 * ID_TABLE];
+    Py_ssize_t mask = ID_TABLE - 1;
+    if (4 * n_ids > ID_TABLE) return -2;
+    for (Py_ssize_t i = 0; i < ID_TABLE; i++) table[2 * i] = -1;
+    for (Py_ssize_t i = 0; i < n_ids; i++) {
+        Py_ssize_t h = (Py_ssize_t)(((uint64_t)ids[i] * 2654435761u) & (uint64_t)mask);
+        while (table[2 * h] != -1) h = (h + 1) & mask;
+        table[2 * h] = ids[i];
+        table[2 * h + 1] = places[i];
+    }
+    // Each place of the forward list -> the question's term there, or -1.
+    for (Py_ssize_t e = 0; e < n_forward; e++) {
+        int64_t id = item(forward, e);
+        Py_ssize_t h = (Py_ssize_t)(((uint64_t)id * 2654435761u) & (uint64_t)mask);
+        while (table[2 * h] != -1 && table[2 * h] != id) h = (h + 1) & mask;
+        place_of[e] = table[2 * h] == id ? (long)table[2 * h + 1] : -1;
+    }
+    /* Two passes: the title's counts and every sentence's length (for the mean), then the scores. */
+    uint64_t title_length = 0, length = 0, held = 0, code = 0, tf = 1;
+    long long total = 0;
+    Py_ssize_t n_sentences = 0;
+    const unsigned char *at = bag, *sentences = NULL;
+    memset(in_title, 0, (n_terms + 1) * sizeof(long));
+    for (int record = 0; at < end; record++) {
+        if (get_varint(&at, end, &length) < 0 || get_varint(&at, end, &held) < 0) return -1;
+        for (uint64_t i = 0; i < held; i++) {
+            if (get_varint(&at, end, &code) < 0) return -1;
+            tf = 1;
+            if ((code & 1) && get_varint(&at, end, &tf) < 0) return -1;
+            if ((Py_ssize_t)(code >> 1) >= n_forward) return -1;
+            long q = place_of[code >> 1];
+            if (!record && q >= 0) in_title[q] += (long)tf;
+        }
+        if (!record) {
+            title_length = length;
+            sentences = at;
+        } else {
+            total += (long long)(title_length + length);
+            n_sentences++;
+        }
+    }
+    if (!sentences) return -1;  // not even a title's record
+    if (!n_sentences) return 0.0;
+    const double saturated = k1 + 1, mean_length = (double)total / (double)n_sentences;
+    double best = 0.0;
+    at = sentences;
+    while (at < end) {
+        get_varint(&at, end, &length);  // read once already: they fit
+        get_varint(&at, end, &held);
+        memset(counts, 0, (n_terms + 1) * sizeof(long));
+        for (uint64_t i = 0; i < held; i++) {
+            get_varint(&at, end, &code);
+            tf = 1;
+            if (code & 1) get_varint(&at, end, &tf);
+            long q = place_of[code >> 1];
+            if (q >= 0) counts[q] += (long)tf;
+        }
+        double norm = sentence_norm(k1, b, (Py_ssize_t)title_length, (long long)length, mean_length);
+        Py_ssize_t count = 0;
+        for (Py_ssize_t t = 0; t < n_terms; t++) {
+            long long n = (long long)counts[t] + in_title[t];
+            if (n) values[count++] = term_score(weighted[t], n, saturated, norm);
+        }
+        double score = exact_sum(values, count, partials);
+        if (score > best) best = score;
+    }
+    return best;
+}
+
+static PyObject *bag_scores(PyObject *self, PyObject *args) {
+    PyObject *passages, *weighted_obj;
+    double k1, b;
+    if (!PyArg_ParseTuple(args, "OOdd", &passages, &weighted_obj, &k1, &b)) return NULL;
+    PyObject *seq = PySequence_Fast(passages, "passages must be a sequence");
+    PyObject *weights_seq = PySequence_Fast(weighted_obj, "weighted must be a sequence");
+    PyObject *result = NULL;
+    double *weighted = NULL, *values = NULL, *partials = NULL;
+    long *in_title = NULL, *counts = NULL, *place_of = NULL;
+    Py_ssize_t room = 0;  // forward places place_of has room for
+    if (!seq || !weights_seq) goto done;
+    Py_ssize_t n_terms = PySequence_Fast_GET_SIZE(weights_seq), n_passages = PySequence_Fast_GET_SIZE(seq);
+    weighted = PyMem_Malloc((n_terms + 1) * sizeof(double));
+    values = PyMem_Malloc((n_terms + 1) * sizeof(double));
+    partials = PyMem_Malloc((n_terms + 1) * sizeof(double));
+    in_title = PyMem_Malloc((n_terms + 1) * sizeof(long));
+    counts = PyMem_Malloc((n_terms + 1) * sizeof(long));
+    if (!weighted || !values || !partials || !in_title || !counts) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t t = 0; t < n_terms; t++) {
+        weighted[t] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(weights_seq, t));
+        if (weighted[t] == -1.0 && PyErr_Occurred()) goto done;
+    }
+    result = PyList_New(n_passages);
+    if (!result) goto done;
+    for (Py_ssize_t p = 0; p < n_passages; p++) {
+        Py_buffer bag, forward, ids, places;
+        PyObject *forward_obj;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "y*Oy*y*", &bag, &forward_obj, &ids, &places))
+            goto failed;
+        if (PyObject_GetBuffer(forward_obj, &forward, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            PyBuffer_Release(&bag);
+            PyBuffer_Release(&ids);
+            PyBuffer_Release(&places);
+            goto failed;
+        }
+        Py_ssize_t n_ids = ids.len / 8, n_forward = forward.len / forward.itemsize;
+        int bad = ids.len % 8 || places.len != ids.len || !exception_size_ok(&forward);
+        for (Py_ssize_t i = 0; i < n_ids && !bad; i++) {
+            int64_t place = ((const int64_t *)places.buf)[i];
+            bad = place < 0 || place >= n_terms;
+        }
+        if (!bad && (n_forward > room || !place_of)) {
+            PyMem_Free(place_of);
+            room = n_forward;
+            place_of = PyMem_Malloc((room + 1) * sizeof(long));
+            if (!place_of) PyErr_NoMemory();
+        }
+        double score = -1;
+        if (!bad && place_of)
+            score = bag_score(bag.buf, bag.len, &forward, ids.buf, places.buf, n_ids, weighted, n_terms, k1, b,
+                              place_of, in_title, counts, values, partials);
+        if (score == -2) score = -1;  // (the caller scores the passage from its text)
+        PyBuffer_Release(&bag);
+        PyBuffer_Release(&forward);
+        PyBuffer_Release(&ids);
+        PyBuffer_Release(&places);
+        if (PyErr_Occurred()) goto failed;
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "ids and places must be int64 arrays of one length, places within "
+                                              "weighted, forward an array of integers");
+            goto failed;
+        }
+        PyObject *value = score < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(score);
+        if (!value) goto failed;
+        PyList_SET_ITEM(result, p, value);
+    }
+    goto done;
+failed:
+    Py_CLEAR(result);
+done:
+    Py_XDECREF(seq);
+    Py_XDECREF(weights_seq);
+    PyMem_Free(weighted);
+    PyMem_Free(values);
+    PyMem_Free(partials);
+    PyMem_Free(in_title);
+    PyMem_Free(counts);
+    PyMem_Free(place_of);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, top_k_doc},
     {"top_k_pruned", top_k_pruned, METH_VARARGS, top_k_pruned_doc},
@@ -1405,6 +1764,8 @@ static PyMethodDef methods[] = {
     {"best_sentence", best_sentence, METH_VARARGS, best_sentence_doc},
     {"sentence_spans", sentence_spans, METH_VARARGS, sentence_spans_doc},
     {"stage_scores", stage_scores, METH_VARARGS, stage_scores_doc},
+    {"sentence_bags", sentence_bags, METH_VARARGS, sentence_bags_doc},
+    {"bag_scores", bag_scores, METH_VARARGS, bag_scores_doc},
     {NULL, NULL, 0, NULL},
 };
 

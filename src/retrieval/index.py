@@ -15,6 +15,7 @@ cannot reach the top k (MaxScore: maxscore.py), then rescores the few survivors 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -226,13 +227,19 @@ class BM25Index:
 
     # -- lookups ------------------------------------------------------------------------------
 
-    def _locate(self, slot: int) -> tuple[int, int]:
-        seg = int(np.searchsorted(self.bases, slot, side="right")) - 1
-        return seg, slot - int(self.bases[seg])
+    def locate(self, slot: int) -> tuple[int, int]:
+        """(segment number, document number within it) of slot."""
+        seg = bisect.bisect_right(self._starts, slot) - 1
+        return seg, slot - self._starts[seg]
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        """bases as a list, bisected at every locate (quicker than numpy for one slot)."""
+        return self.bases.tolist()
 
     def contains(self, term: str, slot: int) -> bool:
         """Whether the document in slot holds term (a binary search in its postings)."""
-        seg_no, doc = self._locate(slot)
+        seg_no, doc = self.locate(slot)
         term_id = next((t for s, t in self.lists([term])[term] if s == seg_no), None)
         if term_id is None:
             return False
@@ -326,7 +333,7 @@ class BM25Index:
         """A new index in which the documents in slots are deleted."""
         deleted = [None if d is None else d.copy() for d in self.deleted]
         for slot in np.asarray(slots, dtype=np.int64).tolist():
-            seg_no, doc = self._locate(slot)
+            seg_no, doc = self.locate(slot)
             if deleted[seg_no] is None:
                 deleted[seg_no] = np.zeros(self.segments[seg_no].n_docs, bool)
             deleted[seg_no][doc] = True

@@ -5,7 +5,8 @@ offsets plus small integer columns, memory-mapped, and a Passage is made only fo
 
 Each passage also keeps the cut jieba made of its text when it was indexed (Analyzer.passage_tokens):
 the highlighter and the sentence stage read a quoted passage's words from it instead of running
-jieba over the passage again at every question, which was most of an answer's time.
+jieba over the passage again at every question, which was most of an answer's time. And its bag
+(bags.py): what the sentence stage counts of it, so that the stage need not read its text at all.
 """
 
 from __future__ import annotations
@@ -83,10 +84,16 @@ class PassageTable(Sequence[Passage]):
         headings: list[str],
         cut_offsets: np.ndarray,
         cuts: bytes | np.ndarray,
+        bag_offsets: np.ndarray | None = None,
+        bags: bytes | np.ndarray = b"",
     ) -> None:
         self._blob = blob
         self.cut_offsets = cut_offsets
         self._cuts = cuts
+        # Without bags (a table saved before them), every passage's is empty.
+        self.bag_offsets = np.zeros(len(text_offsets), np.int64) if bag_offsets is None else bag_offsets
+        self._bags = bags
+        self._bags_view = memoryview(bags)
         # Views for reading one passage: slicing a np.memmap goes through its Python __getitem__ and
         # makes another memmap (a third of the cost of making a Passage); a memoryview slice does not.
         self._blob_view = memoryview(blob)
@@ -104,9 +111,11 @@ class PassageTable(Sequence[Passage]):
         passages: Iterable[Passage],
         cuts: Iterable[bytes | None] | None = None,
         title_cuts: Mapping[str, bytes | None] | None = None,
+        bags: Sequence[bytes] | None = None,
     ) -> PassageTable:
-        """A table of passages in order, each with its text's stored cut (none where cuts is None), and
-        each article with its title's (title_cuts, by title; Searcher reads it for the title's tokens)."""
+        """A table of passages in order, each with its text's stored cut (none where cuts is None) and
+        its bag (bags.py; none where bags is None), and each article with its title's cut (title_cuts,
+        by title; Searcher reads it for the title's tokens)."""
         parts: list[bytes] = []
         cut_parts: list[bytes] = []
         cut_offsets = [0]
@@ -133,6 +142,7 @@ class PassageTable(Sequence[Passage]):
             cut = next(cut_of) if cut_of is not None else None
             cut_parts.append(_NO_CUT if cut is None else cut)
             cut_offsets.append(cut_offsets[-1] + len(cut_parts[-1]))
+        bag_offsets = None if bags is None else csr_offsets(np.array([len(b) for b in bags], dtype=np.int64))
         return cls(
             b"".join(parts),
             np.asarray(offsets, dtype=np.int64),
@@ -143,6 +153,8 @@ class PassageTable(Sequence[Passage]):
             list(headings),
             np.asarray(cut_offsets, dtype=np.int64),
             b"".join(cut_parts),
+            bag_offsets,
+            b"".join(bags) if bags is not None else b"",
         )
 
     def __len__(self) -> int:
@@ -180,10 +192,16 @@ class PassageTable(Sequence[Passage]):
         cut = bytes(self._cuts_view[self.cut_offsets.item(i) : self.cut_offsets.item(i + 1)])
         return None if cut == _NO_CUT else cut
 
+    def bag(self, i: int) -> bytes:
+        """Passage i's bag (bags.py), b"" where it has none."""
+        return bytes(self._bags_view[self.bag_offsets.item(i) : self.bag_offsets.item(i + 1)])
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "texts.bin").write_bytes(bytes(self._blob))
         (folder / "cuts.bin").write_bytes(bytes(self._cuts))
+        (folder / "bags.bin").write_bytes(bytes(self._bags))
+        np.save(folder / "bag_offsets.npy", np.ascontiguousarray(self.bag_offsets))
         for name in _COLUMNS:
             np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
         with open(folder / "articles.json", "w", encoding="utf-8") as fh:
@@ -198,10 +216,18 @@ class PassageTable(Sequence[Passage]):
         with open(folder / "articles.json", encoding="utf-8") as fh:
             meta = json.load(fh)
         articles = [ArticleRecord.from_json(a) for a in meta["articles"]]
-        table = cls(blob, articles=articles, headings=meta["headings"], cuts=cuts, **columns)
+        # Bags are optional: a table saved before them is read without (the stage reads the texts).
+        bags, bag_offsets = b"", None
+        if (folder / "bag_offsets.npy").is_file():
+            bags, bag_offsets = load_blob(folder / "bags.bin"), load_array(folder / "bag_offsets.npy")
+        table = cls(
+            blob, articles=articles, headings=meta["headings"], cuts=cuts, bags=bags, bag_offsets=bag_offsets, **columns
+        )
         if int(table.text_offsets[-1]) != len(blob) or int(table.cut_offsets[-1]) != len(cuts):
             raise ValueError(f"stored passages in {folder} are inconsistent")
-        if len(table.cut_offsets) != len(table.text_offsets):
+        if len(table.cut_offsets) != len(table.text_offsets) or len(table.bag_offsets) != len(table.text_offsets):
+            raise ValueError(f"stored passages in {folder} are inconsistent")
+        if int(table.bag_offsets[-1]) != len(bags):
             raise ValueError(f"stored passages in {folder} are inconsistent")
         return table
 
@@ -213,6 +239,7 @@ class PassageTable(Sequence[Passage]):
             return self
         blob, text_offsets = _take(self._blob, self.text_offsets, docs)
         cuts, cut_offsets = _take(self._cuts, self.cut_offsets, docs)
+        bags, bag_offsets = _take(self._bags, self.bag_offsets, docs)
         used, article = np.unique(np.asarray(self.article)[docs], return_inverse=True)
         heading = np.asarray(self.heading)[docs]
         kept = np.unique(heading[heading >= 0])
@@ -228,23 +255,22 @@ class PassageTable(Sequence[Passage]):
             [self.headings[i] for i in kept.tolist()],
             cut_offsets,
             cuts,
+            bag_offsets,
+            bags,
         )
 
     def with_cuts(
-        self, cuts: Mapping[int, bytes | None], title_cuts: Mapping[str, bytes | None] | None = None
+        self,
+        cuts: Mapping[int, bytes | None],
+        title_cuts: Mapping[str, bytes | None] | None = None,
+        bags: Mapping[int, bytes] | None = None,
     ) -> PassageTable:
-        """This table with the stored cuts of the given passages (by number) and of the given titles'
-        articles replaced: passages cut again with a new user dictionary keep their text and citation."""
-        lengths = np.diff(np.asarray(self.cut_offsets, dtype=np.int64))
-        pieces: list[bytes] = []
-        at = 0
-        for i in sorted(cuts):
-            lo, hi = int(self.cut_offsets[i]), int(self.cut_offsets[i + 1])
-            cut = cuts[i]
-            pieces += [bytes(self._cuts[at:lo]), _NO_CUT if cut is None else cut]
-            lengths[i] = len(pieces[-1])
-            at = hi
-        pieces.append(bytes(self._cuts[at:]))
+        """This table with the stored cuts and bags of the given passages (by number) and the cuts of
+        the given titles' articles replaced: passages cut again with a new user dictionary keep their
+        text and citation."""
+        stored = {i: _NO_CUT if cut is None else cut for i, cut in cuts.items()}
+        cut_offsets, joined_cuts = _replaced(self._cuts, self.cut_offsets, stored)
+        bag_offsets, joined_bags = _replaced(self._bags, self.bag_offsets, bags or {})
         articles = self.articles
         if title_cuts:
             articles = [a._replace(cut=title_cuts[a.title]) if a.title in title_cuts else a for a in articles]
@@ -256,8 +282,10 @@ class PassageTable(Sequence[Passage]):
             self.heading,
             articles,
             self.headings,
-            csr_offsets(lengths),
-            b"".join(pieces),
+            cut_offsets,
+            joined_cuts,
+            bag_offsets,
+            joined_bags,
         )
 
     @staticmethod
@@ -267,7 +295,8 @@ class PassageTable(Sequence[Passage]):
             return tables[0]
         blobs, offsets, article, paragraph, heading = [], [np.zeros(1, np.int64)], [], [], []
         cut_blobs, cut_offsets = [], [np.zeros(1, np.int64)]
-        cut_base = 0
+        bag_blobs, bag_offsets = [], [np.zeros(1, np.int64)]
+        cut_base = bag_base = 0
         articles: list[ArticleRecord] = []
         headings: list[str] = []
         blob_base = 0
@@ -278,6 +307,9 @@ class PassageTable(Sequence[Passage]):
             cut_blobs.append(bytes(t._cuts))
             cut_offsets.append(np.asarray(t.cut_offsets[1:], dtype=np.int64) + cut_base)
             cut_base += len(cut_blobs[-1])
+            bag_blobs.append(bytes(t._bags))
+            bag_offsets.append(np.asarray(t.bag_offsets[1:], dtype=np.int64) + bag_base)
+            bag_base += len(bag_blobs[-1])
             article.append(np.asarray(t.article) + len(articles))
             paragraph.append(np.asarray(t.paragraph))
             h = np.asarray(t.heading)
@@ -294,7 +326,23 @@ class PassageTable(Sequence[Passage]):
             headings,
             np.concatenate(cut_offsets),
             b"".join(cut_blobs),
+            np.concatenate(bag_offsets),
+            b"".join(bag_blobs),
         )
+
+
+def _replaced(blob: bytes | np.ndarray, offsets: np.ndarray, new: Mapping[int, bytes]) -> tuple[np.ndarray, bytes]:
+    """The offsets and bytes of a per-passage column with the given passages' bytes replaced."""
+    lengths = np.diff(np.asarray(offsets, dtype=np.int64))
+    pieces: list[bytes] = []
+    at = 0
+    for i in sorted(new):
+        lo, hi = int(offsets[i]), int(offsets[i + 1])
+        pieces += [bytes(blob[at:lo]), new[i]]
+        lengths[i] = len(new[i])
+        at = hi
+    pieces.append(bytes(blob[at:]))
+    return csr_offsets(lengths), b"".join(pieces)
 
 
 def _take(blob: bytes | np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> tuple[bytes, np.ndarray]:
@@ -336,6 +384,11 @@ class SlotPassages(Sequence[Passage]):
         """The stored cut of the title of the passage in slot (PassageTable.title_cut), or None."""
         table, i = self._locate(slot)
         return table.title_cut(i) if isinstance(table, PassageTable) else None
+
+    def bag(self, slot: int) -> bytes:
+        """The bag of the passage in slot (PassageTable.bag); b"" where a table keeps none."""
+        table, i = self._locate(slot)
+        return table.bag(i) if isinstance(table, PassageTable) else b""
 
     def _locate(self, slot: int) -> tuple[Sequence[Passage], int]:
         """The table holding slot, and the passage's number in it."""

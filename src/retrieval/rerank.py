@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from .index import BM25Params
@@ -85,8 +85,7 @@ class StagedPassage(NamedTuple):
 
     text: str
     cut: bytes | None  # the cut stored with text when it was indexed (Analyzer.read), if any
-    title: str  # its title as indexed (cut to INDEXED_TITLE_CHARS)
-    title_cut: bytes | None  # the cut stored with the title, if any
+    title_tokens: Sequence[str]  # its title's tokens, as indexed
 
 
 def stage_scores(
@@ -95,30 +94,23 @@ def stage_scores(
     weights: Counter[str],
     idf: Mapping[str, float],
     params: BM25Params,
-    title_tokens: Callable[[int], Sequence[str]],
 ) -> list[float]:
-    """best_sentence_score of each passage, cut into sentences as Sentences.of cuts it; title_tokens(i):
-    the tokens of passage i's title.
+    """best_sentence_score of each passage, cut into sentences as Sentences.of cuts it.
 
-    Where the compiled code can count a passage and its title from their stored cuts, all such
-    passages of a question are cut, counted and scored in one call (_scoring.c's stage_scores, the
-    same arithmetic): this stage is most of what wenda does at a question beyond the first stage,
-    and five passages made into sentence lists and count dicts took longer than the ranking itself
-    (docs/benchmarks.md). The others go through best_sentence_score.
+    Where the compiled code can count a passage from its stored cut, all such passages of a question
+    are cut, counted and scored in one call (_scoring.c's stage_scores, the same arithmetic): this
+    stage is most of what wenda does at a question beyond the first stage, and five passages made
+    into sentence lists and count dicts took longer than the ranking itself (docs/benchmarks.md).
+    The others go through best_sentence_score.
     """
     scores: list[float | None] = [None] * len(passages)
     counting = analyzer.compiled_counting()
     if counting is not None:
-        terms = list(weights)
-        cut = [i for i, p in enumerate(passages) if p.cut is not None and p.title_cut is not None]
-        # Each text normalised once: an article's paragraphs share their title.
-        normalised = {text: normalised_in_place(text) for i in cut for text in (passages[i].text, passages[i].title)}
-        batch = [i for i in cut if None not in (normalised[passages[i].text], normalised[passages[i].title])]
+        normalised = [normalised_in_place(p.text) if p.cut is not None else None for p in passages]
+        batch = [i for i, text in enumerate(normalised) if text is not None]
         if batch:
-            items = [
-                (p.text, normalised[p.text], p.cut, p.title, normalised[p.title], p.title_cut)
-                for p in (passages[i] for i in batch)
-            ]
+            terms = list(weights)
+            items = [(passages[i].text, normalised[i], passages[i].cut, passages[i].title_tokens) for i in batch]
             weighted = [weights[term] * idf[term] for term in terms]
             found = compiled.stage_scores(items, terms, weighted, *counting, params.k1, params.b, MAX_PROTECTED)
             for i, score in zip(batch, found, strict=True):
@@ -126,8 +118,8 @@ def stage_scores(
     return [
         score
         if score is not None
-        else best_sentence_score(Sentences.of(analyzer, p.text, p.cut), title_tokens(i), weights, idf, params)
-        for i, (p, score) in enumerate(zip(passages, scores, strict=True))
+        else best_sentence_score(Sentences.of(analyzer, p.text, p.cut), p.title_tokens, weights, idf, params)
+        for p, score in zip(passages, scores, strict=True)
     ]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 
 from . import chat
+from .bags import bag_scores
 from .corpus import Passage
 from .dedup import Shingles, group, shingles
 from .followup import read_follow_up, supported_top_k
@@ -155,16 +156,11 @@ class Searcher:
         return Sentences.of(self.analyzer, text, cut(slot) if cut is not None else None)
 
     def _staged(self, slot: int) -> StagedPassage:
-        """What the sentence stage reads of the passage in slot: its text and title (as indexed), with
-        the cuts stored with them where there are."""
-        passage = self._passage(slot)
-        cut, title_cut = getattr(self.passages, "cut", None), getattr(self.passages, "title_cut", None)
-        return StagedPassage(
-            passage.text,
-            cut(slot) if cut is not None else None,
-            passage.title[:INDEXED_TITLE_CHARS],
-            title_cut(slot) if title_cut is not None else None,
-        )
+        """What the sentence stage reads of the passage in slot: its text with the cut stored with it
+        (if any), and its title's tokens as indexed."""
+        cut = getattr(self.passages, "cut", None)
+        text = self._passage(slot).text
+        return StagedPassage(text, cut(slot) if cut is not None else None, self._title_tokens(slot, False))
 
     def _title_tokens(self, slot: int, whole: bool) -> list[str]:
         """The tokens of the title of the passage in slot: as indexed (cut to INDEXED_TITLE_CHARS),
@@ -298,11 +294,22 @@ class Searcher:
         weights = Counter(query)
         if idf is None:
             idf = {term: self.index.idf(term) for term in weights}
-        staged = [self._staged(slot) for slot, _ in head]
-        sentence_scores = stage_scores(
-            self.analyzer, staged, weights, idf, self.index.params, lambda i: self._title_tokens(head[i][0], False)
-        )
+        sentence_scores = self._sentence_scores([slot for slot, _ in head], weights, idf)
         return (rerank(head, sentence_scores, self.sentence_weight) + tail)[:k]
+
+    def _sentence_scores(self, slots: Sequence[int], weights: Counter[str], idf: Mapping[str, float]) -> list[float]:
+        """The best sentence's score of the passage in each slot (rerank.best_sentence_score): from the
+        bag stored with it where there is one (bags.py), else from its text."""
+        bag = getattr(self.passages, "bag", None)
+        bags = [bag(slot) for slot in slots] if bag is not None else [b""] * len(slots)
+        scores = bag_scores(self.index, slots, bags, weights, idf, self.index.params)
+        unbagged = [i for i, score in enumerate(scores) if score is None]
+        if unbagged:
+            staged = [self._staged(slots[i]) for i in unbagged]
+            found = stage_scores(self.analyzer, staged, weights, idf, self.index.params)
+            for i, score in zip(unbagged, found, strict=True):
+                scores[i] = score
+        return scores  # type: ignore[return-value]
 
     def top_relevance(self, question: str, context: Sequence[str] = (), scope: str | None = None) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),

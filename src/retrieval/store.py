@@ -615,7 +615,7 @@ class Library:
         if passages:
             if progress:
                 progress("segmenting", 0, len(passages))
-            segment, (cuts, title_cuts) = build_segment(
+            segment, (cuts, title_cuts, bags) = build_segment(
                 [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in passages],
                 self.analyzer,
                 workers=self.settings.workers,
@@ -623,7 +623,8 @@ class Library:
             )
             titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}
             name = cache.segment_name()
-            draft = self._with_segment(draft, name, segment, PassageTable.from_passages(passages, cuts, titles))
+            table = PassageTable.from_passages(passages, cuts, titles, bags)
+            draft = self._with_segment(draft, name, segment, table)
             draft = dataclasses.replace(draft, segmented=draft.segmented + len(passages))
             entries = {rel: _named(e, name) for rel, e in entries.items()}
         return dataclasses.replace(draft, files={**draft.files, **entries}, problems=(*draft.problems, *problems))
@@ -658,11 +659,11 @@ class Library:
         ]
         stored = PassageTable.concat(parts)
         passages = list(stored)
-        segment, (cuts, title_cuts) = build_segment(
+        segment, (cuts, title_cuts, bags) = build_segment(
             [(p.title[:INDEXED_TITLE_CHARS], p.text) for p in passages], self.analyzer, workers=self.settings.workers
         )
         titles = {p.title: title_cuts.get(p.title[:INDEXED_TITLE_CHARS]) for p in passages}
-        table = stored.with_cuts(dict(enumerate(cuts)), titles)
+        table = stored.with_cuts(dict(enumerate(cuts)), titles, dict(enumerate(bags)))
         dead = np.array([bases[name] + doc for name, doc in moved], dtype=np.int64)
         draft = dataclasses.replace(draft, index=draft.index.with_deleted(dead))
         name = cache.segment_name()

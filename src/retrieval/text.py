@@ -324,6 +324,10 @@ class TextParts:
     latin: list[str]
     cut: bytes | None = None  # jieba's cut of normalised, where it was cut alone (Analyzer.passage_tokens)
 
+    def tokens(self) -> list[str]:
+        """The text's index terms in tokens()' order."""
+        return _joined([self])
+
 
 def _joined(texts: Sequence[TextParts]) -> list[str]:
     """The index terms of texts joined by newlines (no word or n-gram crosses one), in tokens()' order:
