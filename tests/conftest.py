@@ -144,6 +144,16 @@ def news_name(n: int) -> str:
     return f"news{n:02d}.txt"
 
 
+def seed_and_news(tmp_path: Path, files: int, paragraphs: int = 3) -> Path:
+    """A corpus folder under tmp_path: the seed file and news_article 0..files-1 of that many paragraphs."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
+    for n in range(files):
+        (root / news_name(n)).write_text(news_article(n, paragraphs), encoding="utf-8")
+    return root
+
+
 @pytest.fixture(scope="session")
 def _jieba_dictionary() -> tuple[dict[str, int], int]:
     tokenizer = jieba.Tokenizer()

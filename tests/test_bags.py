@@ -6,13 +6,12 @@ built in one go or by a pool, grown file by file, merged, masked, cut again for 
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEED_CORPUS, SEED_FILE, news_article, news_name
+from conftest import SEED_FILE, news_article, news_name, seed_and_news
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,12 +38,7 @@ QUESTIONS = (
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    root.mkdir()
-    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
-    for n in range(6):
-        (root / news_name(n)).write_text(news_article(n, 4), encoding="utf-8")
-    return root
+    return seed_and_news(tmp_path, 6, 4)
 
 
 def _text_scores(searcher: Searcher, slots: list[int], weights: Counter, idf: dict) -> list[float]:

@@ -6,7 +6,6 @@ import errno
 import logging
 import multiprocessing
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SEED_CORPUS, SEED_FILE, news_article
+from conftest import news_article, seed_and_news
 
 from wenda.bot.answer import Answer, Status
 from wenda.bot.feedback import FeedbackStore
@@ -33,12 +32,7 @@ MARKDOWN = "---\ntitle: 运河公园\ndate: {date}\n---\n\n运河公园今天正
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    root.mkdir()
-    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
-    for n in range(3):
-        (root / f"news{n:02d}.txt").write_text(news_article(n), encoding="utf-8")
-    return root
+    return seed_and_news(tmp_path, 3)
 
 
 def index_dir(root: Path) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import jieba
 import numpy as np
 import pytest
-from conftest import SEED_CORPUS, SEED_FILE, news_article, news_name
+from conftest import SEED_FILE, news_article, news_name, seed_and_news
 from rank_bm25 import BM25Okapi
 
 from wenda.retrieval import cache, store
@@ -45,12 +45,7 @@ QUESTIONS = (
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """The seed file and eight small news files."""
-    root = tmp_path / "corpus"
-    root.mkdir()
-    shutil.copyfile(SEED_CORPUS / SEED_FILE, root / SEED_FILE)
-    for n in range(NEWS):
-        (root / news_name(n)).write_text(news_article(n, PARAGRAPHS), encoding="utf-8")
-    return root
+    return seed_and_news(tmp_path, NEWS, PARAGRAPHS)
 
 
 def cache_dir(root: Path) -> Path:

@@ -845,6 +845,42 @@ static int wanted_init(Wanted *w, PyObject *wanted, PyObject *kept, PyObject *fl
     return 0;
 }
 
+/* A dict of each of w's terms -> its place among them (a new reference), or NULL with an exception set. */
+static PyObject *places_of(const Wanted *w) {
+    PyObject *places = PyDict_New();
+    for (Py_ssize_t t = 0; places && t < w->n_terms; t++) {
+        PyObject *place = PyLong_FromSsize_t(t);
+        if (!place || PyDict_SetItem(places, PyList_GET_ITEM(w->terms, t), place) < 0) Py_CLEAR(places);
+        Py_XDECREF(place);
+    }
+    return places;
+}
+
+/* The title's count of each term (counts, n_terms of them, zeroed here) from its tokens, by places
+ * (places_of); its number of tokens, or -1 with an exception set. A token that is none of the terms
+ * is an error if every one must be (a passage's title among its own terms), else passed over. */
+static Py_ssize_t count_title(PyObject *places, PyObject *title_tokens, Py_ssize_t n_terms, long *counts,
+                              int every_one) {
+    PyObject *tokens = PySequence_Fast(title_tokens, "title_tokens must be a sequence");
+    if (!tokens) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(tokens);
+    memset(counts, 0, (n_terms + 1) * sizeof(long));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *place = PyDict_GetItemWithError(places, PySequence_Fast_GET_ITEM(tokens, i));
+        if (place) {
+            counts[PyLong_AsSsize_t(place)] += 1;
+            continue;
+        }
+        if (!PyErr_Occurred() && every_one) PyErr_SetString(PyExc_ValueError, "a title token is not among the terms");
+        if (PyErr_Occurred()) {
+            Py_DECREF(tokens);
+            return -1;
+        }
+    }
+    Py_DECREF(tokens);
+    return n;
+}
+
 /* For each of the n_spans spans (bounds: lo, hi pairs, checked sorted and within the text), how often
  * it holds each wanted term (counts, n_spans rows of n_terms, zeroed by the caller) and its number of
  * tokens (lengths, zeroed), from the cut of a text whose normalised form has the same offsets.
@@ -1343,17 +1379,11 @@ static PyObject *stage_scores(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    term_index = PyDict_New();  // term -> its place in terms, for counting the titles' tokens
+    term_index = places_of(&w);  // for counting the titles' tokens
     if (!term_index) goto done;
     for (Py_ssize_t t = 0; t < n_terms; t++) {
         weighted[t] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(weights_seq, t));
         if (weighted[t] == -1.0 && PyErr_Occurred()) goto done;
-        PyObject *place = PyLong_FromSsize_t(t);
-        if (!place || PyDict_SetItem(term_index, PyList_GET_ITEM(w.terms, t), place) < 0) {
-            Py_XDECREF(place);
-            goto done;
-        }
-        Py_DECREF(place);
     }
     Py_ssize_t n_passages = PySequence_Fast_GET_SIZE(seq);
     result = PyList_New(n_passages);
@@ -1365,17 +1395,8 @@ static PyObject *stage_scores(PyObject *self, PyObject *args) {
         if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "UUy*O", &text, &normalised, &cut, &title_tokens))
             goto failed;
         // The title's count of each of the question's terms, and its number of tokens.
-        PyObject *title_seq = PySequence_Fast(title_tokens, "title_tokens must be a sequence");
-        int bad = !title_seq || PyUnicode_GET_LENGTH(normalised) != PyUnicode_GET_LENGTH(text);
-        Py_ssize_t title_length = title_seq ? PySequence_Fast_GET_SIZE(title_seq) : 0;
-        memset(in_title, 0, (n_terms + 1) * sizeof(long));
-        for (Py_ssize_t i = 0; i < title_length && !bad; i++) {
-            PyObject *place = PyDict_GetItemWithError(term_index, PySequence_Fast_GET_ITEM(title_seq, i));
-            if (place) in_title[PyLong_AsSsize_t(place)] += 1;
-            bad = !place && PyErr_Occurred();
-        }
-        Py_XDECREF(title_seq);
-        if (bad) {
+        Py_ssize_t title_length = count_title(term_index, title_tokens, n_terms, in_title, 0);
+        if (title_length < 0 || PyUnicode_GET_LENGTH(normalised) != PyUnicode_GET_LENGTH(text)) {
             PyBuffer_Release(&cut);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a normalised text must be as long as its text");
             goto failed;
@@ -1519,7 +1540,7 @@ static PyObject *sentence_bags(PyObject *self, PyObject *args) {
     Wanted w;
     Spans spans = {0};
     Bytes out = {0};
-    PyObject *result = NULL, *places = NULL, *title_seq = NULL;
+    PyObject *result = NULL, *places = NULL;
     long *counts = NULL, *lengths = NULL;
     if (wanted_init(&w, terms, kept, flags_obj, stop_pairs_obj) < 0) goto done;
     Py_ssize_t n_terms = w.n_terms;
@@ -1528,31 +1549,14 @@ static PyObject *sentence_bags(PyObject *self, PyObject *args) {
         goto done;
     }
     // The title's record: its tokens counted by their places.
-    places = PyDict_New();
-    title_seq = PySequence_Fast(title_tokens, "title_tokens must be a sequence");
+    places = places_of(&w);
     counts = PyMem_Calloc(n_terms + 1, sizeof(long));
-    if (!places || !title_seq || !counts) {
+    if (!places || !counts) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t t = 0; t < n_terms; t++) {
-        PyObject *place = PyLong_FromSsize_t(t);
-        if (!place || PyDict_SetItem(places, PyList_GET_ITEM(w.terms, t), place) < 0) {
-            Py_XDECREF(place);
-            goto done;
-        }
-        Py_DECREF(place);
-    }
-    Py_ssize_t title_length = PySequence_Fast_GET_SIZE(title_seq);
-    for (Py_ssize_t i = 0; i < title_length; i++) {
-        PyObject *place = PyDict_GetItemWithError(places, PySequence_Fast_GET_ITEM(title_seq, i));
-        if (!place) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a title token is not among the terms");
-            goto done;
-        }
-        counts[PyLong_AsSsize_t(place)] += 1;
-    }
-    if (put_record(&out, (long)title_length, counts, n_terms) < 0) goto done;
+    Py_ssize_t title_length = count_title(places, title_tokens, n_terms, counts, 1);
+    if (title_length < 0 || put_record(&out, (long)title_length, counts, n_terms) < 0) goto done;
     PyMem_Free(counts);
     counts = NULL;
     if (cut_sentences(text, max_protected, &spans) < 0) goto done;
@@ -1575,7 +1579,6 @@ done:
     PyBuffer_Release(&cut);
     wanted_free(&w);
     Py_XDECREF(places);
-    Py_XDECREF(title_seq);
     PyMem_Free(spans.bounds);
     PyMem_Free(out.data);
     PyMem_Free(counts);
