@@ -1,5 +1,5 @@
-"""The one compiled module, wenda.retrieval._scoring: the first stage's top k and the sentence stage's
-cut, counts and sum (see src/retrieval/_scoring.c and kernels.py).
+"""The one compiled module, wenda.retrieval._scoring: the first stage's top k, the sentence stage's
+cut, counts and sum, and its bags (see src/retrieval/_scoring.c and kernels.py).
 
 Everything else is in pyproject.toml. The module is optional: where no C compiler is found the
 install still succeeds and the same scores come from numpy, more slowly.

@@ -1,14 +1,15 @@
-/* wenda's compiled code, in four parts: the first stage's top k, every posting added (maxscore.py's
+/* wenda's compiled code, in five parts: the first stage's top k, every posting added (maxscore.py's
  * _small_top_k) or with MaxScore's pruning (its candidates()); the sentence stage's counts (text.py's
- * counts_within); where a passage's sentences end (sentences.py); and the stage's best sentence
- * (rerank.py). The Python code is the reference and the fallback; this does the same arithmetic in
- * the same order, so the scores are its bits (and rank-bm25's get_scores'), and ties go to the lower
- * slot as there. The tests hold each part to its reference.
+ * counts_within); where a passage's sentences end (sentences.py); the stage's best sentence
+ * (rerank.py), of a question's passages in one call; and the stage's counts stored as bags at index
+ * time and scored from them (bags.py). The Python code is the reference and the fallback; this does
+ * the same arithmetic in the same order, so the scores are its bits (and rank-bm25's get_scores'),
+ * and ties go to the lower slot as there. The tests hold each part to its reference.
  *
  * Why compiled: a question's postings are few (tens of thousands at 10k passages, millions at 1M)
  * but numpy pays a fixed cost per call, and a query made hundreds of calls; the sentence stage read
  * each of five passages piece by piece in Python. Here each posting is a byte read, a division and
- * an add.
+ * an add, and a passage's stage a bag of a few hundred bytes read.
  *
  * Built with -ffp-contract=off: a fused multiply-add would round once where numpy rounds twice.
  */

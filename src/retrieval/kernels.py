@@ -1,4 +1,5 @@
-"""wenda's compiled code (_scoring.c): the first stage's top k and the sentence stage's cut, counts and sum.
+"""wenda's compiled code (_scoring.c): the first stage's top k; the sentence stage's cut, counts and sum;
+its bags (bags.py), made at index time and scored at a question.
 
 Built at install where a C compiler is found (setup.py). Where it is not, `compiled` is None, and
 numpy and Python do the same work, to the same results, more slowly.

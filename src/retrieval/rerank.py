@@ -24,7 +24,7 @@ from .sentences import MAX_PROTECTED, Sentences
 from .text import Analyzer, normalised_in_place
 
 # Candidates re-scored: 5, 10 and 20 measured the same Recall@1 on both eval sets, and each costs a
-# segmentation of the passage, so the fewest.
+# passage's bag read (bags.py), or its text read and counted, so the fewest.
 RERANK_DEPTH = 5
 # The default weight: measured best on both evaluation sets, with chatty questions too (docs/quality.md).
 SENTENCE_WEIGHT = 0.4

@@ -42,7 +42,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     brackets right after it (so 。” stays with its sentence), or at a newline; not inside （…）,
     “…”「…」『…』 or 《…》〈…〉.
 
-    In C where it was built (_scoring.c, the sentence stage cuts five passages a question), else
+    In C where it was built (_scoring.c: every passage indexed, and the highlighter's), else
     _sentence_spans below, which is the reference the tests hold the compiled one to.
     """
     if compiled is not None:
