@@ -303,13 +303,9 @@ class Searcher:
         bag = getattr(self.passages, "bag", None)
         bags = [bag(slot) for slot in slots] if bag is not None else [b""] * len(slots)
         scores = bag_scores(self.index, slots, bags, weights, idf, self.index.params)
-        unbagged = [i for i, score in enumerate(scores) if score is None]
-        if unbagged:
-            staged = [self._staged(slots[i]) for i in unbagged]
-            found = stage_scores(self.analyzer, staged, weights, idf, self.index.params)
-            for i, score in zip(unbagged, found, strict=True):
-                scores[i] = score
-        return scores  # type: ignore[return-value]
+        staged = [self._staged(slot) for slot, score in zip(slots, scores, strict=True) if score is None]
+        from_texts = iter(stage_scores(self.analyzer, staged, weights, idf, self.index.params) if staged else ())
+        return [score if score is not None else next(from_texts) for score in scores]
 
     def top_relevance(self, question: str, context: Sequence[str] = (), scope: str | None = None) -> float:
         """The relevance of the passage question would be answered with (what the decline rule reads),
