@@ -160,3 +160,10 @@ def test_a_bag_scores_as_its_text_for_any_text(analyzer, texts, title, question)
     assert sum(map(bool, made)) >= len(made) - 1  # this alphabet keeps nearly every cut
     for score, reference, bag in zip(found, expected, made, strict=True):
         assert score == (reference if bag else None)
+
+
+def test_a_passage_whose_title_is_not_among_its_tokens_gets_no_bag_and_no_error(analyzer):
+    text = "北京大学图书馆藏书很多。"
+    tokens, cut = analyzer.passage_tokens("标题", text)
+    assert sentence_bag(analyzer, text, cut, tokens, analyzer.tokens("标题")) != b""
+    assert sentence_bag(analyzer, text, cut, tokens, ["不在其中的词"]) == b""

@@ -16,6 +16,7 @@ text; rerank.stage_scores does that.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +26,8 @@ from .index import BM25Index, BM25Params
 from .kernels import compiled
 from .sentences import MAX_PROTECTED
 from .text import Analyzer, normalised_in_place
+
+log = logging.getLogger(__name__)
 
 
 def sentence_bag(
@@ -40,7 +43,11 @@ def sentence_bag(
     if normalised is None:
         return b""
     terms = list(dict.fromkeys(tokens))  # the forward list's order (Segment.build)
-    bag = compiled.sentence_bags(text, normalised, cut, terms, title_tokens, *counting, MAX_PROTECTED)
+    try:
+        bag = compiled.sentence_bags(text, normalised, cut, terms, title_tokens, *counting, MAX_PROTECTED)
+    except ValueError as exc:  # a title token not among the passage's (not expected): no bag, not no index
+        log.debug("no bag for a passage: %s", exc)
+        return b""
     return bag if bag is not None else b""
 
 
