@@ -167,3 +167,17 @@ def test_a_passage_whose_title_is_not_among_its_tokens_gets_no_bag_and_no_error(
     tokens, cut = analyzer.passage_tokens("标题", text)
     assert sentence_bag(analyzer, text, cut, tokens, analyzer.tokens("标题")) != b""
     assert sentence_bag(analyzer, text, cut, tokens, ["不在其中的词"]) == b""
+
+
+def test_a_question_of_very_many_terms_is_scored_from_the_texts(corpus: Path):
+    # Past 256 terms in one segment the compiled table is full: the passages are scored from their
+    # texts, with the same result.
+    searcher = Library.open(corpus).searcher
+    slots = list(range(6))
+    question = "".join(searcher.passages[slot].text for slot in range(0, 30, 3))
+    weights = Counter(searcher.query(question).tokens)
+    assert len(weights) > 256
+    idf = {term: searcher.index.idf(term) for term in weights}
+    bags = [searcher.passages.bag(slot) for slot in slots]
+    assert bag_scores(searcher.index, slots, bags, weights, idf, searcher.index.params) == [None] * len(slots)
+    assert searcher._sentence_scores(slots, weights, idf) == _text_scores(searcher, slots, weights, idf)

@@ -1590,27 +1590,26 @@ done:
 PyDoc_STRVAR(bag_scores_doc,
              "bag_scores(passages, weighted, k1, b) -> list[float | None]\n\n"
              "rerank.best_sentence_score of each passage from the bag stored with it (sentence_bags):\n"
-             "each passage a (bag, forward, ids, places) tuple, forward the term ids of its forward list,\n"
-             "ids the question's term ids in its segment (int64) and places each one's place among\n"
-             "the question's distinct terms, whose weight times idf weighted holds. The same arithmetic as\n"
-             "best_sentence; None for a bag that does not fit its forward list (damaged: the caller\n"
-             "scores the passage from its text).");
+             "each passage a (bag, fwd_offsets, fwd_terms, doc, ids, places) tuple: its bag, its segment's\n"
+             "forward lists and its number there, the question's term ids in that segment and each one's\n"
+             "place among the question's distinct terms (tuples of ints), whose weight times idf weighted\n"
+             "holds. The same arithmetic as best_sentence; None for a bag that does not fit its forward\n"
+             "list (damaged) or a question of very many terms: the caller scores the passage from its text.");
 
-/* Room for the question's term ids in bag_score's table: 256 terms (a question is cut to fewer). */
+/* Room for the question's term ids in bag_score's table, kept at most a quarter full: a question with
+ * more terms in one segment than ID_TABLE / 4 (256) has its passages scored from their texts. */
 #define ID_TABLE 1024
 
-/* best_sentence of one bag, or -1 if the bag does not fit (scores are never negative), -2 if the
- * question has more terms than ID_TABLE holds. */
-static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buffer *forward, const int64_t *ids,
-                        const int64_t *places, Py_ssize_t n_ids, const double *weighted, Py_ssize_t n_terms,
-                        double k1, double b, long *place_of, long *in_title, long *counts, double *values,
-                        double *partials) {
+/* best_sentence of one bag, the passage's forward list being forward[lo, lo + n_forward), or -1 if the
+ * bag does not fit it (scores are never negative). At most ID_TABLE / 4 ids. */
+static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buffer *forward, Py_ssize_t lo,
+                        Py_ssize_t n_forward, const int64_t *ids, const int64_t *places, Py_ssize_t n_ids,
+                        const double *weighted, Py_ssize_t n_terms, double k1, double b, long *place_of,
+                        long *in_title, long *counts, double *values, double *partials) {
     const unsigned char *end = bag + size;
-    Py_ssize_t n_forward = forward->len / forward->itemsize;
     // The question's term ids in an open-addressed table (a power of two, at most a quarter full).
     int64_t table[2 * ID_TABLE];
     Py_ssize_t mask = ID_TABLE - 1;
-    if (4 * n_ids > ID_TABLE) return -2;
     for (Py_ssize_t i = 0; i < ID_TABLE; i++) table[2 * i] = -1;
     for (Py_ssize_t i = 0; i < n_ids; i++) {
         Py_ssize_t h = (Py_ssize_t)(((uint64_t)ids[i] * 2654435761u) & (uint64_t)mask);
@@ -1620,7 +1619,7 @@ static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buff
     }
     // Each place of the forward list -> the question's term there, or -1.
     for (Py_ssize_t e = 0; e < n_forward; e++) {
-        int64_t id = item(forward, e);
+        int64_t id = item(forward, lo + e);
         Py_ssize_t h = (Py_ssize_t)(((uint64_t)id * 2654435761u) & (uint64_t)mask);
         while (table[2 * h] != -1 && table[2 * h] != id) h = (h + 1) & mask;
         place_of[e] = table[2 * h] == id ? (long)table[2 * h + 1] : -1;
@@ -1686,6 +1685,7 @@ static PyObject *bag_scores(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     double *weighted = NULL, *values = NULL, *partials = NULL;
     long *in_title = NULL, *counts = NULL, *place_of = NULL;
+    int64_t ids[ID_TABLE / 4], places[ID_TABLE / 4];
     Py_ssize_t room = 0;  // forward places place_of has room for
     if (!seq || !weights_seq) goto done;
     Py_ssize_t n_terms = PySequence_Fast_GET_SIZE(weights_seq), n_passages = PySequence_Fast_GET_SIZE(seq);
@@ -1705,42 +1705,60 @@ static PyObject *bag_scores(PyObject *self, PyObject *args) {
     result = PyList_New(n_passages);
     if (!result) goto done;
     for (Py_ssize_t p = 0; p < n_passages; p++) {
-        Py_buffer bag, forward, ids, places;
-        PyObject *forward_obj;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "y*Oy*y*", &bag, &forward_obj, &ids, &places))
+        PyObject *bag_obj, *offsets_obj, *forward_obj, *id_list, *place_list;
+        Py_ssize_t doc;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "O!OOnO!O!", &PyBytes_Type, &bag_obj, &offsets_obj,
+                              &forward_obj, &doc, &PyTuple_Type, &id_list, &PyTuple_Type, &place_list))
             goto failed;
-        if (PyObject_GetBuffer(forward_obj, &forward, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-            PyBuffer_Release(&bag);
-            PyBuffer_Release(&ids);
-            PyBuffer_Release(&places);
+        Py_ssize_t n_ids = PyTuple_GET_SIZE(id_list);
+        if (PyTuple_GET_SIZE(place_list) != n_ids) {
+            PyErr_SetString(PyExc_ValueError, "ids and places must be as many");
             goto failed;
         }
-        Py_ssize_t n_ids = ids.len / 8, n_forward = forward.len / forward.itemsize;
-        int bad = ids.len % 8 || places.len != ids.len || !exception_size_ok(&forward);
-        for (Py_ssize_t i = 0; i < n_ids && !bad; i++) {
-            int64_t place = ((const int64_t *)places.buf)[i];
-            bad = place < 0 || place >= n_terms;
-        }
-        if (!bad && (n_forward > room || !place_of)) {
-            PyMem_Free(place_of);
-            room = n_forward;
-            place_of = PyMem_Malloc((room + 1) * sizeof(long));
-            if (!place_of) PyErr_NoMemory();
-        }
-        double score = -1;
-        if (!bad && place_of)
-            score = bag_score(bag.buf, bag.len, &forward, ids.buf, places.buf, n_ids, weighted, n_terms, k1, b,
-                              place_of, in_title, counts, values, partials);
-        if (score == -2) score = -1;  // (the caller scores the passage from its text)
-        PyBuffer_Release(&bag);
-        PyBuffer_Release(&forward);
-        PyBuffer_Release(&ids);
-        PyBuffer_Release(&places);
-        if (PyErr_Occurred()) goto failed;
-        if (bad) {
-            PyErr_SetString(PyExc_ValueError, "ids and places must be int64 arrays of one length, places within "
-                                              "weighted, forward an array of integers");
-            goto failed;
+        double score = -1;  // None: the caller scores the passage from its text
+        if (n_ids <= ID_TABLE / 4) {
+            for (Py_ssize_t i = 0; i < n_ids; i++) {
+                ids[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(id_list, i));
+                places[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(place_list, i));
+                if (PyErr_Occurred()) goto failed;
+                if (places[i] < 0 || places[i] >= n_terms) {
+                    PyErr_SetString(PyExc_ValueError, "a place lies outside weighted");
+                    goto failed;
+                }
+            }
+            Py_buffer offsets, forward;
+            if (PyObject_GetBuffer(offsets_obj, &offsets, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto failed;
+            if (PyObject_GetBuffer(forward_obj, &forward, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+                PyBuffer_Release(&offsets);
+                goto failed;
+            }
+            int bad = !exception_size_ok(&offsets) || !exception_size_ok(&forward);
+            Py_ssize_t n_docs = bad ? 0 : offsets.len / offsets.itemsize - 1;
+            Py_ssize_t lo = 0, hi = 0;
+            if (!bad && doc >= 0 && doc < n_docs) {
+                lo = (Py_ssize_t)item(&offsets, doc);
+                hi = (Py_ssize_t)item(&offsets, doc + 1);
+            }
+            // A document outside the segment, or a forward list outside its array: damaged, as a bag may be.
+            int fits = !bad && doc >= 0 && doc < n_docs && 0 <= lo && lo <= hi && hi <= forward.len / forward.itemsize;
+            if (fits && (hi - lo > room || !place_of)) {
+                PyMem_Free(place_of);
+                room = hi - lo;
+                place_of = PyMem_Malloc((room + 1) * sizeof(long));
+                if (!place_of) PyErr_NoMemory();
+            }
+            if (fits && place_of) {
+                const unsigned char *bag = (const unsigned char *)PyBytes_AS_STRING(bag_obj);
+                score = bag_score(bag, PyBytes_GET_SIZE(bag_obj), &forward, lo, hi - lo, ids, places, n_ids, weighted,
+                                  n_terms, k1, b, place_of, in_title, counts, values, partials);
+            }
+            PyBuffer_Release(&offsets);
+            PyBuffer_Release(&forward);
+            if (PyErr_Occurred()) goto failed;
+            if (bad) {
+                PyErr_SetString(PyExc_ValueError, "fwd_offsets and fwd_terms must be arrays of integers");
+                goto failed;
+            }
         }
         PyObject *value = score < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(score);
         if (!value) goto failed;

@@ -20,8 +20,6 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from .index import BM25Index, BM25Params
 from .kernels import compiled
 from .sentences import MAX_PROTECTED
@@ -66,7 +64,7 @@ def bag_scores(
         return scores
     terms = list(weights)
     where = index.lists(terms)
-    ids_in: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # segment -> the question's term ids there, places
+    ids_in: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # segment -> the question's term ids there, places
     items, batch = [], []
     for i, (slot, bag) in enumerate(zip(slots, bags, strict=True)):
         if not bag:
@@ -74,13 +72,9 @@ def bag_scores(
         seg_no, doc = index.locate(slot)
         if seg_no not in ids_in:
             pairs = [(term_id, place) for place, term in enumerate(terms) for s, term_id in where[term] if s == seg_no]
-            ids_in[seg_no] = (
-                np.array([term_id for term_id, _ in pairs], dtype=np.int64),
-                np.array([place for _, place in pairs], dtype=np.int64),
-            )
+            ids_in[seg_no] = (tuple(term_id for term_id, _ in pairs), tuple(place for _, place in pairs))
         seg = index.segments[seg_no]
-        forward = seg.fwd_terms[seg.fwd_offsets.item(doc) : seg.fwd_offsets.item(doc + 1)]
-        items.append((bag, forward, *ids_in[seg_no]))
+        items.append((bag, seg.fwd_offsets, seg.fwd_terms, doc, *ids_in[seg_no]))
         batch.append(i)
     if items:
         weighted = [weights[term] * idf[term] for term in terms]
