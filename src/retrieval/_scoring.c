@@ -1253,6 +1253,59 @@ static inline double sentence_norm(double k1, double b, Py_ssize_t title_length,
     return mean_length ? k1 * (1 - b + b * (double)(title_length + tokens) / mean_length) : k1;
 }
 
+/* What scoring a question's sentences needs, for stage_scores and bag_scores alike: each of its
+ * distinct terms' weight times idf, and room for a title's counts and a sentence's parts. */
+typedef struct {
+    Py_ssize_t n_terms;
+    double *weighted, *values, *partials;
+    long *in_title;  // the title's count of each term, filled by the caller for each passage
+    double k1, b, saturated;
+} Scorer;
+
+static void scorer_free(Scorer *sc) {
+    PyMem_Free(sc->weighted);
+    PyMem_Free(sc->values);
+    PyMem_Free(sc->partials);
+    PyMem_Free(sc->in_title);
+}
+
+/* sc from the sequence of weights (n_terms of them; -1: as many as it holds); -1 with an exception
+ * set if it is not that (sc is to be freed either way). */
+static int scorer_init(Scorer *sc, PyObject *weighted_obj, Py_ssize_t n_terms, double k1, double b) {
+    memset(sc, 0, sizeof(*sc));
+    PyObject *weights = PySequence_Fast(weighted_obj, "weighted must be a sequence");
+    if (!weights) return -1;
+    if (n_terms < 0) n_terms = PySequence_Fast_GET_SIZE(weights);
+    int failed = PySequence_Fast_GET_SIZE(weights) != n_terms;
+    if (failed) PyErr_SetString(PyExc_ValueError, "weighted must have one weight for each term");
+    *sc = (Scorer){n_terms, PyMem_Malloc((n_terms + 1) * sizeof(double)), PyMem_Malloc((n_terms + 1) * sizeof(double)),
+                   PyMem_Malloc((n_terms + 1) * sizeof(double)), PyMem_Malloc((n_terms + 1) * sizeof(long)), k1, b,
+                   k1 + 1};
+    if (!failed && (!sc->weighted || !sc->values || !sc->partials || !sc->in_title)) {
+        PyErr_NoMemory();
+        failed = 1;
+    }
+    for (Py_ssize_t t = 0; t < n_terms && !failed; t++) {
+        sc->weighted[t] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(weights, t));
+        failed = sc->weighted[t] == -1.0 && PyErr_Occurred();
+    }
+    Py_DECREF(weights);
+    return failed ? -1 : 0;
+}
+
+/* One sentence's score, rerank.py's sum: each term the sentence (counts) or the title holds,
+ * term_score'd with the sentence's norm, summed exactly. */
+static double sentence_score(const Scorer *sc, const long *counts, Py_ssize_t title_length, long long length,
+                             double mean_length) {
+    double norm = sentence_norm(sc->k1, sc->b, title_length, length, mean_length);
+    Py_ssize_t count = 0;
+    for (Py_ssize_t t = 0; t < sc->n_terms; t++) {
+        long long tf = (long long)counts[t] + sc->in_title[t];
+        if (tf) sc->values[count++] = term_score(sc->weighted[t], tf, sc->saturated, norm);
+    }
+    return exact_sum(sc->values, count, sc->partials);
+}
+
 PyDoc_STRVAR(best_sentence_doc,
              "best_sentence(counted, in_title, weighted, k1, b, title_length) -> float\n\n"
              "rerank.best_sentence_score's loop: the highest BM25 score of a sentence, each sentence's\n"
@@ -1358,45 +1411,28 @@ static PyObject *stage_scores(PyObject *self, PyObject *args) {
         return NULL;
     Wanted w;
     Spans spans = {0};
-    PyObject *seq = NULL, *weights_seq = NULL, *result = NULL, *term_index = NULL;
-    double *weighted = NULL, *values = NULL, *partials = NULL;
-    long *counts = NULL, *lengths = NULL, *in_title = NULL;
+    Scorer sc = {0};
+    PyObject *seq = NULL, *result = NULL, *term_index = NULL;
+    long *counts = NULL, *lengths = NULL;
     Py_ssize_t room = 0;  // sentences counts and lengths have room for
 
     if (wanted_init(&w, terms, kept, flags_obj, stop_pairs_obj) < 0) goto done;
     Py_ssize_t n_terms = w.n_terms;
-    weights_seq = PySequence_Fast(weighted_obj, "weighted must be a sequence");
+    if (scorer_init(&sc, weighted_obj, n_terms, k1, b) < 0) goto done;
     seq = PySequence_Fast(passages, "passages must be a sequence");
-    if (!weights_seq || !seq) goto done;
-    if (PySequence_Fast_GET_SIZE(weights_seq) != n_terms) {
-        PyErr_SetString(PyExc_ValueError, "weighted must have one weight for each term");
-        goto done;
-    }
-    weighted = PyMem_Malloc((n_terms + 1) * sizeof(double));
-    in_title = PyMem_Malloc((n_terms + 1) * sizeof(long));
-    values = PyMem_Malloc((n_terms + 1) * sizeof(double));
-    partials = PyMem_Malloc((n_terms + 1) * sizeof(double));
-    if (!weighted || !in_title || !values || !partials) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (!seq) goto done;
     term_index = places_of(&w);  // for counting the titles' tokens
     if (!term_index) goto done;
-    for (Py_ssize_t t = 0; t < n_terms; t++) {
-        weighted[t] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(weights_seq, t));
-        if (weighted[t] == -1.0 && PyErr_Occurred()) goto done;
-    }
     Py_ssize_t n_passages = PySequence_Fast_GET_SIZE(seq);
     result = PyList_New(n_passages);
     if (!result) goto done;
-    const double saturated = k1 + 1;
     for (Py_ssize_t p = 0; p < n_passages; p++) {
         PyObject *text, *normalised, *title_tokens;
         Py_buffer cut;
         if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, p), "UUy*O", &text, &normalised, &cut, &title_tokens))
             goto failed;
         // The title's count of each of the question's terms, and its number of tokens.
-        Py_ssize_t title_length = count_title(term_index, title_tokens, n_terms, in_title, 0);
+        Py_ssize_t title_length = count_title(term_index, title_tokens, n_terms, sc.in_title, 0);
         if (title_length < 0 || PyUnicode_GET_LENGTH(normalised) != PyUnicode_GET_LENGTH(text)) {
             PyBuffer_Release(&cut);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a normalised text must be as long as its text");
@@ -1433,13 +1469,7 @@ static PyObject *stage_scores(PyObject *self, PyObject *args) {
             for (Py_ssize_t s = 0; s < spans.n; s++) total += title_length + lengths[s];
             const double mean_length = (double)total / (double)spans.n;
             for (Py_ssize_t s = 0; s < spans.n; s++) {
-                double norm = sentence_norm(k1, b, title_length, lengths[s], mean_length);
-                Py_ssize_t count = 0;
-                for (Py_ssize_t t = 0; t < n_terms; t++) {
-                    long long tf = (long long)counts[s * n_terms + t] + in_title[t];
-                    if (tf) values[count++] = term_score(weighted[t], tf, saturated, norm);
-                }
-                double score = exact_sum(values, count, partials);
+                double score = sentence_score(&sc, counts + s * n_terms, title_length, lengths[s], mean_length);
                 if (score > best) best = score;
             }
         }
@@ -1452,16 +1482,12 @@ failed:
     Py_CLEAR(result);
 done:
     wanted_free(&w);
+    scorer_free(&sc);
     Py_XDECREF(seq);
-    Py_XDECREF(weights_seq);
     Py_XDECREF(term_index);
     PyMem_Free(spans.bounds);
-    PyMem_Free(weighted);
-    PyMem_Free(values);
-    PyMem_Free(partials);
     PyMem_Free(counts);
     PyMem_Free(lengths);
-    PyMem_Free(in_title);
     return result;
 }
 
@@ -1602,10 +1628,10 @@ PyDoc_STRVAR(bag_scores_doc,
 
 /* best_sentence of one bag, the passage's forward list being forward[lo, lo + n_forward), or -1 if the
  * bag does not fit it (scores are never negative). At most ID_TABLE / 4 ids. */
-static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buffer *forward, Py_ssize_t lo,
-                        Py_ssize_t n_forward, const int64_t *ids, const int64_t *places, Py_ssize_t n_ids,
-                        const double *weighted, Py_ssize_t n_terms, double k1, double b, long *place_of,
-                        long *in_title, long *counts, double *values, double *partials) {
+static double bag_score(const Scorer *sc, const unsigned char *bag, Py_ssize_t size, const Py_buffer *forward,
+                        Py_ssize_t lo, Py_ssize_t n_forward, const int64_t *ids, const int64_t *places,
+                        Py_ssize_t n_ids, long *place_of, long *counts) {
+    long *in_title = sc->in_title;
     const unsigned char *end = bag + size;
     // The question's term ids in an open-addressed table (a power of two, at most a quarter full).
     int64_t table[2 * ID_TABLE];
@@ -1629,7 +1655,7 @@ static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buff
     long long total = 0;
     Py_ssize_t n_sentences = 0;
     const unsigned char *at = bag, *sentences = NULL;
-    memset(in_title, 0, (n_terms + 1) * sizeof(long));
+    memset(in_title, 0, (sc->n_terms + 1) * sizeof(long));
     for (int record = 0; at < end; record++) {
         if (get_varint(&at, end, &length) < 0 || get_varint(&at, end, &held) < 0) return -1;
         for (uint64_t i = 0; i < held; i++) {
@@ -1650,13 +1676,13 @@ static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buff
     }
     if (!sentences) return -1;  // not even a title's record
     if (!n_sentences) return 0.0;
-    const double saturated = k1 + 1, mean_length = (double)total / (double)n_sentences;
+    const double mean_length = (double)total / (double)n_sentences;
     double best = 0.0;
     at = sentences;
     while (at < end) {
         get_varint(&at, end, &length);  // read once already: they fit
         get_varint(&at, end, &held);
-        memset(counts, 0, (n_terms + 1) * sizeof(long));
+        memset(counts, 0, (sc->n_terms + 1) * sizeof(long));
         for (uint64_t i = 0; i < held; i++) {
             get_varint(&at, end, &code);
             tf = 1;
@@ -1664,13 +1690,7 @@ static double bag_score(const unsigned char *bag, Py_ssize_t size, const Py_buff
             long q = place_of[code >> 1];
             if (q >= 0) counts[q] += (long)tf;
         }
-        double norm = sentence_norm(k1, b, (Py_ssize_t)title_length, (long long)length, mean_length);
-        Py_ssize_t count = 0;
-        for (Py_ssize_t t = 0; t < n_terms; t++) {
-            long long n = (long long)counts[t] + in_title[t];
-            if (n) values[count++] = term_score(weighted[t], n, saturated, norm);
-        }
-        double score = exact_sum(values, count, partials);
+        double score = sentence_score(sc, counts, (Py_ssize_t)title_length, (long long)length, mean_length);
         if (score > best) best = score;
     }
     return best;
@@ -1680,28 +1700,20 @@ static PyObject *bag_scores(PyObject *self, PyObject *args) {
     PyObject *passages, *weighted_obj;
     double k1, b;
     if (!PyArg_ParseTuple(args, "OOdd", &passages, &weighted_obj, &k1, &b)) return NULL;
-    PyObject *seq = PySequence_Fast(passages, "passages must be a sequence");
-    PyObject *weights_seq = PySequence_Fast(weighted_obj, "weighted must be a sequence");
-    PyObject *result = NULL;
-    double *weighted = NULL, *values = NULL, *partials = NULL;
-    long *in_title = NULL, *counts = NULL, *place_of = NULL;
+    Scorer sc;
+    PyObject *seq = NULL, *result = NULL;
+    long *counts = NULL, *place_of = NULL;
     int64_t ids[ID_TABLE / 4], places[ID_TABLE / 4];
     Py_ssize_t room = 0;  // forward places place_of has room for
-    if (!seq || !weights_seq) goto done;
-    Py_ssize_t n_terms = PySequence_Fast_GET_SIZE(weights_seq), n_passages = PySequence_Fast_GET_SIZE(seq);
-    weighted = PyMem_Malloc((n_terms + 1) * sizeof(double));
-    values = PyMem_Malloc((n_terms + 1) * sizeof(double));
-    partials = PyMem_Malloc((n_terms + 1) * sizeof(double));
-    in_title = PyMem_Malloc((n_terms + 1) * sizeof(long));
+    if (scorer_init(&sc, weighted_obj, -1, k1, b) < 0) goto done;
+    Py_ssize_t n_terms = sc.n_terms;
+    seq = PySequence_Fast(passages, "passages must be a sequence");
     counts = PyMem_Malloc((n_terms + 1) * sizeof(long));
-    if (!weighted || !values || !partials || !in_title || !counts) {
-        PyErr_NoMemory();
+    if (!seq || !counts) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t t = 0; t < n_terms; t++) {
-        weighted[t] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(weights_seq, t));
-        if (weighted[t] == -1.0 && PyErr_Occurred()) goto done;
-    }
+    Py_ssize_t n_passages = PySequence_Fast_GET_SIZE(seq);
     result = PyList_New(n_passages);
     if (!result) goto done;
     for (Py_ssize_t p = 0; p < n_passages; p++) {
@@ -1749,8 +1761,8 @@ static PyObject *bag_scores(PyObject *self, PyObject *args) {
             }
             if (fits && place_of) {
                 const unsigned char *bag = (const unsigned char *)PyBytes_AS_STRING(bag_obj);
-                score = bag_score(bag, PyBytes_GET_SIZE(bag_obj), &forward, lo, hi - lo, ids, places, n_ids, weighted,
-                                  n_terms, k1, b, place_of, in_title, counts, values, partials);
+                score = bag_score(&sc, bag, PyBytes_GET_SIZE(bag_obj), &forward, lo, hi - lo, ids, places, n_ids,
+                                  place_of, counts);
             }
             PyBuffer_Release(&offsets);
             PyBuffer_Release(&forward);
@@ -1768,12 +1780,8 @@ static PyObject *bag_scores(PyObject *self, PyObject *args) {
 failed:
     Py_CLEAR(result);
 done:
+    scorer_free(&sc);
     Py_XDECREF(seq);
-    Py_XDECREF(weights_seq);
-    PyMem_Free(weighted);
-    PyMem_Free(values);
-    PyMem_Free(partials);
-    PyMem_Free(in_title);
     PyMem_Free(counts);
     PyMem_Free(place_of);
     return result;

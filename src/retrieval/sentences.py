@@ -108,8 +108,8 @@ class Sentences:
 
     @cached_property
     def reading(self) -> Reading:
-        """The passage read once (Analyzer.read): made when asked for, by the highlighter, as the
-        sentence stage's counts come from the stored cut without it (Analyzer.counts_of_cut)."""
+        """The passage read once (Analyzer.read): made when asked for (the highlighter's marks), as the
+        counts come from the stored cut without it where they can (Analyzer.counts_of_cut)."""
         return self.analyzer.read(self.text, self.cut)
 
     @cached_property
