@@ -101,6 +101,22 @@ def test_a_clause_with_a_number_a_latin_word_or_a_quotation_is_specific(analyzer
     assert first.specific
 
 
+@pytest.mark.parametrize(
+    ("question", "quoted"),
+    [
+        ("「你这次不中，来科必中状元，试作来科状元赋。」这句话是谁说的？", [True, True, True, True]),
+        ("“天下兴亡，匹夫有责，此言不虚”出自哪里？", [True, True, True]),
+        ('"天下兴亡，匹夫有责，此言不虚"出自哪里？', [True, True, True]),
+        ("书里写道《春眠，不觉晓》，后面是什么？", [True, True, False]),
+        # A stray closing mark does not leave the clauses after it quoting.
+        ("」我刚才看书，突然想到，这是谁写的？", [True, False, False]),
+    ],
+)
+def test_a_clause_inside_a_quotation_is_specific(analyzer: Analyzer, question: str, quoted: list[bool]):
+    # The middle clauses of a quotation hold no mark of their own, yet are what the question is about.
+    assert [c.specific for c in analyzer.query_clauses(question)] == quoted
+
+
 def test_everyday_words_are_frequent_words_that_are_not_names():
     words = everyday_words()
     assert {"问题", "老师", "讨论", "晚上"} <= words

@@ -76,6 +76,9 @@ _NAME_KINDS = {"nr": "person", "ns": "place"}
 _QUESTION_MARKS = frozenset("?？")
 # Quotation and title marks: a clause holding one quotes or names something (「自然状态」, 《序》).
 _QUOTES = re.compile(r"[「」『』《》“”〈〉\"]")
+# How each mark moves into (+1) or out of (-1) a quotation, so that a clause between the marks, which
+# holds none itself (…，来科必中状元，… inside 「…」), is known to quote too.
+_QUOTE_DEPTH = {**dict.fromkeys("「『《“〈", 1), **dict.fromkeys("」』》”〉", -1)}
 # The least frequency jieba's dictionary (about 60 million words of text) gives an everyday word:
 # its most frequent 9 % of words of two or more characters, 91 % of running text (讨论 is 6464, 随口
 # 473, 猜谜 31: not everyday).
@@ -422,18 +425,28 @@ def _dictionary_words(dictionary: str | None, folder: Path | None = None) -> Dic
     )
 
 
+def _quotes_open(depth: int, clause: str) -> int:
+    """How many quotations are open after clause, depth being how many were before it. A straight
+    quote opens one when none is open and closes one otherwise; a closing mark never takes depth
+    below 0, so a stray one does not hide the quotations after it."""
+    for char in clause:
+        step = (-1 if depth else 1) if char == '"' else _QUOTE_DEPTH.get(char, 0)
+        depth = max(0, depth + step)
+    return depth
+
+
 @dataclass(frozen=True)
 class Clause:
     """One clause of a question: its query terms, whether it asks (holds an interrogative or ends in a
     question mark), its length, whether it is specific (holds a number, a Latin word or a quotation
-    mark), whether it is everyday (every word of two or more characters is everyday_words', or glued to
-    a grammatical character; one rare word may be among them where the asker speaks of their here and
-    now or the clause stands apart, _all_everyday), whether it is personal (speaks of the asker or the
-    listeners), whether it is an afterthought (comes after a clause that ended in a question mark: said
-    once the question was asked, as in …？在线蹲一个答案) and whether it stands apart from the question
-    (Analyzer.query_clauses: nothing after it leans on it, it leans on nothing before it, and it is
-    neither a time of the subject's nor a noun phrase, as a scene set before a question is:
-    周末带孩子逛博物馆被问住了)."""
+    mark, or stands inside a quotation), whether it is everyday (every word of two or more characters
+    is everyday_words', or glued to a grammatical character; one rare word may be among them where the
+    asker speaks of their here and now or the clause stands apart, _all_everyday), whether it is
+    personal (speaks of the asker or the listeners), whether it is an afterthought (comes after a
+    clause that ended in a question mark: said once the question was asked, as in …？在线蹲一个答案) and
+    whether it stands apart from the question (Analyzer.query_clauses: nothing after it leans on it,
+    it leans on nothing before it, and it is neither a time of the subject's nor a noun phrase, as a
+    scene set before a question is: 周末带孩子逛博物馆被问住了)."""
 
     tokens: frozenset[str]
     asks: bool
@@ -742,12 +755,16 @@ class Analyzer:
         everyday = self._everyday()
         parts = []  # (clause, its terms, whether it asks, whether it follows a question mark, whether it leans)
         asked = False  # whether a clause before this one ended in a question mark
+        depth = 0  # how many quotations are open where the clause begins
+        quoted = []  # whether each part begins inside a quotation
         for clause, mark in clauses(without_chat(normalise(question))):
             tokens = frozenset(self._query_tokens(clause))
             follows, asked = asked, asked or mark in _QUESTION_MARKS
             if tokens:
                 asks = bool(_INTERROGATIVE.search(clause)) or mark in _QUESTION_MARKS
                 parts.append((clause, tokens, asks, follows, self._leans(clause)))
+                quoted.append(depth > 0)
+            depth = _quotes_open(depth, clause)
         # Whether a clause after each one, up to the first that asks, leans on what comes before it.
         leaned_on, later = [False] * len(parts), False
         for i in range(len(parts) - 1, -1, -1):
@@ -770,7 +787,7 @@ class Analyzer:
                     tokens,
                     asks,
                     len(clause),
-                    specific=bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
+                    specific=quoted[i] or bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
                     everyday=self._all_everyday(words, everyday, situated or apart),
                     personal=personal,
                     afterthought=follows,
