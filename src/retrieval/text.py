@@ -89,11 +89,6 @@ _PERSONAL = re.compile(r"[我你您咱俺]|大家|各位")
 # Deictic time: a clause holding one (今天刷题遇到的, 刚才突然想到) is set in the asker's here and now,
 # as a personal one is; a question's context is set in its subject's time (战争结束以后, 1998年).
 _HERE_AND_NOW = re.compile(r"今天|昨天|前天|今晚|昨晚|刚才|刚刚|最近|突然|这两天|这几天")
-# How many words outside everyday language a clause set in the asker's here and now, or standing
-# apart from the question (Clause.apart), may hold and still be everyday: the dictionary's frequencies
-# come from older, written Chinese, in which the words of today's chat are rare (大佬 3, 刷题 –, 查查
-# 85, 冒出来 3, 摸鱼 3, 问住 3). One, beside an everyday word.
-_SITUATED_RARE_WORDS = 1
 # Grammatical characters. jieba's HMM glues them to a word next to them when its dictionary has no
 # word for the pair (我查, 有个, 提了), and its dictionary holds a few such pairs as rare words (帮帮我,
 # 记不住, 一题): a word holding one is everyday language cut the wrong way, not a term or a name.
@@ -440,8 +435,9 @@ class Clause:
     """One clause of a question: its query terms, whether it asks (holds an interrogative or ends in a
     question mark), its length, whether it is specific (holds a number, a Latin word or a quotation
     mark, or stands inside a quotation), whether it is everyday (every word of two or more characters
-    is everyday_words', or glued to a grammatical character; one rare word may be among them where the
-    asker speaks of their here and now or the clause stands apart, _all_everyday), whether it is
+    is everyday_words', or glued to a grammatical character; where the asker speaks of their here and
+    now or the clause stands apart, rare words may be among them, no more of them than of the others:
+    _all_everyday), whether it is
     personal (speaks of the asker or the listeners), whether it is an afterthought (comes after a
     clause that ended in a question mark: said once the question was asked, as in …？在线蹲一个答案) and
     whether it stands apart from the question (Analyzer.query_clauses: nothing after it leans on it,
@@ -822,13 +818,16 @@ class Analyzer:
 
     def _all_everyday(self, words: list[str], everyday: frozenset[str], situated: bool) -> bool:
         """Whether a clause's words are everyday language: every one of them, or, in a clause set in the
-        asker's here and now or standing apart from the question (situated), all but
-        _SITUATED_RARE_WORDS beside at least one that is.
+        asker's here and now or standing apart from the question (situated), most of them: no more
+        words outside everyday language than in it. The dictionary's frequencies come from older,
+        written Chinese, in which the words of today's chat are rare (大佬 3, 刷题 –, 摸鱼 3, 问住 3,
+        追剧 –, 冒出 3, 打字 74, 见谅 75), so a scene of the asker's may hold a few of them beside the
+        everyday words it is told in (追剧追到一半冒出个问题, 手机打字不方便见谅).
         A name or a user word is never let through: it is what a question is about."""
         rare = [w for w in words if not self._is_everyday(w, everyday)]
         if not rare:
             return True
-        if not situated or len(rare) > _SITUATED_RARE_WORDS or len(rare) == sum(len(w) > 1 for w in words):
+        if not situated or len(rare) > sum(len(w) > 1 for w in words) - len(rare):
             return False
         names = self._dictionary_words().proper
         return not any(w in names or w in self._user_words for w in rare)
