@@ -306,6 +306,18 @@ def test_a_clause_the_question_leans_on_is_not_apart(analyzer: Analyzer, questio
     assert not analyzer.query_clauses(question)[0].apart
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["位于卢押道的很多酒吧其客群大部分为？", "采用这种思想的都市规划于何时结束？", "成立于上海的那所学校叫什么？"],
+)
+def test_a_question_whose_verb_opens_its_own_subject_leans_on_nothing(analyzer: Analyzer, question: str):
+    # 位于…的酒吧 is the question's subject, told by a relative clause: the scene before it stands apart.
+    clauses = analyzer.query_clauses("周末带孩子逛博物馆被问住了，" + question)
+    assert clauses[0].apart and clauses[0].everyday
+    # The same verb with what is asked before its 的 has no subject of its own: it leans.
+    assert not analyzer.query_clauses("夹杂猜谜或其他成分，归入什么类型的节目？")[0].apart
+
+
 def test_a_scene_standing_apart_leaves_the_relevance_as_the_bare_question_has_it(museum: Searcher):
     # 摸鱼 is rare, and 西湖博物馆 is not about the asker's afternoon: the clause is left out of the maximum.
     chatty = "开会间隙摸鱼问一句，" + _MUSEUM_QUESTION

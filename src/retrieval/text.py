@@ -802,13 +802,20 @@ class Analyzer:
 
     def _leans(self, clause: str) -> bool:
         """Whether a clause begins by leaning on the one before it: with a pronoun pointing back, or
-        with a verb, adverb or conjunction and so no subject of its own."""
+        with a verb, adverb or conjunction and so no subject of its own (归入什么类型的节目). A verb
+        that opens a relative clause, whose 的 comes before what is asked, makes the clause's own
+        subject (位于卢押道的很多酒吧其客群大部分为？, 采用这种思想的都市规划于何时结束？)."""
         text = clause.strip()
         if _POINTING_BACK.match(text):
             return True
         first = next(iter(self._jieba.cut(text)), "")
         words = self._dictionary_words()
-        return first in words.verbs or first in words.connectives
+        if first in words.connectives:
+            return True
+        if first not in words.verbs:
+            return False
+        asked = _INTERROGATIVE.search(text)
+        return "的" not in text[: asked.start() if asked else len(text)]
 
     def _everyday(self) -> frozenset[str]:
         return self._dictionary_words().everyday
