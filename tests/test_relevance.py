@@ -318,6 +318,16 @@ def test_a_question_whose_verb_opens_its_own_subject_leans_on_nothing(analyzer: 
     assert not analyzer.query_clauses("夹杂猜谜或其他成分，归入什么类型的节目？")[0].apart
 
 
+def test_characters_of_an_aside_the_passage_holds_by_chance_do_not_move_the_relevance(museum: Searcher):
+    # 西湖博物馆's text holds 三, 件 and 外 (三千多件, 对外开放): they neither add to its score nor stay in
+    # the maximum, so the chatty question is judged exactly as the bare one.
+    chatty = "周末出门买了三件外套，" + _MUSEUM_QUESTION
+    bare, hit = museum.search(_MUSEUM_QUESTION, 1).hits[0], museum.search(chatty, 1).hits[0]
+    assert hit.passage == bare.passage
+    assert hit.relevance == pytest.approx(bare.relevance, abs=1e-9)
+    assert museum.top_relevance(chatty) == pytest.approx(bare.relevance, abs=1e-9)  # eval's reading too
+
+
 def test_a_scene_standing_apart_leaves_the_relevance_as_the_bare_question_has_it(museum: Searcher):
     # 摸鱼 is rare, and 西湖博物馆 is not about the asker's afternoon: the clause is left out of the maximum.
     chatty = "开会间隙摸鱼问一句，" + _MUSEUM_QUESTION

@@ -80,16 +80,14 @@ def about(index: BM25Index, clause: Clause, slot: int) -> bool:
 
 
 def asides(index: BM25Index, clauses: Sequence[Clause], slot: int) -> frozenset[str]:
-    """Query terms that only talk around the question, left out of its max_score: those of the
-    aside_candidates the best passage (slot) is not about (about()). A content clause of a question
-    the corpus does not cover names what it is about (世界杯, 韩遂, 1998年), so it counts. What the
-    passage does hold of an aside (a character) scores, so it stays in the maximum too.
+    """Query terms that only talk around the question, left out of its relevance (hit_relevance): those
+    of the aside_candidates the best passage (slot) is not about (about()). A content clause of a
+    question the corpus does not cover names what it is about (世界杯, 韩遂, 1998年), so it counts.
     """
     candidates = aside_candidates(clauses)
     if not candidates:
         return frozenset()
-    aside = [c for c in candidates if not about(index, c, slot)]
-    return frozenset(t for t in only_in(aside, clauses) if not index.contains(t, slot))
+    return only_in([c for c in candidates if not about(index, c, slot)], clauses)
 
 
 def only_in(some: Sequence[Clause], clauses: Sequence[Clause]) -> frozenset[str]:
@@ -143,10 +141,16 @@ def coverage(index: BM25Index, terms: Sequence[str], slot: int) -> float:
 def hit_relevance(
     index: BM25Index, terms: Sequence[str], slot: int, score: float, best: float, left_out: frozenset[str]
 ) -> float:
-    """The relevance of the passage in slot (score) for a question whose max_score is best: the share of
-    the maximum, or on a corpus of one or two passages the share of the question's terms it holds."""
+    """The relevance of the passage in slot (score, for all of terms) for a question whose max_score,
+    less its asides (left_out), is best: the share of the maximum, or on a corpus of one or two
+    passages the share of the question's terms it holds. A question is judged without its asides, in
+    the score as in the maximum: a character of 追剧 that the passage holds by chance is no evidence
+    that it answers, so chat changes the decision neither way."""
+    kept = [t for t in terms if t not in left_out] if left_out else list(terms)
     if idf_is_blind(index):
-        return coverage(index, [t for t in terms if t not in left_out], slot)
+        return coverage(index, kept, slot)
+    if left_out:
+        score = float(index.scores_at(kept, [slot])[0]) if kept else 0.0
     return relevance(score, best)
 
 
