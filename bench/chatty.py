@@ -244,6 +244,21 @@ YEW = (
     "{q}{p}不知道问得对不对",
     "朋友圈看到有人争论，{q}{p}",
 )
+# Written after `yew` was measured (2026-12-06, sixth session), not measured: for the next change.
+ELM = (
+    "排队等号的时候想起来，{q}{p}",
+    "{q}{p}求个靠谱来源",
+    "宿舍夜聊吵起来了，{q}{p}",
+    "{q}{p}多谢指点",
+    "刚入坑的小白，{q}{p}",
+    "{q}{p}说错了别笑我",
+    "带娃写作业卡壳了：{q}{p}",
+    "{q}{p}等一个明白人",
+    "午休睡不着瞎琢磨，{q}{p}",
+    "冒个泡，{q}{p}",
+    "{q}{p}感觉好多人都搞错了",
+    "老师上课提了一嘴，{q}{p}",
+)
 TEMPLATES = {
     "dev": DEV,
     "heldout": HELDOUT,
@@ -260,7 +275,10 @@ TEMPLATES = {
     "dusk": DUSK,
     "owl": OWL,
     "yew": YEW,
-    "all": DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON + DUSK + OWL + YEW,
+    "elm": ELM,
+    "all": (
+        DEV + HELDOUT + FRESH + FINAL + CHECK + BLIND + LATE + NEXT + HOLD + EVE + DAWN + NOON + DUSK + OWL + YEW + ELM
+    ),
 }
 _END = re.compile(r"[？?。.!！\s]+$")
 
