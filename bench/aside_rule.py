@@ -51,16 +51,21 @@ def variant(cap: int, freq: int, no_names: bool) -> Iterator[None]:
         text._dictionary_words.cache_clear()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def decline_arguments(description: str, families: str) -> argparse.ArgumentParser:
+    """The arguments of a script that measures the decline goals on one corpus, its own questions and
+    the other set's, bare and in chatty families."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("own", type=Path, help="the corpus and its own questions")
     parser.add_argument("other", type=Path, help="the set whose questions the corpus should decline")
     parser.add_argument("--own-chatty", default="bench/out/own_{family}.json", help="own set's chatty files")
     parser.add_argument("--other-chatty", default="bench/out/other_{family}.json", help="other set's chatty files")
-    parser.add_argument("--families", default="bare,dev,heldout,fresh")
+    parser.add_argument("--families", default=families)
     parser.add_argument("--sample", type=int, default=0, help="questions per set (0: all)")
-    args = parser.parse_args()
-    searcher = Searcher.build(load_squad(args.own).passages)
+    return parser
+
+
+def asked_sets(args: argparse.Namespace) -> dict[str, tuple[list[str], list[str]]]:
+    """Each family's questions (decline_arguments): the corpus's own and the other set's."""
 
     def asked_in(bare: Path, pattern: str, family: str) -> list[str]:
         questions = load_squad(bare if family == "bare" else Path(pattern.format(family=family))).questions
@@ -68,8 +73,17 @@ def main() -> None:
             questions = [questions[i] for i in sorted(random.Random(0).sample(range(len(questions)), args.sample))]
         return [q.text for q in questions]
 
-    families = args.families.split(",")
-    asked = {f: (asked_in(args.own, args.own_chatty, f), asked_in(args.other, args.other_chatty, f)) for f in families}
+    return {
+        f: (asked_in(args.own, args.own_chatty, f), asked_in(args.other, args.other_chatty, f))
+        for f in args.families.split(",")
+    }
+
+
+def main() -> None:
+    args = decline_arguments(__doc__, "bare,dev,heldout,fresh").parse_args()
+    searcher = Searcher.build(load_squad(args.own).passages)
+    asked = asked_sets(args)
+    families = list(asked)
     ranked: dict[str, tuple] = {}
     by_tokens: dict[tuple[str, ...], list] = {}
     for texts in asked.values():

@@ -15,9 +15,9 @@ a variant of about() cannot change. The relevance is then read as `wenda eval` r
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
-from pathlib import Path
+
+from aside_rule import asked_sets, decline_arguments
 
 from wenda.bot.evaluate import load_squad
 from wenda.retrieval import relevance, search
@@ -61,21 +61,10 @@ def variants(index: BM25Index) -> dict[str, About | None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("own", type=Path, help="the corpus and its own questions")
-    parser.add_argument("other", type=Path, help="the set whose questions the corpus should decline")
-    parser.add_argument("--own-chatty", default="bench/out/own_{family}.json", help="own set's chatty files")
-    parser.add_argument("--other-chatty", default="bench/out/other_{family}.json", help="other set's chatty files")
-    parser.add_argument("--families", default="bare,dev,final,check,owl")
-    args = parser.parse_args()
+    args = decline_arguments(__doc__, "bare,dev,final,check,owl").parse_args()
     searcher = Searcher.build(load_squad(args.own).passages)
-
-    def asked_in(bare: Path, pattern: str, family: str) -> list[str]:
-        path = bare if family == "bare" else Path(pattern.format(family=family))
-        return [q.text for q in load_squad(path).questions]
-
-    families = args.families.split(",")
-    asked = {f: (asked_in(args.own, args.own_chatty, f), asked_in(args.other, args.other_chatty, f)) for f in families}
+    asked = asked_sets(args)
+    families = list(asked)
     questions = list(dict.fromkeys(q for mine, theirs in asked.values() for q in (*mine, *theirs)))
     first = {q: searcher.ranked(q, 1) for q in questions}
     shipped = relevance.about
