@@ -437,12 +437,12 @@ class Clause:
     mark, or stands inside a quotation), whether it is everyday (every word of two or more characters
     is everyday_words', or glued to a grammatical character; where the asker speaks of their here and
     now or the clause stands apart, rare words may be among them, no more of them than of the others:
-    _all_everyday), whether it is
-    personal (speaks of the asker or the listeners), whether it is an afterthought (comes after a
-    clause that ended in a question mark: said once the question was asked, as in …？在线蹲一个答案) and
-    whether it stands apart from the question (Analyzer.query_clauses: nothing after it leans on it,
-    it leans on nothing before it, and it is neither a time of the subject's nor a noun phrase, as a
-    scene set before a question is: 周末带孩子逛博物馆被问住了)."""
+    _all_everyday), whether it is personal (speaks of the asker or the listeners), whether it is an
+    afterthought (comes after a clause that ended in a question mark: said once the question was
+    asked, as in …？在线蹲一个答案) and whether it stands apart from the question
+    (Analyzer.query_clauses: nothing after it leans on it, it leans on nothing before it, and it is
+    neither a time of the subject's nor a noun phrase, as a scene set before a question is:
+    周末带孩子逛博物馆被问住了)."""
 
     tokens: frozenset[str]
     asks: bool
@@ -749,26 +749,26 @@ class Analyzer:
         """The clauses of a question (chat taken off), each with its query terms: what the decline
         rule reads to tell the question from talk around it that the chat list does not know."""
         everyday = self._everyday()
-        parts = []  # (clause, its terms, whether it asks, whether it follows a question mark, whether it leans)
+        # (clause, its terms, whether it asks, whether it follows a question mark, whether it leans,
+        # whether it begins inside a quotation)
+        parts = []
         asked = False  # whether a clause before this one ended in a question mark
         depth = 0  # how many quotations are open where the clause begins
-        quoted = []  # whether each part begins inside a quotation
         for clause, mark in clauses(without_chat(normalise(question))):
             tokens = frozenset(self._query_tokens(clause))
             follows, asked = asked, asked or mark in _QUESTION_MARKS
             if tokens:
                 asks = bool(_INTERROGATIVE.search(clause)) or mark in _QUESTION_MARKS
-                parts.append((clause, tokens, asks, follows, self._leans(clause)))
-                quoted.append(depth > 0)
+                parts.append((clause, tokens, asks, follows, self._leans(clause), depth > 0))
             depth = _quotes_open(depth, clause)
         # Whether a clause after each one, up to the first that asks, leans on what comes before it.
         leaned_on, later = [False] * len(parts), False
         for i in range(len(parts) - 1, -1, -1):
-            _, _, asks, _, leans = parts[i]
+            _, _, asks, _, leans, _ = parts[i]
             leaned_on[i] = later
             later = leans or (later and not asks)
         out = []
-        for i, (clause, tokens, asks, follows, leans) in enumerate(parts):
+        for i, (clause, tokens, asks, follows, leans, quoted) in enumerate(parts):
             words = [t for t in tokens if not t.startswith((UNIGRAM, BIGRAM))]
             personal = bool(_PERSONAL.search(clause))
             situated = personal or bool(_HERE_AND_NOW.search(clause))
@@ -783,7 +783,7 @@ class Analyzer:
                     tokens,
                     asks,
                     len(clause),
-                    specific=quoted[i] or bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
+                    specific=quoted or bool(_QUOTES.search(clause)) or any(not _CJK_RUN.fullmatch(w) for w in words),
                     everyday=self._all_everyday(words, everyday, situated or apart),
                     personal=personal,
                     afterthought=follows,
