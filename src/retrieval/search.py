@@ -149,18 +149,21 @@ class Searcher:
         self._clauses.cache_clear()
         self.analyzer.forget_names()
 
+    def _stored(self, column: str, slot: int) -> bytes | None:
+        """What the passages keep beside the text of the passage in slot (PassageTable's cut, title_cut
+        or bag), or None where they keep no such column (passages given as a plain list)."""
+        read = getattr(self.passages, column, None)
+        return read(slot) if read is not None else None
+
     def _sentences(self, slot: int, passage: Passage | None = None) -> Sentences:
         """The passage in slot cut into sentences, from the cut stored with it where there is one."""
-        cut = getattr(self.passages, "cut", None)
         text = (passage or self._passage(slot)).text
-        return Sentences.of(self.analyzer, text, cut(slot) if cut is not None else None)
+        return Sentences.of(self.analyzer, text, self._stored("cut", slot))
 
     def _staged(self, slot: int) -> StagedPassage:
         """What the sentence stage reads of the passage in slot: its text with the cut stored with it
         (if any), and its title's tokens as indexed."""
-        cut = getattr(self.passages, "cut", None)
-        text = self._passage(slot).text
-        return StagedPassage(text, cut(slot) if cut is not None else None, self._title_tokens(slot, False))
+        return StagedPassage(self._passage(slot).text, self._stored("cut", slot), self._title_tokens(slot, False))
 
     def _title_tokens(self, slot: int, whole: bool) -> list[str]:
         """The tokens of the title of the passage in slot: as indexed (cut to INDEXED_TITLE_CHARS),
@@ -174,8 +177,7 @@ class Searcher:
         (the tokens are the same either way, so any paragraph of an article may give its title's)."""
         if whole:
             return self.analyzer.tokens(title)
-        cut = getattr(self.passages, "title_cut", None)
-        return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], cut(slot) if cut is not None else None)
+        return self.analyzer.tokens_of_cut(title[:INDEXED_TITLE_CHARS], self._stored("title_cut", slot))
 
     def _shingles(self, slot: int) -> Shingles:
         """The shingles of the passage in slot (dedup.py), kept."""
@@ -300,8 +302,7 @@ class Searcher:
     def _sentence_scores(self, slots: Sequence[int], weights: Counter[str], idf: Mapping[str, float]) -> list[float]:
         """The best sentence's score of the passage in each slot (rerank.best_sentence_score): from the
         bag stored with it where there is one (bags.py), else from its text."""
-        bag = getattr(self.passages, "bag", None)
-        bags = [bag(slot) for slot in slots] if bag is not None else [b""] * len(slots)
+        bags = [self._stored("bag", slot) or b"" for slot in slots]
         scores = bag_scores(self.index, slots, bags, weights, idf, self.index.params)
         staged = [self._staged(slot) for slot, score in zip(slots, scores, strict=True) if score is None]
         from_texts = iter(stage_scores(self.analyzer, staged, weights, idf, self.index.params) if staged else ())
