@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from .index import BM25Index, BM25Params
 from .kernels import compiled
 from .sentences import MAX_PROTECTED
-from .text import Analyzer, normalised_in_place
+from .text import Analyzer
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,10 @@ def sentence_bag(
     """The bag of a passage being indexed: tokens are its indexed tokens (Analyzer.passage_tokens: the
     title's, then the text's), title_tokens its title's, cut its text's stored cut. b"" where the
     stage has to read the text instead."""
-    counting = analyzer.compiled_counting()
-    if counting is None or cut is None:
+    counted = analyzer.compiled_reading(text, cut)
+    if counted is None:
         return b""
-    normalised = normalised_in_place(text)
-    if normalised is None:
-        return b""
+    normalised, counting = counted
     terms = list(dict.fromkeys(tokens))  # the forward list's order (Segment.build)
     try:
         bag = compiled.sentence_bags(text, normalised, cut, terms, title_tokens, *counting, MAX_PROTECTED)

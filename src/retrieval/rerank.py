@@ -21,7 +21,7 @@ from typing import NamedTuple
 from .index import BM25Params
 from .kernels import compiled
 from .sentences import MAX_PROTECTED, Sentences
-from .text import Analyzer, normalised_in_place
+from .text import Analyzer
 
 # Candidates re-scored: 5, 10 and 20 measured the same Recall@1 on both eval sets, and each costs a
 # passage's bag read (bags.py), or its text read and counted, so the fewest.
@@ -104,17 +104,20 @@ def stage_scores(
     The others go through best_sentence_score.
     """
     scores: list[float | None] = [None] * len(passages)
-    counting = analyzer.compiled_counting()
+    batch = []  # (passage number, its normalised text): the passages the compiled code counts
+    counting = None  # what compiled_reading gives besides the text: the same for every passage
+    for i, p in enumerate(passages):
+        reading = analyzer.compiled_reading(p.text, p.cut)
+        if reading is not None:
+            normalised, counting = reading
+            batch.append((i, normalised))
     if counting is not None:
-        normalised = [normalised_in_place(p.text) if p.cut is not None else None for p in passages]
-        batch = [i for i, text in enumerate(normalised) if text is not None]
-        if batch:
-            terms = list(weights)
-            items = [(passages[i].text, normalised[i], passages[i].cut, passages[i].title_tokens) for i in batch]
-            weighted = [weights[term] * idf[term] for term in terms]
-            found = compiled.stage_scores(items, terms, weighted, *counting, params.k1, params.b, MAX_PROTECTED)
-            for i, score in zip(batch, found, strict=True):
-                scores[i] = score
+        terms = list(weights)
+        items = [(passages[i].text, normalised, passages[i].cut, passages[i].title_tokens) for i, normalised in batch]
+        weighted = [weights[term] * idf[term] for term in terms]
+        found = compiled.stage_scores(items, terms, weighted, *counting, params.k1, params.b, MAX_PROTECTED)
+        for (i, _), score in zip(batch, found, strict=True):
+            scores[i] = score
     return [
         score
         if score is not None

@@ -454,6 +454,10 @@ class Clause:
     apart: bool = False
 
 
+# What the compiled counts read besides a text and its cut (Analyzer._compiled_counting).
+Counting = tuple[Mapping[str, bool], np.ndarray, np.ndarray]
+
+
 @dataclass
 class Analyzer:
     """Turns text into index terms; the same instance is used for passages and for questions."""
@@ -946,19 +950,26 @@ class Analyzer:
         question. None where that cannot give the same counts (no compiled code, no cut or one of
         another text, n-grams off, a text whose normalised form moves its offsets): then counts_within.
         """
-        counting = self.compiled_counting()
-        if counting is None or cut is None:
+        counted = self.compiled_reading(text, cut)
+        if counted is None:
             return None
-        normalised = normalised_in_place(text)
-        if normalised is None:
-            return None
-        kept, flags, stop_pairs = counting
+        normalised, (kept, flags, stop_pairs) = counted
         return compiled.sentence_counts(normalised, cut, spans, kept, wanted, flags, stop_pairs)
 
-    def compiled_counting(self) -> tuple[Mapping[str, bool], np.ndarray, np.ndarray] | None:
-        """What the compiled counts (counts_of_cut, rerank.stage_scores) read besides a text and its
-        cut: whether a piece is an index word, and the stop words as _stop_ngram_keys gives them.
-        None where they cannot give counts_within's counts: no compiled code, or n-grams off."""
+    def compiled_reading(self, text: str, cut: bytes | None) -> tuple[str, Counting] | None:
+        """text normalised, and _compiled_counting, where the compiled counts can read text from its
+        stored cut: they are built, the text has a cut, and normalising keeps its offsets. None where
+        not (counts_of_cut, rerank.stage_scores and bags.sentence_bag then do without)."""
+        counting = self._compiled_counting() if cut is not None else None
+        if counting is None:
+            return None
+        normalised = normalised_in_place(text)
+        return None if normalised is None else (normalised, counting)
+
+    def _compiled_counting(self) -> Counting | None:
+        """What the compiled counts (compiled_reading) read besides a text and its cut: whether a piece
+        is an index word, and the stop words as _stop_ngram_keys gives them. None where they cannot
+        give counts_within's counts: no compiled code, or n-grams off."""
         if compiled is None or not self.settings.ngrams:
             return None
         return (room(self._kept, _KEPT_PIECES), *_stop_ngram_keys(self._stopwords))
