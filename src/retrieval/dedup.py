@@ -46,12 +46,7 @@ def shingles(text: str, n: int = SHINGLE_CHARS) -> Shingles:
     """The character n-grams (n ≤ 3) of text once normalised and stripped of punctuation and
     whitespace, each packed into one integer (21 bits a code point), sorted and distinct: a set
     that numpy intersects in microseconds, equal where the n-grams are equal."""
-    return normalised_shingles(normalise(text), n)
-
-
-def normalised_shingles(normalised: str, n: int = SHINGLE_CHARS) -> Shingles:
-    """shingles() of a text whose normalise() is normalised (a reading of it may have it already)."""
-    kept = _NOT_ALNUM.sub("", normalised)
+    kept = _NOT_ALNUM.sub("", normalise(text))
     codes = np.frombuffer(kept.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     if len(kept) <= n:
         # A passage shorter than one shingle is its own only shingle (or none, if all punctuation).
