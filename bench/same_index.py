@@ -34,13 +34,14 @@ def differences(a: Path, b: Path, added: frozenset[str] = frozenset()) -> tuple[
     if len(ma["segments"]) != len(mb["segments"]):
         return f"{len(ma['segments'])} segments against {len(mb['segments'])}", 0
     names, files = {}, 0
+    # With added files the seal (seal.json and the manifest's "seal": checksums of all of them)
+    # differs too.
+    ignored = {"name": None, **({"seal": None} if added else {})}
+    left_out = added | {"seal.json"} if added else frozenset()
     for sa, sb in zip(ma["segments"], mb["segments"], strict=True):
         names[sa["name"]] = sb["name"]
-        ignored = {"name": None, **({"seal": None} if added else {})}
         if {**sa, **ignored} != {**sb, **ignored}:
             return f"segment {sa['name']} / {sb['name']}: manifest entries differ", files
-        # With added files the seal (seal.json: the checksums of all of them) differs too.
-        left_out = added | {"seal.json"} if added else frozenset()
         la = sorted(p.name for p in (a / sa["name"]).iterdir() if p.name not in left_out)
         lb = sorted(p.name for p in (b / sb["name"]).iterdir() if p.name not in left_out)
         if la != lb:
